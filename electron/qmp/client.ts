@@ -1,0 +1,272 @@
+// Our QMP client. It runs over any Duplex stream: a local UNIX socket or an
+// ssh2 streamlocal channel to `ctrl/<instance>.qmp` on a node.
+//
+// QEMU serves one client per QMP socket. A second client connects at the
+// kernel level but never gets a greeting, so a missing greeting is reported
+// as "busy", never as a silent hang.
+import type { Duplex } from "node:stream";
+import { EventEmitter } from "node:events";
+import type { z } from "zod";
+import {
+  QmpErrorSchema,
+  QmpEventSchema,
+  QmpGreetingSchema,
+  QmpReturnSchema,
+  QueryCommandsSchema,
+  type QmpEvent,
+  type QmpGreeting,
+} from "../../shared/qmp/messages.js";
+
+export class QmpError extends Error {
+  constructor(
+    readonly command: string,
+    readonly errorClass: string,
+    readonly desc: string,
+  ) {
+    super(`QEMU refused ${command}: ${desc} (${errorClass})`);
+    this.name = "QmpError";
+  }
+}
+
+export class QmpTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`No answer from QEMU to ${what} within ${ms} ms`);
+    this.name = "QmpTimeoutError";
+  }
+}
+
+export class QmpBusyError extends Error {
+  constructor(where: string, ms: number) {
+    super(
+      `The QMP socket ${where} sent no greeting within ${ms} ms: another client (Ganeti, kvmd or another app) holds it. Try again in a moment.`,
+    );
+    this.name = "QmpBusyError";
+  }
+}
+
+export class QmpClosedError extends Error {
+  constructor(reason: string) {
+    super(`QMP connection closed: ${reason}`);
+    this.name = "QmpClosedError";
+  }
+}
+
+export class QmpProtocolError extends Error {
+  constructor(detail: string) {
+    super(`QEMU sent something that is not QMP: ${detail}`);
+    this.name = "QmpProtocolError";
+  }
+}
+
+export interface QmpConnectOptions {
+  /** Shown in errors, e.g. "node1:/var/run/ganeti/kvm-hypervisor/ctrl/x.qmp". */
+  label?: string;
+  greetingTimeoutMs?: number;
+  commandTimeoutMs?: number;
+}
+
+interface Pending {
+  command: string;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const MAX_LINE = 16 * 1024 * 1024;
+
+export class QmpClient {
+  readonly events = new EventEmitter();
+  private buffer = "";
+  private nextId = 1;
+  private pending = new Map<string, Pending>();
+  private closed: Error | undefined;
+  private recentEvents: QmpEvent[] = [];
+  private greetingWaiter: ((g: unknown) => void) | undefined;
+  greeting!: QmpGreeting;
+  commands = new Set<string>();
+
+  private constructor(
+    private readonly stream: Duplex,
+    private readonly options: Required<QmpConnectOptions>,
+  ) {
+    stream.setEncoding?.("utf8");
+    stream.on("data", (chunk: string | Buffer) => this.onData(typeof chunk === "string" ? chunk : chunk.toString("utf8")));
+    stream.on("close", () => this.fail(new QmpClosedError("the stream ended")));
+    stream.on("end", () => this.fail(new QmpClosedError("the stream ended")));
+    stream.on("error", (err: Error) => this.fail(new QmpClosedError(err.message)));
+  }
+
+  /** Greeting, capability negotiation, and the list of supported commands. */
+  static async connect(stream: Duplex, opts: QmpConnectOptions = {}): Promise<QmpClient> {
+    const options: Required<QmpConnectOptions> = {
+      label: opts.label ?? "QMP socket",
+      greetingTimeoutMs: opts.greetingTimeoutMs ?? 5000,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 10_000,
+    };
+    const client = new QmpClient(stream, options);
+    try {
+      const raw = await new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new QmpBusyError(options.label, options.greetingTimeoutMs)),
+          options.greetingTimeoutMs,
+        );
+        client.greetingWaiter = (g) => {
+          clearTimeout(timer);
+          resolve(g);
+        };
+        client.events.once("closed", (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+      client.greeting = QmpGreetingSchema.parse(raw);
+      await client.execute("qmp_capabilities");
+      const cmds = QueryCommandsSchema.parse(await client.execute("query-commands"));
+      client.commands = new Set(cmds.map((c) => c.name));
+      return client;
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+  }
+
+  get version(): { major: number; minor: number; micro: number } {
+    return this.greeting.QMP.version.qemu;
+  }
+
+  supports(command: string): boolean {
+    return this.commands.size === 0 || this.commands.has(command);
+  }
+
+  /** Run one command; resolves with its `return` value (checked against `schema` when given). */
+  execute<S extends z.ZodTypeAny>(command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number; schema: S }): Promise<z.infer<S>>;
+  execute(command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
+  async execute(command: string, args?: Record<string, unknown>, opts: { timeoutMs?: number; schema?: z.ZodTypeAny } = {}): Promise<unknown> {
+    if (this.closed) throw this.closed;
+    if (this.commands.size > 0 && !this.commands.has(command)) {
+      throw new QmpError(command, "CommandNotFound", `this QEMU (${this.describeVersion()}) does not support ${command}`);
+    }
+    const id = `hd-${this.nextId++}`;
+    const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs;
+    const message: Record<string, unknown> = { execute: command, id };
+    if (args && Object.keys(args).length > 0) message.arguments = args;
+    const value = await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new QmpTimeoutError(command, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(id, { command, resolve, reject, timer });
+      this.stream.write(`${JSON.stringify(message)}\n`);
+    });
+    return opts.schema ? opts.schema.parse(value) : value;
+  }
+
+  /** Resolve with the first event (already received since connect, or arriving later) that matches. */
+  waitForEvent(match: (e: QmpEvent) => boolean, timeoutMs: number, what = "a QMP event"): Promise<QmpEvent> {
+    const seen = this.recentEvents.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const onEvent = (e: QmpEvent) => {
+        if (!match(e)) return;
+        cleanup();
+        resolve(e);
+      };
+      const onClosed = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new QmpTimeoutError(what, timeoutMs));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.events.off("event", onEvent);
+        this.events.off("closed", onClosed);
+      };
+      this.events.on("event", onEvent);
+      this.events.once("closed", onClosed);
+    });
+  }
+
+  close(): void {
+    this.fail(new QmpClosedError("closed by us"));
+    this.stream.destroy();
+  }
+
+  private describeVersion(): string {
+    const v = this.greeting?.QMP.version.qemu;
+    return v ? `QEMU ${v.major}.${v.minor}.${v.micro}` : "QEMU";
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    if (this.buffer.length > MAX_LINE) {
+      this.fail(new QmpProtocolError(`a message longer than ${MAX_LINE} bytes`));
+      this.stream.destroy();
+      return;
+    }
+    let nl: number;
+    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.length > 0) this.onLine(line);
+    }
+  }
+
+  private onLine(line: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      this.fail(new QmpProtocolError(line.slice(0, 200)));
+      this.stream.destroy();
+      return;
+    }
+    if (this.greetingWaiter && typeof msg === "object" && msg !== null && "QMP" in msg) {
+      const w = this.greetingWaiter;
+      this.greetingWaiter = undefined;
+      w(msg);
+      return;
+    }
+    const ev = QmpEventSchema.safeParse(msg);
+    if (ev.success) {
+      this.recentEvents.push(ev.data);
+      if (this.recentEvents.length > 256) this.recentEvents.shift();
+      this.events.emit("event", ev.data);
+      return;
+    }
+    const err = QmpErrorSchema.safeParse(msg);
+    if (err.success) {
+      const p = this.take(err.data.id);
+      p?.reject(new QmpError(p.command, err.data.error.class, err.data.error.desc));
+      return;
+    }
+    const ret = QmpReturnSchema.safeParse(msg);
+    if (ret.success) {
+      this.take(ret.data.id)?.resolve(ret.data.return);
+      return;
+    }
+    // Unknown message kinds are ignored: newer QEMUs may add some.
+  }
+
+  private take(id: string | number | undefined): Pending | undefined {
+    if (id === undefined) return undefined;
+    const p = this.pending.get(String(id));
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.pending.delete(String(id));
+    return p;
+  }
+
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.closed = err;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    this.events.emit("closed", err);
+  }
+}

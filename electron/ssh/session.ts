@@ -1,0 +1,111 @@
+// One SSH connection to a node (ssh2). Host keys are checked against an
+// OpenSSH known_hosts file before authentication; an unknown or changed
+// key fails the connection with an error that carries the fingerprints.
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
+import { readFile } from "node:fs/promises";
+import type { Duplex } from "node:stream";
+import { keyTypeOfBlob, verifyHostKey, type HostKeyVerdict } from "./known-hosts.js";
+
+export interface NodeTarget {
+  host: string;
+  port: number;
+  username: string;
+  /** Private key file; when absent the ssh-agent at SSH_AUTH_SOCK is used. */
+  privateKeyPath?: string;
+  passphrase?: string;
+  knownHostsPath: string;
+  readyTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+}
+
+export class HostKeyError extends Error {
+  constructor(
+    readonly target: string,
+    readonly verdict: Exclude<HostKeyVerdict, { kind: "trusted" }>,
+    knownHostsPath: string,
+  ) {
+    super(HostKeyError.describe(target, verdict, knownHostsPath));
+    this.name = "HostKeyError";
+  }
+
+  private static describe(target: string, v: Exclude<HostKeyVerdict, { kind: "trusted" }>, path: string): string {
+    switch (v.kind) {
+      case "unknown":
+        return `The host key of ${target} (${v.keyType} ${v.fingerprint}) is not in ${path}. Check the fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and trust it explicitly.`;
+      case "changed":
+        return `The host key of ${target} CHANGED: it now presents ${v.fingerprint}, but ${path} (line ${v.lines.join(", ")}) trusts ${v.knownFingerprints.join(", ")}. Refusing to connect. If the node was reinstalled, remove the old line and trust the new key.`;
+      case "revoked":
+        return `The host key of ${target} (${v.fingerprint}) is marked @revoked in ${path} (line ${v.line}). Refusing to connect.`;
+    }
+  }
+}
+
+export class NodeSession {
+  private constructor(
+    readonly target: NodeTarget,
+    readonly client: Client,
+  ) {}
+
+  get label(): string {
+    return `${this.target.username}@${this.target.host}:${this.target.port}`;
+  }
+
+  static async open(target: NodeTarget): Promise<NodeSession> {
+    const knownHosts = await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return "";
+      throw err;
+    });
+    const label = `${target.host}:${target.port}`;
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      readyTimeout: target.readyTimeoutMs ?? 15_000,
+      // Keepalive is off by default in ssh2; without it a dead node never closes.
+      keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
+      keepaliveCountMax: 3,
+    };
+    if (target.privateKeyPath) {
+      config.privateKey = await readFile(target.privateKeyPath);
+      if (target.passphrase) config.passphrase = target.passphrase;
+    } else if (process.env.SSH_AUTH_SOCK) {
+      config.agent = process.env.SSH_AUTH_SOCK;
+    } else {
+      throw new Error(`No key for ${label}: give a private key file or start an ssh-agent (SSH_AUTH_SOCK is not set).`);
+    }
+    let rejection: HostKeyError | undefined;
+    config.hostVerifier = (key: Buffer) => {
+      const verdict = verifyHostKey(knownHosts, target.host, target.port, key, keyTypeOfBlob(key));
+      if (verdict.kind === "trusted") return true;
+      rejection = new HostKeyError(label, verdict, target.knownHostsPath);
+      return false;
+    };
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once("ready", () => resolve());
+      client.once("error", (err) => reject(rejection ?? err));
+      client.connect(config);
+    });
+    return new NodeSession(target, client);
+  }
+
+  /** A stream to a UNIX socket on the node (a QMP or serial socket). */
+  openUnixSocket(path: string): Promise<ClientChannel & Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.openssh_forwardOutStreamLocal(path, (err, stream) => {
+        if (err) reject(new Error(`Cannot open ${path} on ${this.label}: ${err.message}`));
+        else resolve(stream);
+      });
+    });
+  }
+
+  sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => {
+      this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp)));
+    });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

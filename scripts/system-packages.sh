@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Debian packages the lab and the tests need. Installs them when run as root
+# with apt-get; otherwise prints the exact command and fails.
+set -euo pipefail
+
+PACKAGES=(
+  openssh-server openssh-client   # the lab node's sshd, ssh-keygen
+  qemu-system-x86 qemu-utils      # instances and migration targets
+  cpio busybox-static             # the guest's initramfs
+  iproute2                        # bridge and tap devices
+  chromium                        # end-to-end UI tests (Playwright drives it)
+  ganeti-3.0 ganeti-testsuite     # Ganeti 3.0.2's code and test data: the conformance peer
+  python3                         # runs Ganeti's loader
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Ganeti's package would start its daemons; nothing here needs them running.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.hotplug-desk
+  had_policy=0; [[ -e /usr/sbin/policy-rc.d ]] && had_policy=1
+  [[ $had_policy -eq 0 ]] && install -m 0755 /usr/sbin/policy-rc.d.hotplug-desk /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [[ $had_policy -eq 0 ]] && rm -f /usr/sbin/policy-rc.d
+  rm -f /usr/sbin/policy-rc.d.hotplug-desk
+  exit 0
+fi
+
+echo "Missing Debian packages: ${missing[*]}" >&2
+echo "Install them with:" >&2
+echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+exit 2

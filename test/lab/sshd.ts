@@ -1,0 +1,136 @@
+// A real OpenSSH sshd on 127.0.0.1, run as a plain process with its own
+// host key and one authorized client key. Nothing outside its directory is
+// written, except the privilege-separation dir that sshd insists on as root.
+import { mkdir, readFile, writeFile, chmod } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { join } from "node:path";
+import { userInfo } from "node:os";
+import { runCommand, startProcess, stopProcess, waitFor, type LabProcess } from "./processes.js";
+
+export interface SshdInfo {
+  host: string;
+  port: number;
+  user: string;
+  /** Private key file the client authenticates with (no passphrase). */
+  privateKeyPath: string;
+  /** OpenSSH known_hosts file that trusts exactly this sshd's host key. */
+  knownHostsPath: string;
+  /** "SHA256:..." as `ssh-keygen -l` prints it. */
+  hostKeyFingerprint: string;
+  /** The host key line, "ssh-ed25519 AAAA...". */
+  hostPublicKey: string;
+}
+
+export interface RunningSshd extends SshdInfo {
+  process: LabProcess;
+  stop(): Promise<void>;
+}
+
+const SSHD = "/usr/sbin/sshd";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+async function keygen(path: string, comment: string): Promise<void> {
+  await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
+}
+
+export async function startSshd(dir: string): Promise<RunningSshd> {
+  if (!existsSync(SSHD)) {
+    throw new Error(`${SSHD} is missing: install it with "apt-get install openssh-server".`);
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const hostKey = join(dir, "host_ed25519");
+  const clientKey = join(dir, "client_ed25519");
+  await keygen(hostKey, "hotplug-desk-lab-host");
+  await keygen(clientKey, "hotplug-desk-lab-client");
+  const authorized = join(dir, "authorized_keys");
+  await writeFile(authorized, await readFile(`${clientKey}.pub`), { mode: 0o600 });
+
+  if (process.getuid?.() === 0 && !existsSync("/run/sshd")) {
+    // sshd refuses to start as root without its privilege-separation dir.
+    await mkdir("/run/sshd", { mode: 0o755 });
+  }
+
+  const hostPublicKey = (await readFile(`${hostKey}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
+  const fp = (await runCommand("ssh-keygen", ["-l", "-E", "sha256", "-f", `${hostKey}.pub`])).trim().split(/\s+/)[1] ?? "";
+  const user = userInfo().username;
+
+  // Ports can be taken between choosing and binding: try a few.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const config = join(dir, "sshd_config");
+    await writeFile(
+      config,
+      [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${hostKey}`,
+        `PidFile ${join(dir, "sshd.pid")}`,
+        `AuthorizedKeysFile ${authorized}`,
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "UsePAM no",
+        "StrictModes no",
+        "AllowStreamLocalForwarding local",
+        "AllowTcpForwarding no",
+        "X11Forwarding no",
+        "PermitUserEnvironment no",
+        "Subsystem sftp internal-sftp",
+        "MaxSessions 64",
+        "MaxStartups 64:30:128",
+        "ClientAliveInterval 0",
+        "LogLevel VERBOSE",
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    await runCommand(SSHD, ["-t", "-f", config]);
+    const proc = startProcess("sshd", SSHD, ["-D", "-e", "-f", config]);
+    const up = await Promise.race([
+      waitFor(`sshd on 127.0.0.1:${port}`, async () => ((await portAccepts(port)) ? true : undefined), 10_000).then(() => true),
+      proc.exited.then(() => false),
+    ]);
+    if (!up) {
+      if (/Address already in use/.test(proc.output())) continue;
+      throw new Error(`sshd did not start: ${proc.output().trim()}`);
+    }
+    const knownHostsPath = join(dir, "known_hosts");
+    await writeFile(knownHostsPath, `[127.0.0.1]:${port} ${hostPublicKey}\n`, { mode: 0o600 });
+    await chmod(clientKey, 0o600);
+    return {
+      host: "127.0.0.1",
+      port,
+      user,
+      privateKeyPath: clientKey,
+      knownHostsPath,
+      hostKeyFingerprint: fp,
+      hostPublicKey,
+      process: proc,
+      stop: () => stopProcess(proc),
+    };
+  }
+  throw new Error("sshd could not bind a free port on 127.0.0.1 after 5 attempts");
+}
