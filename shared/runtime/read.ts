@@ -4,7 +4,7 @@
  * integer 0-31`) and upgrade it in memory (upgrade.ts).
  */
 import type { z } from "zod";
-import { PyDict, PyJsonError, parsePyJson, toPlain, type PlainValue, type PyValue } from "../pyjson";
+import { PyDict, PyFloat, PyJsonError, parsePyJson, toPlain, type PlainValue, type PyValue } from "../pyjson";
 import { RuntimeReadError } from "./errors";
 import type { Generation } from "./generation";
 import {
@@ -124,6 +124,17 @@ export function validateRawRuntime(raw: RawRuntime): { kvmCmd: KvmCmd; nics: Nic
           if (uri !== null && typeof uri !== "string") issues.push(`disks[${i}].uri: expected a string or null`);
           return { disk, linkName, uri } as DiskEntry;
         });
+  // The plain view turns 7.0 into 7; Ganeti's hex()/bitarray need real ints.
+  const intOnly = (d: PyValue | undefined, where: string): void => {
+    if (!(d instanceof PyDict)) return;
+    if (d.get("pci") instanceof PyFloat) issues.push(`${where}.pci: expected integer 0-31`);
+    const h = d.get("hvinfo");
+    if (h instanceof PyDict) {
+      for (const k of ["channel", "scsi-id", "lun"]) if (h.get(k) instanceof PyFloat) issues.push(`${where}.hvinfo.${k}: expected an integer`);
+    }
+  };
+  raw.nics.forEach((n, i) => intOnly(n, `nics[${i}]`));
+  (raw.disks ?? []).forEach((e, i) => intOnly(e[0], `disks[${i}].disk`));
   if (issues.length) throw new RuntimeReadError(issues);
   return { kvmCmd: kvmCmd as KvmCmd, nics: nics as Nic[], hvparams: hvparams as HvParams, disks };
 }

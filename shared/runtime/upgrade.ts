@@ -36,6 +36,15 @@ export interface UpgradeResult {
 function updateHvinfo<T extends Nic | Disk>(dev: T, kind: DeviceKind, hvparams: HvParams, label: string, notes: RuntimeNote[]): T {
   if (dev.hvinfo !== undefined) return dev;
   if (dev.pci === undefined) return { ...dev, hvinfo: {} };
+  if (dev.uuid === undefined) {
+    // Ganeti would build the id from the random uuid it just invented; we
+    // cannot, deterministically. Keep `pci` (every 2.10+ reader accepts it).
+    notes.push({
+      rule: "pci-to-hvinfo",
+      detail: `${label}: kept pci ${dev.pci} (no uuid, so no device id can be derived; Ganeti would use a random one)`,
+    });
+    return dev;
+  }
   const driver = driverForHvparams(kind, hvparams);
   if (driver === undefined) {
     throw new RuntimeReadError([
@@ -43,14 +52,8 @@ function updateHvinfo<T extends Nic | Disk>(dev: T, kind: DeviceKind, hvparams: 
     ]);
   }
   const { pci, ...rest } = dev;
-  const hvinfo: Record<string, string> = { driver };
-  if (dev.uuid !== undefined) hvinfo.id = `hot${kind}-${dev.uuid.split("-")[0]}-pci-${pci}`;
-  hvinfo.addr = `0x${pci.toString(16)}`;
-  hvinfo.bus = "pci.0";
-  notes.push({
-    rule: "pci-to-hvinfo",
-    detail: `${label}: pci ${pci} → hvinfo ${JSON.stringify(hvinfo)}${dev.uuid === undefined ? " (no id: the NIC has no uuid)" : ""}`,
-  });
+  const hvinfo = { driver, id: `hot${kind}-${dev.uuid.split("-")[0]}-pci-${pci}`, addr: `0x${pci.toString(16)}`, bus: "pci.0" };
+  notes.push({ rule: "pci-to-hvinfo", detail: `${label}: pci ${pci} → hvinfo ${JSON.stringify(hvinfo)}` });
   return { ...rest, hvinfo } as T;
 }
 

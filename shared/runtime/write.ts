@@ -120,7 +120,13 @@ function deviceForTarget<T extends Nic | Disk>(
   const extra = Object.keys(hv).filter((k) => !["driver", "id", "bus", "addr"].includes(k));
   if (extra.length) refuse({ device: name, reason: `hvinfo keys ${extra.join(", ")} cannot be expressed in generation B` });
   if (dev.pci !== undefined && dev.pci !== slot) refuse({ device: name, reason: `pci ${dev.pci} and hvinfo.addr ${hv.addr} disagree` });
-  return { ...rest, pci: slot } as T;
+  // pci takes hvinfo's place (both sit next to each other in the slot order).
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(dev)) {
+    if (k === "hvinfo") out.pci = slot;
+    else if (k !== "pci") out[k] = (dev as Record<string, unknown>)[k];
+  }
+  return out as T;
 }
 
 function checkCollisions(rt: Runtime, refuse: (r: WriteRefusal) => void): void {
