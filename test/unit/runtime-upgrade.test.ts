@@ -74,10 +74,10 @@ describe("upgrade vectors", () => {
         const expected = v.versions === "2.16+" ? v.kvm_cmd_out : ["-vnc", "x", ...(v.kvm_cmd_out as string[])];
         expect(r.kvmCmd).toEqual(expected);
       } else if (v.hvparams_in) {
-        const r = upgradeRuntime({ kvmCmd: ["-vnc", ":1"], nics: [], hvparams: v.hvparams_in as object, disks: [] });
+        const r = upgradeRuntime({ kvmCmd: ["-vnc", ":1"], nics: [], hvparams: v.hvparams_in as Record<string, unknown>, disks: [] });
         expect(r.hvparams).toEqual(v.hvparams_out);
         // ...but only inside the -vnc branch (Ganeti 3.1's indentation).
-        const r2 = upgradeRuntime({ kvmCmd: [], nics: [], hvparams: v.hvparams_in as object, disks: [] });
+        const r2 = upgradeRuntime({ kvmCmd: [], nics: [], hvparams: v.hvparams_in as Record<string, unknown>, disks: [] });
         expect(r2.hvparams).toEqual(v.hvparams_in);
       } else if (v.input === "3-element top-level list") {
         const d = readRuntime('[["/usr/bin/kvm"], [], {}]\n');
