@@ -95,7 +95,8 @@ export async function startSshd(dir: string): Promise<RunningSshd> {
         "UsePAM no",
         "StrictModes no",
         "AllowStreamLocalForwarding local",
-        "AllowTcpForwarding no",
+        // sshd only lets streamlocal channels through when local TCP forwarding is allowed too.
+        "AllowTcpForwarding local",
         "X11Forwarding no",
         "PermitUserEnvironment no",
         "Subsystem sftp internal-sftp",
