@@ -1,0 +1,178 @@
+// A local undo journal of runtime-file writes. For every write it keeps the
+// bytes replaced and the bytes written, per (node, instance), so a change
+// can be undone with the same compare-and-swap as any other write: undo
+// writes `previous` only if the file still holds what we wrote.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { assertInstanceName } from "../../shared/node/layout.js";
+import { RuntimeChangedError, RuntimeFileError, type RuntimeStore } from "./runtime-store.js";
+
+export const DEFAULT_KEEP_PER_INSTANCE = 50;
+
+const entrySchema = z.object({
+  v: z.literal(1),
+  id: z.string().regex(/^\d{13}-[0-9a-f]{8}$/),
+  node: z.string().min(1),
+  root: z.string().startsWith("/"),
+  instance: z.string().min(1),
+  planId: z.string(),
+  at: z.iso.datetime(),
+  /** "pending" is on disk before the node write, "applied" after it. A
+   * pending entry left by a crash is still safe to undo: the undo's
+   * compare-and-swap fails if the write never happened. */
+  state: z.enum(["pending", "applied"]),
+  previous: z.base64(),
+  written: z.base64(),
+});
+
+export interface JournalEntry {
+  id: string;
+  node: string;
+  root: string;
+  instance: string;
+  planId: string;
+  /** ISO time the write was made. */
+  at: string;
+  state: "pending" | "applied";
+  /** The file's bytes before our write (what undo restores). */
+  previous: Buffer;
+  /** The bytes we wrote (what undo expects to find). */
+  written: Buffer;
+}
+
+export interface JournaledWrite {
+  root: string;
+  instance: string;
+  planId: string;
+  content: string | Buffer;
+  expected: Buffer;
+}
+
+export class Journal {
+  constructor(
+    readonly dir: string,
+    readonly keepPerInstance: number = DEFAULT_KEEP_PER_INSTANCE,
+  ) {}
+
+  /** Write through `store` and journal it. The entry is on disk (pending)
+   * before the node is touched, so a crash between cannot lose the undo. */
+  async write(store: RuntimeStore, w: JournaledWrite): Promise<{ entry: JournalEntry; previous: Buffer }> {
+    const written = typeof w.content === "string" ? Buffer.from(w.content, "utf8") : w.content;
+    const entry = await this.record({
+      node: store.nodeId,
+      root: w.root,
+      instance: w.instance,
+      planId: w.planId,
+      state: "pending",
+      previous: w.expected,
+      written,
+    });
+    let previous: Buffer;
+    try {
+      ({ previous } = await store.writeRuntimeFile(w.root, w.instance, written, { expected: w.expected }));
+    } catch (err) {
+      // Drop the entry only when the store says nothing was replaced. After
+      // a lost connection the rename may have happened: keep it (pending).
+      if (err instanceof RuntimeChangedError || err instanceof RuntimeFileError) await rm(this.entryPath(entry), { force: true });
+      throw err;
+    }
+    const applied: JournalEntry = { ...entry, state: "applied", previous };
+    await this.save(applied);
+    return { entry: applied, previous };
+  }
+
+  /** Restore `entry.previous` if the file still holds `entry.written`. The
+   * undo is journaled too (plan id "undo:<id>"), so it can be undone. */
+  async undo(store: RuntimeStore, entry: JournalEntry): Promise<JournalEntry> {
+    if (entry.node !== store.nodeId) {
+      throw new Error(`Journal entry ${entry.id} is for node ${entry.node}, but this store is connected to ${store.nodeId}. Undo it from a session to ${entry.node}.`);
+    }
+    const { entry: undone } = await this.write(store, {
+      root: entry.root,
+      instance: entry.instance,
+      planId: `undo:${entry.id}`,
+      content: entry.previous,
+      expected: entry.written,
+    });
+    return undone;
+  }
+
+  /** Entries for (node, instance), oldest first. Unreadable files are skipped. */
+  async list(node: string, instance: string): Promise<JournalEntry[]> {
+    const dir = this.instanceDir(node, instance);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const entries: JournalEntry[] = [];
+    for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(join(dir, name), "utf8"));
+      } catch {
+        continue; // Vanished (trimmed) or damaged: not an entry we can undo.
+      }
+      const parsed = entrySchema.safeParse(raw);
+      if (!parsed.success) continue;
+      const d = parsed.data;
+      entries.push({ ...d, previous: Buffer.from(d.previous, "base64"), written: Buffer.from(d.written, "base64") });
+    }
+    return entries;
+  }
+
+  async latest(node: string, instance: string): Promise<JournalEntry | undefined> {
+    return (await this.list(node, instance)).at(-1);
+  }
+
+  async record(e: Omit<JournalEntry, "id" | "at">): Promise<JournalEntry> {
+    assertInstanceName(e.instance);
+    const entry: JournalEntry = {
+      ...e,
+      id: `${String(Date.now()).padStart(13, "0")}-${randomBytes(4).toString("hex")}`,
+      at: new Date().toISOString(),
+    };
+    await this.save(entry);
+    await this.trim(e.node, e.instance);
+    return entry;
+  }
+
+  private async save(entry: JournalEntry): Promise<void> {
+    const dir = this.instanceDir(entry.node, entry.instance);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const body = JSON.stringify({
+      v: 1,
+      ...entry,
+      previous: entry.previous.toString("base64"),
+      written: entry.written.toString("base64"),
+    });
+    // Replace atomically so a crash never leaves half an entry.
+    const path = this.entryPath(entry);
+    const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(tmp, body, { mode: 0o600, flag: "wx" });
+    await rename(tmp, path);
+  }
+
+  private async trim(node: string, instance: string): Promise<void> {
+    const dir = this.instanceDir(node, instance);
+    const names = (await readdir(dir)).filter((n) => n.endsWith(".json")).sort();
+    for (const name of names.slice(0, Math.max(0, names.length - this.keepPerInstance))) {
+      await rm(join(dir, name), { force: true });
+    }
+  }
+
+  private entryPath(entry: Pick<JournalEntry, "node" | "instance" | "id">): string {
+    return join(this.instanceDir(entry.node, entry.instance), `${entry.id}.json`);
+  }
+
+  /** Node ids hold '@' and ':'; keep the directory name portable and unique. */
+  private instanceDir(node: string, instance: string): string {
+    const readable = node.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 80);
+    const hash = createHash("sha256").update(node).digest("hex").slice(0, 12);
+    return join(this.dir, `${readable}-${hash}`, assertInstanceName(instance));
+  }
+}

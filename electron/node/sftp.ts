@@ -1,0 +1,212 @@
+// One SFTP channel per NodeSession, promisified. ssh2 leaves a request
+// pending forever if it is issued after the channel closed, and a stalled
+// server never answers (mscdex/ssh2#740), so every call here fails fast once
+// the channel is gone and carries its own timeout.
+import type { SFTPWrapper, Stats } from "ssh2";
+import { z } from "zod";
+import type { NodeSession } from "../ssh/session.js";
+
+/** SFTP v3 status codes (draft-ietf-secsh-filexfer-02) that we act on. */
+export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
+
+export class SftpError extends Error {
+  constructor(
+    message: string,
+    /** SFTP status code when the server sent one. */
+    readonly status: number | undefined,
+    readonly path: string | undefined,
+  ) {
+    super(message);
+    this.name = "SftpError";
+  }
+}
+
+/** The attributes we rely on, checked: a server may omit any of them. */
+const statSchema = z.object({
+  mode: z.number().int().nonnegative(),
+  uid: z.number().int().nonnegative(),
+  gid: z.number().int().nonnegative(),
+  size: z.number().int().nonnegative(),
+  mtime: z.number().int().nonnegative(),
+});
+export type RemoteStat = z.infer<typeof statSchema> & { isFile: boolean; isDirectory: boolean; isSymbolicLink: boolean };
+
+function toRemoteStat(s: Stats, what: string): RemoteStat {
+  const parsed = statSchema.safeParse(s);
+  if (!parsed.success) {
+    throw new SftpError(
+      `The node's SFTP server returned incomplete attributes for ${what} (${parsed.error.issues.map((i) => i.path.join(".")).join(", ")} missing or invalid); cannot check owner, mode and size safely.`,
+      undefined,
+      what,
+    );
+  }
+  return { ...parsed.data, isFile: s.isFile(), isDirectory: s.isDirectory(), isSymbolicLink: s.isSymbolicLink() };
+}
+
+export interface DirEntry {
+  name: string;
+  stat: RemoteStat | undefined;
+}
+
+const DEFAULT_OP_TIMEOUT_MS = 30_000;
+const channels = new WeakMap<NodeSession, Promise<NodeSftp>>();
+
+export class NodeSftp {
+  private closed: Error | undefined;
+  private readonly pending = new Set<(err: Error) => void>();
+
+  private constructor(
+    readonly session: NodeSession,
+    readonly raw: SFTPWrapper,
+    readonly opTimeoutMs: number,
+  ) {
+    const onGone = (why: string) => {
+      if (this.closed) return;
+      this.closed = new SftpError(`The SFTP channel to ${session.label} ${why}. Reconnect to the node and retry.`, undefined, undefined);
+      channels.delete(session);
+      for (const rejectPending of [...this.pending]) rejectPending(this.closed);
+    };
+    raw.on("close", () => onGone("closed"));
+    raw.on("end", () => onGone("ended"));
+    raw.on("error", (e: Error) => onGone(`failed (${e.message})`));
+    session.client.once("close", () => onGone("closed with the SSH connection"));
+  }
+
+  /** The session's SFTP channel, opened once and shared (OpenSSH's MaxSessions is 10). */
+  static for(session: NodeSession, opTimeoutMs = DEFAULT_OP_TIMEOUT_MS): Promise<NodeSftp> {
+    let p = channels.get(session);
+    if (!p) {
+      p = session.sftp().then(
+        (raw) => new NodeSftp(session, raw, opTimeoutMs),
+        (err: Error) => {
+          channels.delete(session);
+          throw new SftpError(`Cannot open SFTP on ${session.label}: ${err.message}. Check that sshd has an sftp Subsystem.`, undefined, undefined);
+        },
+      );
+      channels.set(session, p);
+    }
+    return p;
+  }
+
+  /** Close this session's SFTP channel (a new one opens on next use). */
+  end(): void {
+    channels.delete(this.session);
+    this.raw.end();
+  }
+
+  /** Run one request with a timeout; reject at once if the channel is gone. */
+  private call<T>(what: string, path: string | undefined, start: (cb: (err: Error | undefined | null, value?: T) => void) => void): Promise<T> {
+    if (this.closed) return Promise.reject(this.closed);
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = (err: Error | undefined, value?: T) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.pending.delete(onClosed);
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const onClosed = (err: Error) => finish(err);
+      this.pending.add(onClosed);
+      const timer = setTimeout(
+        () => finish(new SftpError(`SFTP ${what}${path ? ` ${path}` : ""} on ${this.session.label} got no answer within ${this.opTimeoutMs} ms. The node may be overloaded or the connection stalled; reconnect and retry.`, undefined, path)),
+        this.opTimeoutMs,
+      );
+      try {
+        start((err, value) => finish(err ? this.wrap(err, what, path) : undefined, value));
+      } catch (err) {
+        finish(this.wrap(err as Error, what, path));
+      }
+    });
+  }
+
+  private wrap(err: Error, what: string, path: string | undefined): SftpError {
+    if (err instanceof SftpError) return err;
+    const code = (err as { code?: unknown }).code;
+    const status = typeof code === "number" ? code : undefined;
+    let msg = err.message;
+    // ssh2's text when the channel died with requests outstanding.
+    if (msg === "No response from server") msg = "the SFTP channel closed before the node answered (connection lost?)";
+    return new SftpError(`SFTP ${what}${path ? ` ${path}` : ""} on ${this.session.label} failed: ${msg}`, status, path);
+  }
+
+  stat(path: string): Promise<RemoteStat> {
+    return this.call<Stats>("stat", path, (cb) => this.raw.stat(path, cb)).then((s) => toRemoteStat(s, path));
+  }
+
+  lstat(path: string): Promise<RemoteStat> {
+    return this.call<Stats>("lstat", path, (cb) => this.raw.lstat(path, cb)).then((s) => toRemoteStat(s, path));
+  }
+
+  fstat(handle: Buffer, path: string): Promise<RemoteStat> {
+    return this.call<Stats>("fstat", path, (cb) => this.raw.fstat(handle, cb)).then((s) => toRemoteStat(s, path));
+  }
+
+  open(path: string, flags: "r" | "wx", mode?: number): Promise<Buffer> {
+    return this.call<Buffer>("open", path, (cb) => (mode === undefined ? this.raw.open(path, flags, cb) : this.raw.open(path, flags, { mode }, cb)));
+  }
+
+  close(handle: Buffer, path: string): Promise<void> {
+    return this.call<void>("close", path, (cb) => this.raw.close(handle, cb));
+  }
+
+  /** Read up to `length` bytes at `position`; 0 bytes means end of file. */
+  read(handle: Buffer, path: string, length: number, position: number): Promise<Buffer> {
+    const buf = Buffer.alloc(length);
+    return this.call<number>("read", path, (cb) => this.raw.read(handle, buf, 0, length, position, (err, n) => cb(err, n))).then((n) =>
+      buf.subarray(0, n),
+    );
+  }
+
+  /** Write all of `data` at `position` (ssh2 splits it into packets). */
+  write(handle: Buffer, path: string, data: Buffer, position: number): Promise<void> {
+    return this.call<void>("write", path, (cb) => this.raw.write(handle, data, 0, data.length, position, (err) => cb(err)));
+  }
+
+  fsync(handle: Buffer, path: string): Promise<void> {
+    return this.call<void>("fsync (fsync@openssh.com)", path, (cb) => this.raw.ext_openssh_fsync(handle, (err) => cb(err)));
+  }
+
+  fchown(handle: Buffer, path: string, uid: number, gid: number): Promise<void> {
+    return this.call<void>("fchown", path, (cb) => this.raw.fchown(handle, uid, gid, cb));
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.call<void>("unlink", path, (cb) => this.raw.unlink(path, cb));
+  }
+
+  readdir(path: string): Promise<DirEntry[]> {
+    return this.call<{ filename: string; attrs: Stats }[]>("readdir", path, (cb) => this.raw.readdir(path, cb)).then((list) =>
+      list.map((e) => {
+        let stat: RemoteStat | undefined;
+        try {
+          stat = toRemoteStat(e.attrs, `${path}/${e.filename}`);
+        } catch {
+          stat = undefined;
+        }
+        return { name: e.filename, stat };
+      }),
+    );
+  }
+
+  /** rename(2) on the node via posix-rename@openssh.com: replaces the
+   * target atomically. Plain SFTP rename is NOT offered as a fallback:
+   * OpenSSH implements it as link()+unlink() and it fails when the target
+   * exists, and any emulation (unlink, then rename) leaves a moment with
+   * no file at all. */
+  posixRename(from: string, to: string): Promise<void> {
+    return this.call<void>("rename (posix-rename@openssh.com)", to, (cb) => {
+      try {
+        this.raw.ext_openssh_rename(from, to, cb);
+      } catch (err) {
+        // ssh2 throws synchronously when the server did not advertise it.
+        throw new SftpError(
+          `The SFTP server on ${this.session.label} does not support posix-rename@openssh.com, so ${to} cannot be replaced atomically; refusing a non-atomic write. Use OpenSSH's sftp-server (or internal-sftp) on the node. (${(err as Error).message})`,
+          SFTP_STATUS.OP_UNSUPPORTED,
+          to,
+        );
+      }
+    });
+  }
+}

@@ -1,0 +1,149 @@
+// Cutting the SSH connection in the middle of a runtime write or read. The
+// file on the node must be exactly the old bytes or exactly the new ones,
+// never a mix, and a read must fail, not hang.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startSshd, type RunningSshd } from "../lab/sshd.js";
+import { NodeSession } from "../../electron/ssh/session.js";
+import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
+import { RuntimeStore } from "../../electron/node/runtime-store.js";
+
+let dir: string;
+let root: string;
+let sshd: RunningSshd;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "hdcut-"));
+  sshd = await startSshd(join(dir, "ssh"));
+  root = join(dir, "node");
+  await mkdir(kvmLayout(root).conf, { recursive: true });
+  await mkdir(kvmLayout(root).ctrl, { recursive: true });
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const open = () =>
+  NodeSession.open({ host: sshd.host, port: sshd.port, username: sshd.user, privateKeyPath: sshd.privateKeyPath, knownHostsPath: sshd.knownHostsPath });
+
+const temps = async () => (await readdir(kvmLayout(root).conf)).filter((n) => n.endsWith(".hotplug-desk.new"));
+
+/** Distinct, position-dependent content so a mix of old and new is detectable. */
+function pattern(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
+  b.fill(seed, size - (size % 4));
+  return b;
+}
+
+describe("connection cut during a runtime write", () => {
+  it("leaves exactly the old file while the temp is being written, and cleanupStaleTemps removes the leftover", async () => {
+    const path = instancePaths(root, "big").runtime;
+    const oldBytes = pattern(4 * 1024 * 1024, 1);
+    const newBytes = pattern(12 * 1024 * 1024, 2);
+    await writeFile(path, oldBytes, { mode: 0o600 });
+
+    const session = await open();
+    const store = new RuntimeStore(session);
+    const writing = store.writeRuntimeFile(root, "big", newBytes, { expected: oldBytes });
+    writing.catch(() => undefined);
+    // Cut as soon as the temp file has some, but not all, of the new bytes.
+    let cutAt = -1;
+    const deadline = Date.now() + 20_000;
+    while (cutAt < 0 && Date.now() < deadline) {
+      const t = await temps();
+      if (t.length > 0) {
+        const size = (await readFile(join(kvmLayout(root).conf, t[0] as string)).catch(() => Buffer.alloc(0))).length;
+        if (size > 0) {
+          session.client.destroy();
+          cutAt = size;
+        }
+      }
+    }
+    expect(cutAt).toBeGreaterThan(0);
+    expect(cutAt).toBeLessThan(newBytes.length);
+    await expect(writing).rejects.toThrow(/connection|closed/i);
+
+    expect((await readFile(path)).equals(oldBytes)).toBe(true);
+    // The temp may survive (the connection is gone, so it could not be removed).
+    const left = await temps();
+    const fresh = await open();
+    try {
+      const removed = await new RuntimeStore(fresh).cleanupStaleTemps(root, { olderThanMs: 0 });
+      expect(removed.map((p) => p.split("/").pop()).sort()).toEqual(left.sort());
+      expect(await temps()).toEqual([]);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it("at any cut point the file is exactly old or exactly new", async () => {
+    const path = instancePaths(root, "cut").runtime;
+    const a = pattern(3 * 1024 * 1024, 3);
+    const b = pattern(3 * 1024 * 1024 + 17, 4);
+    let current = a;
+    await writeFile(path, current, { mode: 0o600 });
+    // Time an uncut write, then cut at spread-out fractions of it (including
+    // after the end, near the rename).
+    const probe = await open();
+    const t0 = performance.now();
+    await new RuntimeStore(probe).writeRuntimeFile(root, "cut", b, { expected: a });
+    const fullMs = performance.now() - t0;
+    probe.close();
+    current = b;
+    const outcomes = { old: 0, new: 0 };
+    for (const fraction of [0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1, 1.1, 1.3]) {
+      const next = current === a ? b : a;
+      const session = await open();
+      const writing = new RuntimeStore(session).writeRuntimeFile(root, "cut", next, { expected: current });
+      const result = writing.then(
+        () => "done",
+        () => "failed",
+      );
+      await new Promise((r) => setTimeout(r, fullMs * fraction));
+      session.client.destroy();
+      const status = await result;
+      const onDisk = await readFile(path);
+      const isOld = onDisk.equals(current);
+      const isNew = onDisk.equals(next);
+      expect(isOld || isNew, `cut at ${fraction} of ${fullMs.toFixed(0)} ms (${status}): file is neither old nor new`).toBe(true);
+      if (status === "done") expect(isNew).toBe(true);
+      if (isNew) {
+        outcomes.new++;
+        current = next;
+      } else outcomes.old++;
+    }
+    expect(outcomes.old + outcomes.new).toBe(10);
+    const fresh = await open();
+    await new RuntimeStore(fresh).cleanupStaleTemps(root, { olderThanMs: 0 });
+    fresh.close();
+    expect(await temps()).toEqual([]);
+  });
+});
+
+describe("connection cut during a runtime read", () => {
+  it("rejects with an error instead of hanging", async () => {
+    const path = instancePaths(root, "bigread").runtime;
+    await writeFile(path, pattern(15 * 1024 * 1024, 5), { mode: 0o600 });
+    const probe = await open();
+    const t0 = performance.now();
+    await new RuntimeStore(probe).readRuntimeFile(root, "bigread");
+    const fullMs = performance.now() - t0;
+    probe.close();
+
+    const session = await open();
+    const store = new RuntimeStore(session);
+    const reading = store.readRuntimeFile(root, "bigread");
+    await new Promise((r) => setTimeout(r, fullMs / 4));
+    session.client.destroy();
+    const started = Date.now();
+    await expect(reading).rejects.toThrow(/SFTP.*(closed|connection)/i);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Later calls on the dead session fail at once, too.
+    await expect(store.readRuntimeFile(root, "bigread")).rejects.toThrow();
+  });
+});
