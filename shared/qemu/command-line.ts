@@ -104,3 +104,26 @@ export function buildQemuArgv(runtime: RuntimeLike, opts: CommandLineOptions): s
   }
   return cmd;
 }
+
+/**
+ * Devices the saved kvm_cmd itself pins to a pci.0 slot, e.g. generation B's
+ * `-balloon virtio,id=balloon,bus=pci.0,addr=0x3` (upgraded to -device) or a
+ * spice virtio-serial. The runtime file records these slots too.
+ */
+export function pinnedPciDevices(kvmCmd: readonly (string | number)[]): { slot: number; id: string; driver: string }[] {
+  const out: { slot: number; id: string; driver: string }[] = [];
+  for (let i = 0; i + 1 < kvmCmd.length; i++) {
+    const opt = kvmCmd[i];
+    if (opt !== "-device" && opt !== "-balloon") continue;
+    const [driver = "", ...pairs] = String(kvmCmd[i + 1]).split(",");
+    const kv = new Map(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)] as const));
+    const addr = kv.get("addr");
+    if (addr === undefined || (kv.has("bus") && kv.get("bus") !== "pci.0")) continue;
+    // QEMU reads addr as hex, with or without 0x, optionally with ".function".
+    const slot = parseInt(addr.replace(/^0x/i, "").split(".")[0] ?? "", 16);
+    if (Number.isInteger(slot) && slot >= 0 && slot < 32) {
+      out.push({ slot, id: kv.get("id") ?? driver, driver: opt === "-balloon" ? "virtio-balloon-pci" : driver });
+    }
+  }
+  return out;
+}

@@ -18,6 +18,8 @@ export interface LabInstanceSpec {
   nics: number;
   disks: LabDiskSpec[];
   memoryMiB?: number;
+  /** Start with -S (Ganeti saves it when an instance is started paused): no guest CPU use. */
+  paused?: boolean;
 }
 
 export interface StartedLabInstance extends LabInstance {
@@ -77,6 +79,7 @@ function kvmCmd(spec: LabInstanceSpec, paths: InstancePaths, guest: { kernel: st
     "-append",
     "console=ttyS0 panic=-1",
     ...extra,
+    ...(spec.paused ? ["-S"] : []),
     "-uuid",
     randomUUID(),
   ];

@@ -1,0 +1,70 @@
+// A node's inventory: every instance with its state, runtime generation and
+// PCI/SCSI maps from both the runtime file and the live bus.
+import type { NodeSession } from "../ssh/session.js";
+import { RuntimeStore } from "../node/runtime-store.js";
+import { instancePaths } from "../../shared/node/layout.js";
+import { buildInstanceView, type InstanceFacts } from "../../shared/inventory/build.js";
+import type { InstanceView } from "../../shared/inventory/view.js";
+import { probeInstance, type ProbeOptions } from "./probe.js";
+
+export interface NodeInventoryOptions extends ProbeOptions {
+  nodeId: string;
+  root: string;
+  ganetiVersion?: string;
+  /** Instances probed at once over the one SSH connection (sshd's MaxSessions is 10 by default). */
+  concurrency?: number;
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export async function loadInstanceView(
+  session: NodeSession,
+  name: string,
+  opts: NodeInventoryOptions,
+  files?: { hasRuntime: boolean; hasQmp: boolean; userShutdown: boolean },
+): Promise<InstanceView> {
+  const store = new RuntimeStore(session, opts.nodeId);
+  const paths = instancePaths(opts.root, name);
+  const known = files ?? { hasRuntime: true, hasQmp: true, userShutdown: false };
+  const facts: InstanceFacts = {
+    node: opts.nodeId,
+    name,
+    ganetiVersion: opts.ganetiVersion,
+    runtimeText: null,
+    userShutdown: known.userShutdown,
+    live: null,
+  };
+  const [runtime, probe] = await Promise.all([
+    known.hasRuntime
+      ? store.readRuntimeFile(opts.root, name).then(
+          (f) => ({ text: f.text }),
+          (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
+        )
+      : Promise.resolve({ error: `${paths.runtime} does not exist` }),
+    known.hasQmp
+      ? probeInstance(session, paths.qmp, opts)
+      : Promise.resolve({ problem: { state: "stopped" as const, detail: `${paths.qmp} does not exist: the instance is not running.` } }),
+  ]);
+  if ("text" in runtime) facts.runtimeText = runtime.text;
+  else facts.runtimeReadError = runtime.error;
+  if ("live" in probe) facts.live = probe.live;
+  else facts.liveProblem = probe.problem;
+  return buildInstanceView(facts);
+}
+
+export async function loadNodeInventory(session: NodeSession, opts: NodeInventoryOptions): Promise<InstanceView[]> {
+  const store = new RuntimeStore(session, opts.nodeId);
+  const listed = await store.listInstances(opts.root);
+  return mapLimited([...listed.entries()], opts.concurrency ?? 6, ([name, files]) => loadInstanceView(session, name, opts, files));
+}

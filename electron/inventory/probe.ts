@@ -1,0 +1,71 @@
+// One short, time-boxed QMP session per instance: the socket serves one
+// client at a time (Ganeti opens it per operation), so we read what we need
+// and let go. A socket that gives no greeting is reported as busy.
+import { z } from "zod";
+import type { NodeSession } from "../ssh/session.js";
+import { QmpBusyError, QmpClient } from "../qmp/client.js";
+import { QueryStatusSchema } from "../../shared/qmp/messages.js";
+import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
+import type { InstanceFacts, LiveFacts } from "../../shared/inventory/build.js";
+
+const QomListSchema = z.array(z.object({ name: z.string(), type: z.string() }).passthrough());
+const SCSI_DEVICE_TYPE = /^child<(scsi-hd|scsi-block|scsi-generic|scsi-cd)>$/;
+
+export interface ProbeOptions {
+  greetingTimeoutMs?: number;
+  commandTimeoutMs?: number;
+}
+
+export type ProbeResult = { live: LiveFacts } | { problem: NonNullable<InstanceFacts["liveProblem"]> };
+
+/** Read the live facts of one instance through its `.qmp` socket on the node. */
+export async function probeInstance(session: NodeSession, qmpPath: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  let stream;
+  try {
+    stream = await session.openUnixSocket(qmpPath);
+  } catch {
+    // sshd refuses the channel when the socket is missing or nobody listens.
+    return { problem: { state: "stopped", detail: `No QEMU is listening on ${qmpPath}.` } };
+  }
+  let qmp: QmpClient;
+  try {
+    qmp = await QmpClient.connect(stream, {
+      label: qmpPath,
+      greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
+    });
+  } catch (err) {
+    if (err instanceof QmpBusyError) return { problem: { state: "busy", detail: err.message } };
+    return { problem: { state: "unreachable", detail: err instanceof Error ? err.message : String(err) } };
+  }
+  try {
+    const status = await qmp.execute("query-status", undefined, { schema: QueryStatusSchema });
+    const pci = liveSlotsFromQueryPci(await qmp.execute("query-pci", undefined, { schema: QueryPciResultSchema }));
+    const peripherals = qmp.supports("qom-list")
+      ? await qmp.execute("qom-list", { path: "/machine/peripheral" }, { schema: QomListSchema })
+      : [];
+    const scsi: LiveFacts["scsi"] = [];
+    for (const p of peripherals) {
+      const m = SCSI_DEVICE_TYPE.exec(p.type);
+      if (!m) continue;
+      const id = await qmp.execute("qom-get", { path: `/machine/peripheral/${p.name}`, property: "scsi-id" }, { schema: z.number().int() });
+      scsi.push({ scsiId: id, qdevId: p.name, driver: m[1] });
+    }
+    // Class 0x0100 is a SCSI controller (lsi, virtio-scsi); 0x0104 RAID (megasas).
+    const scsiController = pci.some((d) => d.classCode === 0x0100 || d.classCode === 0x0104) || peripherals.some((p) => p.name === "scsi");
+    const v = qmp.version;
+    return {
+      live: {
+        status: status.status === "running" ? "running" : "paused",
+        qemuVersion: `${v.major}.${v.minor}.${v.micro}`,
+        pci,
+        scsi,
+        scsiController,
+      },
+    };
+  } catch (err) {
+    return { problem: { state: "unreachable", detail: `QMP on ${qmpPath} failed: ${err instanceof Error ? err.message : String(err)}` } };
+  } finally {
+    qmp.close();
+  }
+}
