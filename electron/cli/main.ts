@@ -1,0 +1,43 @@
+// hotplug-desk command line: `hotplug-desk <area> <command> …`. Exit codes:
+// 0 ok, 1 the command failed (reasons on stderr), 2 bad command line.
+import { UsageError, processIo, type CliIo } from "./io";
+import { runtimeCommand } from "./runtime-commands";
+
+export const MAIN_USAGE = `Usage: hotplug-desk <area> <command> [options]
+
+Areas:
+  runtime   inspect, convert and check Ganeti KVM runtime files
+
+Run "hotplug-desk runtime --help" for details.
+`;
+
+export function run(argv: string[], io: CliIo): number {
+  const [area, ...rest] = argv;
+  try {
+    if (area === "--help" || area === "-h" || area === "help") {
+      io.out(MAIN_USAGE);
+      return 0;
+    }
+    if (area === undefined) throw new UsageError("missing area", MAIN_USAGE);
+    if (area === "runtime") return runtimeCommand(rest, io);
+    throw new UsageError(area.startsWith("-") ? `unknown option ${area}` : `unknown area "${area}"`, MAIN_USAGE);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`hotplug-desk: ${e.message}\n\n${e.usage}`);
+      return 2;
+    }
+    io.err(`hotplug-desk: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+// Runs as CommonJS under tsx (package.json has no "type"), so no top-level await.
+async function main(): Promise<void> {
+  const code = run(process.argv.slice(2), processIo);
+  // Let stdout drain before exiting (large JSON to a pipe).
+  process.exitCode = code;
+}
+
+if (require.main === module) {
+  void main();
+}

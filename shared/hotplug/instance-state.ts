@@ -1,0 +1,42 @@
+/**
+ * The planner's input: everything known about one instance at planning
+ * time. The caller (main process) gathers it over SSH/QMP; the planner only
+ * reads it. `null` means "not known" (instance stopped, QMP busy), which is
+ * different from "known to be empty".
+ */
+import type { LivePciDevice } from "../qmp/query-pci";
+import type { Generation, RuntimeDocument } from "../runtime";
+import type { LiveScsiTarget } from "../slots";
+
+export interface QemuVersion {
+  major: number;
+  minor: number;
+  micro: number;
+}
+
+export interface Readers {
+  /** Ganeti versions of this node and of every node the instance may migrate to. */
+  ganetiVersions: string[];
+  /** Write no newer than this generation (an admin keeping a downgrade possible). */
+  floor?: Generation;
+}
+
+export interface InstanceState {
+  /** Instance name (as in the runtime file name). */
+  name: string;
+  /** The runtime file as read (readRuntime); its sourceText is what the write must replace. */
+  runtime: RuntimeDocument;
+  /** query-pci reduced to pci.0; null when the instance is not running or QMP was not reachable. */
+  livePci: LivePciDevice[] | null;
+  /** Targets on scsi.0 (from query-block/qom); undefined or null when unknown. */
+  liveScsi?: LiveScsiTarget[] | null;
+  /** Names from query-commands; null when unknown. */
+  qmpCommands: string[] | null;
+  /** From the QMP greeting; null when unknown. */
+  qemuVersion: QemuVersion | null;
+  readers: Readers;
+  /** PCI slots held by other queued plans. */
+  pending?: number[];
+  /** Tap names from nic/<instance>/<seq>, indexed by NIC seq, when the caller read them. */
+  nicTaps?: (string | null)[];
+}

@@ -1,0 +1,845 @@
+/**
+ * planHotplug: instance state + intent → the exact steps the executor will
+ * run and the exact runtime-file bytes it will write, or the reasons it
+ * must not. Pure: no I/O, no clock, no randomness.
+ *
+ * Ground rules (research/ganeti-kvm.md §4–§6, DESIGN.md):
+ * - Nothing is done live that cannot be recorded: the runtime-file write is
+ *   computed first, for the oldest generation every reader accepts, and a
+ *   write refusal refuses the whole plan.
+ * - Slots: never where the reservation, the runtime file or the live bus
+ *   says taken (Ganeti itself looks only at the file; the live bus catches
+ *   the devices it forgot, issue #1620).
+ * - Removal uses the id the device runs with (hvinfo.id), not the id
+ *   Ganeti 2.16+ would regenerate (§4 bug note), and is recorded only after
+ *   DEVICE_DELETED.
+ */
+import { parsePyJson, toPlain } from "../pyjson";
+import type { LivePciDevice } from "../qmp/query-pci";
+import {
+  RuntimeWriteError,
+  deviceIdV1,
+  deviceIdV2,
+  findDeviceById,
+  findDeviceByUuid,
+  hotRemoveBlocker,
+  isPciHvinfo,
+  isScsiHvinfo,
+  hvinfoSlot,
+  newDisk,
+  newNic,
+  oldestCommonGeneration,
+  parseDeviceId,
+  writeRuntime,
+  GENERATION_LABEL,
+  type DeviceKind,
+  type DeviceRef,
+  type Generation,
+  type Runtime,
+} from "../runtime";
+import {
+  checkPciSlot,
+  checkScsiId,
+  displayPciAddr,
+  firstFreePciSlot,
+  firstFreeScsiId,
+  formatPciAddr,
+  guestPciAddress,
+  parseGanetiVersion,
+  pciReservations,
+  type FilePciSlot,
+  type GanetiVersion,
+  type FileScsiTarget,
+  type PciBusInput,
+  type ScsiBusInput,
+} from "../slots";
+import { describeRuntimeChange } from "./diff";
+import {
+  HOTPLUGGABLE_DISK_TYPES,
+  HOTPLUGGABLE_NIC_TYPES,
+  parseIntent,
+  type AddDiskIntent,
+  type AddNicIntent,
+  type HotplugIntent,
+  type ModifyNicIntent,
+  type RemoveIntent,
+} from "./intent";
+import type { InstanceState, QemuVersion } from "./instance-state";
+import { FDSET_PLACEHOLDER, type PlanStep, type QmpStep } from "./steps";
+
+export type RefusalCode =
+  | "invalid-intent"
+  | "no-readers"
+  | "bad-version"
+  | "no-hotplug"
+  | "bad-hvparam"
+  | "instance-not-running"
+  | "qemu-too-old"
+  | "qmp-command-missing"
+  | "device-type-not-hotpluggable"
+  | "unknown-ref"
+  | "wrong-kind"
+  | "not-removable"
+  | "not-on-live-bus"
+  | "slot-unavailable"
+  | "no-free-slot"
+  | "duplicate-uuid"
+  | "id-in-use"
+  | "scsi-controller"
+  | "write-refused";
+
+export interface Refusal {
+  code: RefusalCode;
+  message: string;
+}
+
+export interface PlannedSlot {
+  bus: "pci" | "scsi";
+  /** PCI slot (bus pci). */
+  slot?: number;
+  /** SCSI target (bus scsi); channel and lun are always 0. */
+  scsiId?: number;
+  /** Guest-side: "0000:00:10.0" for PCI; "scsi.0 channel 0, target 3, lun 0" for SCSI. */
+  guestAddress: string;
+}
+
+export interface PlanOk {
+  ok: true;
+  steps: PlanStep[];
+  runtimeAfter: Runtime;
+  writeGeneration: Generation;
+  /** Exactly the bytes the write-runtime step writes. */
+  fileTextAfter: string;
+  /** What changes in the file, for people. */
+  fileDiff: string[];
+  /** Where the added device goes (for a remove: where it was). */
+  slot: PlannedSlot;
+  warnings: string[];
+}
+
+export interface PlanRefused {
+  ok: false;
+  refusals: Refusal[];
+}
+
+export type Plan = PlanOk | PlanRefused;
+
+/** How long the executor waits for the guest to release a device. */
+export const DEVICE_DELETED_TIMEOUT_MS = 10_000;
+
+const MIN_QEMU: QemuVersion = { major: 1, minor: 7, micro: 0 };
+/** The flat blockdev-add form (node-name + nested file) needs QEMU 2.9+. */
+const MIN_QEMU_BLOCKDEV: QemuVersion = { major: 2, minor: 9, micro: 0 };
+const SCSI_CONTROLLER_ID = "scsi";
+
+function qemuLess(a: QemuVersion, b: QemuVersion): boolean {
+  return (a.major - b.major || a.minor - b.minor || a.micro - b.micro) < 0;
+}
+const showQemu = (v: QemuVersion): string => `${v.major}.${v.minor}.${v.micro}`;
+
+class Refused extends Error {
+  constructor(readonly refusals: Refusal[]) {
+    super(refusals.map((r) => r.message).join("; "));
+  }
+}
+
+function refuse(code: RefusalCode, message: string): never {
+  throw new Refused([{ code, message }]);
+}
+
+/** Everything derived once from the state, shared by all intents. */
+interface Ctx {
+  state: InstanceState;
+  hv: Record<string, unknown>;
+  gen: Generation;
+  oldestVersion: string;
+  reservedCount: number;
+  warnings: string[];
+  /** Working copy of the runtime; becomes runtimeAfter. */
+  rt: Runtime;
+  /** Set when kvm_cmd was rebuilt from the file's own (un-upgraded) kvm_cmd. */
+  rawKvmCmd?: (string | number)[];
+}
+
+function deepCopy<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+function oldestVersion(versions: string[]): string {
+  let best: { text: string; v: GanetiVersion } | undefined;
+  for (const text of versions) {
+    const v = parseGanetiVersion(text);
+    if (!v) refuse("bad-version", `Reader version "${text}" is not a Ganeti version (expected e.g. "2.15.2" or "3.0.2"): fix the node list for this instance.`);
+    if (!best || (v.major - best.v.major || v.minor - best.v.minor || v.patch - best.v.patch) < 0) best = { text, v };
+  }
+  return (best as { text: string }).text;
+}
+
+function makeCtx(state: InstanceState): Ctx {
+  const versions = state.readers.ganetiVersions;
+  if (versions.length === 0) {
+    refuse("no-readers", `No Ganeti versions given for ${state.name}: list this node's version and those of every node it may migrate to, so the runtime file is written in a format they all read.`);
+  }
+  const oldest = oldestVersion(versions);
+  let gen: Generation;
+  try {
+    gen = oldestCommonGeneration(versions, state.readers.floor);
+  } catch (e) {
+    refuse("bad-version", `${(e as Error).message}: fix the node versions for ${state.name}.`);
+  }
+  const hv = state.runtime.runtime.hvparams;
+  const rawRes = hv.kvm_pci_reservations;
+  const res = pciReservations(oldest, typeof rawRes === "number" ? rawRes : null);
+  if (!res.ok) refuse(res.code === "bad-hvparam" ? "bad-hvparam" : res.code === "no-hotplug" ? "no-hotplug" : "bad-version", `${state.name}: ${res.message}`);
+  if (gen === "A") {
+    refuse(
+      "no-hotplug",
+      `${state.name}: the runtime file must stay readable by Ganeti ≤ 2.9 (generation A), which records no PCI slots, so a hotplugged device could not be recorded. Raise the floor or upgrade those nodes to 2.10+.`,
+    );
+  }
+  return { state, hv, gen, oldestVersion: oldest, reservedCount: res.count, warnings: [], rt: deepCopy(state.runtime.runtime) };
+}
+
+// ---------------------------------------------------------------- checks
+
+function requireRunning(ctx: Ctx, what: string): LivePciDevice[] {
+  const live = ctx.state.livePci;
+  if (live === null) {
+    refuse(
+      "instance-not-running",
+      `${ctx.state.name} is not running (or its QMP socket could not be read), so ${what} cannot be hotplugged: start the instance, or wait until the socket is free, then plan again.`,
+    );
+  }
+  return live;
+}
+
+function checkQemu(ctx: Ctx, needBlockdev: boolean): void {
+  const v = ctx.state.qemuVersion;
+  if (v === null) {
+    ctx.warnings.push("QEMU version unknown (no QMP greeting seen): assuming it is 1.7 or later.");
+    return;
+  }
+  if (qemuLess(v, MIN_QEMU)) {
+    refuse("qemu-too-old", `QEMU ${showQemu(v)} on ${ctx.state.name} is older than 1.7: Ganeti refuses hotplug there ("Hotplug not supported for qemu versions < 1.7"). Upgrade QEMU and restart or migrate the instance.`);
+  }
+  if (needBlockdev && qemuLess(v, MIN_QEMU_BLOCKDEV)) {
+    refuse("qemu-too-old", `QEMU ${showQemu(v)} on ${ctx.state.name} predates the blockdev-add form this app sends (2.9+): add the disk with "gnt-instance modify --disk add:… --hotplug", or upgrade QEMU.`);
+  }
+}
+
+function checkCommands(ctx: Ctx, needed: string[], why: string): void {
+  const have = ctx.state.qmpCommands;
+  if (have === null) {
+    ctx.warnings.push(`QMP command list unknown: assuming ${needed.join(", ")} are available.`);
+    return;
+  }
+  const missing = needed.filter((c) => !have.includes(c));
+  if (missing.length) {
+    refuse(
+      "qmp-command-missing",
+      `QEMU on ${ctx.state.name} lacks QMP ${missing.join(", ")}, needed ${why}: Ganeti refuses too. Upgrade QEMU and restart or migrate the instance.`,
+    );
+  }
+}
+
+function checkHotpluggable(ctx: Ctx, kind: DeviceKind, extraType?: string): void {
+  const key = kind === "nic" ? "nic_type" : "disk_type";
+  const allowed = kind === "nic" ? HOTPLUGGABLE_NIC_TYPES : HOTPLUGGABLE_DISK_TYPES;
+  const t = ctx.hv[key];
+  if (typeof t !== "string") {
+    ctx.warnings.push(`hvparams.${key} is not in the runtime file: Ganeti's check that the ${kind} type is hotpluggable cannot be applied.`);
+  } else if (!allowed.includes(t)) {
+    refuse(
+      "device-type-not-hotpluggable",
+      `${ctx.state.name} has ${key}=${t}, which Ganeti cannot hotplug ("Hotplug is not supported for device type ${t}"); hotpluggable: ${allowed.join(", ")}. Change ${key} and restart the instance, or make this change with the instance stopped.`,
+    );
+  }
+  if (extraType !== undefined && !allowed.includes(extraType)) {
+    refuse("device-type-not-hotpluggable", `NIC model ${extraType} cannot be hotplugged (an ISA card has no PCI slot); pick one of ${allowed.join(", ")}.`);
+  }
+}
+
+/** QEMU opens the tap / file itself only as root outside a chroot; otherwise fds are passed. */
+function needsFdPassing(ctx: Ctx): { pass: boolean; why: string } {
+  const chroot = ctx.hv.use_chroot === true;
+  const model = typeof ctx.hv.security_model === "string" ? ctx.hv.security_model : "none";
+  if (chroot) return { pass: true, why: "QEMU runs chrooted (use_chroot), so it cannot open node paths" };
+  if (model !== "none") {
+    return { pass: true, why: `QEMU runs as an unprivileged user (security_model=${model}${model === "pool" ? ", uid pool" : ""}), so it cannot open the device itself` };
+  }
+  return { pass: false, why: "" };
+}
+
+// ----------------------------------------------------------- bus inputs
+
+function fileSlots(rt: Runtime, skipId?: string): FilePciSlot[] {
+  const out: FilePciSlot[] = [];
+  rt.nics.forEach((n, i) => {
+    if (isPciHvinfo(n.hvinfo)) {
+      if (n.hvinfo.id !== skipId) out.push({ slot: hvinfoSlot(n.hvinfo), deviceId: n.hvinfo.id });
+    } else if (typeof n.pci === "number") out.push({ slot: n.pci, deviceId: `nics[${i}]` });
+  });
+  rt.disks.forEach((e, i) => {
+    const h = e.disk.hvinfo;
+    if (isPciHvinfo(h)) {
+      if (h.id !== skipId) out.push({ slot: hvinfoSlot(h), deviceId: h.id });
+    } else if (typeof e.disk.pci === "number") out.push({ slot: e.disk.pci, deviceId: `disks[${i}]` });
+  });
+  return out;
+}
+
+function pciInput(ctx: Ctx, live: LivePciDevice[], skipId?: string): PciBusInput {
+  return {
+    reservedCount: ctx.reservedCount,
+    fileSlots: fileSlots(ctx.state.runtime.runtime, skipId),
+    liveSlots: live.filter((d) => skipId === undefined || d.qdevId !== skipId),
+    pending: ctx.state.pending ?? [],
+  };
+}
+
+function scsiInput(ctx: Ctx): ScsiBusInput {
+  const fileTargets: FileScsiTarget[] = [];
+  for (const e of ctx.state.runtime.runtime.disks) {
+    if (isScsiHvinfo(e.disk.hvinfo)) fileTargets.push({ scsiId: e.disk.hvinfo["scsi-id"], deviceId: e.disk.hvinfo.id });
+  }
+  return { fileTargets, liveTargets: ctx.state.liveScsi ?? null };
+}
+
+function choosePciSlot(ctx: Ctx, live: LivePciDevice[], label: string, wanted: number | undefined, skipId?: string, sameSlot = false): number {
+  const input = pciInput(ctx, live, skipId);
+  if (wanted !== undefined) {
+    const r = checkPciSlot(input, wanted, { bus: "pci", label });
+    if (r.ok) return wanted;
+    // Hot-modify puts the NIC back where it was, even below today's reservation.
+    const blocking = sameSlot ? r.reasons.filter((x) => x.code !== "reserved-by-qemu" || wanted < 2) : r.reasons;
+    if (blocking.length === 0) {
+      ctx.warnings.push(`${label} goes back to ${displayPciAddr(wanted)}, which the oldest reader (Ganeti ${ctx.oldestVersion}) reserves today; it stays there as before.`);
+      return wanted;
+    }
+    refuse("slot-unavailable", `${label} cannot go to slot ${displayPciAddr(wanted)}: ${blocking.map((x) => x.message).join(" ")}`);
+  }
+  const r = firstFreePciSlot(input, { bus: "pci", label });
+  if (!r.ok) refuse("no-free-slot", `${label} on ${ctx.state.name}: ${r.message}`);
+  return r.slot;
+}
+
+function chooseScsiId(ctx: Ctx, label: string, wanted: number | undefined): number {
+  const input = scsiInput(ctx);
+  if (input.liveTargets === null) {
+    ctx.warnings.push(`The live SCSI targets of ${ctx.state.name} are unknown: the target was checked against the runtime file only.`);
+  }
+  if (wanted !== undefined) {
+    const r = checkScsiId(input, wanted, undefined, { bus: "scsi", label });
+    if (!r.ok) refuse("slot-unavailable", `${label} cannot go to SCSI target ${wanted}: ${r.reasons.map((x) => x.message).join(" ")}`);
+    return wanted;
+  }
+  const r = firstFreeScsiId(input, undefined, { bus: "scsi", label });
+  if (!r.ok) refuse("no-free-slot", `${label} on ${ctx.state.name}: ${r.message}`);
+  return r.scsiId;
+}
+
+function checkNewIdentity(ctx: Ctx, live: LivePciDevice[], kind: DeviceKind, uuid: string, id: string): void {
+  const rt = ctx.state.runtime.runtime;
+  const other = findDeviceByUuid(rt, uuid);
+  if (other) {
+    refuse("duplicate-uuid", `uuid ${uuid} already belongs to ${other.kind}s[${other.index}] in ${ctx.state.name}'s runtime file: give the new ${kind} its own uuid (the one Ganeti's config has for it).`);
+  }
+  const byId = findDeviceById(rt, id);
+  const liveDev = live.find((d) => d.qdevId === id);
+  if (byId || liveDev) {
+    refuse(
+      "id-in-use",
+      `Device id ${id} (from uuid ${uuid}) is already ${liveDev ? `on the live bus at ${displayPciAddr(liveDev.slot)}` : `recorded for ${byId?.kind}s[${byId?.index}]`}: two devices whose uuids share their first groups cannot coexist; use another uuid.`,
+    );
+  }
+}
+
+// --------------------------------------------------------------- helpers
+
+const nicDriver = (model: string): string => (model === "paravirtual" ? "virtio-net-pci" : model);
+
+function defaultTap(uuid: string): string {
+  // Linux interface names hold 15 characters; 3 + 8 fits and is unique per uuid prefix.
+  return `tap${uuid.slice(0, 8)}`;
+}
+
+function deviceId(ctx: Ctx, kind: DeviceKind, uuid: string, pciSlot: number | undefined): string {
+  // Generation B readers (2.10–2.15) derive hot<kind>-<uuid8>-pci-<slot>; C readers take hvinfo.id as is.
+  return ctx.gen === "B" && pciSlot !== undefined ? deviceIdV1(kind, uuid, pciSlot) : deviceIdV2(kind, uuid);
+}
+
+function qmp(command: string, args: Record<string, unknown>, describe: string, undo?: { command: string; arguments: Record<string, unknown> }): QmpStep {
+  const s: QmpStep = { kind: "qmp", command, arguments: args, describe };
+  if (undo) s.undo = undo;
+  return s;
+}
+
+function pciPlace(slot: number): PlannedSlot {
+  return { bus: "pci", slot, guestAddress: guestPciAddress(slot) };
+}
+function scsiPlace(scsiId: number): PlannedSlot {
+  return { bus: "scsi", scsiId, guestAddress: `scsi.0 channel 0, target ${scsiId}, lun 0` };
+}
+
+// ------------------------------------------------------------- NIC add
+
+interface NicSpec {
+  uuid: string;
+  mac: string;
+  link: string;
+  mode: "bridged" | "openvswitch" | "routed";
+  vlan: string;
+  driver: string;
+  tap: string;
+  slot: number;
+  id: string;
+  seq: number;
+}
+
+function nicAddSteps(ctx: Ctx, n: NicSpec): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const fd = needsFdPassing(ctx);
+  const vhost = ctx.hv.vhost_net === true;
+  checkCommands(ctx, fd.pass ? ["getfd", "netdev_add", "device_add"] : ["netdev_add", "device_add"], `to hot-add NIC ${n.id}`);
+  if (ctx.hv.use_chroot === true) {
+    ctx.warnings.push(
+      `QEMU runs chrooted: if ${n.driver}'s option ROM is not inside the chroot, device_add fails with "failed to find romfile". Ganeti 3.0.2 sends romfile="" then (PR #1644); this plan does not, because a migration target started from the runtime file would still load the ROM and its layout would differ.`,
+    );
+  }
+  const q = typeof ctx.hv.virtio_net_queues === "number" ? ctx.hv.virtio_net_queues : 1;
+  if (q > 1 && n.driver === "virtio-net-pci") {
+    ctx.warnings.push(`virtio_net_queues=${q}: the hot-added NIC gets a single queue; Ganeti would start it multiqueue after a restart.`);
+  }
+  steps.push({
+    kind: "node-tap-create",
+    tap: n.tap,
+    link: n.link,
+    mode: n.mode,
+    vlan: n.vlan,
+    describe: `On the node: create tap ${n.tap}${n.mode === "routed" ? " (routed" + (n.link ? `, table ${n.link}` : "") + ")" : ` and attach it to ${n.mode === "openvswitch" ? "OVS switch" : "bridge"} ${n.link}`}${n.vlan ? ` (vlan ${n.vlan})` : ""}.`,
+  });
+  const undoNetdev = { command: "netdev_del", arguments: { id: n.id } };
+  const device = qmp(
+    "device_add",
+    { driver: n.driver, id: n.id, bus: "pci.0", addr: formatPciAddr(n.slot), netdev: n.id, mac: n.mac },
+    `Add ${n.driver} ${n.id} at ${displayPciAddr(n.slot)} with MAC ${n.mac}.`,
+    { command: "device_del", arguments: { id: n.id } },
+  );
+  if (fd.pass) {
+    const fdnames = [`${n.id}-0`, ...(vhost ? [`${n.id}-vhost-0`] : [])];
+    const args: Record<string, unknown> = { type: "tap", id: n.id, fd: fdnames[0] };
+    if (vhost) Object.assign(args, { vhost: true, vhostfd: fdnames[1] });
+    steps.push({
+      kind: "node-pass-fd",
+      mechanism: "getfd",
+      socket: "qmp",
+      source: { type: "tap", tap: n.tap, vhost },
+      fdnames,
+      commands: [qmp("netdev_add", args, `Create netdev ${n.id} from the passed tap fd.`, undoNetdev), device],
+      describe: `On the node (${fd.why}): open tap ${n.tap}${vhost ? " and /dev/vhost-net" : ""}, pass the fd${vhost ? "s" : ""} to QEMU over ${ctx.state.name}.qmp (getfd ${fdnames.join(", ")}), then in the same QMP session create the netdev and the NIC.`,
+    });
+  } else {
+    const args: Record<string, unknown> = { type: "tap", id: n.id, ifname: n.tap, script: "no", downscript: "no" };
+    if (vhost) args.vhost = true;
+    steps.push(qmp("netdev_add", args, `Create netdev ${n.id} on tap ${n.tap} (QEMU opens it itself).`, undoNetdev));
+    steps.push(device);
+  }
+  steps.push({ kind: "verify", expect: "present", id: n.id, bus: "pci", slot: n.slot, describe: `Check query-pci shows ${n.id} at ${displayPciAddr(n.slot)}.` });
+  steps.push({
+    kind: "node-nic-file",
+    action: "write",
+    instance: ctx.state.name,
+    seq: n.seq,
+    tap: n.tap,
+    describe: `On the node: record tap ${n.tap} in nic/${ctx.state.name}/${n.seq} (Ganeti's bookkeeping).`,
+  });
+  return steps;
+}
+
+function planAddNic(ctx: Ctx, intent: AddNicIntent): { steps: PlanStep[]; place: PlannedSlot } {
+  const live = requireRunning(ctx, `NIC ${intent.uuid}`);
+  checkQemu(ctx, false);
+  checkHotpluggable(ctx, "nic", intent.model);
+  const model = intent.model ?? (typeof ctx.hv.nic_type === "string" ? ctx.hv.nic_type : "paravirtual");
+  const label = `NIC ${deviceIdV2("nic", intent.uuid)}`;
+  const slot = choosePciSlot(ctx, live, label, intent.slot);
+  const id = deviceId(ctx, "nic", intent.uuid, slot);
+  checkNewIdentity(ctx, live, "nic", intent.uuid, id);
+  if (ctx.rt.nics.some((n) => n.mac === intent.mac)) ctx.warnings.push(`MAC ${intent.mac} is already used by another NIC of ${ctx.state.name}.`);
+  const spec: NicSpec = {
+    uuid: intent.uuid,
+    mac: intent.mac,
+    link: intent.link ?? "",
+    mode: intent.mode ?? "bridged",
+    vlan: intent.vlan ?? "",
+    driver: nicDriver(model),
+    tap: intent.tap ?? defaultTap(intent.uuid),
+    slot,
+    id,
+    seq: ctx.rt.nics.length,
+  };
+  ctx.rt.nics.push(
+    newNic({ uuid: spec.uuid, mac: spec.mac, link: spec.link, mode: spec.mode, vlan: spec.vlan, slot, driver: spec.driver, idStyle: ctx.gen === "B" ? "v1" : "v2" }),
+  );
+  return { steps: nicAddSteps(ctx, spec), place: pciPlace(slot) };
+}
+
+// ------------------------------------------------------------ disk add
+
+function scsiControllerSteps(ctx: Ctx, live: LivePciDevice[]): PlanStep[] {
+  const kvmCmd = ctx.state.runtime.runtime.kvmCmd;
+  const inCmd = kvmCmd.some((a, i) => kvmCmd[i - 1] === "-device" && typeof a === "string" && /(^|,)id=scsi(,|$)/.test(a));
+  const onBus = live.find((d) => d.qdevId === SCSI_CONTROLLER_ID);
+  if (onBus && inCmd) return [];
+  if (onBus && !inCmd) {
+    refuse(
+      "scsi-controller",
+      `The live bus of ${ctx.state.name} has a SCSI controller 'scsi' at ${displayPciAddr(onBus.slot)} that the runtime file's kvm_cmd does not start: a migration target would lack it. Remove it (device_del scsi) or restart the instance with a SCSI disk_type, then plan again.`,
+    );
+  }
+  if (!onBus && inCmd) {
+    refuse(
+      "scsi-controller",
+      `The runtime file of ${ctx.state.name} starts a SCSI controller 'scsi', but the live bus has none: the file and the instance disagree. Restart the instance (gnt-instance reboot) before adding SCSI disks.`,
+    );
+  }
+  // A controller hot-added now must also be started by whoever restarts or
+  // receives the instance, so it is recorded in kvm_cmd at a fixed low slot
+  // (below the reservation, where Ganeti never places disks or NICs).
+  const driver = typeof ctx.hv.scsi_controller_type === "string" && ctx.hv.scsi_controller_type ? ctx.hv.scsi_controller_type : "lsi";
+  const input = pciInput(ctx, live);
+  const taken = new Set([...live.map((d) => d.slot), ...input.fileSlots.map((f) => f.slot), ...(input.pending ?? [])]);
+  let slot = -1;
+  for (let s = 2; s < Math.min(ctx.reservedCount, 32); s++) {
+    if (!taken.has(s)) {
+      slot = s;
+      break;
+    }
+  }
+  if (slot < 0) {
+    refuse(
+      "scsi-controller",
+      `${ctx.state.name} has no SCSI controller and no free slot below the reservation (0x02–${displayPciAddr(Math.max(2, Math.min(ctx.reservedCount, 32)) - 1)}) to add one where Ganeti will not place devices: add the disk on PCI (virtio-blk) instead, or set a SCSI disk_type and restart the instance.`,
+    );
+  }
+  const addr = formatPciAddr(slot);
+  // Append to the original kvm_cmd (not the upgraded one) so the in-memory
+  // upgrade rewrites stay unpersisted, as writeRuntime intends.
+  const raw = parsePyJson(ctx.state.runtime.sourceText);
+  const rawCmd = Array.isArray(raw) ? (toPlain(raw[0] as never) as (string | number)[]) : [...kvmCmd];
+  ctx.rawKvmCmd = rawCmd;
+  ctx.rt.kvmCmd = [...rawCmd, "-device", `${driver},id=${SCSI_CONTROLLER_ID},bus=pci.0,addr=${addr}`];
+  ctx.warnings.push(`${ctx.state.name} has no SCSI controller: the plan adds ${driver} 'scsi' at ${displayPciAddr(slot)} and records it in kvm_cmd so restarts and migration targets have it too.`);
+  return [
+    qmp("device_add", { driver, id: SCSI_CONTROLLER_ID, bus: "pci.0", addr }, `Add SCSI controller ${driver} 'scsi' at ${displayPciAddr(slot)} (its bus is scsi.0).`, {
+      command: "device_del",
+      arguments: { id: SCSI_CONTROLLER_ID },
+    }),
+  ];
+}
+
+function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; place: PlannedSlot } {
+  const live = requireRunning(ctx, `disk ${intent.uuid}`);
+  checkQemu(ctx, true);
+  checkHotpluggable(ctx, "disk");
+  const label = `disk ${deviceIdV2("disk", intent.uuid)}`;
+  const fd = needsFdPassing(ctx);
+  checkCommands(ctx, fd.pass ? ["add-fd", "remove-fd", "blockdev-add", "device_add"] : ["blockdev-add", "device_add"], `to hot-add ${label}${fd.pass ? ` (${fd.why}: its file descriptor must be passed with add-fd)` : ""}`);
+  const steps: PlanStep[] = [];
+  let place: PlannedSlot;
+  let device: QmpStep;
+  let id: string;
+  const kind = intent.pathKind ?? (intent.path.startsWith("/dev/") ? "block" : "file");
+  const index = ctx.rt.disks.length;
+  const common = {
+    uuid: intent.uuid,
+    size: intent.sizeMiB ?? 0,
+    linkName: intent.path,
+    uri: null,
+    ivName: `disk/${index}`,
+    devType: kind === "block" ? "blockdev" : "file",
+    logicalId: kind === "block" ? ["manual", intent.path] : ["loop", intent.path],
+  };
+  if (intent.sizeMiB === undefined) ctx.warnings.push(`No size given for ${label}: the runtime file records size 0.`);
+  if (intent.bus === "pci") {
+    const slot = choosePciSlot(ctx, live, label, intent.slot);
+    id = deviceId(ctx, "disk", intent.uuid, slot);
+    checkNewIdentity(ctx, live, "disk", intent.uuid, id);
+    ctx.rt.disks.push(newDisk({ ...common, slot, driver: "virtio-blk-pci", idStyle: ctx.gen === "B" ? "v1" : "v2" }));
+    device = qmp("device_add", { driver: "virtio-blk-pci", id, bus: "pci.0", addr: formatPciAddr(slot), drive: id }, `Add virtio-blk-pci ${id} at ${displayPciAddr(slot)}.`, {
+      command: "device_del",
+      arguments: { id },
+    });
+    place = pciPlace(slot);
+  } else {
+    const scsiId = chooseScsiId(ctx, label, intent.scsiId);
+    id = deviceIdV2("disk", intent.uuid);
+    checkNewIdentity(ctx, live, "disk", intent.uuid, id);
+    steps.push(...scsiControllerSteps(ctx, live));
+    ctx.rt.disks.push(newDisk({ ...common, scsiId, driver: "scsi-hd" }));
+    device = qmp(
+      "device_add",
+      { driver: "scsi-hd", id, bus: "scsi.0", channel: 0, "scsi-id": scsiId, lun: 0, drive: id },
+      `Add scsi-hd ${id} at SCSI target ${scsiId} (channel 0, lun 0).`,
+      { command: "device_del", arguments: { id } },
+    );
+    place = scsiPlace(scsiId);
+  }
+  const fileDriver = kind === "block" ? "host_device" : "file";
+  const blockdev = (filename: string): QmpStep =>
+    qmp("blockdev-add", { driver: "raw", "node-name": id, file: { driver: fileDriver, filename } }, `Open ${intent.path} as block node ${id} (raw over ${fileDriver}).`, {
+      command: "blockdev-del",
+      arguments: { "node-name": id },
+    });
+  if (fd.pass) {
+    steps.push({
+      kind: "node-pass-fd",
+      mechanism: "add-fd",
+      socket: "qmp",
+      source: { type: "path", path: intent.path },
+      fdnames: [],
+      commands: [
+        blockdev(`/dev/fdset/${FDSET_PLACEHOLDER}`),
+        device,
+        qmp("remove-fd", { "fdset-id": FDSET_PLACEHOLDER }, "Drop the fd set; the block node keeps its own reference."),
+      ],
+      describe: `On the node (${fd.why}): open ${intent.path} read-write as root, pass it to QEMU with add-fd, then in the same QMP session add the block node and the disk.`,
+    });
+  } else {
+    steps.push(blockdev(intent.path), device);
+  }
+  steps.push(
+    place.bus === "pci"
+      ? { kind: "verify", expect: "present", id, bus: "pci", slot: place.slot as number, describe: `Check query-pci shows ${id} at ${displayPciAddr(place.slot as number)}.` }
+      : { kind: "verify", expect: "present", id, bus: "scsi", scsiId: place.scsiId as number, describe: `Check ${id} is attached at SCSI target ${place.scsiId}.` },
+  );
+  if (kind === "block" || !intent.path.startsWith("/var/run/ganeti/instance-disks/")) {
+    ctx.warnings.push(`${intent.path} is not a disk in Ganeti's config: it must exist at the same path on every node ${ctx.state.name} may migrate to.`);
+  }
+  return { steps, place };
+}
+
+// --------------------------------------------------------------- remove
+
+function resolveRef(ctx: Ctx, kind: DeviceKind, ref: string): DeviceRef {
+  const rt = ctx.state.runtime.runtime;
+  const found = findDeviceByUuid(rt, ref) ?? findDeviceById(rt, ref);
+  if (!found) {
+    const parsed = parseDeviceId(ref);
+    const hint = parsed && parsed.style === "v2" && ctx.state.runtime.generation === "B" ? " (this file comes from Ganeti 2.10–2.15: its devices run with ids like hotnic-xxxxxxxx-pci-N)" : "";
+    refuse("unknown-ref", `No ${kind} with uuid or id "${ref}" in ${ctx.state.name}'s runtime file${hint}: pick one of the devices the file lists.`);
+  }
+  if (found.kind !== kind) {
+    refuse("wrong-kind", `"${ref}" is a ${found.kind} (${found.kind}s[${found.index}]) in ${ctx.state.name}'s runtime file, not a ${kind}: ask for the ${found.kind}.`);
+  }
+  return found;
+}
+
+interface Removal {
+  ref: DeviceRef;
+  id: string;
+  place: PlannedSlot;
+  steps: PlanStep[];
+}
+
+function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef): Removal {
+  const dev = ref.kind === "nic" ? ref.nic : ref.entry.disk;
+  const where = `${ref.kind}s[${ref.index}]${dev.uuid ? ` (${dev.uuid})` : ""}`;
+  const blocker = hotRemoveBlocker(ref);
+  if (blocker) {
+    refuse(
+      "not-removable",
+      `${blocker}. ${ctx.state.name}'s ${where} can only be removed with the instance stopped (gnt-instance modify --${ref.kind === "nic" ? "net" : "disk"} ${ref.index}:remove, then start it); a restart by Ganeti 2.16+ records slots and uuids for next time.`,
+    );
+  }
+  const h = dev.hvinfo as NonNullable<typeof dev.hvinfo>;
+  const id = h.id as string;
+  const steps: PlanStep[] = [];
+  let place: PlannedSlot;
+  if (isPciHvinfo(h)) {
+    const slot = hvinfoSlot(h);
+    place = pciPlace(slot);
+    const here = live.find((d) => d.qdevId === id);
+    if (!here) {
+      const other = live.find((d) => d.slot === slot);
+      refuse(
+        "not-on-live-bus",
+        `Drift: the runtime file records ${ref.kind} ${id} at ${displayPciAddr(slot)}, but the live bus has no device with that id${other ? ` (${displayPciAddr(slot)} holds '${other.qdevId || "a QEMU device"}')` : ` (${displayPciAddr(slot)} is empty)`}: it was probably unplugged without updating the file. Check the guest; if the device is really gone, remove it from the runtime file only.`,
+      );
+    }
+    if (here.slot !== slot) {
+      ctx.warnings.push(`Drift: ${id} runs at ${displayPciAddr(here.slot)} but the runtime file says ${displayPciAddr(slot)}; removing it by id.`);
+    }
+  } else if (isScsiHvinfo(h)) {
+    const scsiId = h["scsi-id"];
+    place = scsiPlace(scsiId);
+    const liveScsi = ctx.state.liveScsi;
+    if (liveScsi === undefined || liveScsi === null) {
+      ctx.warnings.push(`The live SCSI targets are unknown: could not confirm ${id} is attached before removing it.`);
+    } else if (!liveScsi.some((t) => t.qdevId === id)) {
+      refuse(
+        "not-on-live-bus",
+        `Drift: the runtime file records disk ${id} at SCSI target ${scsiId}, but the live SCSI bus has no such disk: it was probably unplugged without updating the file. Check the guest; if it is really gone, remove it from the runtime file only.`,
+      );
+    }
+  } else {
+    refuse("not-removable", `${where} of ${ctx.state.name} has hvinfo on bus ${String(h.bus)}, which this app cannot unplug: remove it with the instance stopped.`);
+  }
+  const style = parseDeviceId(id);
+  if (style?.style === "v1" && ctx.gen === "C") {
+    ctx.warnings.push(
+      `${id} runs with its Ganeti 2.10–2.15 id: Ganeti 2.16+ would send device_del for ${deviceIdV2(ref.kind, dev.uuid as string)} and fail (it regenerates the id); this plan uses the running id.`,
+    );
+  }
+  steps.push(qmp("device_del", { id }, `Ask the guest to release ${ref.kind} ${id} (${place.bus === "pci" ? displayPciAddr(place.slot as number) : `SCSI target ${place.scsiId}`}).`));
+  steps.push({
+    kind: "wait-device-deleted",
+    id,
+    timeoutMs: DEVICE_DELETED_TIMEOUT_MS,
+    describe: `Wait up to ${DEVICE_DELETED_TIMEOUT_MS / 1000} s for DEVICE_DELETED for ${id} (or for it to leave query-pci); nothing is recorded before that.`,
+  });
+  if (ref.kind === "nic") {
+    steps.push(qmp("netdev_del", { id }, `Delete netdev ${id}.`));
+    const tap = ctx.state.nicTaps?.[ref.index] ?? null;
+    steps.push({
+      kind: "node-tap-remove",
+      tap,
+      seq: ref.index,
+      describe: `On the node: delete tap ${tap ?? `named in nic/${ctx.state.name}/${ref.index}`} if it still exists.`,
+    });
+  } else {
+    const del = qmp("blockdev-del", { "node-name": id }, `Close block node ${id} (a disk started with -drive has already lost it with its device).`);
+    del.tolerateMissing = true;
+    steps.push(del);
+  }
+  steps.push(
+    place.bus === "pci"
+      ? { kind: "verify", expect: "absent", id, bus: "pci", describe: `Check query-pci no longer shows ${id}.` }
+      : { kind: "verify", expect: "absent", id, bus: "scsi", describe: `Check ${id} is no longer attached.` },
+  );
+  return { ref, id, place, steps };
+}
+
+function planRemove(ctx: Ctx, intent: RemoveIntent): { steps: PlanStep[]; place: PlannedSlot } {
+  const ref = resolveRef(ctx, intent.kind, intent.ref);
+  const live = requireRunning(ctx, `${intent.kind} ${intent.ref}`);
+  checkQemu(ctx, false);
+  checkHotpluggable(ctx, intent.kind);
+  checkCommands(ctx, ["device_del", intent.kind === "nic" ? "netdev_del" : "blockdev-del"], `to hot-remove ${intent.kind} ${intent.ref}`);
+  const r = removalSteps(ctx, live, ref);
+  if (ref.kind === "nic") {
+    ctx.rt.nics.splice(ref.index, 1);
+    r.steps.push({
+      kind: "node-nic-file",
+      action: "remove",
+      instance: ctx.state.name,
+      seq: ref.index,
+      describe: `On the node: remove nic/${ctx.state.name}/${ref.index} (Ganeti's bookkeeping).`,
+    });
+  } else ctx.rt.disks.splice(ref.index, 1);
+  return { steps: r.steps, place: r.place };
+}
+
+// --------------------------------------------------------------- modify
+
+function planModifyNic(ctx: Ctx, intent: ModifyNicIntent): { steps: PlanStep[]; place: PlannedSlot } {
+  const ref = resolveRef(ctx, "nic", intent.ref);
+  const live = requireRunning(ctx, `NIC ${intent.ref}`);
+  checkQemu(ctx, false);
+  checkHotpluggable(ctx, "nic");
+  checkCommands(ctx, ["device_del", "netdev_del"], `to hot-modify NIC ${intent.ref}`);
+  const removal = removalSteps(ctx, live, ref);
+  if (ref.kind !== "nic") throw new Error("unreachable");
+  const old = ref.nic;
+  const slot = removal.place.slot;
+  if (slot === undefined) refuse("not-removable", `NIC ${removal.id} is not on pci.0: it cannot be modified.`);
+  const uuid = old.uuid as string;
+  // Ganeti's hot-modify puts the NIC back in its slot; the freed slot is checked against everything but itself.
+  choosePciSlot(ctx, live, `NIC ${removal.id}`, slot, removal.id, true);
+  const id = deviceId(ctx, "nic", uuid, slot);
+  if (id !== removal.id) {
+    const clash = live.find((d) => d.qdevId === id) ?? undefined;
+    const inFile = findDeviceById(ctx.state.runtime.runtime, id);
+    if (clash || (inFile && inFile.index !== ref.index)) refuse("id-in-use", `Device id ${id} for the re-added NIC is already in use on ${ctx.state.name}: remove that device first.`);
+  }
+  const np = old.nicparams ?? {};
+  const mode = (["bridged", "openvswitch", "routed"] as const).find((m) => m === np.mode) ?? "bridged";
+  const spec: NicSpec = {
+    uuid,
+    mac: intent.mac ?? old.mac ?? "",
+    link: intent.link ?? np.link ?? "",
+    mode,
+    vlan: np.vlan ?? "",
+    driver: old.hvinfo?.driver ?? nicDriver(typeof ctx.hv.nic_type === "string" ? ctx.hv.nic_type : "paravirtual"),
+    tap: intent.tap ?? ctx.state.nicTaps?.[ref.index] ?? defaultTap(uuid),
+    slot,
+    id,
+    seq: ref.index,
+  };
+  if (!spec.mac) refuse("not-removable", `NIC ${removal.id} has no MAC in the runtime file: give one to modify it.`);
+  if (mode !== np.mode) ctx.warnings.push(`NIC ${removal.id} has nicparams mode ${JSON.stringify(np.mode)}; it is re-added as bridged.`);
+  // Replaced in place (Ganeti appends after removing): the NIC keeps its seq, so nic/<instance>/<seq> stays right.
+  const fresh = newNic({ uuid, mac: spec.mac, link: spec.link, mode: spec.mode, vlan: spec.vlan, slot, driver: spec.driver, idStyle: ctx.gen === "B" ? "v1" : "v2" });
+  const merged = { ...old, mac: fresh.mac, nicparams: { ...np, link: spec.link }, hvinfo: fresh.hvinfo };
+  delete merged.pci;
+  ctx.rt.nics[ref.index] = merged;
+  const steps = [...removal.steps, ...nicAddSteps(ctx, spec)];
+  return { steps, place: pciPlace(slot) };
+}
+
+// ----------------------------------------------------------------- main
+
+function refusalsFromWrite(ctx: Ctx, e: RuntimeWriteError): Refusal[] {
+  const readers = ctx.state.readers.ganetiVersions.join(", ");
+  return e.reasons.map((r) => ({
+    code: "write-refused" as const,
+    message: `The runtime file of ${ctx.state.name} must stay readable by generation ${ctx.gen} (${GENERATION_LABEL[ctx.gen]}; readers: ${readers}${ctx.state.readers.floor ? `, floor ${ctx.state.readers.floor}` : ""}), which cannot record this: ${r.device ? `${r.device}: ` : ""}${r.reason}. Nothing was done live. Upgrade those nodes (or lift the floor), or choose a change that generation can record${ctx.gen === "B" ? " (in generation B: a virtio PCI device)" : ""}.`,
+  }));
+}
+
+/**
+ * Plan one hotplug change. `intent` may be unvalidated input (from IPC or
+ * the CLI); invalid intents come back as refusals.
+ */
+export function planHotplug(state: InstanceState, intent: HotplugIntent | unknown): Plan {
+  const parsed = parseIntent(intent);
+  if (!parsed.ok) return { ok: false, refusals: parsed.issues.map((m) => ({ code: "invalid-intent", message: `Invalid request: ${m}` })) };
+  try {
+    const ctx = makeCtx(state);
+    const i = parsed.intent;
+    const r =
+      i.action === "add-nic" ? planAddNic(ctx, i) : i.action === "add-disk" ? planAddDisk(ctx, i) : i.action === "remove" ? planRemove(ctx, i) : planModifyNic(ctx, i);
+    let fileTextAfter: string;
+    try {
+      fileTextAfter = writeRuntime(ctx.rt, ctx.gen);
+    } catch (e) {
+      if (e instanceof RuntimeWriteError) return { ok: false, refusals: refusalsFromWrite(ctx, e) };
+      throw e;
+    }
+    if (state.runtime.generation !== ctx.gen) {
+      ctx.warnings.push(`The runtime file is rewritten from generation ${state.runtime.generation} to ${ctx.gen} (${GENERATION_LABEL[ctx.gen]}), the newest format all readers accept.`);
+    }
+    const steps: PlanStep[] = [
+      ...r.steps,
+      {
+        kind: "write-runtime",
+        instance: state.name,
+        generation: ctx.gen,
+        describe: `Replace ${state.name}.runtime (generation ${ctx.gen}) if it still holds the bytes this plan was made from.`,
+      },
+    ];
+    return {
+      ok: true,
+      steps,
+      runtimeAfter: ctx.rt,
+      writeGeneration: ctx.gen,
+      fileTextAfter,
+      fileDiff: describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
+      slot: r.place,
+      warnings: ctx.warnings,
+    };
+  } catch (e) {
+    if (e instanceof Refused) return { ok: false, refusals: e.refusals };
+    throw e;
+  }
+}
