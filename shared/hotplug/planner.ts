@@ -572,6 +572,8 @@ function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; plac
     });
     place = pciPlace(slot);
   } else {
+    // Checked before the controller: generation B cannot record any SCSI disk, so that is the reason to give.
+    if (ctx.gen !== "C") throw new Refused(refusalsFromWrite(ctx, new RuntimeWriteError([{ device: label, reason: "a SCSI disk sits on scsi.0; generation B (Ganeti 2.10–2.15) can only record PCI slots" }])));
     const scsiId = chooseScsiId(ctx, label, intent.scsiId);
     id = deviceIdV2("disk", intent.uuid);
     checkNewIdentity(ctx, live, "disk", intent.uuid, id);
