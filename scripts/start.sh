@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install what the app needs and run it. Until the UI lands (renderer/ and
-# the Electron shell), this starts a lab node you can inspect and connect to.
+# Install what the app needs and run it: in Electron where its binary is
+# present, otherwise the same UI through the web host in a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-packages.sh
+# The lab packages let the app offer a local lab node; without root they are optional.
+if [[ $(id -u) -eq 0 ]]; then bash scripts/system-packages.sh lab; fi
 bash scripts/node-deps.sh
-echo "The desktop UI is not built yet; starting a lab node instead (Ctrl-C stops it)."
-exec npx tsx test/lab/cli.ts
+if bin=$(node scripts/electron-binary.cjs 2>/tmp/hotplug-desk-electron.why); then
+  npx electron-vite build
+  exec "$bin" .
+fi
+echo "No Electron binary here ($(cat /tmp/hotplug-desk-electron.why)); opening the same UI through the web host instead."
+exec npx tsx electron/web-host/main.ts

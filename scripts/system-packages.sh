@@ -3,19 +3,22 @@
 # with apt-get; otherwise prints the exact command and fails.
 set -euo pipefail
 
-PACKAGES=(
+# "lab": what a lab node needs (npm start offers one); "test": everything.
+LAB=(
   openssh-server openssh-client   # the lab node's sshd, ssh-keygen
   qemu-system-x86 qemu-utils      # instances and migration targets
   cpio busybox-static             # the guest's initramfs
   iproute2                        # bridge and tap devices
+  python3                         # node-side steps (fd passing), Ganeti's loader
+)
+TEST=(
   chromium                        # end-to-end UI tests (Playwright drives it)
   ganeti-3.0 ganeti-testsuite     # Ganeti 3.0.2's code and test data: the conformance peer
-  python3                         # runs Ganeti's loader
 )
+if [[ "${1:-test}" == "lab" ]]; then PACKAGES=("${LAB[@]}"); else PACKAGES=("${LAB[@]}" "${TEST[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  [[ "$p" == \#* ]] && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -2,16 +2,18 @@
 // 0 ok, 1 the command failed (reasons on stderr), 2 bad command line.
 import { UsageError, processIo, type CliIo } from "./io";
 import { runtimeCommand } from "./runtime-commands";
+import { inventoryCommand } from "./inventory-command";
 
 export const MAIN_USAGE = `Usage: hotplug-desk <area> <command> [options]
 
 Areas:
-  runtime   inspect, convert and check Ganeti KVM runtime files
+  runtime     inspect, convert and check Ganeti KVM runtime files
+  inventory   list a node's instances with their PCI/SCSI maps (file and live) and drift
 
-Run "hotplug-desk runtime --help" for details.
+Run "hotplug-desk <area> --help" for details.
 `;
 
-export function run(argv: string[], io: CliIo): number {
+export async function run(argv: string[], io: CliIo): Promise<number> {
   const [area, ...rest] = argv;
   try {
     if (area === "--help" || area === "-h" || area === "help") {
@@ -20,6 +22,7 @@ export function run(argv: string[], io: CliIo): number {
     }
     if (area === undefined) throw new UsageError("missing area", MAIN_USAGE);
     if (area === "runtime") return runtimeCommand(rest, io);
+    if (area === "inventory") return await inventoryCommand(rest, io);
     throw new UsageError(area.startsWith("-") ? `unknown option ${area}` : `unknown area "${area}"`, MAIN_USAGE);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -33,7 +36,7 @@ export function run(argv: string[], io: CliIo): number {
 
 // Runs as CommonJS under tsx (package.json has no "type"), so no top-level await.
 async function main(): Promise<void> {
-  const code = run(process.argv.slice(2), processIo);
+  const code = await run(process.argv.slice(2), processIo);
   // Let stdout drain before exiting (large JSON to a pipe).
   process.exitCode = code;
 }

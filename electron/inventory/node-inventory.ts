@@ -28,15 +28,32 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (t: T) => Promise
   return out;
 }
 
+/** What one read of an instance yields: the view, and the facts and bytes a plan needs. */
+export interface GatheredInstance {
+  view: InstanceView;
+  facts: InstanceFacts;
+  /** The runtime file's exact bytes, which a write must find unchanged. */
+  runtimeBytes: Buffer | null;
+}
+
 export async function loadInstanceView(
   session: NodeSession,
   name: string,
   opts: NodeInventoryOptions,
   files?: { hasRuntime: boolean; hasQmp: boolean; userShutdown: boolean },
 ): Promise<InstanceView> {
+  return (await gatherInstance(session, name, opts, files)).view;
+}
+
+export async function gatherInstance(
+  session: NodeSession,
+  name: string,
+  opts: NodeInventoryOptions,
+  files?: { hasRuntime: boolean; hasQmp: boolean; userShutdown: boolean },
+): Promise<GatheredInstance> {
   const store = new RuntimeStore(session, opts.nodeId);
   const paths = instancePaths(opts.root, name);
-  const known = files ?? { hasRuntime: true, hasQmp: true, userShutdown: false };
+  const known = files ?? (await store.listInstances(opts.root)).get(name) ?? { hasRuntime: false, hasQmp: false, userShutdown: false };
   const facts: InstanceFacts = {
     node: opts.nodeId,
     name,
@@ -48,7 +65,7 @@ export async function loadInstanceView(
   const [runtime, probe] = await Promise.all([
     known.hasRuntime
       ? store.readRuntimeFile(opts.root, name).then(
-          (f) => ({ text: f.text }),
+          (f) => ({ text: f.text, bytes: f.bytes }),
           (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
         )
       : Promise.resolve({ error: `${paths.runtime} does not exist` }),
@@ -60,7 +77,7 @@ export async function loadInstanceView(
   else facts.runtimeReadError = runtime.error;
   if ("live" in probe) facts.live = probe.live;
   else facts.liveProblem = probe.problem;
-  return buildInstanceView(facts);
+  return { view: buildInstanceView(facts), facts, runtimeBytes: "bytes" in runtime ? runtime.bytes : null };
 }
 
 export async function loadNodeInventory(session: NodeSession, opts: NodeInventoryOptions): Promise<InstanceView[]> {

@@ -61,6 +61,7 @@ export async function probeInstance(session: NodeSession, qmpPath: string, opts:
         pci,
         scsi,
         scsiController,
+        qmpCommands: [...qmp.commands],
       },
     };
   } catch (err) {

@@ -17,6 +17,7 @@ import {
   type LiveScsiTarget,
 } from "../slots/index";
 import { pinnedPciDevices } from "../qemu/command-line";
+import { assumedReaderVersion } from "./planner-input";
 import type { DeviceView, InstanceState, InstanceView } from "./view";
 
 export interface LiveFacts {
@@ -25,6 +26,8 @@ export interface LiveFacts {
   pci: LivePciDevice[];
   scsi: LiveScsiTarget[];
   scsiController: boolean;
+  /** query-commands names (what this QEMU supports). */
+  qmpCommands: string[];
 }
 
 export interface InstanceFacts {
@@ -41,13 +44,10 @@ export interface InstanceFacts {
   liveProblem?: { state: Extract<InstanceState, "busy" | "stopped" | "unreachable">; detail: string };
 }
 
-/** The Ganeti version whose slot rules apply when the node's is not known. */
-function assumedGanetiVersion(doc: RuntimeDocument | null): string {
-  return doc?.generation === "B" ? "2.15.0" : "3.0.2";
-}
 
 function reservation(facts: InstanceFacts, doc: RuntimeDocument | null): { count: number; note: string } {
-  const version = facts.ganetiVersion ?? assumedGanetiVersion(doc);
+  // Unknown node version: the file's own generation tells which Ganeti wrote it.
+  const version = facts.ganetiVersion ?? assumedReaderVersion(doc?.generation ?? "C");
   const hv = doc?.runtime.hvparams.kvm_pci_reservations;
   const r = pciReservations(version, typeof hv === "number" ? hv : null);
   if (r.ok) {

@@ -11,6 +11,17 @@ import { QmpClient } from "../../electron/qmp/client.js";
 import { loadInstanceView, loadNodeInventory } from "../../electron/inventory/node-inventory.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { z } from "zod";
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", join(__dirname, "../../electron/cli/main.ts"), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 let node: LabNode;
 let instances: StartedLabInstance[];
@@ -117,5 +128,23 @@ describe("inventory of a lab node", () => {
       expect(v.devices.every((d) => d.live === true), v.name).toBe(true);
       expect(v.drift).toEqual([]);
     }
+  });
+
+  it("is what `hotplug-desk inventory --json` prints, and the CLI refuses an unknown host key", async () => {
+    const i = node.info;
+    const args = ["inventory", "--node", `${i.user}@127.0.0.1:${i.port}`, "-i", i.privateKeyPath, "--root", node.root];
+    const ok = await cli([...args, "--known-hosts", i.knownHostsPath, "--json"]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    const out = z.object({ node: z.string(), root: z.string(), instances: z.array(InstanceViewSchema) }).parse(JSON.parse(ok.stdout));
+    expect(out.instances.find((v) => v.name === "alpha.lab")?.state).toBe("running");
+    expect(out.instances.find((v) => v.name === "bravo.lab")?.generation).toBe("B");
+    const human = await cli([...args, "--known-hosts", i.knownHostsPath]);
+    expect(human.stdout).toMatch(/alpha\.lab\s+running\s+gen C/);
+    const refused = await cli([...args, "--known-hosts", "/dev/null", "--json"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(i.hostKeyFingerprint);
+    const usage = await cli(["inventory", "--nodes", "x"]);
+    expect(usage.code).toBe(2);
   });
 });

@@ -1,0 +1,53 @@
+// Builds the app's main-process side once: settings, node manager, activity
+// log, event bus, service and dispatcher. Electron's main and the web host
+// both start from here, so the two transports run the same code.
+import { SettingsStore } from "../nodes/settings-store.js";
+import { NodeManager } from "../nodes/node-manager.js";
+import { ActivityLog } from "./activity-log.js";
+import { Dispatcher, EventBus } from "./dispatch.js";
+import { createService, type LabLauncher, type RunPlan } from "./service.js";
+import type { AppInfo } from "../../shared/ipc/contract.js";
+
+export interface ComposeOptions {
+  dataDir: string;
+  transport: AppInfo["transport"];
+  version: string;
+  runPlan: RunPlan;
+  lab?: LabLauncher;
+  /** The user's ~/.ssh/known_hosts (read-only); null to ignore it (tests). */
+  userKnownHostsPath?: string | null;
+}
+
+export interface ComposedApp {
+  dispatcher: Dispatcher;
+  bus: EventBus;
+  nodes: NodeManager;
+  store: SettingsStore;
+  activity: ActivityLog;
+  dispose(): Promise<void>;
+}
+
+export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
+  const store = new SettingsStore({ dataDir: opts.dataDir, ...(opts.userKnownHostsPath !== undefined ? { userKnownHostsPath: opts.userKnownHostsPath } : {}) });
+  const nodes = await NodeManager.open({ store });
+  const activity = await ActivityLog.open(opts.dataDir);
+  const bus = new EventBus();
+  const service = createService({ nodes, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport });
+  if (nodes.loadProblem) {
+    await activity.add({ nodeId: "app", summary: "Node settings were unreadable and were set aside", outcome: "failed", detail: JSON.stringify(nodes.loadProblem) });
+  }
+  // Connect to every saved node at start; each shows its own state.
+  for (const n of nodes.list()) void nodes.connect(n.id).catch(() => {});
+  return {
+    dispatcher: new Dispatcher(service.handlers),
+    bus,
+    nodes,
+    store,
+    activity,
+    dispose: async () => {
+      service.dispose();
+      await nodes.dispose();
+      await opts.lab?.stopAll();
+    },
+  };
+}

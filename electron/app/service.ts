@@ -1,0 +1,331 @@
+// The app's API, transport-neutral: Electron IPC and the web host both
+// reach these handlers through the Dispatcher. Each handler does one thing
+// with the node services; planning is pure (shared/hotplug) and execution
+// goes through the executor, with progress and outcomes pushed as events.
+import { randomUUID } from "node:crypto";
+import type { NodeManager } from "../nodes/node-manager.js";
+import type { NodeSession } from "../ssh/session.js";
+import type { NodeConfig, NodeConfigInput } from "../../shared/nodes/schema.js";
+import type { ActivityEntry, AppInfo, NodeView, PlanPreview, UiIntent } from "../../shared/ipc/contract.js";
+import { planHotplug, type HotplugIntent, type PlanOk, type PlanStep } from "../../shared/hotplug/index.js";
+import { readRuntime, type Nic } from "../../shared/runtime/index.js";
+import { summarize } from "../../shared/inventory/view.js";
+import { plannerInput } from "../../shared/inventory/planner-input.js";
+import { instancePaths } from "../../shared/node/layout.js";
+import { gatherInstance, loadNodeInventory, type GatheredInstance } from "../inventory/node-inventory.js";
+import { ActivityLog } from "./activity-log.js";
+import { ApiError, EventBus, type Handlers } from "./dispatch.js";
+import { newDeviceUuid, newMac } from "./new-device-ids.js";
+
+export interface StepProgress {
+  index: number;
+  total: number;
+  kind: string;
+  describe: string;
+  state: "running" | "done" | "failed" | "undoing" | "undone" | "waiting-guest";
+  message?: string;
+}
+
+export type RunPlanResult = { ok: true; message?: string } | { ok: false; error: string; failedStep?: string; undone: string[] };
+
+/** Runs a plan on a node (the hotplug executor, adapted). */
+export type RunPlan = (args: {
+  session: NodeSession;
+  node: NodeConfig;
+  instance: string;
+  plan: PlanOk;
+  expectedRuntime: Buffer;
+  planId: string;
+  onProgress: (p: StepProgress) => void;
+}) => Promise<RunPlanResult>;
+
+export interface LabLauncher {
+  available(): boolean;
+  running(): boolean;
+  /**
+   * Start a lab node. Its host key is known for certain (the launcher made
+   * it), so it comes back as a known_hosts line to trust.
+   */
+  start(): Promise<{ config: NodeConfigInput; knownHostsLine: string }>;
+  stopAll(): Promise<void>;
+}
+
+export interface ServiceDeps {
+  nodes: NodeManager;
+  /** Add a line to the app's own known_hosts. */
+  trustKnownHostsLine: (line: string) => Promise<void>;
+  activity: ActivityLog;
+  bus: EventBus;
+  runPlan: RunPlan;
+  lab?: LabLauncher;
+  version: string;
+  transport: AppInfo["transport"];
+}
+
+interface StoredPlan {
+  planId: string;
+  nodeId: string;
+  instance: string;
+  summary: string;
+  plan: PlanOk;
+  expectedRuntime: Buffer;
+  createdAt: number;
+}
+
+/** A reviewed plan may be applied for this long; after that the user reviews again. */
+const PLAN_TTL_MS = 10 * 60_000;
+
+function describeIntent(i: UiIntent, instance: string): string {
+  switch (i.action) {
+    case "add-nic":
+      return `Add a NIC to ${instance}${i.slot !== undefined ? ` at slot 0x${i.slot.toString(16).padStart(2, "0")}` : ""}`;
+    case "add-disk":
+      return `Add disk ${i.path} to ${instance} on ${i.bus === "pci" ? "PCI" : "SCSI"}`;
+    case "remove":
+      return `Unplug ${i.kind} ${i.ref} from ${instance}`;
+    case "modify-nic":
+      return `Change NIC ${i.ref} of ${instance}`;
+    case "move-nic":
+      return `Move NIC ${i.ref} of ${instance} to slot 0x${i.slot.toString(16).padStart(2, "0")}`;
+  }
+}
+
+function stepDetail(step: PlanStep): Record<string, unknown> {
+  const { describe: _d, ...rest } = step;
+  return rest as Record<string, unknown>;
+}
+
+export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(): void } {
+  const plans = new Map<string, StoredPlan>();
+  const nodeView = (id: string): NodeView => {
+    const config = deps.nodes.list().find((n) => n.id === id);
+    const status = deps.nodes.status(id);
+    if (!config || !status) throw new ApiError(`No node with id ${JSON.stringify(id)}: it may have been removed. Refresh the node list.`, "unknown-node");
+    return { config, status };
+  };
+  const nodeConfig = (id: string) => nodeView(id).config;
+  const readersOf = (node: NodeConfig) => {
+    const peers = (node.migrationPeers ?? []).map((p) => deps.nodes.list().find((n) => n.id === p)?.ganetiVersion);
+    const versions = [node.ganetiVersion, ...peers].filter((v): v is string => typeof v === "string");
+    return { ganetiVersions: versions, ...(node.generationFloor ? { floor: node.generationFloor } : {}) };
+  };
+  const gather = async (nodeId: string, instance: string): Promise<{ session: NodeSession; node: NodeConfig; g: GatheredInstance }> => {
+    const node = nodeConfig(nodeId);
+    const session = await deps.nodes.session(nodeId);
+    const g = await gatherInstance(session, instance, { nodeId, root: node.root, ganetiVersion: node.ganetiVersion });
+    return { session, node, g };
+  };
+  const log = async (e: Omit<ActivityEntry, "id" | "at">) => deps.bus.emit("activity.added", await deps.activity.add(e));
+
+  const unsubscribe = deps.nodes.subscribe((e) => {
+    if (e.type === "status") deps.bus.emit("node.status", e.status);
+  });
+
+  /** UI intent → planner intent: identities are made here, defaults from the instance. */
+  const fullIntent = (i: UiIntent, nics: Nic[]): HotplugIntent | { error: string } => {
+    switch (i.action) {
+      case "add-nic": {
+        const link = i.link ?? (nics.find((n) => n.nicparams && typeof (n.nicparams as Record<string, unknown>).link === "string")?.nicparams as Record<string, string> | undefined)?.link;
+        if (!link) return { error: "This instance has no NIC to copy a link from: say which bridge the new NIC joins (link), e.g. br0." };
+        return { action: "add-nic", uuid: newDeviceUuid(), mac: i.mac ?? newMac(), link, ...(i.model ? { model: i.model } : {}), ...(i.slot !== undefined ? { slot: i.slot } : {}) };
+      }
+      case "add-disk":
+        return { action: "add-disk", uuid: newDeviceUuid(), path: i.path, bus: i.bus, ...(i.slot !== undefined ? { slot: i.slot } : {}), ...(i.scsiId !== undefined ? { scsiId: i.scsiId } : {}) };
+      case "remove":
+        return { action: "remove", kind: i.kind, ref: i.ref };
+      case "modify-nic":
+        return { action: "modify-nic", ref: i.ref, ...(i.mac ? { mac: i.mac } : {}), ...(i.link ? { link: i.link } : {}) };
+      case "move-nic":
+        return { error: "internal: move-nic is planned in two parts" };
+    }
+  };
+
+  const handlers: Handlers = {
+    "app.info": async () => ({
+      version: deps.version,
+      transport: deps.transport,
+      labAvailable: deps.lab?.available() ?? false,
+      labRunning: deps.lab?.running() ?? false,
+    }),
+
+    "nodes.list": async () => deps.nodes.list().map((c) => nodeView(c.id)),
+
+    "nodes.add": async (req) => {
+      const config = await deps.nodes.addFromRequest(req);
+      void deps.nodes.connect(config.id).catch(() => {});
+      await log({ nodeId: config.id, summary: `Added node ${config.name} (${config.user}@${config.host}:${config.port})`, outcome: "info" });
+      return nodeView(config.id);
+    },
+
+    "nodes.remove": async ({ nodeId }) => {
+      await deps.nodes.remove(nodeId);
+      return {};
+    },
+
+    "nodes.connect": async ({ nodeId }) => {
+      await deps.nodes.connect(nodeId);
+      return nodeView(nodeId);
+    },
+
+    "nodes.trustHostKey": async ({ nodeId, fingerprint }) => {
+      await deps.nodes.trustHostKey(nodeId, fingerprint);
+      await log({ nodeId, summary: `Trusted host key ${fingerprint}`, outcome: "info" });
+      return nodeView(nodeId);
+    },
+
+    "inventory.list": async ({ nodeId }) => {
+      const targets = deps.nodes.list().filter((n) => nodeId === undefined || n.id === nodeId);
+      // Nodes in parallel; a node that is not ready contributes nothing rather than failing the list.
+      const perNode = await Promise.all(
+        targets.map(async (node) => {
+          if (deps.nodes.status(node.id)?.state !== "ready") return [];
+          const session = await deps.nodes.session(node.id, 5000);
+          const views = await loadNodeInventory(session, { nodeId: node.id, root: node.root, ganetiVersion: node.ganetiVersion });
+          return views.map(summarize);
+        }),
+      );
+      return perNode.flat();
+    },
+
+    "instance.get": async ({ nodeId, instance }) => (await gather(nodeId, instance)).g.view,
+
+    "runtime.get": async ({ nodeId, instance }) => {
+      const { node, g } = await gather(nodeId, instance);
+      const path = instancePaths(node.root, instance).runtime;
+      const text = g.facts.runtimeText ?? "";
+      return {
+        nodeId,
+        instance,
+        path,
+        text,
+        ...(g.view.generation ? { generation: g.view.generation } : {}),
+        notes: g.view.notes,
+        ...(g.view.runtimeError ? { error: g.view.runtimeError } : {}),
+      };
+    },
+
+    "hotplug.plan": async ({ nodeId, instance, intent }): Promise<PlanPreview> => {
+      const summary = describeIntent(intent, instance);
+      const refuse = (message: string, code = "not-possible"): PlanPreview => ({ ok: false, nodeId, instance, summary, refusals: [{ code, message }] });
+      const { node, g } = await gather(nodeId, instance);
+      const input = plannerInput(g.facts, readersOf(node));
+      if (!input.ok || g.runtimeBytes === null) return refuse(input.ok ? "The runtime file could not be read." : input.reason, "runtime-unreadable");
+      const state = input.state;
+
+      let plan;
+      if (intent.action === "move-nic") {
+        // Ganeti has no "move": unplug, then plug the same NIC (uuid, MAC, link) at the new slot.
+        const found = state.runtime.runtime.nics.find((n) => n.uuid === intent.ref || n.hvinfo?.id === intent.ref);
+        if (!found || !found.uuid || !found.mac) return refuse(`No NIC ${intent.ref} with a uuid and MAC in the runtime file of ${instance}.`, "unknown-ref");
+        const removal = planHotplug(state, { action: "remove", kind: "nic", ref: intent.ref });
+        if (!removal.ok) return { ok: false, nodeId, instance, summary, refusals: removal.refusals };
+        const removedId = found.hvinfo?.id;
+        const afterRemoval = {
+          ...state,
+          runtime: readRuntime(removal.fileTextAfter),
+          livePci: state.livePci ? state.livePci.filter((d) => d.qdevId !== removedId) : null,
+        };
+        const np = (found.nicparams ?? {}) as Record<string, unknown>;
+        const addition = planHotplug(afterRemoval, {
+          action: "add-nic",
+          uuid: found.uuid,
+          mac: found.mac,
+          link: typeof np.link === "string" ? np.link : "",
+          ...(typeof np.mode === "string" ? { mode: np.mode } : {}),
+          slot: intent.slot,
+        });
+        if (!addition.ok) return { ok: false, nodeId, instance, summary, refusals: addition.refusals };
+        plan = {
+          ...addition,
+          // The file is written once, at the end, from the bytes read now.
+          steps: [...removal.steps.filter((s) => s.kind !== "write-runtime"), ...addition.steps],
+          fileDiff: [...removal.fileDiff, ...addition.fileDiff],
+          warnings: [...removal.warnings, ...addition.warnings],
+        };
+      } else {
+        const full = fullIntent(intent, state.runtime.runtime.nics);
+        if ("error" in full) return refuse(full.error, "invalid-intent");
+        plan = planHotplug(state, full);
+        if (!plan.ok) {
+          await log({ nodeId, instance, summary: `${summary}: refused`, outcome: "refused", detail: plan.refusals.map((r) => r.message).join("\n") });
+          return { ok: false, nodeId, instance, summary, refusals: plan.refusals };
+        }
+      }
+      const planId = randomUUID();
+      for (const [id, p] of plans) if (Date.now() - p.createdAt > PLAN_TTL_MS) plans.delete(id);
+      plans.set(planId, { planId, nodeId, instance, summary, plan, expectedRuntime: g.runtimeBytes, createdAt: Date.now() });
+      return {
+        ok: true,
+        planId,
+        nodeId,
+        instance,
+        summary,
+        steps: plan.steps.map((s) => ({ kind: s.kind, describe: s.describe, detail: stepDetail(s) })),
+        writeGeneration: plan.writeGeneration,
+        fileDiff: plan.fileDiff,
+        slot: plan.slot,
+        warnings: plan.warnings,
+      };
+    },
+
+    "hotplug.execute": async ({ planId }) => {
+      const stored = plans.get(planId);
+      if (!stored || Date.now() - stored.createdAt > PLAN_TTL_MS) {
+        throw new ApiError("This plan is no longer available (it was applied, or is more than 10 minutes old). Review the change again.", "plan-expired");
+      }
+      plans.delete(planId);
+      const operationId = randomUUID();
+      const node = nodeConfig(stored.nodeId);
+      const base = { operationId, planId, nodeId: stored.nodeId, instance: stored.instance };
+      void (async () => {
+        let result: RunPlanResult;
+        try {
+          const session = await deps.nodes.session(stored.nodeId, 10_000);
+          result = await deps.runPlan({
+            session,
+            node,
+            instance: stored.instance,
+            plan: stored.plan,
+            expectedRuntime: stored.expectedRuntime,
+            planId,
+            onProgress: (p) => deps.bus.emit("operation.progress", { ...base, ...p }),
+          });
+        } catch (err) {
+          result = { ok: false, error: err instanceof Error ? err.message : String(err), undone: [] };
+        }
+        deps.bus.emit("operation.outcome", {
+          ...base,
+          outcome: result.ok ? "succeeded" : "failed",
+          message: result.ok ? (result.message ?? `${stored.summary}: done`) : result.error,
+          undone: result.ok ? [] : result.undone,
+          ...(!result.ok && result.failedStep ? { failedStep: result.failedStep } : {}),
+        });
+        await log({
+          nodeId: stored.nodeId,
+          instance: stored.instance,
+          planId,
+          summary: stored.summary,
+          outcome: result.ok ? "succeeded" : "failed",
+          ...(result.ok ? {} : { detail: [result.error, ...result.undone.map((u) => `undone: ${u}`)].join("\n") }),
+        });
+        deps.bus.emit("inventory.changed", { nodeId: stored.nodeId, instance: stored.instance });
+      })();
+      return { operationId };
+    },
+
+    "activity.list": async (filter) => deps.activity.list(filter),
+
+    "lab.start": async () => {
+      if (!deps.lab?.available()) {
+        throw new ApiError("A local lab node needs QEMU and OpenSSH's sshd: install qemu-system-x86 and openssh-server.", "lab-unavailable");
+      }
+      const { config: settings, knownHostsLine } = await deps.lab.start();
+      await deps.trustKnownHostsLine(knownHostsLine);
+      const config = await deps.nodes.add(settings);
+      await deps.nodes.connect(config.id);
+      await log({ nodeId: config.id, summary: `Started a local lab node at ${config.host}:${config.port}`, outcome: "info" });
+      return nodeView(config.id);
+    },
+  };
+  return { handlers, dispose: unsubscribe };
+}

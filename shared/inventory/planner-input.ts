@@ -1,0 +1,48 @@
+// From what the inventory read to what the planner needs: one read of an
+// instance serves both the view and the plan.
+import { readRuntime } from "../runtime/index";
+import type { Generation } from "../runtime/generation";
+import type { InstanceState } from "../hotplug/instance-state";
+import type { InstanceFacts } from "./build";
+
+export interface ReaderFacts {
+  /** Ganeti versions of this node and of every node the instance may migrate to. */
+  ganetiVersions: string[];
+  floor?: Generation;
+}
+
+export type PlannerInput = { ok: true; state: InstanceState } | { ok: false; reason: string };
+
+/** Ganeti version to assume for a node whose version nobody entered: the file's own generation decides. */
+export function assumedReaderVersion(generation: Generation): string {
+  return generation === "A" ? "2.9.7" : generation === "B" ? "2.15.2" : "3.0.2";
+}
+
+export function plannerInput(facts: InstanceFacts, readers: ReaderFacts): PlannerInput {
+  if (facts.runtimeText === null) {
+    return { ok: false, reason: facts.runtimeReadError ?? `The runtime file of ${facts.name} could not be read.` };
+  }
+  let doc;
+  try {
+    doc = readRuntime(facts.runtimeText);
+  } catch (err) {
+    return { ok: false, reason: `The runtime file of ${facts.name} is not valid: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const live = facts.live;
+  const [major = 0, minor = 0, micro = 0] = (live?.qemuVersion ?? "").split(".").map(Number);
+  return {
+    ok: true,
+    state: {
+      name: facts.name,
+      runtime: doc,
+      livePci: live ? live.pci : null,
+      liveScsi: live ? live.scsi : null,
+      qmpCommands: live ? live.qmpCommands : null,
+      qemuVersion: live ? { major, minor, micro } : null,
+      readers: {
+        ganetiVersions: readers.ganetiVersions.length > 0 ? readers.ganetiVersions : [assumedReaderVersion(doc.generation)],
+        ...(readers.floor ? { floor: readers.floor } : {}),
+      },
+    },
+  };
+}
