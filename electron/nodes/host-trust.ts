@@ -1,0 +1,149 @@
+// Host-key trust across two known_hosts files: the app's own (writable) and
+// the user's ~/.ssh/known_hosts (read-only). A key is trusted if either file
+// trusts it; it is "changed" if neither trusts it and either holds a different
+// key of the same type; "revoked" if either marks it @revoked.
+//
+// NodeSession.open checks one known_hosts file, so both files are joined into
+// one text; line numbers are mapped back to (file, line) for messages.
+import { Client } from "ssh2";
+import { HostKeyError } from "../ssh/session.js";
+import { hostField, keyTypeOfBlob, parseKnownHosts, verifyHostKey } from "../ssh/known-hosts.js";
+import type { NodeHostKeyProblem } from "../../shared/nodes/schema.js";
+import type { KnownHostsSource } from "./settings-store.js";
+
+export interface KnownHostsLocation {
+  file: string;
+  line: number;
+}
+
+export interface CombinedKnownHosts {
+  text: string;
+  locate(line: number): KnownHostsLocation;
+}
+
+export function combineKnownHosts(sources: readonly KnownHostsSource[]): CombinedKnownHosts {
+  const ranges: { path: string; first: number; count: number }[] = [];
+  let text = "";
+  let lines = 0;
+  for (const s of sources) {
+    const body = s.text === "" || s.text.endsWith("\n") ? s.text : `${s.text}\n`;
+    const count = body.split("\n").length - 1;
+    ranges.push({ path: s.path, first: lines + 1, count });
+    text += body;
+    lines += count;
+  }
+  return {
+    text,
+    locate(line) {
+      const r = ranges.find((x) => line >= x.first && line < x.first + x.count);
+      return r ? { file: r.path, line: line - r.first + 1 } : { file: "(unknown file)", line };
+    },
+  };
+}
+
+export type HostKeyCheck = { kind: "trusted"; fingerprint: string; keyType: string } | ({ kind: NodeHostKeyProblem["verdict"] } & NodeHostKeyProblem);
+
+function keyTypeAtLine(combined: CombinedKnownHosts, line: number): string | undefined {
+  return parseKnownHosts(combined.text).find((e) => e.line === line)?.keyType;
+}
+
+/** The verdict NodeSession.open reached on the combined text, with lines mapped back to files. */
+export function problemFromHostKeyError(err: HostKeyError, combined: CombinedKnownHosts): NodeHostKeyProblem {
+  const v = err.verdict;
+  switch (v.kind) {
+    case "unknown":
+      return { verdict: "unknown", fingerprint: v.fingerprint, keyType: v.keyType };
+    case "changed": {
+      const first = v.lines[0];
+      return {
+        verdict: "changed",
+        fingerprint: v.fingerprint,
+        keyType: (first !== undefined ? keyTypeAtLine(combined, first) : undefined) ?? "unknown",
+        knownFingerprints: v.knownFingerprints,
+        knownAt: v.lines.map((l) => combined.locate(l)),
+      };
+    }
+    case "revoked":
+      return { verdict: "revoked", fingerprint: v.fingerprint, keyType: keyTypeAtLine(combined, v.line) ?? "unknown", knownAt: [combined.locate(v.line)] };
+  }
+}
+
+/** Checks a presented key blob against both files (used before trusting a key). */
+export function checkHostKey(sources: readonly KnownHostsSource[], host: string, port: number, keyBlob: Buffer): HostKeyCheck {
+  const combined = combineKnownHosts(sources);
+  const keyType = keyTypeOfBlob(keyBlob);
+  const v = verifyHostKey(combined.text, host, port, keyBlob, keyType);
+  switch (v.kind) {
+    case "trusted":
+      return { kind: "trusted", fingerprint: v.fingerprint, keyType };
+    case "unknown":
+      return { kind: "unknown", verdict: "unknown", fingerprint: v.fingerprint, keyType };
+    case "changed":
+      return { kind: "changed", verdict: "changed", fingerprint: v.fingerprint, keyType, knownFingerprints: v.knownFingerprints, knownAt: v.lines.map((l) => combined.locate(l)) };
+    case "revoked":
+      return { kind: "revoked", verdict: "revoked", fingerprint: v.fingerprint, keyType, knownAt: [combined.locate(v.line)] };
+  }
+}
+
+function nodeKeyFile(keyType: string): string {
+  if (keyType === "ssh-ed25519") return "/etc/ssh/ssh_host_ed25519_key.pub";
+  if (keyType.startsWith("ecdsa-")) return "/etc/ssh/ssh_host_ecdsa_key.pub";
+  if (keyType === "ssh-rsa" || keyType.startsWith("rsa-")) return "/etc/ssh/ssh_host_rsa_key.pub";
+  return "/etc/ssh/ssh_host_*_key.pub";
+}
+
+function where(locations: readonly KnownHostsLocation[] | undefined): string {
+  if (!locations || locations.length === 0) return "known_hosts";
+  return locations.map((l) => `${l.file} line ${l.line}`).join(", ");
+}
+
+/** What to tell a person about a host-key problem, including the next step. */
+export function describeHostKeyProblem(label: string, host: string, port: number, p: NodeHostKeyProblem): string {
+  switch (p.verdict) {
+    case "unknown":
+      return `The host key of ${label} is not trusted yet: it presents ${p.keyType} ${p.fingerprint}. Compare it with the node's own (ssh-keygen -lf ${nodeKeyFile(p.keyType)} on the node) and trust it only if they match.`;
+    case "changed": {
+      const files = [...new Set((p.knownAt ?? []).map((l) => l.file))];
+      const remove = files.map((f) => `ssh-keygen -R "${hostField(host, port)}" -f ${f}`).join("; ");
+      return (
+        `The host key of ${label} CHANGED: it now presents ${p.keyType} ${p.fingerprint}, but ${where(p.knownAt)} trusts ${(p.knownFingerprints ?? []).join(", ")}. ` +
+        `Refusing to connect: this can mean someone is intercepting the connection. If the node was reinstalled, remove the old line (${where(p.knownAt)}${remove ? `, e.g. ${remove}` : ""}), connect again and trust the new key.`
+      );
+    }
+    case "revoked":
+      return `The host key of ${label} (${p.keyType} ${p.fingerprint}) is marked @revoked in ${where(p.knownAt)}. Refusing to connect; ask whoever runs the node for its current key.`;
+  }
+}
+
+/**
+ * The host key a server presents, fetched without authenticating (like
+ * ssh-keyscan): the verifier records the key and aborts the handshake.
+ */
+export function fetchHostKey(host: string, port: number, username: string, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let key: Buffer | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      client.destroy();
+      if (key) resolve(key);
+      else reject(err ?? new Error(`${host}:${port} closed the connection before presenting a host key`));
+    };
+    client.on("error", (err) => finish(new Error(`Cannot fetch the host key of ${host}:${port}: ${err.message}`)));
+    client.on("close", () => finish());
+    client.connect({
+      host,
+      port,
+      username,
+      readyTimeout: timeoutMs,
+      hostVerifier: (blob: Buffer) => {
+        key = Buffer.from(blob);
+        // Rejecting ends the handshake before any authentication is attempted.
+        queueMicrotask(() => finish());
+        return false;
+      },
+    });
+  });
+}

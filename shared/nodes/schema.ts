@@ -1,0 +1,313 @@
+// Nodes the app connects to: what is stored (NodeConfig), what the user types
+// to add one (AddNodeRequest) and what the UI is told about each connection
+// (NodeStatus). Pure: no I/O. Messages name the field and say how to fix it.
+//
+// Secrets are never part of a node's configuration: there is no password or
+// passphrase field, and objects are strict so one cannot slip in. Encrypted
+// keys are used through ssh-agent (`ssh-add <key>`, then agent auth).
+import { z } from "zod";
+import { GenerationSchema, generationForGanetiVersion } from "../runtime/generation.js";
+
+const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// RFC 1123 labels; "_" is tolerated because real ssh configs use it.
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+const USER_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+const SECRET_KEY_RE = /pass(word|phrase)?|secret|token|private_?key$/i;
+
+/** Text field with "is required" / "must be text" messages that name it. */
+function text(field: string) {
+  return z.string({ error: (iss) => (iss.input === undefined ? `${field} is required` : `${field} must be text`) });
+}
+
+/** Strict object whose stray-field message explains why secrets are refused. */
+function strict<T extends z.core.$ZodLooseShape>(what: string, shape: T) {
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code !== "unrecognized_keys") return undefined;
+      const keys = iss.keys;
+      if (keys.some((k) => SECRET_KEY_RE.test(k))) {
+        return `${keys.join(", ")}: secrets are never stored in ${what}. Load the key into ssh-agent (ssh-add <key>) and use agent authentication.`;
+      }
+      return `${what} has unknown field(s) ${keys.join(", ")}: remove them.`;
+    },
+  });
+}
+
+export function isValidHost(host: string): boolean {
+  return HOSTNAME_RE.test(host) || z.ipv4().safeParse(host).success || z.ipv6().safeParse(host).success;
+}
+
+export const NodeIdSchema = text("id").regex(
+  SLUG_RE,
+  'id must be a slug: lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit (e.g. "node-1")',
+);
+export type NodeId = z.infer<typeof NodeIdSchema>;
+
+export const HostSchema = text("host").superRefine((host, ctx) => {
+  const fix = (message: string) => ctx.addIssue({ code: "custom", message });
+  if (host.trim() !== host || host === "") fix("host must be a host name or IP address without spaces (e.g. node1.example.org)");
+  else if (host.includes("@")) fix(`host "${host}" contains "@": put the user name in user and only the host here`);
+  else if (host.startsWith("[")) fix(`host "${host}" has brackets: write an IPv6 address bare (e.g. fd00::1) and the port in port`);
+  else if (!isValidHost(host)) {
+    if (/^[^:]+:\d+$/.test(host)) fix(`host "${host}" contains a port: put the port in port and only the host here`);
+    else fix(`host "${host}" is not a valid host name or IP address (e.g. node1.example.org, 192.0.2.10 or fd00::1)`);
+  }
+});
+
+export const PortSchema = z
+  .int({ error: "port must be a whole number from 1 to 65535 (SSH uses 22)" })
+  .min(1, "port must be a whole number from 1 to 65535 (SSH uses 22)")
+  .max(65535, "port must be a whole number from 1 to 65535 (SSH uses 22)");
+
+export const UserSchema = text("user").regex(USER_RE, 'user must be a login name such as "root" or "ganeti-admin" (letters, digits, "_", ".", "-")');
+
+/** An absolute, already-normalised POSIX path: no "..", no "//", no trailing "/". */
+function isCleanAbsolutePath(p: string): boolean {
+  if (!p.startsWith("/") || /[\0\n\r]/.test(p)) return false;
+  if (p === "/") return true;
+  if (p.endsWith("/")) return false;
+  return p.split("/").slice(1).every((seg) => seg !== "" && seg !== "." && seg !== "..");
+}
+
+export const KeyPathSchema = text("auth.keyPath").refine(
+  isCleanAbsolutePath,
+  "auth.keyPath must be the absolute path of a private key file on this computer (e.g. /home/me/.ssh/id_ed25519); no '..' or trailing '/'",
+);
+
+export const NodeAuthSchema = z.discriminatedUnion(
+  "kind",
+  [strict("auth", { kind: z.literal("key"), keyPath: KeyPathSchema }), strict("auth", { kind: z.literal("agent") })],
+  { error: 'auth must be { kind: "key", keyPath } or { kind: "agent" }' },
+);
+export type NodeAuth = z.infer<typeof NodeAuthSchema>;
+
+export const RootSchema = text("root").refine(
+  isCleanAbsolutePath,
+  'root must be an absolute path on the node, "/" for a normal install (e.g. /srv/chroot); no "..", "//" or trailing "/"',
+);
+
+export const GanetiVersionSchema = text("ganetiVersion").refine((v) => {
+  try {
+    generationForGanetiVersion(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'ganetiVersion must be a Ganeti version such as "3.0.2" or "2.15.2" (see `gnt-cluster version` on the node)');
+
+export const NodeConfigSchema = strict("a node's settings", {
+  id: NodeIdSchema,
+  name: text("name").trim().min(1, "name must not be empty").max(80, "name must be at most 80 characters"),
+  host: HostSchema,
+  port: PortSchema.default(22),
+  user: UserSchema,
+  auth: NodeAuthSchema,
+  root: RootSchema.default("/"),
+  /** Picks the runtime-file generation this node reads and writes. */
+  ganetiVersion: GanetiVersionSchema.optional(),
+  /** Node ids this node's instances may migrate to (their Ganeti must read our files too). */
+  migrationPeers: z
+    .array(NodeIdSchema, { error: "migrationPeers must be a list of node ids" })
+    .refine((ids) => new Set(ids).size === ids.length, "migrationPeers lists a node twice: remove the duplicate")
+    .optional(),
+  /** Never write a runtime-file generation newer than this. */
+  generationFloor: GenerationSchema.optional(),
+}).superRefine((node, ctx) => {
+  if (node.migrationPeers?.includes(node.id)) {
+    ctx.addIssue({ code: "custom", path: ["migrationPeers"], message: `migrationPeers must not contain the node itself ("${node.id}"): remove it` });
+  }
+});
+export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+/** What callers may pass to add(): port and root may be left out. */
+export type NodeConfigInput = z.input<typeof NodeConfigSchema>;
+
+/** The on-disk settings file (nodes.json). */
+export const NodesFileSchema = strict("nodes.json", {
+  version: z.literal(1, { error: "version must be 1 (this file was written by a newer Hotplug Desk?)" }),
+  nodes: z.array(NodeConfigSchema, { error: "nodes must be a list" }),
+}).superRefine((file, ctx) => {
+  const seen = new Set<string>();
+  file.nodes.forEach((n, i) => {
+    if (seen.has(n.id)) ctx.addIssue({ code: "custom", path: ["nodes", i, "id"], message: `id "${n.id}" is used by two nodes: rename one` });
+    seen.add(n.id);
+  });
+});
+export type NodesFile = z.infer<typeof NodesFileSchema>;
+
+export const NodeStateSchema = z.enum(["disconnected", "connecting", "ready", "backing-off", "failed"]);
+export type NodeState = z.infer<typeof NodeStateSchema>;
+
+export const HostKeyVerdictSchema = z.enum(["unknown", "changed", "revoked"]);
+
+export const NodeHostKeyProblemSchema = z.object({
+  verdict: HostKeyVerdictSchema,
+  /** What the node presented, "SHA256:…" as ssh-keygen -l prints it. */
+  fingerprint: z.string(),
+  keyType: z.string(),
+  /** For "changed": the keys known_hosts trusts instead. */
+  knownFingerprints: z.array(z.string()).optional(),
+  /** known_hosts lines that conflict with the presented key (changed / revoked). */
+  knownAt: z.array(z.object({ file: z.string(), line: z.int().positive() })).optional(),
+});
+export type NodeHostKeyProblem = z.infer<typeof NodeHostKeyProblemSchema>;
+
+export const NodeStatusSchema = z.object({
+  id: NodeIdSchema,
+  state: NodeStateSchema,
+  /** Why the node is in this state and what to do, for people. */
+  detail: z.string().optional(),
+  /** Epoch ms of the last state change. */
+  since: z.number().nonnegative(),
+  /** Connecting: the attempt in progress (1 = first). Backing-off: failed attempts so far. */
+  attempt: z.int().positive().optional(),
+  /** Backing-off: epoch ms of the next automatic attempt. */
+  retryAt: z.number().nonnegative().optional(),
+  hostKey: NodeHostKeyProblemSchema.optional(),
+});
+export type NodeStatus = z.infer<typeof NodeStatusSchema>;
+
+// ---------------------------------------------------------------------------
+// Adding a node from what a user types.
+
+const PortInputSchema = z.union([PortSchema, z.string().trim().regex(/^\d{1,5}$/, "port must be a whole number from 1 to 65535 (SSH uses 22)").transform(Number).pipe(PortSchema)], {
+  error: "port must be a whole number from 1 to 65535 (SSH uses 22)",
+});
+
+export const AddNodeRequestSchema = strict("the new node", {
+  /** "node1", "node1:2222", "root@node1", "admin@[fd00::1]:2222" are all accepted. */
+  host: text("host").trim().min(1, "host is required (a host name or IP address, e.g. node1.example.org)"),
+  port: PortInputSchema.optional(),
+  /** Defaults to root: the runtime files and QMP sockets belong to root. */
+  user: UserSchema.optional(),
+  /** Private key file; "~/" is expanded. Leave out (or set agent) to use ssh-agent. */
+  keyPath: text("keyPath").trim().min(1, "keyPath must not be empty: leave it out to use ssh-agent").optional(),
+  agent: z.boolean({ error: "agent must be true or false" }).optional(),
+  root: RootSchema.optional(),
+  name: text("name").trim().max(80, "name must be at most 80 characters").optional(),
+  id: NodeIdSchema.optional(),
+  ganetiVersion: GanetiVersionSchema.optional(),
+  migrationPeers: z.array(NodeIdSchema).optional(),
+  generationFloor: GenerationSchema.optional(),
+});
+export type AddNodeRequest = z.input<typeof AddNodeRequestSchema>;
+
+export type AddNodeResult = { ok: true; config: NodeConfig } | { ok: false; errors: string[] };
+
+/** "path.to.field: message", unless the message already starts with the field. */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((iss) => {
+    const path = iss.path.map(String).join(".");
+    if (!path || iss.message.startsWith(path) || iss.message.startsWith(String(iss.path[iss.path.length - 1]))) return iss.message;
+    return `${path}: ${iss.message}`;
+  });
+}
+
+/** A slug for a node id: "Node 1.example.org" -> "node-1-example-org". */
+export function slugify(text: string): string {
+  const s = text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return s === "" ? "node" : s;
+}
+
+/** Splits "user@host:port" / "user@[v6]:port"; a bare IPv6 address stays whole. */
+export function splitHostInput(input: string): { host: string; user?: string; port?: string } {
+  let rest = input;
+  let user: string | undefined;
+  const at = rest.lastIndexOf("@");
+  if (at > 0) {
+    user = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+  }
+  const bracketed = /^\[([^\]]*)\](?::(\d*))?$/.exec(rest);
+  if (bracketed) return { host: bracketed[1] ?? "", user, port: bracketed[2] };
+  const colons = rest.split(":").length - 1;
+  if (colons === 1) {
+    const [h, p] = rest.split(":");
+    return { host: h ?? "", user, port: p };
+  }
+  return { host: rest, user };
+}
+
+/** "~" and "~/x" -> under homeDir. "~other/x" is refused (we do not look up other users). */
+function expandHome(path: string, homeDir: string): string | { error: string } {
+  if (path === "~") return homeDir;
+  if (path.startsWith("~/")) return `${homeDir.replace(/\/+$/, "")}/${path.slice(2)}`;
+  if (path.startsWith("~")) return { error: `keyPath "${path}": "~user" is not supported; write the full path (e.g. /home/user/.ssh/id_ed25519)` };
+  return path;
+}
+
+function normalizePath(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return `/${out.join("/")}`;
+}
+
+/**
+ * Turns what the user typed into a NodeConfig: splits user@host:port, expands
+ * "~/" in keyPath, defaults user to root and auth to ssh-agent, derives a free
+ * id from the name or host. Pure: the home dir and taken ids are passed in.
+ */
+export function nodeConfigFromRequest(input: unknown, ctx: { homeDir: string; takenIds: readonly string[] }): AddNodeResult {
+  const parsed = AddNodeRequestSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, errors: formatIssues(parsed.error) };
+  const req = parsed.data;
+  const errors: string[] = [];
+
+  const split = splitHostInput(req.host);
+  let user = req.user;
+  if (split.user !== undefined) {
+    if (user !== undefined && user !== split.user) errors.push(`user: host says "${split.user}@…" but user says "${user}": keep only one`);
+    user ??= split.user;
+  }
+  let port = req.port;
+  if (split.port !== undefined) {
+    const fromHost = PortInputSchema.safeParse(split.port);
+    if (!fromHost.success) errors.push(`port: "${split.port}" after the host is not a port from 1 to 65535`);
+    else if (port !== undefined && port !== fromHost.data) errors.push(`port: host says ":${fromHost.data}" but port says ${port}: keep only one`);
+    else port = fromHost.data;
+  }
+
+  let auth: NodeConfigInput["auth"] = { kind: "agent" };
+  if (req.keyPath !== undefined && req.agent === true) {
+    errors.push("keyPath and agent are both set: choose a key file or ssh-agent, not both");
+  } else if (req.keyPath !== undefined) {
+    const expanded = expandHome(req.keyPath, ctx.homeDir);
+    if (typeof expanded === "object") errors.push(expanded.error);
+    else if (!expanded.startsWith("/")) errors.push(`keyPath "${req.keyPath}" must be absolute or start with "~/" (e.g. ~/.ssh/id_ed25519)`);
+    else auth = { kind: "key", keyPath: normalizePath(expanded) };
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  const name = req.name && req.name.length > 0 ? req.name : split.host;
+  let id = req.id;
+  if (id === undefined) {
+    const base = slugify(name);
+    id = base;
+    for (let n = 2; ctx.takenIds.includes(id); n++) id = `${base.slice(0, 60)}-${n}`;
+  } else if (ctx.takenIds.includes(id)) {
+    return { ok: false, errors: [`id "${id}" is already used by another node: choose another id or leave it out`] };
+  }
+
+  const candidate: NodeConfigInput = {
+    id,
+    name,
+    host: split.host,
+    port: port ?? 22,
+    user: user ?? "root",
+    auth,
+    root: req.root ?? "/",
+    ...(req.ganetiVersion !== undefined ? { ganetiVersion: req.ganetiVersion } : {}),
+    ...(req.migrationPeers !== undefined ? { migrationPeers: req.migrationPeers } : {}),
+    ...(req.generationFloor !== undefined ? { generationFloor: req.generationFloor } : {}),
+  };
+  const config = NodeConfigSchema.safeParse(candidate);
+  return config.success ? { ok: true, config: config.data } : { ok: false, errors: formatIssues(config.error) };
+}
