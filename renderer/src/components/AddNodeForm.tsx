@@ -1,0 +1,134 @@
+// "Add node": host, port, user, key file or ssh-agent, root. Checked with
+// the same zod schema main uses, so field errors read exactly as main's.
+import { useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
+import { AddNodeRequestSchema, type AddNodeRequest } from "../../../shared/nodes/schema";
+import type { NodeView } from "../../../shared/ipc/contract";
+import { useApi } from "../state/api-context";
+import { errorMessage } from "../lib/format";
+
+interface Fields {
+  host: string;
+  port: string;
+  user: string;
+  auth: "agent" | "key";
+  keyPath: string;
+  root: string;
+  name: string;
+}
+
+const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "" };
+
+/** The request main receives; empty optional fields are left out. */
+export function addNodeRequest(f: Fields): AddNodeRequest {
+  return {
+    host: f.host,
+    ...(f.port.trim() ? { port: f.port.trim() } : {}),
+    ...(f.user.trim() ? { user: f.user.trim() } : {}),
+    ...(f.auth === "key" ? { keyPath: f.keyPath } : { agent: true }),
+    ...(f.root.trim() ? { root: f.root.trim() } : {}),
+    ...(f.name.trim() ? { name: f.name.trim() } : {}),
+  };
+}
+
+/** Schema messages by form field ("" for ones that belong to no single field). */
+export function fieldErrors(f: Fields): Record<string, string> {
+  const r = AddNodeRequestSchema.safeParse(addNodeRequest(f));
+  const out: Record<string, string> = {};
+  if (r.success) {
+    if (f.auth === "key" && !f.keyPath.trim()) out.keyPath = "Key file: give the path of a private key on this computer, or choose ssh-agent.";
+    return out;
+  }
+  for (const iss of r.error.issues) {
+    const key = String(iss.path[0] ?? "");
+    if (!(key in out)) out[key] = iss.message;
+  }
+  return out;
+}
+
+export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: () => void }) {
+  const api = useApi();
+  const [f, setF] = useState<Fields>(EMPTY);
+  const [touched, setTouched] = useState<Record<string, boolean>>({});
+  const [submitted, setSubmitted] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [serverError, setServerError] = useState<string | null>(null);
+  const errors = fieldErrors(f);
+  const show = (k: string) => (submitted || touched[k]) && errors[k];
+
+  const set = <K extends keyof Fields>(k: K, v: Fields[K]) => setF((old) => ({ ...old, [k]: v }));
+  const blur = (k: string) => () => setTouched((t) => ({ ...t, [k]: true }));
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setSubmitted(true);
+    if (Object.keys(errors).length > 0) return;
+    setBusy(true);
+    setServerError(null);
+    try {
+      props.onAdded(await api.call("nodes.add", addNodeRequest(f)));
+    } catch (err) {
+      setServerError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (k: keyof Fields, label: string, input: ReactNode, hint?: string) => (
+    <div className={show(k) ? "field invalid" : "field"}>
+      <label htmlFor={`an-${k}`}>{label}</label>
+      {input}
+      {show(k) ? (
+        <div className="field-error" id={`an-${k}-err`} role="alert">
+          {errors[k]}
+        </div>
+      ) : hint ? (
+        <div className="field-hint">{hint}</div>
+      ) : null}
+    </div>
+  );
+  const inputProps = (k: keyof Fields) => ({
+    id: `an-${k}`,
+    value: f[k],
+    onChange: (e: ChangeEvent<HTMLInputElement>) => set(k, e.target.value as never),
+    onBlur: blur(k),
+    "aria-invalid": Boolean(show(k)),
+    "aria-describedby": show(k) ? `an-${k}-err` : undefined,
+  });
+
+  return (
+    <form className="add-node" onSubmit={submit} noValidate aria-label="Add node">
+      <div className="form-grid">
+        {field("host", "Host", <input {...inputProps("host")} placeholder="node1.example.org" autoFocus autoComplete="off" spellCheck={false} />, "Host name or IP; user@host:port works too.")}
+        {field("port", "Port", <input {...inputProps("port")} inputMode="numeric" className="narrow" />)}
+        {field("user", "User", <input {...inputProps("user")} autoComplete="off" spellCheck={false} />, "Runtime files and QMP sockets belong to root.")}
+        <fieldset className="field">
+          <legend>Authentication</legend>
+          <label className="radio">
+            <input type="radio" name="auth" checked={f.auth === "agent"} onChange={() => set("auth", "agent")} /> ssh-agent
+          </label>
+          <label className="radio">
+            <input type="radio" name="auth" checked={f.auth === "key"} onChange={() => set("auth", "key")} /> Key file
+          </label>
+        </fieldset>
+        {f.auth === "key"
+          ? field("keyPath", "Key file", <input {...inputProps("keyPath")} placeholder="~/.ssh/id_ed25519" spellCheck={false} />, "Encrypted keys: add them to ssh-agent instead (ssh-add).")
+          : null}
+        {field("root", "Root on the node", <input {...inputProps("root")} spellCheck={false} />, '"/" for a normal install; a chroot or lab root otherwise.')}
+        {field("name", "Display name (optional)", <input {...inputProps("name")} placeholder="defaults to the host" />)}
+      </div>
+      {serverError ? (
+        <div className="banner bad" role="alert">
+          <strong>Could not add the node.</strong> {serverError}
+        </div>
+      ) : null}
+      <div className="form-actions">
+        <button type="button" onClick={props.onCancel} disabled={busy}>
+          Cancel
+        </button>
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? "Adding…" : "Add node"}
+        </button>
+      </div>
+    </form>
+  );
+}

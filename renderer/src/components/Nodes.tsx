@@ -1,0 +1,266 @@
+// Nodes: the sidebar list, the status panel for one node (with the next
+// step for each failure), and the host-key dialogs.
+import { memo, useState } from "react";
+import type { NodeView } from "../../../shared/ipc/contract";
+import type { NodeStatus } from "../../../shared/nodes/schema";
+import { useApi } from "../state/api-context";
+import { errorMessage, nodeStateText, timeOfDay, until } from "../lib/format";
+import { Dialog } from "./Dialog";
+
+export const NodeStateBadge = memo(function NodeStateBadge({ status, now }: { status: NodeStatus; now: number }) {
+  const t = nodeStateText(status, now);
+  return (
+    <span className={`badge tone-${t.tone}`} data-state={status.state}>
+      <span aria-hidden="true">{t.icon}</span> {t.label}
+    </span>
+  );
+});
+
+export function NodeList(props: {
+  nodes: NodeView[];
+  counts: Map<string, number>;
+  selected: string | null;
+  onSelect: (id: string | null) => void;
+  now: number;
+}) {
+  return (
+    <ul className="node-list" aria-label="Nodes">
+      {props.nodes.map((n) => (
+        <li key={n.config.id}>
+          <button
+            type="button"
+            className={props.selected === n.config.id ? "node-item selected" : "node-item"}
+            aria-current={props.selected === n.config.id ? "true" : undefined}
+            onClick={() => props.onSelect(n.config.id)}
+          >
+            <span className="node-name">{n.config.name}</span>
+            <span className="node-host">
+              {n.config.user}@{n.config.host}
+              {n.config.port !== 22 ? `:${n.config.port}` : ""}
+            </span>
+            <span className="node-meta">
+              <NodeStateBadge status={n.status} now={props.now} />
+              <span className="count" title="Instances">
+                {props.counts.get(n.config.id) ?? 0} inst.
+              </span>
+            </span>
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** What the user can do next about a node that is not ready. */
+export function NodePanel(props: { node: NodeView; now: number; onRemoved: () => void }) {
+  const api = useApi();
+  const { config, status } = props.node;
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [keyDialog, setKeyDialog] = useState(false);
+  const [confirmRemove, setConfirmRemove] = useState(false);
+
+  const run = async (what: string, fn: () => Promise<unknown>) => {
+    setBusy(what);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const hk = status.hostKey;
+  return (
+    <section className={`node-panel tone-${nodeStateText(status, props.now).tone}`} aria-label={`Node ${config.name}`}>
+      <div className="node-panel-head">
+        <h2>{config.name}</h2>
+        <span className="muted">
+          {config.user}@{config.host}:{config.port} · root {config.root} · {config.auth.kind === "agent" ? "ssh-agent" : config.auth.keyPath}
+          {config.ganetiVersion ? ` · Ganeti ${config.ganetiVersion}` : ""}
+        </span>
+        <NodeStateBadge status={status} now={props.now} />
+        <span className="spacer" />
+        {status.state !== "ready" && status.state !== "connecting" && !hk ? (
+          <button type="button" onClick={() => run("connect", () => api.call("nodes.connect", { nodeId: config.id }))} disabled={busy !== null}>
+            {busy === "connect" ? "Connecting…" : "Connect now"}
+          </button>
+        ) : null}
+        {hk ? (
+          <button type="button" className={hk.verdict === "unknown" ? "primary" : ""} onClick={() => setKeyDialog(true)}>
+            {hk.verdict === "unknown" ? "Review host key…" : "Why was it refused?"}
+          </button>
+        ) : null}
+        <button type="button" onClick={() => setConfirmRemove(true)} disabled={busy !== null}>
+          Remove node
+        </button>
+      </div>
+      {status.state !== "ready" && (status.detail || status.retryAt) ? (
+        <p className="node-detail" role="status">
+          {status.detail}
+          {status.state === "backing-off" && status.retryAt
+            ? ` Next attempt ${until(status.retryAt, props.now)} (${timeOfDay(status.retryAt)})${status.attempt ? `, after ${status.attempt} failed attempt${status.attempt > 1 ? "s" : ""}` : ""}.`
+            : ""}
+        </p>
+      ) : null}
+      {error ? (
+        <div className="banner bad" role="alert">
+          {error}
+        </div>
+      ) : null}
+      {keyDialog && hk ? <HostKeyDialog node={props.node} onClose={() => setKeyDialog(false)} /> : null}
+      {confirmRemove ? (
+        <Dialog
+          title={`Remove ${config.name}?`}
+          onClose={() => setConfirmRemove(false)}
+          footer={
+            <>
+              <button type="button" onClick={() => setConfirmRemove(false)}>
+                Keep it
+              </button>
+              <button
+                type="button"
+                className="danger"
+                onClick={() =>
+                  run("remove", async () => {
+                    await api.call("nodes.remove", { nodeId: config.id });
+                    setConfirmRemove(false);
+                    props.onRemoved();
+                  })
+                }
+              >
+                Remove node
+              </button>
+            </>
+          }
+        >
+          <p>The app forgets this node's settings. Nothing on the node changes.</p>
+        </Dialog>
+      ) : null}
+    </section>
+  );
+}
+
+export function HostKeyDialog(props: { node: NodeView; onClose: () => void }) {
+  const api = useApi();
+  const { config, status } = props.node;
+  const hk = status.hostKey;
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  if (!hk) return null;
+  const where = `${config.host}${config.port !== 22 ? `:${config.port}` : ""}`;
+
+  if (hk.verdict === "unknown") {
+    const trust = async () => {
+      setBusy(true);
+      setError(null);
+      try {
+        await api.call("nodes.trustHostKey", { nodeId: config.id, fingerprint: hk.fingerprint });
+        props.onClose();
+      } catch (err) {
+        setError(errorMessage(err));
+      } finally {
+        setBusy(false);
+      }
+    };
+    return (
+      <Dialog
+        title={`Trust the host key of ${config.name}?`}
+        onClose={props.onClose}
+        testId="host-key-dialog"
+        footer={
+          <>
+            <button type="button" onClick={props.onClose} disabled={busy}>
+              Don't trust
+            </button>
+            <button type="button" className="primary" onClick={trust} disabled={busy}>
+              {busy ? "Saving…" : "Trust and connect"}
+            </button>
+          </>
+        }
+      >
+        <p>
+          This is the first connection to <strong>{where}</strong>. Compare the fingerprint below with the node's own (run{" "}
+          <code>ssh-keygen -lf /etc/ssh/ssh_host_{hk.keyType.replace(/^ssh-/, "")}_key.pub</code> on the node) before trusting it.
+        </p>
+        <dl className="kv">
+          <dt>Key type</dt>
+          <dd>{hk.keyType}</dd>
+          <dt>Fingerprint</dt>
+          <dd>
+            <code className="fingerprint">{hk.fingerprint}</code>
+          </dd>
+        </dl>
+        {error ? (
+          <div className="banner bad" role="alert">
+            {error}
+          </div>
+        ) : null}
+      </Dialog>
+    );
+  }
+
+  return (
+    <Dialog
+      title={hk.verdict === "changed" ? `Host key of ${config.name} has changed` : `Host key of ${config.name} is revoked`}
+      onClose={props.onClose}
+      testId="host-key-dialog"
+      footer={
+        <button type="button" onClick={props.onClose}>
+          Close
+        </button>
+      }
+    >
+      <div className="banner bad">
+        <strong>Refused to connect.</strong>{" "}
+        {hk.verdict === "changed"
+          ? `${where} presented a different key than the one known_hosts trusts. This happens after a reinstall — or when someone is intercepting the connection.`
+          : `${where} presented a key that known_hosts marks as @revoked.`}
+      </div>
+      <dl className="kv">
+        <dt>Presented now</dt>
+        <dd>
+          <code className="fingerprint">{hk.fingerprint}</code> ({hk.keyType})
+        </dd>
+        {hk.knownFingerprints && hk.knownFingerprints.length > 0 ? (
+          <>
+            <dt>Trusted before</dt>
+            <dd>
+              {hk.knownFingerprints.map((f) => (
+                <div key={f}>
+                  <code className="fingerprint">{f}</code>
+                </div>
+              ))}
+            </dd>
+          </>
+        ) : null}
+        {hk.knownAt && hk.knownAt.length > 0 ? (
+          <>
+            <dt>known_hosts</dt>
+            <dd>
+              {hk.knownAt.map((k) => (
+                <div key={`${k.file}:${k.line}`}>
+                  <code>
+                    {k.file}:{k.line}
+                  </code>
+                </div>
+              ))}
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      <p>
+        The app will not replace a trusted key. Check with whoever runs the node that the new key is genuine; then remove the old entry
+        {hk.knownAt?.[0] ? (
+          <>
+            {" "}
+            (line {hk.knownAt[0].line} of <code>{hk.knownAt[0].file}</code>, or <code>ssh-keygen -R {config.port === 22 ? config.host : `"[${config.host}]:${config.port}"`}</code>)
+          </>
+        ) : null}{" "}
+        and connect again.
+      </p>
+    </Dialog>
+  );
+}

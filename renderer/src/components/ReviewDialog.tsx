@@ -1,0 +1,271 @@
+// Review → Apply → progress → outcome for one hotplug change. The preview
+// is exactly what the executor will run (hotplug.plan), and progress comes
+// from operation.progress events for this plan.
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import type { OperationOutcome, OperationProgress, PlanPreview, UiIntentInput } from "../../../shared/ipc/contract";
+import { useApi } from "../state/api-context";
+import { errorMessage } from "../lib/format";
+import { Dialog } from "./Dialog";
+
+type Phase =
+  | { kind: "planning" }
+  | { kind: "plan-error"; message: string }
+  | { kind: "review"; plan: PlanPreview }
+  | { kind: "running"; plan: Extract<PlanPreview, { ok: true }> }
+  | { kind: "finished"; plan: Extract<PlanPreview, { ok: true }>; outcome: OperationOutcome }
+  | { kind: "lost"; plan: Extract<PlanPreview, { ok: true }>; message: string };
+
+const STEP_STATE: Record<OperationProgress["state"], { icon: string; label: string }> = {
+  pending: { icon: "○", label: "waiting" },
+  running: { icon: "◐", label: "running…" },
+  done: { icon: "✓", label: "done" },
+  failed: { icon: "✕", label: "failed" },
+  undoing: { icon: "↶", label: "undoing…" },
+  undone: { icon: "↺", label: "undone" },
+  "waiting-guest": { icon: "⧗", label: "waiting for the guest to release it" },
+};
+
+/** A QMP step's detail as it goes on the wire; other steps as plain JSON. */
+export function stepWire(detail: Record<string, unknown>): string {
+  if (typeof detail.command === "string") {
+    const args = detail.arguments;
+    return JSON.stringify(args && typeof args === "object" && Object.keys(args).length > 0 ? { execute: detail.command, arguments: args } : { execute: detail.command });
+  }
+  return JSON.stringify(detail);
+}
+
+function diffClass(line: string): string {
+  if (line.startsWith("+")) return "diff-add";
+  if (line.startsWith("-")) return "diff-del";
+  if (line.startsWith("~")) return "diff-mod";
+  return "diff-same";
+}
+
+export function ReviewDialog(props: { nodeId: string; instance: string; intent: UiIntentInput; title: string; onClose: (changed: boolean) => void }) {
+  const api = useApi();
+  const [phase, setPhase] = useState<Phase>({ kind: "planning" });
+  const [progress, setProgress] = useState<Map<number, OperationProgress>>(new Map());
+  const planId = useRef<string | null>(null);
+  const elapsedStart = useRef(0);
+
+  // Listen before executing: events for this plan can beat execute's answer.
+  useEffect(() => {
+    const offProgress = api.on("operation.progress", (p) => {
+      if (p.planId !== planId.current) return;
+      setProgress((m) => new Map(m).set(p.index, p));
+    });
+    const offOutcome = api.on("operation.outcome", (o) => {
+      if (o.planId !== planId.current) return;
+      setPhase((ph) => (ph.kind === "running" || ph.kind === "lost" ? { kind: "finished", plan: ph.plan, outcome: o } : ph));
+    });
+    return () => {
+      offProgress();
+      offOutcome();
+    };
+  }, [api]);
+
+  useEffect(() => {
+    let live = true;
+    api.call("hotplug.plan", { nodeId: props.nodeId, instance: props.instance, intent: props.intent }).then(
+      (plan) => live && setPhase({ kind: "review", plan }),
+      (err: unknown) => live && setPhase({ kind: "plan-error", message: errorMessage(err) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, props.nodeId, props.instance, props.intent]);
+
+  const apply = async (plan: Extract<PlanPreview, { ok: true }>) => {
+    planId.current = plan.planId;
+    elapsedStart.current = Date.now();
+    setProgress(new Map());
+    setPhase({ kind: "running", plan });
+    try {
+      await api.call("hotplug.execute", { planId: plan.planId });
+    } catch (err) {
+      setPhase((ph) => (ph.kind === "running" ? { kind: "lost", plan, message: errorMessage(err) } : ph));
+    }
+  };
+
+  const running = phase.kind === "running";
+  const changed = phase.kind === "finished" || phase.kind === "lost";
+  const close = () => props.onClose(changed);
+
+  let body: ReactNode;
+  let footer: ReactNode;
+  if (phase.kind === "planning") {
+    body = <p role="status">Planning against the instance's current state…</p>;
+    footer = <button type="button" onClick={close}>Cancel</button>;
+  } else if (phase.kind === "plan-error") {
+    body = (
+      <div className="banner bad" role="alert">
+        <strong>Could not plan this change.</strong> {phase.message}
+      </div>
+    );
+    footer = <button type="button" onClick={close}>Close</button>;
+  } else if (phase.kind === "review" && !phase.plan.ok) {
+    body = (
+      <>
+        <p>{phase.plan.summary}</p>
+        <div className="banner bad" role="alert">
+          <strong>This change is refused:</strong>
+          <ul>
+            {phase.plan.refusals.map((r, i) => (
+              <li key={i} data-code={r.code}>
+                {r.message}
+              </li>
+            ))}
+          </ul>
+          Nothing was changed.
+        </div>
+      </>
+    );
+    footer = <button type="button" onClick={close}>Close</button>;
+  } else {
+    const plan = phase.plan as Extract<PlanPreview, { ok: true }>;
+    const showProgress = phase.kind !== "review";
+    body = (
+      <>
+        <PlanHeader plan={plan} />
+        <h3>Steps{showProgress ? "" : " the app will run"}</h3>
+        <ol className="steps" aria-label="Steps">
+          {plan.steps.map((s, i) => {
+            const p = progress.get(i);
+            const st = p ? STEP_STATE[p.state] : showProgress ? STEP_STATE.pending : null;
+            return (
+              <li key={i} className={p ? `step st-${p.state}` : "step"} data-state={p?.state ?? (showProgress ? "pending" : "planned")}>
+                <div className="step-line">
+                  {st ? (
+                    <span className="step-state" aria-label={st.label} title={st.label}>
+                      {st.icon}
+                    </span>
+                  ) : (
+                    <span className="step-no">{i + 1}.</span>
+                  )}
+                  <span className="step-describe">{s.describe}</span>
+                  {st && p && p.state !== "done" && p.state !== "pending" ? <span className="step-label">{st.label}</span> : null}
+                </div>
+                <code className="step-wire">{stepWire(s.detail)}</code>
+                {p?.message ? <div className="step-message">{p.message}</div> : null}
+              </li>
+            );
+          })}
+          {[...progress.values()]
+            .filter((p) => p.index >= plan.steps.length)
+            .map((p) => (
+              <li key={`x${p.index}`} className={`step st-${p.state}`} data-state={p.state}>
+                <div className="step-line">
+                  <span className="step-state">{STEP_STATE[p.state].icon}</span> <span className="step-describe">{p.describe}</span>
+                </div>
+                {p.message ? <div className="step-message">{p.message}</div> : null}
+              </li>
+            ))}
+        </ol>
+        <h3>Runtime file change (written as generation {plan.writeGeneration})</h3>
+        <pre className="diff" aria-label="Runtime file diff">
+          {plan.fileDiff.map((l, i) => (
+            <div key={i} className={diffClass(l)}>
+              {l}
+            </div>
+          ))}
+        </pre>
+        {phase.kind === "finished" ? <OutcomeBanner outcome={phase.outcome} plan={plan} /> : null}
+        {phase.kind === "lost" ? (
+          <div className="banner bad" role="alert" data-testid="outcome" data-outcome="unknown">
+            <strong>The outcome is unknown.</strong> {phase.message}
+          </div>
+        ) : null}
+        {running ? (
+          <p className="muted" role="status">
+            Applying… {progressSummary(progress)}
+          </p>
+        ) : null}
+      </>
+    );
+    footer =
+      phase.kind === "review" ? (
+        <>
+          <button type="button" onClick={close}>
+            Cancel
+          </button>
+          <button type="button" className="primary" onClick={() => apply(plan)} autoFocus>
+            Apply
+          </button>
+        </>
+      ) : (
+        <button type="button" onClick={close} disabled={running}>
+          {running ? "Running…" : "Close"}
+        </button>
+      );
+  }
+
+  return (
+    <Dialog title={props.title} onClose={close} footer={footer} wide closable={!running} testId="review-dialog">
+      {body}
+    </Dialog>
+  );
+}
+
+function progressSummary(progress: Map<number, OperationProgress>): string {
+  const latest = [...progress.values()].sort((a, b) => b.index - a.index)[0];
+  if (!latest) return "";
+  return `step ${latest.index + 1} of ${latest.total}: ${STEP_STATE[latest.state].label}`;
+}
+
+function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
+  return (
+    <>
+      <p className="plan-summary">{plan.summary}</p>
+      <dl className="kv inline">
+        <dt>Where</dt>
+        <dd>
+          {plan.slot.bus === "pci" ? `pci.0 slot 0x${(plan.slot.slot ?? 0).toString(16).padStart(2, "0")}` : `scsi.0 target ${plan.slot.scsiId ?? "?"}`}
+        </dd>
+        <dt>Guest sees</dt>
+        <dd>
+          <code>{plan.slot.guestAddress}</code>
+        </dd>
+      </dl>
+      {plan.warnings.length > 0 ? (
+        <div className="banner warn">
+          {plan.warnings.map((w, i) => (
+            <div key={i}>⚠ {w}</div>
+          ))}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function OutcomeBanner({ outcome, plan }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }> }) {
+  if (outcome.outcome === "succeeded") {
+    return (
+      <div className="banner ok" role="status" data-testid="outcome" data-outcome="succeeded">
+        <strong>✓ Done.</strong> {outcome.message}
+        {plan.slot.bus === "pci" ? (
+          <>
+            {" "}
+            The guest sees it at <code>{plan.slot.guestAddress}</code>.
+          </>
+        ) : null}
+      </div>
+    );
+  }
+  return (
+    <div className="banner bad" role="alert" data-testid="outcome" data-outcome="failed">
+      <strong>✕ Failed{outcome.failedStep ? ` at: ${outcome.failedStep}` : ""}.</strong> {outcome.message}
+      {outcome.undone.length > 0 ? (
+        <>
+          <div>Undone, in order:</div>
+          <ul>
+            {outcome.undone.map((u, i) => (
+              <li key={i}>{u}</li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        <div>Nothing needed undoing.</div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,277 @@
+// pci.0 as 32 slots and scsi.0 as 16 targets. Each slot is a drop target
+// (and, when it holds a hot-plugged device, a drag source); while something
+// is dragged every slot shows whether it takes it and, if not, why.
+import { memo } from "react";
+import { useDraggable, useDroppable } from "@dnd-kit/core";
+import type { DeviceView, InstanceView, PciSlotView, ScsiTargetView } from "../../../shared/inventory/view";
+import { displayPciAddr } from "../../../shared/slots/index";
+import { deviceLabel, pciSlotName, scsiTargetName, type DragItem, type Reason, type Verdict } from "../lib/acceptance";
+
+export type TargetKey = `pci:${number}` | `scsi:${number}` | "remove";
+
+/** A few words for a refusal, shown on the slot itself while dragging. */
+export function shortReason(r: Reason | undefined): string {
+  switch (r?.code) {
+    case "reserved-by-qemu":
+      return "reserved";
+    case "taken-live":
+    case "taken-file":
+      return "in use";
+    case "wrong-bus":
+      return "wrong bus";
+    case "pending":
+      return "queued change";
+    case "instance-state":
+      return "not running";
+    case "same-slot":
+      return "already here";
+    case "cannot-move":
+      return "disks can't move";
+    case "invalid-draft":
+      return "fix the form";
+    case "not-removable":
+      return "can't unplug";
+    default:
+      return "refused";
+  }
+}
+
+const STATE_TEXT: Record<PciSlotView["state"], { icon: string; label: string }> = {
+  free: { icon: "○", label: "free" },
+  reserved: { icon: "⊘", label: "reserved" },
+  pending: { icon: "◔", label: "queued" },
+  "taken-live": { icon: "●", label: "in use (live only)" },
+  "taken-file": { icon: "◍", label: "in use (file only)" },
+  "taken-both": { icon: "●", label: "in use" },
+};
+
+export function deviceDragId(d: DeviceView): string {
+  return `device:${d.kind}:${d.index}`;
+}
+
+function shortGuest(addr: string | undefined, slot: number): string {
+  return (addr ?? `0000:00:${slot.toString(16).padStart(2, "0")}.0`).replace(/^0000:/, "");
+}
+
+function DeviceLines({ d }: { d: DeviceView }) {
+  return (
+    <>
+      <div className="dev-kind">
+        <span className={`kind-tag ${d.kind}`}>{d.kind === "nic" ? "NIC" : "DISK"}</span> {d.driver ?? "?"}
+        {d.live === false ? <span className="not-live"> · not live</span> : null}
+      </div>
+      <div className="dev-id mono" title={d.uuid}>
+        {d.id ?? d.uuid ?? `#${d.index}`}
+      </div>
+      <div className="dev-extra mono" title={d.path}>
+        {d.kind === "nic" ? `${d.mac ?? "no MAC"}${d.link ? ` · ${d.link}` : ""}` : (d.path ?? "no path")}
+      </div>
+    </>
+  );
+}
+
+interface CellCommon {
+  view: InstanceView;
+  verdict: Verdict | null;
+  dragging: boolean;
+  isOver: boolean;
+  selected: boolean;
+  onSelect: (key: TargetKey) => void;
+}
+
+function cellClass(base: string, state: string, p: CellCommon, drift: boolean, activeSource: boolean): string {
+  const c = [base, `s-${state}`];
+  if (drift) c.push("drift");
+  if (p.selected) c.push("selected");
+  if (p.dragging && p.verdict) c.push(p.verdict.ok ? "accepts" : "refuses");
+  if (p.isOver) c.push("over");
+  if (activeSource) c.push("source");
+  return c.join(" ");
+}
+
+function DropHint({ verdict }: { verdict: Verdict | null }) {
+  if (!verdict) return null;
+  return verdict.ok ? (
+    <div className="drop-hint ok">
+      <span aria-hidden="true">✓</span> drop here
+    </div>
+  ) : (
+    <div className="drop-hint no" title={verdict.reasons.map((r) => r.message).join("\n")}>
+      <span aria-hidden="true">⊘</span> {shortReason(verdict.reasons[0])}
+    </div>
+  );
+}
+
+export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: PciSlotView; device: DeviceView | undefined; activeId: string | null }) {
+  const { entry, device } = p;
+  const key: TargetKey = `pci:${entry.slot}`;
+  const drop = useDroppable({ id: key, data: { target: { type: "pci", slot: entry.slot } } });
+  const dragId = device ? deviceDragId(device) : `none:pci:${entry.slot}`;
+  const item: DragItem | undefined = device ? { type: "device", device } : undefined;
+  const drag = useDraggable({ id: dragId, data: { item }, disabled: !device });
+  const st = STATE_TEXT[entry.state];
+  const live = entry.liveDevices[0];
+  const name = pciSlotName(p.view, entry.slot);
+  const isSource = device !== undefined && p.activeId === dragId;
+
+  return (
+    <div
+      ref={(el) => {
+        drop.setNodeRef(el);
+        if (device) drag.setNodeRef(el);
+      }}
+      className={cellClass("slot", entry.state, p, entry.drift !== undefined, isSource)}
+      data-slot={displayPciAddr(entry.slot)}
+      data-state={entry.state}
+      data-accepts={p.dragging && p.verdict ? String(p.verdict.ok) : undefined}
+      {...(device ? drag.attributes : { role: "button", tabIndex: 0 })}
+      {...(device ? drag.listeners : {})}
+      aria-label={name}
+      aria-pressed={p.selected}
+      aria-roledescription={device ? "device in slot (draggable)" : "slot"}
+      title={entry.reasons.map((r) => r.message).join("\n") || name}
+      onClick={() => p.onSelect(key)}
+      onKeyDown={(e) => {
+        // Space picks up a device (dnd-kit); Enter always selects.
+        if (e.key === "Enter" || (!device && e.key === " ")) {
+          e.preventDefault();
+          p.onSelect(key);
+          return;
+        }
+        drag.listeners?.onKeyDown?.(e);
+      }}
+    >
+      <div className="slot-head">
+        <span className="slot-addr">{displayPciAddr(entry.slot)}</span>
+        <span className="slot-state">
+          <span aria-hidden="true">{st.icon}</span> {entry.reserved && entry.state !== "reserved" ? "reserved · " : ""}
+          {st.label}
+        </span>
+        {entry.drift ? (
+          <span className="drift-mark" title={entry.driftNote}>
+            ⚠ drift
+          </span>
+        ) : null}
+        <span className="guest mono">{shortGuest(device?.guestAddress, entry.slot)}</span>
+      </div>
+      {device ? (
+        <DeviceLines d={device} />
+      ) : live ? (
+        <div className="dev-qemu" title={live.label}>
+          {live.label}
+          {entry.liveDevices.length > 1 ? ` +${entry.liveDevices.length - 1} fn` : ""}
+        </div>
+      ) : entry.fileDevices[0] ? (
+        <div className="dev-id mono">{entry.fileDevices[0].deviceId}</div>
+      ) : entry.state === "reserved" ? (
+        <div className="muted small">kept for QEMU</div>
+      ) : null}
+      {p.dragging ? <DropHint verdict={p.verdict} /> : null}
+    </div>
+  );
+});
+
+export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellCommon & { entry: ScsiTargetView; device: DeviceView | undefined; activeId: string | null }) {
+  const { entry, device } = p;
+  const key: TargetKey = `scsi:${entry.scsiId}`;
+  const drop = useDroppable({ id: key, data: { target: { type: "scsi", scsiId: entry.scsiId } } });
+  const dragId = device ? deviceDragId(device) : `none:scsi:${entry.scsiId}`;
+  const item: DragItem | undefined = device ? { type: "device", device } : undefined;
+  const drag = useDraggable({ id: dragId, data: { item }, disabled: !device });
+  const st = STATE_TEXT[entry.state];
+  const isSource = device !== undefined && p.activeId === dragId;
+  return (
+    <div
+      ref={(el) => {
+        drop.setNodeRef(el);
+        if (device) drag.setNodeRef(el);
+      }}
+      className={cellClass("slot scsi", entry.state, p, entry.drift !== undefined, isSource)}
+      data-scsi={entry.scsiId}
+      data-state={entry.state}
+      data-accepts={p.dragging && p.verdict ? String(p.verdict.ok) : undefined}
+      {...(device ? drag.attributes : { role: "button", tabIndex: 0 })}
+      {...(device ? drag.listeners : {})}
+      aria-label={scsiTargetName(p.view, entry.scsiId)}
+      aria-pressed={p.selected}
+      aria-roledescription={device ? "disk on SCSI target (draggable)" : "SCSI target"}
+      title={entry.reasons.map((r) => r.message).join("\n") || scsiTargetName(p.view, entry.scsiId)}
+      onClick={() => p.onSelect(key)}
+      onKeyDown={(e) => {
+        if (e.key === "Enter" || (!device && e.key === " ")) {
+          e.preventDefault();
+          p.onSelect(key);
+          return;
+        }
+        drag.listeners?.onKeyDown?.(e);
+      }}
+    >
+      <div className="slot-head">
+        <span className="slot-addr">T{entry.scsiId}</span>
+        <span className="slot-state">
+          <span aria-hidden="true">{st.icon}</span> {st.label}
+        </span>
+        {entry.drift ? (
+          <span className="drift-mark" title={entry.driftNote}>
+            ⚠
+          </span>
+        ) : null}
+      </div>
+      {device ? (
+        <div className="dev-id mono" title={device.path}>
+          {device.id ?? device.uuid}
+        </div>
+      ) : entry.liveDevice ? (
+        <div className="dev-id mono">{entry.liveDevice.qdevId}</div>
+      ) : null}
+      {p.dragging ? <DropHint verdict={p.verdict} /> : null}
+    </div>
+  );
+});
+
+export function deviceAtPci(view: InstanceView, slot: number): DeviceView | undefined {
+  return view.devices.find((d) => d.bus === "pci" && d.slot === slot);
+}
+
+export function deviceAtScsi(view: InstanceView, scsiId: number): DeviceView | undefined {
+  return view.devices.find((d) => d.bus === "scsi" && d.scsiId === scsiId);
+}
+
+export function Legend() {
+  return (
+    <ul className="legend" aria-label="Legend">
+      <li>
+        <span className="swatch s-free" aria-hidden="true">
+          ○
+        </span>{" "}
+        free
+      </li>
+      <li>
+        <span className="swatch s-reserved" aria-hidden="true">
+          ⊘
+        </span>{" "}
+        reserved
+      </li>
+      <li>
+        <span className="swatch s-taken-both" aria-hidden="true">
+          ●
+        </span>{" "}
+        in use (file and live bus)
+      </li>
+      <li>
+        <span className="swatch s-taken-file" aria-hidden="true">
+          ◍
+        </span>{" "}
+        only in the file / only live
+      </li>
+      <li>
+        <span className="swatch drift" aria-hidden="true">
+          ⚠
+        </span>{" "}
+        drift: file and live bus disagree
+      </li>
+    </ul>
+  );
+}
+
+export { deviceLabel };

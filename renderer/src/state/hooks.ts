@@ -1,0 +1,161 @@
+// Data hooks: each loads one channel and keeps it current from the events
+// main pushes, so views never poll.
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { ActivityEntry, AppInfo, NodeView, RuntimeFileView } from "../../../shared/ipc/contract";
+import type { InstanceSummary, InstanceView } from "../../../shared/inventory/view";
+import type { ConnectionStatus } from "../api/index";
+import { errorMessage } from "../lib/format";
+import { useApi } from "./api-context";
+
+export interface Loaded<T> {
+  data: T | null;
+  error: string | null;
+  loading: boolean;
+  refresh: () => void;
+}
+
+/** Loads once and on refresh(); a newer load always wins over an older one. */
+function useLoader<T>(load: (() => Promise<T>) | null, deps: unknown[]): Loaded<T> & { setData: (f: (d: T | null) => T | null) => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const seq = useRef(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+
+  const refresh = useCallback(() => {
+    const fn = loadRef.current;
+    if (!fn) return;
+    const mine = ++seq.current;
+    setLoading(true);
+    fn().then(
+      (d) => {
+        if (mine !== seq.current) return;
+        setData(d);
+        setError(null);
+        setLoading(false);
+      },
+      (err: unknown) => {
+        if (mine !== seq.current) return;
+        setError(errorMessage(err));
+        setLoading(false);
+      },
+    );
+  }, []);
+
+  useEffect(() => {
+    setData(null);
+    setError(null);
+    refresh();
+  }, deps);
+
+  return { data, error, loading, refresh, setData };
+}
+
+/** Runs fn at most once per `ms` while events keep coming (trailing call). */
+function useThrottled(fn: () => void, ms: number): () => void {
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const fnRef = useRef(fn);
+  fnRef.current = fn;
+  useEffect(() => () => {
+    if (timer.current) clearTimeout(timer.current);
+  }, []);
+  return useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      fnRef.current();
+    }, ms);
+  }, [ms]);
+}
+
+export function useAppInfo(): Loaded<AppInfo> {
+  const api = useApi();
+  return useLoader(() => api.call("app.info", {}), [api]);
+}
+
+export function useNodes(): Loaded<NodeView[]> {
+  const api = useApi();
+  const l = useLoader(() => api.call("nodes.list", {}), [api]);
+  const { setData } = l;
+  useEffect(
+    () =>
+      api.on("node.status", (status) => {
+        setData((list) => list?.map((n) => (n.config.id === status.id ? { ...n, status } : n)) ?? list);
+      }),
+    [api, setData],
+  );
+  return l;
+}
+
+export function useInventory(): Loaded<InstanceSummary[]> {
+  const api = useApi();
+  const l = useLoader(() => api.call("inventory.list", {}), [api]);
+  const later = useThrottled(l.refresh, 400);
+  useEffect(() => api.on("inventory.changed", () => later()), [api, later]);
+  return l;
+}
+
+export function useInstance(nodeId: string, instance: string): Loaded<InstanceView> {
+  const api = useApi();
+  const l = useLoader(() => api.call("instance.get", { nodeId, instance }), [api, nodeId, instance]);
+  const later = useThrottled(l.refresh, 250);
+  useEffect(
+    () =>
+      api.on("inventory.changed", (ev) => {
+        if (ev.nodeId === nodeId && (ev.instance === undefined || ev.instance === instance)) later();
+      }),
+    [api, nodeId, instance, later],
+  );
+  return l;
+}
+
+export function useRuntimeFile(nodeId: string, instance: string): Loaded<RuntimeFileView> {
+  const api = useApi();
+  const l = useLoader(() => api.call("runtime.get", { nodeId, instance }), [api, nodeId, instance]);
+  const later = useThrottled(l.refresh, 250);
+  useEffect(
+    () =>
+      api.on("inventory.changed", (ev) => {
+        if (ev.nodeId === nodeId && (ev.instance === undefined || ev.instance === instance)) later();
+      }),
+    [api, nodeId, instance, later],
+  );
+  return l;
+}
+
+export function useActivity(filter: { nodeId?: string; instance?: string }): Loaded<ActivityEntry[]> {
+  const api = useApi();
+  const { nodeId, instance } = filter;
+  const l = useLoader(() => api.call("activity.list", { ...(nodeId ? { nodeId } : {}), ...(instance ? { instance } : {}) }), [api, nodeId, instance]);
+  const { setData } = l;
+  useEffect(
+    () =>
+      api.on("activity.added", (entry) => {
+        if (nodeId && entry.nodeId !== nodeId) return;
+        if (instance && entry.instance !== instance) return;
+        setData((list) => (list ? (list.some((e) => e.id === entry.id) ? list : [entry, ...list]) : list));
+      }),
+    [api, nodeId, instance, setData],
+  );
+  return l;
+}
+
+/** The current time, ticking every second while `active`. */
+export function useNow(active: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    setNow(Date.now());
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [active]);
+  return now;
+}
+
+export function useConnectionStatus(): ConnectionStatus | null {
+  const api = useApi();
+  const [status, setStatus] = useState<ConnectionStatus | null>(() => api.status?.() ?? null);
+  useEffect(() => api.onStatus?.(setStatus), [api]);
+  return status;
+}
