@@ -26,6 +26,7 @@ let journalDir: string;
 let gammaC: StartedLabInstance;
 let bravoB: { name: string };
 const ROOT = () => node.root;
+const ourTaps: string[] = [];
 
 beforeAll(async () => {
   node = await LabNode.start();
@@ -47,6 +48,8 @@ beforeAll(async () => {
 afterAll(async () => {
   session?.close();
   await node?.stop();
+  // Taps we created are persistent and outlive QEMU: remove any still there.
+  for (const t of ourTaps) if (existsSync(`/sys/class/net/${t}`)) execFileSync("ip", ["link", "del", t]);
   if (journalDir) await rm(journalDir, { recursive: true, force: true });
 });
 
@@ -91,6 +94,7 @@ describe("NIC hotplug on a real guest", () => {
   const uuid = newDeviceUuid();
   const id = deviceIdV2("nic", uuid);
   const tap = `tap${uuid.slice(0, 8)}`;
+  ourTaps.push(tap);
 
   it("adds a NIC at slot 0x10: the guest sees 0000:00:10.0 and Ganeti 3.0.2 loads the written file with it at 0x10", async () => {
     const events: ProgressEvent[] = [];
@@ -162,6 +166,7 @@ describe("NIC hotplug on a real guest", () => {
     await symlink("/usr/lib/ganeti/kvm-ifup", join(hookDir, "kvm-ifup"));
     try {
       const u = newDeviceUuid();
+      ourTaps.push(`tap${u.slice(0, 8)}`);
       const p = await plan("gamma.lab", { action: "add-nic", uuid: u, mac: newMac(), link: node.network.bridge! });
       const r = await run("gamma.lab", p);
       expectOk(r);
@@ -179,6 +184,7 @@ describe("NIC hotplug on a real guest", () => {
 
   it("generation B with an unprivileged QEMU: the tap fd is passed over SCM_RIGHTS, and the file records an integer pci and a hotnic-…-pci-N id", async () => {
     const u = newDeviceUuid();
+    ourTaps.push(`tap${u.slice(0, 8)}`);
     const p = await plan(bravoB.name, { action: "add-nic", uuid: u, mac: newMac(), link: node.network.bridge! }, ["2.15.2"]);
     expect(p.plan.writeGeneration).toBe("B");
     expect(p.plan.steps.some((s) => s.kind === "node-pass-fd" && s.mechanism === "getfd")).toBe(true);

@@ -1,0 +1,227 @@
+// What the executor does when things go wrong, on the lab: QEMU refusing a
+// command, the SSH connection cut between steps, a guest that never
+// releases a device, and the runtime file changed by someone else before
+// the write. In every case the runtime file is left exactly as it was and
+// the result says which step failed and what was (or could not be) undone.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { connect } from "node:net";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LabNode } from "../lab/node.js";
+import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { NodeSession, type NodeTarget } from "../../electron/ssh/session.js";
+import { QmpClient } from "../../electron/qmp/client.js";
+import { Journal } from "../../electron/node/journal.js";
+import { InstanceLocks } from "../../electron/node/instance-lock.js";
+import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
+import { executePlan, gatherInstanceState, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { livePci, openQmp } from "../../electron/hotplug/qmp-session.js";
+import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
+import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
+import { instancePaths } from "../../shared/node/layout.js";
+
+let node: LabNode;
+let target: NodeTarget;
+let session: NodeSession;
+let journal: Journal;
+let journalDir: string;
+let kilo: StartedLabInstance; // running guest
+let lima: StartedLabInstance; // paused (-S): no guest, device_del never completes
+const ourTaps: string[] = [];
+
+beforeAll(async () => {
+  node = await LabNode.start();
+  kilo = await startLabInstance(node, { name: "kilo.lab", generation: "C", nics: 1, disks: [] });
+  lima = await startLabInstance(node, { name: "lima.lab", generation: "C", nics: 1, disks: [], memoryMiB: 64, paused: true });
+  const i = node.info;
+  target = { host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath };
+  session = await NodeSession.open(target);
+  journalDir = await mkdtemp(join(tmpdir(), "hd-journal-"));
+  journal = new Journal(journalDir);
+});
+
+afterAll(async () => {
+  session?.close();
+  await node?.stop();
+  // Taps we created outlive QEMU (they are persistent): remove any left.
+  for (const t of ourTaps) if (existsSync(`/sys/class/net/${t}`)) execFileSync("ip", ["link", "del", t]);
+  if (journalDir) await rm(journalDir, { recursive: true, force: true });
+});
+
+async function plan(s: NodeSession, instance: string, intent: HotplugIntentInput): Promise<{ plan: PlanOk; expected: Buffer }> {
+  const g = await gatherInstanceState(s, instance, { root: node.root, readers: { ganetiVersions: ["3.0.2"] } });
+  const p = planHotplug(g.state, intent);
+  if (!p.ok) throw new Error(`plan refused: ${p.refusals.map((r) => r.message).join("; ")}`);
+  return { plan: p, expected: g.expectedRuntime };
+}
+
+function expectFailure(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: false }> {
+  if (r.ok) throw new Error("expected the plan to fail, but it succeeded");
+}
+
+/** A second QMP client on the .kvmd socket: "someone else" acting behind the executor's back. */
+async function kvmd(inst: StartedLabInstance): Promise<QmpClient> {
+  return QmpClient.connect(connect(inst.paths.kvmd), { label: inst.paths.kvmd });
+}
+
+const fileBytes = (inst: StartedLabInstance) => readFile(inst.paths.runtime);
+
+describe("hotplug faults", () => {
+  it("QEMU refuses device_add (slot taken behind our back): netdev and tap are undone, the file is byte-identical, the error names the step", async () => {
+    const uuid = newDeviceUuid();
+    const tap = `tap${uuid.slice(0, 8)}`;
+    ourTaps.push(tap);
+    const p = await plan(session, "lima.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x10" });
+    const before = await fileBytes(lima);
+    const events: ProgressEvent[] = [];
+    const r = await executePlan({
+      session,
+      root: node.root,
+      nodeId: "lab",
+      instance: "lima.lab",
+      plan: p.plan,
+      expectedRuntime: p.expected,
+      journal,
+      onProgress: async (e) => {
+        events.push(e);
+        if (e.kind === "qmp" && e.state === "done" && e.describe.startsWith("Create netdev")) {
+          const q = await kvmd(lima);
+          await q.execute("device_add", { driver: "virtio-net-pci", id: "intruder", bus: "pci.0", addr: "0x10" });
+          q.close();
+        }
+      },
+    });
+    expectFailure(r);
+    expect(r.cause).toBe("qmp-refused");
+    expect(r.failedStep).toMatchObject({ kind: "qmp", device: deviceIdV2("nic", uuid) });
+    expect(p.plan.steps[r.failedStep.index]).toMatchObject({ kind: "qmp", command: "device_add" });
+    expect(r.error.message).toMatch(/^Step \d+\/\d+ \(qmp: Add virtio-net-pci .* failed for nic-.*: QEMU refused device_add: .*slot 16/);
+    expect(r.undone.join("\n")).toMatch(/netdev_del nic-/);
+    expect(r.undone.join("\n")).toContain(`delete tap ${tap}`);
+    expect(r.runtimeUnchanged).toBe(true);
+    expect(events.filter((e) => e.state === "undone").length).toBe(2);
+    expect((await fileBytes(lima)).equals(before)).toBe(true);
+    expect(existsSync(`/sys/class/net/${tap}`)).toBe(false);
+    const q = await openQmp(session, lima.paths.qmp);
+    try {
+      const live = await livePci(q);
+      expect(live.find((d) => d.slot === 0x10)?.qdevId).toBe("intruder");
+      expect(live.some((d) => d.qdevId === deviceIdV2("nic", uuid))).toBe(false);
+    } finally {
+      q.close();
+    }
+    expect(await journal.latest("lab", "lima.lab")).toBeUndefined();
+  });
+
+  it("SSH cut between steps: nothing recorded; after reconnecting the file is whole and unchanged and the drift shows in the inventory", async () => {
+    const cut = await NodeSession.open(target);
+    const uuid = newDeviceUuid();
+    ourTaps.push(`tap${uuid.slice(0, 8)}`);
+    const p = await plan(cut, "lima.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x12" });
+    const before = await fileBytes(lima);
+    const r = await executePlan({
+      session: cut,
+      root: node.root,
+      nodeId: "lab",
+      instance: "lima.lab",
+      plan: p.plan,
+      expectedRuntime: p.expected,
+      journal,
+      onProgress: (e) => {
+        if (e.kind === "qmp" && e.state === "done" && e.describe.startsWith("Add virtio-net-pci")) cut.client.destroy();
+      },
+    });
+    expectFailure(r);
+    expect(r.cause).toBe("connection-lost");
+    expect(r.failedStep.kind).toBe("verify");
+    expect(r.runtimeUnchanged).toBe(true);
+    expect(r.undone).toEqual([]);
+    expect(r.notUndone.join("\n")).toMatch(/device_del nic-.*SSH connection is gone/);
+    expect(r.error.message).toMatch(/Reconnect/);
+
+    const again = await NodeSession.open(target);
+    try {
+      const now = await fileBytes(lima);
+      expect(now.equals(before)).toBe(true);
+      expect(() => readRuntime(now.toString("utf8"))).not.toThrow();
+      const view = await loadInstanceView(again, "lima.lab", { nodeId: "lab", root: node.root });
+      expect(view.drift).toContainEqual(expect.objectContaining({ bus: "pci", at: 0x12, kind: "live-only" }));
+      // The lock died with the cut connection: a new operation can take it.
+      const lock = await new InstanceLocks(again, node.root).acquire("lima.lab", { timeoutMs: 35_000 });
+      await lock.release();
+    } finally {
+      again.close();
+    }
+  });
+
+  it('a guest that does not release the device: "still in use by the guest", nothing recorded', async () => {
+    const nic = lima.runtime.nics[0]!;
+    const id = nic.hvinfo!.id as string;
+    const p = await plan(session, "lima.lab", { action: "remove", kind: "nic", ref: nic.uuid! });
+    const before = await fileBytes(lima);
+    const events: ProgressEvent[] = [];
+    const r = await executePlan({
+      session,
+      root: node.root,
+      nodeId: "lab",
+      instance: "lima.lab",
+      plan: p.plan,
+      expectedRuntime: p.expected,
+      journal,
+      deviceDeletedTimeoutMs: 3000,
+      onProgress: (e) => void events.push(e),
+    });
+    expectFailure(r);
+    expect(r.cause).toBe("guest-holds-device");
+    expect(r.failedStep.kind).toBe("wait-device-deleted");
+    expect(r.error.message).toContain(`${id} is still in use by the guest`);
+    expect(events.some((e) => e.state === "waiting-guest")).toBe(true);
+    expect((await fileBytes(lima)).equals(before)).toBe(true);
+    // The backend and tap stay: they were never touched.
+    expect(existsSync(`/sys/class/net/${lima.taps[0]}`)).toBe(true);
+    expect(existsSync(join(lima.paths.nicDir, "0"))).toBe(true);
+  });
+
+  it("runtime file changed by someone else between plan and write: RuntimeChangedError, the live change is undone, their file is kept", async () => {
+    const uuid = newDeviceUuid();
+    const id = deviceIdV2("nic", uuid);
+    const tap = `tap${uuid.slice(0, 8)}`;
+    ourTaps.push(tap);
+    const p = await plan(session, "kilo.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x10" });
+    // What "Ganeti" writes meanwhile: the same runtime with one hvparam changed.
+    const theirs = readRuntime(kilo.runtimeText).runtime;
+    theirs.hvparams.boot_order = "network";
+    const theirText = writeRuntime(theirs, "C");
+    const r = await executePlan({
+      session,
+      root: node.root,
+      nodeId: "lab",
+      instance: "kilo.lab",
+      plan: p.plan,
+      expectedRuntime: p.expected,
+      journal,
+      onProgress: async (e) => {
+        if (e.kind === "verify" && e.state === "done") await writeFile(kilo.paths.runtime, theirText, { mode: 0o600 });
+      },
+    });
+    expectFailure(r);
+    expect(r.cause).toBe("runtime-changed");
+    expect(r.error.name).toBe("RuntimeChangedError");
+    expect(r.failedStep.kind).toBe("write-runtime");
+    expect(r.undone.join("\n")).toMatch(/device_del nic-.*netdev_del nic-.*delete tap/s);
+    expect(r.notUndone).toEqual([]);
+    expect(await readFile(kilo.paths.runtime, "utf8")).toBe(theirText);
+    const q = await openQmp(session, kilo.paths.qmp);
+    try {
+      expect((await livePci(q)).some((d) => d.qdevId === id)).toBe(false);
+    } finally {
+      q.close();
+    }
+    expect(existsSync(`/sys/class/net/${tap}`)).toBe(false);
+    expect(existsSync(join(instancePaths(node.root, "kilo.lab").nicDir, "1"))).toBe(false);
+    expect(await journal.latest("lab", "kilo.lab")).toBeUndefined();
+  });
+});
