@@ -14,7 +14,8 @@ export const ClientMessageSchema = z.strictObject({
 });
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
-export const ServerMessageSchema = z.discriminatedUnion("type", [
+// A plain union: both result shapes share type "result" (told apart by ok).
+export const ServerMessageSchema = z.union([
   z.object({ type: z.literal("result"), id: z.number().int(), ok: z.literal(true), response: z.unknown() }),
   z.object({ type: z.literal("result"), id: z.number().int(), ok: z.literal(false), error: z.object({ message: z.string(), code: z.string().optional() }) }),
   z.object({ type: z.literal("event"), event: z.string(), payload: z.unknown() }),
