@@ -129,6 +129,8 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
         <PlanHeader plan={plan} />
         <h3>Steps{showProgress ? "" : " the app will run"}</h3>
         <ol className="steps" aria-label="Steps">
+          {/* Index -1: the checks before the first step (lock, file unchanged). */}
+          {progress.has(-1) ? extraStep(progress.get(-1)!) : null}
           {plan.steps.map((s, i) => {
             const p = progress.get(i);
             const st = p ? STEP_STATE[p.state] : showProgress ? STEP_STATE.pending : null;
@@ -152,14 +154,7 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
           })}
           {[...progress.values()]
             .filter((p) => p.index >= plan.steps.length)
-            .map((p) => (
-              <li key={`x${p.index}`} className={`step st-${p.state}`} data-state={p.state}>
-                <div className="step-line">
-                  <span className="step-state">{STEP_STATE[p.state].icon}</span> <span className="step-describe">{p.describe}</span>
-                </div>
-                {p.message ? <div className="step-message">{p.message}</div> : null}
-              </li>
-            ))}
+            .map((p) => extraStep(p))}
         </ol>
         <h3>Runtime file change (written as generation {plan.writeGeneration})</h3>
         <pre className="diff" aria-label="Runtime file diff">
@@ -206,9 +201,25 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
   );
 }
 
+function extraStep(p: OperationProgress) {
+  return (
+    <li key={`x${p.index}`} className={`step st-${p.state}`} data-state={p.state}>
+      <div className="step-line">
+        <span className="step-state" aria-label={STEP_STATE[p.state].label} title={STEP_STATE[p.state].label}>
+          {STEP_STATE[p.state].icon}
+        </span>
+        <span className="step-describe">{p.describe}</span>
+        {p.state !== "done" ? <span className="step-label">{STEP_STATE[p.state].label}</span> : null}
+      </div>
+      {p.message ? <div className="step-message">{p.message}</div> : null}
+    </li>
+  );
+}
+
 function progressSummary(progress: Map<number, OperationProgress>): string {
   const latest = [...progress.values()].sort((a, b) => b.index - a.index)[0];
   if (!latest) return "";
+  if (latest.index < 0) return `checks before the first step: ${STEP_STATE[latest.state].label}`;
   return `step ${latest.index + 1} of ${latest.total}: ${STEP_STATE[latest.state].label}`;
 }
 

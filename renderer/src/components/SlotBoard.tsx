@@ -40,8 +40,8 @@ const STATE_TEXT: Record<PciSlotView["state"], { icon: string; label: string }> 
   free: { icon: "○", label: "free" },
   reserved: { icon: "⊘", label: "reserved" },
   pending: { icon: "◔", label: "queued" },
-  "taken-live": { icon: "●", label: "in use (live only)" },
-  "taken-file": { icon: "◍", label: "in use (file only)" },
+  "taken-live": { icon: "◍", label: "live only" },
+  "taken-file": { icon: "◍", label: "file only" },
   "taken-both": { icon: "●", label: "in use" },
 };
 
@@ -51,6 +51,11 @@ export function deviceDragId(d: DeviceView): string {
 
 function shortGuest(addr: string | undefined, slot: number): string {
   return (addr ?? `0000:00:${slot.toString(16).padStart(2, "0")}.0`).replace(/^0000:/, "");
+}
+
+/** The end of a long path is the part that tells disks apart. */
+export function tail(text: string, max: number): string {
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
 }
 
 function DeviceLines({ d }: { d: DeviceView }) {
@@ -64,7 +69,7 @@ function DeviceLines({ d }: { d: DeviceView }) {
         {d.id ?? d.uuid ?? `#${d.index}`}
       </div>
       <div className="dev-extra mono" title={d.path}>
-        {d.kind === "nic" ? `${d.mac ?? "no MAC"}${d.link ? ` · ${d.link}` : ""}` : (d.path ?? "no path")}
+        {d.kind === "nic" ? `${d.mac ?? "no MAC"}${d.link ? ` · ${d.link}` : ""}` : d.path ? tail(d.path, 30) : "no path"}
       </div>
     </>
   );
@@ -144,8 +149,16 @@ export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: Pc
       <div className="slot-head">
         <span className="slot-addr">{displayPciAddr(entry.slot)}</span>
         <span className="slot-state">
-          <span aria-hidden="true">{st.icon}</span> {entry.reserved && entry.state !== "reserved" ? "reserved · " : ""}
-          {st.label}
+          {/* QEMU's own devices sit in reserved slots: "reserved" says more than "live only". */}
+          {entry.reserved && !device ? (
+            <>
+              <span aria-hidden="true">⊘</span> reserved
+            </>
+          ) : (
+            <>
+              <span aria-hidden="true">{st.icon}</span> {st.label}
+            </>
+          )}
         </span>
         {entry.drift ? (
           <span className="drift-mark" title={entry.driftNote}>

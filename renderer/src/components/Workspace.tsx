@@ -216,7 +216,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
               </span>
             )}
           </div>
-          <h3 className="bus-title">
+          <h3 className="bus-title" title={view.reservationNote}>
             pci.0 <span className="muted">· 32 slots · {view.reservationNote}</span>
           </h3>
           <div className="pci-grid" role="group" aria-label="PCI slots on pci.0">
@@ -332,7 +332,6 @@ function Palette(props: {
   scsi: boolean;
 }) {
   const { nic, disk } = props;
-  const [macMode, setMacMode] = useState<"generate" | "type">(nic.mac ? "type" : "generate");
   const nicProblems = draftReasons(props.nicItem);
   const diskProblems = draftReasons(props.diskItem);
   return (
@@ -341,27 +340,10 @@ function Palette(props: {
       <div className="palette-item" data-testid="palette-nic">
         <DragHandle id="palette:nic" item={props.nicItem} label="NIC" sub={nic.model || "instance default model"} />
         <div className="mini-form">
-          <fieldset>
-            <legend>MAC</legend>
-            <label className="radio">
-              <input
-                type="radio"
-                name="mac-mode"
-                checked={macMode === "generate"}
-                onChange={() => {
-                  setMacMode("generate");
-                  props.setNic((n) => ({ ...n, mac: "" }));
-                }}
-              />{" "}
-              generate
-            </label>
-            <label className="radio">
-              <input type="radio" name="mac-mode" checked={macMode === "type"} onChange={() => setMacMode("type")} /> type
-            </label>
-            {macMode === "type" ? (
-              <input aria-label="MAC address" className="mono" placeholder="aa:00:00:12:34:56" value={nic.mac} onChange={(e) => props.setNic((n) => ({ ...n, mac: e.target.value }))} spellCheck={false} />
-            ) : null}
-          </fieldset>
+          <label>
+            MAC{" "}
+            <input aria-label="MAC address (empty: generated)" className="mono" placeholder="generated" value={nic.mac} onChange={(e) => props.setNic((n) => ({ ...n, mac: e.target.value }))} spellCheck={false} />
+          </label>
           <label>
             Link{" "}
             <input aria-label="Link (bridge)" className="mono" placeholder="instance default" value={nic.link} onChange={(e) => props.setNic((n) => ({ ...n, link: e.target.value }))} spellCheck={false} />
