@@ -15,7 +15,7 @@ import { instancePaths } from "../../shared/node/layout.js";
 import { gatherInstance, loadNodeInventory, type GatheredInstance } from "../inventory/node-inventory.js";
 import { ActivityLog } from "./activity-log.js";
 import { ApiError, EventBus, type Handlers } from "./dispatch.js";
-import { newDeviceUuid, newMac } from "./new-device-ids.js";
+import { newDeviceUuid, newMac } from "../hotplug/ids.js";
 
 export interface StepProgress {
   index: number;

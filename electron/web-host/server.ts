@@ -10,6 +10,7 @@ import { extname, join, normalize, resolve, sep } from "node:path";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ClientMessageSchema, WIRE_MAX_BYTES, WIRE_PATH, WIRE_PROTOCOL_PREFIX, type ServerMessage } from "../../shared/ipc/wire.js";
 import { toWireError, type Dispatcher, type EventBus } from "../app/dispatch.js";
+import { CONTENT_SECURITY_POLICY } from "../../shared/ipc/csp.js";
 
 export interface WebHostOptions {
   dispatcher: Dispatcher;
@@ -39,10 +40,6 @@ const TYPES: Record<string, string> = {
   ".json": "application/json",
   ".woff2": "font/woff2",
 };
-
-/** Applied to every page the host serves (the renderer's own meta CSP says the same). */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws://127.0.0.1:*; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
