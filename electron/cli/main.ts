@@ -3,12 +3,16 @@
 import { UsageError, processIo, type CliIo } from "./io";
 import { runtimeCommand } from "./runtime-commands";
 import { inventoryCommand } from "./inventory-command";
+import { runHotplugCommand } from "./hotplug-commands";
 
 export const MAIN_USAGE = `Usage: hotplug-desk <area> <command> [options]
 
 Areas:
   runtime     inspect, convert and check Ganeti KVM runtime files
   inventory   list a node's instances with their PCI/SCSI maps (file and live) and drift
+  nic         add, remove or modify a NIC of a running instance (hotplug)
+  disk        add or remove a disk of a running instance (hotplug)
+  migrate-check  compare what a migration target would run with the live bus
 
 Run "hotplug-desk <area> --help" for details.
 `;
@@ -23,6 +27,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (area === undefined) throw new UsageError("missing area", MAIN_USAGE);
     if (area === "runtime") return runtimeCommand(rest, io);
     if (area === "inventory") return await inventoryCommand(rest, io);
+    if (area === "nic" || area === "disk" || area === "migrate-check") return await runHotplugCommand(argv, io);
     throw new UsageError(area.startsWith("-") ? `unknown option ${area}` : `unknown area "${area}"`, MAIN_USAGE);
   } catch (e) {
     if (e instanceof UsageError) {
