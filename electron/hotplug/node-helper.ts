@@ -138,6 +138,7 @@ def link_info(a):
     emit({"ok": True, "links": res})
 
 TUNSETIFF = 0x400454ca
+TUNSETPERSIST = 0x400454cb
 IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
 
 class Qmp:
@@ -195,6 +196,9 @@ def open_fds(src):
         fd = os.open("/dev/net/tun", os.O_RDWR)
         fds.append(fd)
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", src["tap"].encode("ascii"), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+        # From now on the tap lives as long as an fd holds it (QEMU's), like a
+        # tap Ganeti opens: it vanishes with its netdev or with QEMU.
+        fcntl.ioctl(fd, TUNSETPERSIST, 0)
         if src.get("vhost"):
             fds.append(os.open("/dev/vhost-net", os.O_RDWR))
     else:

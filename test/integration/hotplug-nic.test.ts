@@ -190,6 +190,9 @@ describe("NIC hotplug on a real guest", () => {
     expect(p.plan.steps.some((s) => s.kind === "node-pass-fd" && s.mechanism === "getfd")).toBe(true);
     const r = await run(bravoB.name, p);
     expectOk(r);
+    // The passed tap is no longer persistent: it goes away with QEMU's fd, as Ganeti's taps do.
+    const flags = parseInt((await readFile(`/sys/class/net/tap${u.slice(0, 8)}/tun_flags`, "utf8")).trim(), 16);
+    expect(flags & 0x0800).toBe(0);
     const slot = p.plan.slot.slot!;
     const expectedId = `hotnic-${u.slice(0, 8)}-pci-${slot}`;
     const raw = JSON.parse(await runtimeText(bravoB.name)) as unknown[];
