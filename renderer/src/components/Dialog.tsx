@@ -37,7 +37,7 @@ export function Dialog(props: {
     >
       <header className="dialog-head">
         <h2 id={titleId}>{props.title}</h2>
-        <button type="button" className="icon-button" aria-label="Close" disabled={!closable} onClick={() => onClose.current()}>
+        <button type="button" className="icon-button" aria-label="Close dialog" disabled={!closable} onClick={() => onClose.current()}>
           ×
         </button>
       </header>

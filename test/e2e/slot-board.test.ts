@@ -1,0 +1,267 @@
+// End to end: Chromium drives the real UI, served by the real web host,
+// against a real lab node (sshd, QEMU, a booted guest). Nothing is faked:
+// the guest itself confirms where a hot-plugged NIC landed.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { connect } from "node:net";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
+import { LabNode } from "../lab/node.js";
+import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { descendantsOf } from "../lab/processes.js";
+import { GuestConsole } from "../lab/guest-console.js";
+
+const SHOTS = "test-results/screenshots";
+const CHROMIUM = "/usr/bin/chromium";
+const canRun = existsSync(CHROMIUM) && existsSync("/usr/bin/qemu-system-x86_64") && existsSync("/usr/sbin/sshd");
+
+interface WireEvent {
+  event: string;
+  payload: { planId?: string; state?: string; index?: number; outcome?: string };
+}
+
+describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
+  let node: LabNode;
+  let alpha: StartedLabInstance;
+  let app: AppUnderTest;
+  let browser: Browser;
+  let page: Page;
+  let guest: GuestConsole;
+  const events: WireEvent[] = [];
+  const frameHooks: ((payload: string) => void)[] = [];
+
+  beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    node = await LabNode.start();
+    alpha = await startLabInstance(node, { name: "alpha.lab", generation: "C", nics: 1, disks: [{ bus: "pci" }] });
+    await startLabInstance(node, { name: "delta.lab", generation: "C", nics: 1, disks: [{ bus: "scsi" }], paused: true });
+    guest = new GuestConsole(connect(alpha.paths.serial));
+    await guest.waitReady(90_000);
+    app = await startAppForTest({ node });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on("pageerror", (e) => console.error("page error:", e.message));
+    // What the host pushed to the page: lets a test see a state that passes in milliseconds.
+    page.on("websocket", (ws) =>
+      ws.on("framereceived", (f) => {
+        try {
+          const m = JSON.parse(String(f.payload)) as { type?: string } & WireEvent;
+          if (m.type === "event") events.push({ event: m.event, payload: m.payload });
+          for (const hook of frameHooks) hook(String(f.payload));
+        } catch {
+          // not JSON: ignore
+        }
+      }),
+    );
+    await page.goto(app.openUrl);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    guest?.close();
+    await app?.stop();
+    await node?.stop();
+  });
+
+  const slot = (addr: string): Locator => page.locator(`[data-slot="${addr}"]`);
+  const shot = (name: string) => page.screenshot({ path: `${SHOTS}/${name}.png` });
+
+  /** A pointer drag with enough intermediate moves for dnd-kit to activate and track. */
+  async function dragTo(source: Locator, target: Locator, opts: { beforeDrop?: () => Promise<void> } = {}): Promise<void> {
+    const s = (await source.boundingBox())!;
+    await page.mouse.move(s.x + 16, s.y + s.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(s.x + 40, s.y + s.height / 2 + 20, { steps: 5 });
+    const t = (await target.boundingBox())!;
+    await page.mouse.move(t.x + t.width / 2, t.y + t.height / 2, { steps: 12 });
+    await page.waitForTimeout(150);
+    await opts.beforeDrop?.();
+    await page.mouse.up();
+  }
+
+  /** Records every step state the review dialog renders (some last only milliseconds). */
+  async function recordStepStates(): Promise<void> {
+    await page.evaluate(() => {
+      const w = window as unknown as { __states: string[]; __obs?: MutationObserver };
+      w.__states = [];
+      w.__obs?.disconnect();
+      const note = () => document.querySelectorAll<HTMLElement>(".steps [data-state]").forEach((el) => w.__states.push(el.dataset.state ?? ""));
+      w.__obs = new MutationObserver(note);
+      w.__obs.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"] });
+    });
+  }
+  const seenStates = () => page.evaluate(() => (window as unknown as { __states: string[] }).__states);
+
+  it("fleet view lists the lab's instances with state, generation and QEMU version", async () => {
+    const row = page.locator('.fleet-row[data-instance="alpha.lab"]');
+    await row.waitFor({ timeout: 60_000 });
+    await expect.poll(() => row.textContent(), { timeout: 30_000 }).toContain("running");
+    expect(await row.textContent()).toMatch(/C\s*7\.\d+/);
+    await expect.poll(() => page.locator('.fleet-row[data-instance="delta.lab"]').textContent(), { timeout: 30_000 }).toContain("paused");
+    await page.getByRole("searchbox", { name: "Search instances" }).fill("delta");
+    expect(await page.locator(".fleet-row[data-instance]").count()).toBe(1);
+    await page.getByRole("searchbox", { name: "Search instances" }).fill("");
+    await shot("fleet-view");
+  });
+
+  it("slot board: reserved slots say why, devices show kind, id and guest address, SCSI targets appear", async () => {
+    await page.getByRole("button", { name: "delta.lab" }).click();
+    await page.locator('[data-scsi="0"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('[data-scsi="0"]').getAttribute("aria-label")).toMatch(/^SCSI target 0, in use by disk-/);
+    await shot("slot-board-scsi");
+
+    await page.getByRole("button", { name: "← Instances" }).click();
+    await page.getByRole("button", { name: "alpha.lab" }).click();
+    await slot("0x10").waitFor({ timeout: 30_000 });
+    expect(await slot("0x10").getAttribute("aria-label")).toBe("Slot 0x10, free");
+    expect(await slot("0x05").getAttribute("aria-label")).toMatch(/^Slot 0x05, reserved: Ganeti keeps the first 12 slots/);
+    const disk = slot("0x0c");
+    expect(await disk.getAttribute("data-state")).toBe("taken-both");
+    expect(await disk.textContent()).toContain("virtio-blk-pci");
+    expect(await disk.textContent()).toContain("00:0c.0");
+    expect(await slot("0x0d").textContent()).toMatch(/NIC.*virtio-net-pci.*nic-.*aa:00:00/);
+    await shot("slot-board");
+    await copyFile(`${SHOTS}/slot-board.png`, "docs/screenshot.png").catch(async () => {
+      await mkdir("docs", { recursive: true });
+      await copyFile(`${SHOTS}/slot-board.png`, "docs/screenshot.png");
+    });
+  });
+
+  it("a reserved slot refuses a NIC and says why, while dragging and after the drop", async () => {
+    const nic = page.getByTestId("palette-nic").locator(".palette-handle");
+    let reason = "";
+    await dragTo(nic, slot("0x05"), {
+      beforeDrop: async () => {
+        expect(await slot("0x05").getAttribute("data-accepts")).toBe("false");
+        expect(await slot("0x10").getAttribute("data-accepts")).toBe("true");
+        reason = (await page.getByTestId("over-reason").textContent()) ?? "";
+        await shot("drag-over-reserved");
+      },
+    });
+    expect(reason).toContain("Slot 0x05 is reserved");
+    expect(await page.getByTestId("refusal").textContent()).toContain("Slot 0x05 is reserved");
+    expect(await page.getByTestId("review-dialog").count()).toBe(0);
+  });
+
+  it("drag a NIC to slot 0x10, review the QMP steps, apply: success, and the guest sees 0000:00:10.0", async () => {
+    const nic = page.getByTestId("palette-nic").locator(".palette-handle");
+    await dragTo(nic, slot("0x10"), { beforeDrop: async () => void (await shot("drag-in-progress")) });
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 30_000 });
+    const text = (await dialog.textContent()) ?? "";
+    expect(text).toContain('"execute":"device_add"');
+    expect(text).toContain('"addr":"0x10"');
+    expect(text).toContain("0000:00:10.0");
+    expect(await dialog.getByLabel("Runtime file diff").textContent()).toMatch(/^\+ nics\[1\]: nic-.* at pci\.0 slot 0x10/);
+    await shot("review-dialog");
+
+    const fileBefore = await readFile(alpha.paths.runtime, "utf8");
+    await recordStepStates();
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    const outcome = dialog.getByTestId("outcome");
+    await outcome.waitFor({ timeout: 60_000 });
+    expect(await outcome.getAttribute("data-outcome")).toBe("succeeded");
+    expect(await seenStates()).toEqual(expect.arrayContaining(["running", "done"]));
+    await shot("progress-success");
+
+    const seen = await guest.waitForPci((list) => list.some((f) => f.address === "0000:00:10.0"), 30_000);
+    expect(seen.find((f) => f.address === "0000:00:10.0")?.vendorDevice).toBe("1af4:1000");
+    expect(await readFile(alpha.paths.runtime, "utf8")).not.toBe(fileBefore);
+
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+    await expect.poll(() => slot("0x10").getAttribute("data-state"), { timeout: 30_000 }).toBe("taken-both");
+    expect(await slot("0x10").textContent()).toContain("00:10.0");
+  });
+
+  it("keyboard: Space picks up the NIC, arrows move between slots, Space drops; 'Place NIC at…' offers only slots that take it", async () => {
+    const nic = page.getByTestId("palette-nic").locator(".palette-handle");
+    await nic.focus();
+    await page.keyboard.press("Space");
+    const status = page.getByTestId("drag-status");
+    await expect.poll(() => status.textContent()).toContain("Placing new NIC");
+    // From the palette, Left reaches the board; then walk until a free slot is under us.
+    let over = "";
+    for (let i = 0; i < 12 && !/accepts it/.test(over); i++) {
+      await page.keyboard.press(i === 0 ? "ArrowLeft" : "ArrowDown");
+      await page.waitForTimeout(60);
+      over = (await status.textContent()) ?? "";
+    }
+    expect(over).toMatch(/Slot 0x[0-9a-f]{2} accepts it/);
+    await page.keyboard.press("Space");
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Cancel" }).waitFor({ timeout: 30_000 });
+    expect(await dialog.locator("h2").textContent()).toMatch(/^Add a NIC at slot 0x/);
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+
+    await page.getByRole("button", { name: "Place NIC at…" }).click();
+    const picker = page.getByTestId("slot-picker");
+    const names = await picker.locator(".pick-list .pick-name").allTextContents();
+    expect(names).toContain("Slot 0x11");
+    expect(names).not.toContain("Slot 0x10");
+    expect(names).not.toContain("Slot 0x05");
+    await picker.getByRole("button", { name: "Close dialog" }).click();
+  });
+
+  it("unplug by dragging the NIC onto Remove: waits for the guest to release it, then the slot is free", async () => {
+    await dragTo(slot("0x10"), page.getByTestId("remove-zone"));
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 30_000 });
+    expect(await dialog.textContent()).toContain('"execute":"device_del"');
+    await recordStepStates();
+    const from = events.length;
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    const outcome = dialog.getByTestId("outcome");
+    await outcome.waitFor({ timeout: 60_000 });
+    expect(await outcome.getAttribute("data-outcome")).toBe("succeeded");
+    const states = events.slice(from).filter((e) => e.event === "operation.progress").map((e) => e.payload.state);
+    expect(states).toContain("waiting-guest");
+    expect(await seenStates()).toContain("waiting-guest");
+    await shot("unplug-success");
+    await guest.waitForPci((list) => !list.some((f) => f.address === "0000:00:10.0"), 30_000);
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+    await expect.poll(() => slot("0x10").getAttribute("data-state"), { timeout: 30_000 }).toBe("free");
+  });
+
+  it("the SSH connection drops mid-operation: a clear error, and the runtime file is unchanged", async () => {
+    await slot("0x12").click();
+    await page.getByTestId("details").getByRole("button", { name: "Add NIC here" }).click();
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 30_000 });
+    const fileBefore = await readFile(alpha.paths.runtime);
+
+    // Cut every SSH connection the moment the executor reports its first step running.
+    const sshdPid = node.sshd.process.child.pid!;
+    let cutAt: string | null = null;
+    frameHooks.push((payload) => {
+      if (cutAt !== null || !payload.includes('"operation.progress"')) return;
+      const m = JSON.parse(payload) as WireEvent & { payload: { describe?: string } };
+      if ((m.payload.index ?? -1) < 0 || m.payload.state !== "running") return;
+      cutAt = m.payload.describe ?? "?";
+      void descendantsOf(sshdPid).then((pids) => {
+        for (const pid of pids) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      });
+    });
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    const outcome = dialog.getByTestId("outcome");
+    await outcome.waitFor({ timeout: 90_000 });
+    frameHooks.length = 0;
+    expect(cutAt).not.toBeNull();
+    expect(await outcome.getAttribute("data-outcome")).not.toBe("succeeded");
+    const message = (await outcome.textContent()) ?? "";
+    expect(message).toMatch(/Failed|unknown/);
+    console.log(`connection cut while running "${cutAt}"; the UI said: ${message}`);
+    await shot("error-connection-dropped");
+    expect((await readFile(alpha.paths.runtime)).equals(fileBefore)).toBe(true);
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+  });
+});
