@@ -30,10 +30,11 @@ export function makeRunPlan(opts: { journalDir: string }): RunPlan {
       const where = plan.slot.guestAddress;
       return { ok: true, message: [`Done: verified on the live bus (${where}) and recorded in the runtime file (generation ${result.written.generation}).`, ...result.notes].join(" ") };
     }
-    const unchanged = result.runtimeUnchanged ? "The runtime file was not changed." : "The connection died while the runtime file was being written: check it (the journal kept the previous bytes).";
+    // The executor's message already names the step, the device and what was undone.
+    const unchanged = result.runtimeUnchanged ? "" : " The connection died while the runtime file was being written: check it (the journal kept the previous bytes).";
     return {
       ok: false,
-      error: `Step ${result.failedStep.index + 1} (${result.failedStep.describe}) failed: ${result.error.message} ${unchanged}`,
+      error: `${result.error.message}${unchanged}`,
       failedStep: result.failedStep.describe,
       undone: [...result.undone, ...result.notUndone.map((n) => `NOT undone: ${n}`)],
     };

@@ -10,7 +10,7 @@ import type { ActivityEntry, AppInfo, NodeView, PlanPreview, UiIntent } from "..
 import { planHotplug, type HotplugIntent, type PlanOk, type PlanStep } from "../../shared/hotplug/index.js";
 import { readRuntime, type Nic } from "../../shared/runtime/index.js";
 import { summarize } from "../../shared/inventory/view.js";
-import { plannerInput } from "../../shared/inventory/planner-input.js";
+import { gatherInstanceState } from "../hotplug/state.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { gatherInstance, loadNodeInventory, type GatheredInstance } from "../inventory/node-inventory.js";
 import { ActivityLog } from "./activity-log.js";
@@ -207,10 +207,21 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
     "hotplug.plan": async ({ nodeId, instance, intent }): Promise<PlanPreview> => {
       const summary = describeIntent(intent, instance);
       const refuse = (message: string, code = "not-possible"): PlanPreview => ({ ok: false, nodeId, instance, summary, refusals: [{ code, message }] });
-      const { node, g } = await gather(nodeId, instance);
-      const input = plannerInput(g.facts, readersOf(node));
-      if (!input.ok || g.runtimeBytes === null) return refuse(input.ok ? "The runtime file could not be read." : input.reason, "runtime-unreadable");
-      const state = input.state;
+      const node = nodeConfig(nodeId);
+      const session = await deps.nodes.session(nodeId);
+      let gathered;
+      try {
+        gathered = await gatherInstanceState(session, instance, {
+          root: node.root,
+          nodeId,
+          ...(readersOf(node).ganetiVersions.length > 0 ? { readers: readersOf(node) } : {}),
+          // Tap names only matter when a NIC leaves the bus.
+          nicTaps: intent.action !== "add-nic" && intent.action !== "add-disk",
+        });
+      } catch (err) {
+        return refuse(err instanceof Error ? err.message : String(err), "runtime-unreadable");
+      }
+      const state = gathered.state;
 
       let plan;
       if (intent.action === "move-nic") {
@@ -253,7 +264,7 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
       }
       const planId = randomUUID();
       for (const [id, p] of plans) if (Date.now() - p.createdAt > PLAN_TTL_MS) plans.delete(id);
-      plans.set(planId, { planId, nodeId, instance, summary, plan, expectedRuntime: g.runtimeBytes, createdAt: Date.now() });
+      plans.set(planId, { planId, nodeId, instance, summary, plan, expectedRuntime: gathered.expectedRuntime, createdAt: Date.now() });
       return {
         ok: true,
         planId,

@@ -5,6 +5,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom } from "./node-options";
 import { NodeSession, type NodeTarget } from "../ssh/session";
 import { Journal } from "../node/journal";
 import { executePlan, type ProgressEvent } from "../hotplug/executor";
@@ -25,14 +26,7 @@ Commands:
   disk remove INSTANCE ID|UUID
   migrate-check INSTANCE   compare a target built from the runtime file with the live bus
 
-Node options:
-  --node USER@HOST[:PORT]   the node (port 22 by default)
-  -i, --identity KEY        private key file (default: ssh-agent)
-  --known-hosts FILE        host keys to trust (default ~/.ssh/known_hosts)
-  --root DIR                node root holding var/run/ganeti (default /)
-Change options:
-  --ganeti-version V        a Ganeti version that may read the file (this node's and every
-                            migration target's; repeat). Default: the file's generation's reader
+${NODE_OPTIONS_HELP}Change options:
   --floor A|B|C             never write a newer generation than this
   --journal DIR             undo journal (default $XDG_STATE_HOME/hotplug-desk/journal)
   --unplug-timeout MS       how long to wait for the guest to release a device
@@ -44,11 +38,7 @@ Exit status: 0 done/consistent/dry-run, 1 refused/failed/inconsistent, 2 bad com
 `;
 
 const OPTIONS = {
-  node: { type: "string" },
-  identity: { type: "string", short: "i" },
-  "known-hosts": { type: "string" },
-  root: { type: "string" },
-  "ganeti-version": { type: "string", multiple: true },
+  ...NODE_PARSE_OPTIONS,
   floor: { type: "string" },
   journal: { type: "string" },
   "unplug-timeout": { type: "string" },
@@ -79,17 +69,8 @@ function parse(args: string[]): { values: Values; positionals: string[] } {
 }
 
 function nodeTarget(v: Values): { target: NodeTarget; root: string; nodeId: string } {
-  if (!v.node) throw new UsageError("missing --node USER@HOST[:PORT]", HOTPLUG_USAGE);
-  const m = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(v.node);
-  if (!m) throw new UsageError(`--node ${v.node}: expected USER@HOST[:PORT]`, HOTPLUG_USAGE);
-  const port = m[3] ? Number(m[3]) : 22;
-  if (port < 1 || port > 65535) throw new UsageError(`--node ${v.node}: port ${port} is out of range`, HOTPLUG_USAGE);
-  const host = (m[2] as string).replace(/^\[|\]$/g, "");
-  const target: NodeTarget = { host, port, username: m[1] as string, knownHostsPath: v["known-hosts"] ?? join(homedir(), ".ssh", "known_hosts") };
-  if (v.identity) target.privateKeyPath = v.identity;
-  const root = v.root ?? "/";
-  if (!root.startsWith("/")) throw new UsageError(`--root ${root}: expected an absolute path`, HOTPLUG_USAGE);
-  return { target, root, nodeId: `${target.username}@${host}:${port}` };
+  const o = nodeOptionsFrom(v, HOTPLUG_USAGE);
+  return { target: o.target, root: o.root, nodeId: o.label };
 }
 
 function int(v: string | undefined, name: string): number | undefined {

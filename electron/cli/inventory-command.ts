@@ -37,7 +37,7 @@ export async function inventoryCommand(argv: string[], io: CliIo): Promise<numbe
   const node = nodeOptionsFrom(parsed.values, INVENTORY_USAGE);
   try {
     const instances = await withNode(node, (session) =>
-      loadNodeInventory(session, { nodeId: node.label, root: node.root, ...(node.ganetiVersion ? { ganetiVersion: node.ganetiVersion } : {}) }),
+      loadNodeInventory(session, { nodeId: node.label, root: node.root, ...(node.ganetiVersions[0] ? { ganetiVersion: node.ganetiVersions[0] } : {}) }),
     );
     if (parsed.values.json) {
       io.out(`${JSON.stringify({ node: node.label, root: node.root, instances }, null, 2)}\n`);

@@ -13,7 +13,9 @@ export const NODE_OPTIONS_HELP = `Node options:
   -i, --identity KEY        private key file (default: ssh-agent via SSH_AUTH_SOCK)
   --known-hosts FILE        OpenSSH known_hosts with the node's host key (default ~/.ssh/known_hosts)
   --root DIR                the node's root for Ganeti's paths (default /)
-  --ganeti-version V        the node's Ganeti version, e.g. 3.0.2 (default: judged from each runtime file)
+  --ganeti-version V        a Ganeti version that reads the node's files, e.g. 3.0.2: this node's
+                            first, then every node its instances may migrate to (repeat).
+                            Default: judged from each runtime file's generation
 `;
 
 export const NODE_PARSE_OPTIONS = {
@@ -21,14 +23,15 @@ export const NODE_PARSE_OPTIONS = {
   identity: { type: "string", short: "i" },
   "known-hosts": { type: "string" },
   root: { type: "string" },
-  "ganeti-version": { type: "string" },
+  "ganeti-version": { type: "string", multiple: true },
 } as const;
 
 export interface NodeOptions {
   target: NodeTarget;
   root: string;
   label: string;
-  ganetiVersion?: string;
+  /** This node's Ganeti version first, then its migration peers'; empty when not given. */
+  ganetiVersions: string[];
 }
 
 export function nodeOptionsFrom(values: Record<string, unknown>, usage: string): NodeOptions {
@@ -58,7 +61,7 @@ export function nodeOptionsFrom(values: Record<string, unknown>, usage: string):
     },
     root,
     label: `${username}@${host}:${port}`,
-    ...(typeof values["ganeti-version"] === "string" ? { ganetiVersion: values["ganeti-version"] } : {}),
+    ganetiVersions: Array.isArray(values["ganeti-version"]) ? values["ganeti-version"].map(String) : [],
   };
 }
 
