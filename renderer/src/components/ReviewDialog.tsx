@@ -127,6 +127,18 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
     body = (
       <>
         <PlanHeader plan={plan} />
+        {/* The outcome goes first: it is what the user is waiting for. */}
+        {phase.kind === "finished" ? <OutcomeBanner outcome={phase.outcome} plan={plan} removing={props.intent.action === "remove"} /> : null}
+        {phase.kind === "lost" ? (
+          <div className="banner bad" role="alert" data-testid="outcome" data-outcome="unknown">
+            <strong>The outcome is unknown.</strong> {phase.message}
+          </div>
+        ) : null}
+        {running ? (
+          <p className="banner info" role="status">
+            Applying… {progressSummary(progress)}
+          </p>
+        ) : null}
         <h3>Steps{showProgress ? "" : " the app will run"}</h3>
         <ol className="steps" aria-label="Steps">
           {/* Index -1: the checks before the first step (lock, file unchanged). */}
@@ -164,17 +176,6 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
             </div>
           ))}
         </pre>
-        {phase.kind === "finished" ? <OutcomeBanner outcome={phase.outcome} plan={plan} /> : null}
-        {phase.kind === "lost" ? (
-          <div className="banner bad" role="alert" data-testid="outcome" data-outcome="unknown">
-            <strong>The outcome is unknown.</strong> {phase.message}
-          </div>
-        ) : null}
-        {running ? (
-          <p className="muted" role="status">
-            Applying… {progressSummary(progress)}
-          </p>
-        ) : null}
       </>
     );
     footer =
@@ -248,12 +249,12 @@ function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
   );
 }
 
-function OutcomeBanner({ outcome, plan }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }> }) {
+function OutcomeBanner({ outcome, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
   if (outcome.outcome === "succeeded") {
     return (
       <div className="banner ok" role="status" data-testid="outcome" data-outcome="succeeded">
-        <strong>✓ Done.</strong> {outcome.message}
-        {plan.slot.bus === "pci" ? (
+        <strong>✓ Done.</strong> {outcome.message.replace(/^Done[:.]\s*/i, "")}
+        {plan.slot.bus === "pci" && !removing ? (
           <>
             {" "}
             The guest sees it at <code>{plan.slot.guestAddress}</code>.
@@ -264,7 +265,7 @@ function OutcomeBanner({ outcome, plan }: { outcome: OperationOutcome; plan: Ext
   }
   return (
     <div className="banner bad" role="alert" data-testid="outcome" data-outcome="failed">
-      <strong>✕ Failed{outcome.failedStep ? ` at: ${outcome.failedStep}` : ""}.</strong> {outcome.message}
+      <strong>✕ Failed{outcome.failedStep ? ` at: ${outcome.failedStep.replace(/\.$/, "")}` : ""}.</strong> <span className="outcome-message">{outcome.message}</span>
       {outcome.undone.length > 0 ? (
         <>
           <div>Undone, in order:</div>
