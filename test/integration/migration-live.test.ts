@@ -64,22 +64,10 @@ async function layout(qmpPath: string) {
   }
 }
 
-/**
- * Start a migration target for mike.lab from `text`, listening on a UNIX
- * socket. A real target runs on another node; beside its source it needs its
- * own pid file (QEMU locks it), monitor and serial sockets, so those
- * node-local paths in kvm_cmd get the suffix too. Devices are untouched.
- */
 async function startTarget(text: string, suffix: string): Promise<{ uri: string; qmpPath: string; name: string }> {
-  const sock = join(node.root, `mig${suffix}.sock`);
-  const runtime = readRuntime(text).runtime;
-  const own = [mike.paths.pid, mike.paths.monitor, mike.paths.serial];
-  runtime.kvmCmd = runtime.kvmCmd.map((a) => (typeof a === "string" ? own.reduce((s, p) => s.replace(p, p + suffix), a) : a));
-  const inst = await node.startInstance({ name: "mike.lab", runtimeText: text, runtime, incoming: `unix:${sock}`, socketSuffix: suffix, writeRuntime: false });
-  ourTaps.push(...inst.taps.filter((t): t is string => t !== undefined));
-  // QEMU opens the incoming socket after its QMP socket, at the end of start-up.
-  for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-  return { uri: `unix:${sock}`, qmpPath: mike.paths.qmp + suffix, name: inst.name };
+  const { uri, qmpPath, instance } = await node.startMigrationTarget({ name: "mike.lab", runtime: readRuntime(text).runtime, suffix });
+  ourTaps.push(...instance.taps.filter((t): t is string => t !== undefined));
+  return { uri, qmpPath, name: instance.name };
 }
 
 describe("live migration to a target built from the written runtime file", () => {

@@ -3,6 +3,7 @@
 // no traffic off the machine. Everything is named hd*-<labid> and deleted on
 // teardown.
 import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { runCommand } from "./processes.js";
 
 export interface LabNetwork {
@@ -43,7 +44,9 @@ export async function setUpNetwork(labId: string): Promise<LabNetwork> {
       return tap;
     },
     async teardown() {
-      for (const tap of taps.splice(0)) await runCommand("ip", ["link", "del", tap]).catch(() => {});
+      // Taps hotplugged during the lab's life sit on the bridge too: remove every one.
+      const attached = await readdir(`/sys/class/net/${bridge}/brif`).catch(() => [] as string[]);
+      for (const tap of new Set([...taps.splice(0), ...attached])) await runCommand("ip", ["link", "del", tap]).catch(() => {});
       await runCommand("ip", ["link", "del", bridge]).catch(() => {});
     },
   };

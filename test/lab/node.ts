@@ -161,6 +161,26 @@ export class LabNode {
     return inst;
   }
 
+  /**
+   * A migration target for `name` beside its source, from a runtime file's
+   * text, listening on a UNIX socket. On a real cluster it would run on
+   * another node; here its node-local paths (pid file, which QEMU locks,
+   * monitor, serial, QMP sockets) get a suffix. Devices are untouched.
+   */
+  async startMigrationTarget(opts: { name: string; runtime: RuntimeLike; suffix: string }): Promise<{ uri: string; qmpPath: string; instance: LabInstance }> {
+    const paths = instancePaths(this.root, opts.name);
+    const own = [paths.pid, paths.monitor, paths.serial];
+    const runtime: RuntimeLike = {
+      ...opts.runtime,
+      kvmCmd: opts.runtime.kvmCmd.map((a) => (typeof a === "string" ? own.reduce((s, p) => s.replace(p, p + opts.suffix), a) : a)),
+    };
+    const sock = join(this.root, `migrate-${opts.name}${opts.suffix}.sock`);
+    const instance = await this.startInstance({ name: opts.name, runtimeText: "", runtime, incoming: `unix:${sock}`, socketSuffix: opts.suffix, writeRuntime: false });
+    // QEMU opens the incoming socket after its QMP socket, at the end of start-up.
+    await waitFor(`incoming migration socket of ${opts.name}${opts.suffix}`, async () => (existsSync(sock) ? true : undefined), 20_000, 100);
+    return { uri: `unix:${sock}`, qmpPath: paths.qmp + opts.suffix, instance };
+  }
+
   async stopInstance(name: string): Promise<void> {
     const inst = this.instances.get(name);
     if (!inst) return;
