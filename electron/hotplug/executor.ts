@@ -12,7 +12,7 @@
 // - any failure undoes the live steps already done, newest first, and the
 //   runtime file is left as it was.
 import { randomUUID } from "node:crypto";
-import type { NodeSession } from "../ssh/session.js";
+import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError, type QmpClient } from "../qmp/client.js";
 import { RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../node/runtime-store.js";
 import type { Journal } from "../node/journal.js";
@@ -416,7 +416,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
 
   const classify = (err: unknown): FailureCause => {
     if (err instanceof StepFailure) return err.reason;
-    if (sshClosed) return "connection-lost";
+    if (sshClosed || err instanceof SshConnectionLostError) return "connection-lost";
     if (err instanceof InstanceLockedError) return "lock";
     if (err instanceof RuntimeChangedError) return "runtime-changed";
     if (err instanceof QmpBusyError) return "qmp-busy";
@@ -449,6 +449,8 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
   };
 
   const fail = async (index: number, kind: PlanStepKind | "precheck", describe: string, err: unknown, device?: string): Promise<ExecuteFailure> => {
+    // ssh2 may report the lost socket before its "close" event: undo nothing over a dead link.
+    if (err instanceof SshConnectionLostError) sshClosed = true;
     const cause = classify(err);
     const { undone, notUndone } = await rollback();
     const runtimeUnchanged = !(writeAttempted && !(err instanceof RuntimeChangedError) && !(err instanceof RuntimeFileError) && cause === "connection-lost");

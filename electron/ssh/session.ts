@@ -40,6 +40,14 @@ export class HostKeyError extends Error {
   }
 }
 
+/** The SSH connection to the node is gone; anything in flight on it is lost. */
+export class SshConnectionLostError extends Error {
+  constructor(label: string, detail: string) {
+    super(`The SSH connection to ${label} is gone (${detail}). Reconnect to the node and reload the instance.`);
+    this.name = "SshConnectionLostError";
+  }
+}
+
 export class NodeSession {
   private constructor(
     readonly target: NodeTarget,
@@ -92,10 +100,16 @@ export class NodeSession {
   /** A stream to a UNIX socket on the node (a QMP or serial socket). */
   openUnixSocket(path: string): Promise<ClientChannel & Duplex> {
     return new Promise((resolve, reject) => {
-      this.client.openssh_forwardOutStreamLocal(path, (err, stream) => {
-        if (err) reject(new Error(`Cannot open ${path} on ${this.label}: ${err.message}`));
-        else resolve(stream);
-      });
+      try {
+        this.client.openssh_forwardOutStreamLocal(path, (err, stream) => {
+          if (err) reject(new Error(`Cannot open ${path} on ${this.label}: ${err.message}`));
+          else resolve(stream);
+        });
+      } catch (err) {
+        // ssh2 throws "Not connected" at once when the socket is already gone,
+        // before its "close" event has been delivered.
+        reject(new SshConnectionLostError(this.label, err instanceof Error ? err.message : String(err)));
+      }
     });
   }
 

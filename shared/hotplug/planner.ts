@@ -398,9 +398,13 @@ interface NicSpec {
 
 function nicAddSteps(ctx: Ctx, n: NicSpec): PlanStep[] {
   const steps: PlanStep[] = [];
-  const fd = needsFdPassing(ctx);
+  // Taps always travel as fds (as Ganeti 2.13+ does), even where QEMU could
+  // open them by name: then QEMU holds the only fd and the tap disappears
+  // with the instance, instead of lingering on the node after a stop.
+  const unprivileged = needsFdPassing(ctx);
+  const why = unprivileged.pass ? unprivileged.why : "as Ganeti does, so the tap lives and dies with QEMU";
   const vhost = ctx.hv.vhost_net === true;
-  checkCommands(ctx, fd.pass ? ["getfd", "netdev_add", "device_add"] : ["netdev_add", "device_add"], `to hot-add NIC ${n.id}`);
+  checkCommands(ctx, ["getfd", "netdev_add", "device_add"], `to hot-add NIC ${n.id}`);
   if (ctx.hv.use_chroot === true) {
     ctx.warnings.push(
       `QEMU runs chrooted: if ${n.driver}'s option ROM is not inside the chroot, device_add fails with "failed to find romfile". Ganeti 3.0.2 sends romfile="" then (PR #1644); this plan does not, because a migration target started from the runtime file would still load the ROM and its layout would differ.`,
@@ -425,25 +429,18 @@ function nicAddSteps(ctx: Ctx, n: NicSpec): PlanStep[] {
     `Add ${n.driver} ${n.id} at ${displayPciAddr(n.slot)} with MAC ${n.mac}.`,
     { command: "device_del", arguments: { id: n.id } },
   );
-  if (fd.pass) {
-    const fdnames = [`${n.id}-0`, ...(vhost ? [`${n.id}-vhost-0`] : [])];
-    const args: Record<string, unknown> = { type: "tap", id: n.id, fd: fdnames[0] };
-    if (vhost) Object.assign(args, { vhost: true, vhostfd: fdnames[1] });
-    steps.push({
-      kind: "node-pass-fd",
-      mechanism: "getfd",
-      socket: "qmp",
-      source: { type: "tap", tap: n.tap, vhost },
-      fdnames,
-      commands: [qmp("netdev_add", args, `Create netdev ${n.id} from the passed tap fd.`, undoNetdev), device],
-      describe: `On the node (${fd.why}): open tap ${n.tap}${vhost ? " and /dev/vhost-net" : ""}, pass the fd${vhost ? "s" : ""} to QEMU over ${ctx.state.name}.qmp (getfd ${fdnames.join(", ")}), then in the same QMP session create the netdev and the NIC.`,
-    });
-  } else {
-    const args: Record<string, unknown> = { type: "tap", id: n.id, ifname: n.tap, script: "no", downscript: "no" };
-    if (vhost) args.vhost = true;
-    steps.push(qmp("netdev_add", args, `Create netdev ${n.id} on tap ${n.tap} (QEMU opens it itself).`, undoNetdev));
-    steps.push(device);
-  }
+  const fdnames = [`${n.id}-0`, ...(vhost ? [`${n.id}-vhost-0`] : [])];
+  const args: Record<string, unknown> = { type: "tap", id: n.id, fd: fdnames[0] };
+  if (vhost) Object.assign(args, { vhost: true, vhostfd: fdnames[1] });
+  steps.push({
+    kind: "node-pass-fd",
+    mechanism: "getfd",
+    socket: "qmp",
+    source: { type: "tap", tap: n.tap, vhost },
+    fdnames,
+    commands: [qmp("netdev_add", args, `Create netdev ${n.id} from the passed tap fd.`, undoNetdev), device],
+    describe: `On the node (${why}): open tap ${n.tap}${vhost ? " and /dev/vhost-net" : ""}, pass the fd${vhost ? "s" : ""} to QEMU over ${ctx.state.name}.qmp (getfd ${fdnames.join(", ")}), then in the same QMP session create the netdev and the NIC.`,
+  });
   steps.push({ kind: "verify", expect: "present", id: n.id, bus: "pci", slot: n.slot, describe: `Check query-pci shows ${n.id} at ${displayPciAddr(n.slot)}.` });
   steps.push({
     kind: "node-nic-file",

@@ -134,3 +134,8 @@ export type PlanStep =
   | WriteRuntimeStep;
 
 export type PlanStepKind = PlanStep["kind"];
+
+/** Every QMP command a plan sends, in order, including those sent inside a node-pass-fd step. */
+export function qmpStepsOf(steps: readonly PlanStep[]): QmpStep[] {
+  return steps.flatMap((s) => (s.kind === "qmp" ? [s] : s.kind === "node-pass-fd" ? s.commands : []));
+}

@@ -62,7 +62,7 @@ describe("hotplug CLI", () => {
     expect(r.json.status).toBe("done");
     expect(r.json.readersAssumed).toMatch(/assumed Ganeti 3\.0\.2/);
     expect(r.json.result).toMatchObject({ ok: true, written: { generation: "C" } });
-    expect(r.err).toMatch(/done: .*Add virtio-net-pci/);
+    expect(r.err).toMatch(/done: .*pass the fd to QEMU/);
     expect(await readFile(nov.paths.runtime, "utf8")).toContain('"mac": "aa:00:00:0a:0b:0c"');
 
     const check = await cli("migrate-check", "november.lab");

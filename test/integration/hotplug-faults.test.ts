@@ -87,7 +87,8 @@ describe("hotplug faults", () => {
       journal,
       onProgress: async (e) => {
         events.push(e);
-        if (e.kind === "qmp" && e.state === "done" && e.describe.startsWith("Create netdev")) {
+        // The tap exists; netdev_add and device_add run next, node-side, in one QMP session.
+        if (e.kind === "node-tap-create" && e.state === "done") {
           const q = await kvmd(lima);
           await q.execute("device_add", { driver: "virtio-net-pci", id: "intruder", bus: "pci.0", addr: "0x10" });
           q.close();
@@ -96,9 +97,9 @@ describe("hotplug faults", () => {
     });
     expectFailure(r);
     expect(r.cause).toBe("qmp-refused");
-    expect(r.failedStep).toMatchObject({ kind: "qmp", device: deviceIdV2("nic", uuid) });
-    expect(p.plan.steps[r.failedStep.index]).toMatchObject({ kind: "qmp", command: "device_add" });
-    expect(r.error.message).toMatch(/^Step \d+\/\d+ \(qmp: Add virtio-net-pci .* failed for nic-.*: QEMU refused device_add: .*slot 16/);
+    expect(r.failedStep).toMatchObject({ kind: "node-pass-fd", device: deviceIdV2("nic", uuid) });
+    expect(p.plan.steps[r.failedStep.index]).toMatchObject({ kind: "node-pass-fd" });
+    expect(r.error.message).toMatch(/^Step \d+\/\d+ \(node-pass-fd: .* failed for nic-.*: QEMU refused device_add \(Add virtio-net-pci .*slot 16/);
     expect(r.undone.join("\n")).toMatch(/netdev_del nic-/);
     expect(r.undone.join("\n")).toContain(`delete tap ${tap}`);
     expect(r.runtimeUnchanged).toBe(true);
@@ -131,7 +132,8 @@ describe("hotplug faults", () => {
       expectedRuntime: p.expected,
       journal,
       onProgress: (e) => {
-        if (e.kind === "qmp" && e.state === "done" && e.describe.startsWith("Add virtio-net-pci")) cut.client.destroy();
+        // netdev_add and device_add ran node-side; cut before the NIC is verified and recorded.
+        if (e.kind === "node-pass-fd" && e.state === "done") cut.client.destroy();
       },
     });
     expectFailure(r);

@@ -1,7 +1,7 @@
 // Plans for adding NICs and disks: slot choice, exact QMP arguments, ids per
 // write generation, fd passing, the SCSI controller, and the file written.
 import { describe, expect, it } from "vitest";
-import { planHotplug, FDSET_PLACEHOLDER, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
+import { planHotplug, qmpStepsOf, FDSET_PLACEHOLDER, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
 import { readFixture } from "./runtime-fixtures";
@@ -47,21 +47,25 @@ function ok(p: Plan): PlanOk {
   if (!p.ok) throw new Error(`refused: ${p.refusals.map((r) => r.message).join(" | ")}`);
   return p;
 }
-const qmpCalls = (steps: PlanStep[]) => steps.filter((s) => s.kind === "qmp").map((s) => [s.command, s.arguments]);
+const qmpCalls = (steps: PlanStep[]) => qmpStepsOf(steps).map((s) => [s.command, s.arguments]);
 
 describe("NIC add", () => {
   it("auto slot: first free above the reservation, exact QMP arguments, runtime written", () => {
     const p = ok(planHotplug(state(baseText()), { action: "add-nic", uuid: NEW, mac: "AA:00:00:12:34:56", link: "br0" }));
     expect(p.slot).toEqual({ bus: "pci", slot: 14, guestAddress: "0000:00:0e.0" });
-    expect(p.steps.map((s) => s.kind)).toEqual(["node-tap-create", "qmp", "qmp", "verify", "node-nic-file", "write-runtime"]);
+    // The tap fd is passed even though QEMU runs as root here: the tap must die with QEMU.
+    expect(p.steps.map((s) => s.kind)).toEqual(["node-tap-create", "node-pass-fd", "verify", "node-nic-file", "write-runtime"]);
     expect(p.steps[0]).toMatchObject({ kind: "node-tap-create", tap: "tap9e7c85f6", link: "br0", mode: "bridged", vlan: "" });
-    expect(qmpCalls(p.steps)).toEqual([
-      ["netdev_add", { type: "tap", id: "nic-9e7c85f6-b6e5-4243", ifname: "tap9e7c85f6", script: "no", downscript: "no" }],
+    const pass = p.steps[1];
+    if (pass?.kind !== "node-pass-fd") throw new Error("expected node-pass-fd");
+    expect(pass).toMatchObject({ mechanism: "getfd", source: { type: "tap", tap: "tap9e7c85f6", vhost: false }, fdnames: ["nic-9e7c85f6-b6e5-4243-0"] });
+    expect(qmpCalls(pass.commands)).toEqual([
+      ["netdev_add", { type: "tap", id: "nic-9e7c85f6-b6e5-4243", fd: "nic-9e7c85f6-b6e5-4243-0" }],
       ["device_add", { driver: "virtio-net-pci", id: "nic-9e7c85f6-b6e5-4243", bus: "pci.0", addr: "0xe", netdev: "nic-9e7c85f6-b6e5-4243", mac: "aa:00:00:12:34:56" }],
     ]);
-    expect(p.steps[2]).toMatchObject({ undo: { command: "device_del", arguments: { id: "nic-9e7c85f6-b6e5-4243" } } });
-    expect(p.steps[3]).toMatchObject({ kind: "verify", expect: "present", id: "nic-9e7c85f6-b6e5-4243", slot: 14 });
-    expect(p.steps[5]).toMatchObject({ kind: "write-runtime", generation: "C" });
+    expect(pass.commands[1]).toMatchObject({ undo: { command: "device_del", arguments: { id: "nic-9e7c85f6-b6e5-4243" } } });
+    expect(p.steps[2]).toMatchObject({ kind: "verify", expect: "present", id: "nic-9e7c85f6-b6e5-4243", slot: 14 });
+    expect(p.steps[4]).toMatchObject({ kind: "write-runtime", generation: "C" });
     expect(p.writeGeneration).toBe("C");
     const back = readRuntime(p.fileTextAfter);
     expect(back.runtime.nics[1]?.hvinfo).toEqual({ driver: "virtio-net-pci", id: "nic-9e7c85f6-b6e5-4243", bus: "pci.0", addr: "0xe" });
@@ -75,7 +79,7 @@ describe("NIC add", () => {
     for (const slot of ["0x10", 16]) {
       const p = ok(planHotplug(state(baseText()), { action: "add-nic", uuid: NEW, mac: "aa:00:00:12:34:56", link: "br0", slot }));
       expect(p.slot.slot).toBe(16);
-      expect(qmpCalls(p.steps)[1]?.[1]).toMatchObject({ addr: "0x10" });
+        expect(qmpCalls(p.steps)[1]?.[1]).toMatchObject({ addr: "0x10" });
     }
   });
 
@@ -98,8 +102,11 @@ describe("NIC add", () => {
     );
     expect(p.slot.slot).toBe(15);
     expect(p.steps[0]).toMatchObject({ kind: "node-tap-create", mode: "openvswitch", link: "ovs0", vlan: ".100" });
-    expect(qmpCalls(p.steps)).toEqual([
-      ["netdev_add", { type: "tap", id: "nic-9e7c85f6-b6e5-4243", ifname: "tap9e7c85f6", script: "no", downscript: "no", vhost: true }],
+    const pass = p.steps.find((st) => st.kind === "node-pass-fd");
+    if (pass?.kind !== "node-pass-fd") throw new Error("expected node-pass-fd");
+    expect(pass.fdnames).toEqual(["nic-9e7c85f6-b6e5-4243-0", "nic-9e7c85f6-b6e5-4243-vhost-0"]);
+    expect(qmpCalls(pass.commands)).toEqual([
+      ["netdev_add", { type: "tap", id: "nic-9e7c85f6-b6e5-4243", fd: "nic-9e7c85f6-b6e5-4243-0", vhost: true, vhostfd: "nic-9e7c85f6-b6e5-4243-vhost-0" }],
       ["device_add", { driver: "e1000", id: "nic-9e7c85f6-b6e5-4243", bus: "pci.0", addr: "0xf", netdev: "nic-9e7c85f6-b6e5-4243", mac: "aa:00:00:12:34:56" }],
     ]);
   });

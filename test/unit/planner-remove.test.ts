@@ -2,7 +2,7 @@
 // blockdev-del, the running id (old-style ids after a B→C upgrade), and the
 // NIC modify = remove + add at the same slot.
 import { describe, expect, it } from "vitest";
-import { planHotplug, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
+import { planHotplug, qmpStepsOf, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
 import { readFixture } from "./runtime-fixtures";
@@ -97,10 +97,10 @@ describe("modify NIC", () => {
   it("remove then add at the same slot, one plan, one write, NIC keeps its place", () => {
     const p = ok(planHotplug(state(text(), LIVE), { action: "modify-nic", ref: "nic-003fc157-66a8-4e6d", mac: "aa:00:00:00:00:99", link: "br1" }));
     const kinds = p.steps.map((s) => s.kind);
-    expect(kinds).toEqual(["qmp", "wait-device-deleted", "qmp", "node-tap-remove", "verify", "node-tap-create", "qmp", "qmp", "verify", "node-nic-file", "write-runtime"]);
+    expect(kinds).toEqual(["qmp", "wait-device-deleted", "qmp", "node-tap-remove", "verify", "node-tap-create", "node-pass-fd", "verify", "node-nic-file", "write-runtime"]);
     expect(kinds.filter((k) => k === "write-runtime")).toHaveLength(1);
     expect(p.steps[5]).toMatchObject({ kind: "node-tap-create", link: "br1" });
-    expect(p.steps[7]).toMatchObject({ command: "device_add", arguments: { id: "nic-003fc157-66a8-4e6d", addr: "0xd", mac: "aa:00:00:00:00:99" } });
+    expect(qmpStepsOf(p.steps).find((s) => s.command === "device_add")).toMatchObject({ arguments: { id: "nic-003fc157-66a8-4e6d", addr: "0xd", mac: "aa:00:00:00:00:99" } });
     expect(p.slot.slot).toBe(13);
     const nic = readRuntime(p.fileTextAfter).runtime.nics[0];
     expect(nic).toMatchObject({ mac: "aa:00:00:00:00:99", nicparams: { link: "br1", mode: "bridged" }, uuid: NIC0, hvinfo: { addr: "0xd" } });
@@ -112,7 +112,7 @@ describe("modify NIC", () => {
     const b = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
     const livePci = [live(0), live(1), live(2), live(3, "balloon"), live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")];
     const p = ok(planHotplug(state(b, livePci), { action: "modify-nic", ref: NIC0, link: "br1" }));
-    const adds = p.steps.filter((s): s is Extract<PlanStep, { kind: "qmp" }> => s.kind === "qmp" && s.command === "device_add");
+    const adds = qmpStepsOf(p.steps).filter((s) => s.command === "device_add");
     expect(adds[0]?.arguments).toMatchObject({ id: "nic-003fc157-66a8-4e6d", addr: "0x5" });
     expect(p.steps[0]).toMatchObject({ command: "device_del", arguments: { id: "hotnic-003fc157-pci-5" } });
     // Slot 5 is below 3.0's reservation, but it is the NIC's own slot.

@@ -25,11 +25,20 @@ const STEP_STATE: Record<OperationProgress["state"], { icon: string; label: stri
   "waiting-guest": { icon: "⧗", label: "waiting for the guest to release it" },
 };
 
-/** A QMP step's detail as it goes on the wire; other steps as plain JSON. */
+function qmpWire(command: unknown, args: unknown): string {
+  return JSON.stringify(args && typeof args === "object" && Object.keys(args).length > 0 ? { execute: command, arguments: args } : { execute: command });
+}
+
+/**
+ * A step's detail as it goes on the wire: QMP commands as QEMU receives them
+ * (also those a node-side step sends after passing an fd), other steps as JSON.
+ */
 export function stepWire(detail: Record<string, unknown>): string {
-  if (typeof detail.command === "string") {
-    const args = detail.arguments;
-    return JSON.stringify(args && typeof args === "object" && Object.keys(args).length > 0 ? { execute: detail.command, arguments: args } : { execute: detail.command });
+  if (typeof detail.command === "string") return qmpWire(detail.command, detail.arguments);
+  const { commands, ...rest } = detail;
+  if (Array.isArray(commands)) {
+    const sent = commands.map((c) => (c && typeof c === "object" ? qmpWire((c as Record<string, unknown>).command, (c as Record<string, unknown>).arguments) : ""));
+    return [JSON.stringify(rest), ...sent].join("\n");
   }
   return JSON.stringify(detail);
 }
