@@ -2,7 +2,6 @@
 // Electron preload provides, carried over one WebSocket (framing in
 // shared/ipc/wire.ts). Calls made while the socket is down wait for it;
 // calls in flight when it drops fail, because their outcome is unknown.
-import { z } from "zod";
 import { contract, events, type Channel, type EventName, type EventPayload, type HotplugDeskApi, type Request, type Response } from "../../../shared/ipc/contract";
 import { ServerMessageSchema, WIRE_MAX_BYTES, WIRE_PATH, WIRE_PROTOCOL_PREFIX, type ClientMessage } from "../../../shared/ipc/wire";
 
@@ -57,10 +56,6 @@ export interface WebTransportOptions {
 
 const OPEN = 1;
 
-// The same message shapes as shared/ipc/wire.ts, checked as a plain union:
-// zod 4 refuses that schema's discriminatedUnion (two members share
-// type "result") at parse time.
-const ServerMessage = z.union(ServerMessageSchema.options);
 
 interface Pending {
   channel: Channel;
@@ -129,7 +124,7 @@ export function createWebApi(opts: WebTransportOptions): WebApi {
     } catch {
       return;
     }
-    const msg = ServerMessage.safeParse(raw);
+    const msg = ServerMessageSchema.safeParse(raw);
     if (!msg.success) return;
     const m = msg.data;
     if (m.type === "event") {
