@@ -51,8 +51,10 @@ export async function probeInstance(session: NodeSession, qmpPath: string, opts:
       const id = await qmp.execute("qom-get", { path: `/machine/peripheral/${p.name}`, property: "scsi-id" }, { schema: z.number().int() });
       scsi.push({ scsiId: id, qdevId: p.name, driver: m[1] });
     }
-    // Class 0x0100 is a SCSI controller (lsi, virtio-scsi); 0x0104 RAID (megasas).
-    const scsiController = pci.some((d) => d.classCode === 0x0100 || d.classCode === 0x0104) || peripherals.some((p) => p.name === "scsi");
+    // The bus scsi.0 exists exactly when a controller has the id "scsi" (Ganeti's
+    // -device <type>,id=scsi). PCI class codes cannot tell: virtio-blk reports
+    // class 0x0100 ("SCSI controller") too.
+    const scsiController = pci.some((d) => d.qdevId === "scsi") || peripherals.some((p) => p.name === "scsi");
     const v = qmp.version;
     return {
       live: {

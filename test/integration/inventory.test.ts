@@ -69,6 +69,8 @@ describe("inventory of a lab node", () => {
     expect(alpha.devices.every((d) => d.live === true)).toBe(true);
     expect(alpha.devices.find((d) => d.kind === "nic")?.guestAddress).toBe("0000:00:0d.0");
     expect(alpha.drift).toEqual([]);
+    // alpha's virtio-blk disk reports PCI class "SCSI controller"; it is not one.
+    expect(alpha.scsiController).toBe(false);
 
     const bravo = find(views, "bravo.lab");
     expect(bravo).toMatchObject({ generation: "B", reservedCount: 3 });

@@ -241,7 +241,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
           {scsi ? (
             <>
               <h3 className="bus-title">
-                scsi.0 <span className="muted">· targets 0–15, channel 0, lun 0{view.scsiController === false ? " · no SCSI controller on the live bus" : ""}</span>
+                scsi.0 <span className="muted">· targets 0–15, channel 0, lun 0{view.scsiController === false ? " · no SCSI controller yet: placing a SCSI disk adds one (scsi_controller_type) and records it" : ""}</span>
               </h3>
               <div className="scsi-grid" role="group" aria-label="SCSI targets on scsi.0">
                 {view.scsi.map((t) => {
