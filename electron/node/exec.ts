@@ -54,7 +54,9 @@ export class ExecOutputLimitError extends ExecError {
 
 /** A short, readable form of argv for messages (not for execution). */
 export function describeArgv(argv: readonly string[]): string {
-  const s = argv.map((a) => (/^[\w./:=@%+-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
+  // A script passed inline (python3 -c ...) is named, not shown.
+  const shown = (a: string) => (a.includes("\n") || a.length > 80 ? `<${a.includes("\n") ? "script" : "text"}, ${a.length} chars>` : /^[\w./:=@%+-]+$/.test(a) ? a : JSON.stringify(a));
+  const s = argv.map(shown).join(" ");
   return `"${s.length > 120 ? `${s.slice(0, 117)}...` : s}"`;
 }
 
