@@ -125,10 +125,11 @@ describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
     expect(await disk.textContent()).toContain("00:0c.0");
     expect(await slot("0x0d").textContent()).toMatch(/NIC.*virtio-net-pci.*nic-.*aa:00:00/);
     await shot("slot-board");
-    await copyFile(`${SHOTS}/slot-board.png`, "docs/screenshot.png").catch(async () => {
+    // The README's screenshot is refreshed on purpose (npm run screenshot), not by every test run.
+    if (process.env.UPDATE_SCREENSHOT === "1") {
       await mkdir("docs", { recursive: true });
       await copyFile(`${SHOTS}/slot-board.png`, "docs/screenshot.png");
-    });
+    }
   });
 
   it("a reserved slot refuses a NIC and says why, while dragging and after the drop", async () => {
