@@ -16,6 +16,8 @@ export interface ComposeOptions {
   lab?: LabLauncher;
   /** The user's ~/.ssh/known_hosts (read-only); null to ignore it (tests). */
   userKnownHostsPath?: string | null;
+  /** See ServiceDeps.watchIntervalMs. */
+  watchIntervalMs?: number;
 }
 
 export interface ComposedApp {
@@ -32,7 +34,7 @@ export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
   const nodes = await NodeManager.open({ store });
   const activity = await ActivityLog.open(opts.dataDir);
   const bus = new EventBus();
-  const service = createService({ nodes, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport });
+  const service = createService({ nodes, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
   if (nodes.loadProblem) {
     await activity.add({ nodeId: "app", summary: "Node settings were unreadable and were set aside", outcome: "failed", detail: JSON.stringify(nodes.loadProblem) });
   }

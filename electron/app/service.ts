@@ -10,6 +10,7 @@ import type { ActivityEntry, AppInfo, NodeView, PlanPreview, UiIntent } from "..
 import { planHotplug, type HotplugIntent, type PlanOk, type PlanStep } from "../../shared/hotplug/index.js";
 import { readRuntime, type Nic } from "../../shared/runtime/index.js";
 import { summarize } from "../../shared/inventory/view.js";
+import { comparableOf, diffInventory } from "../../shared/inventory/diff.js";
 import { gatherInstanceState } from "../hotplug/state.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { gatherInstance, loadNodeInventory, type GatheredInstance } from "../inventory/node-inventory.js";
@@ -60,6 +61,8 @@ export interface ServiceDeps {
   lab?: LabLauncher;
   version: string;
   transport: AppInfo["transport"];
+  /** How often ready nodes are re-read to notice changes made outside the app; 0 turns it off. */
+  watchIntervalMs?: number;
 }
 
 interface StoredPlan {
@@ -97,6 +100,8 @@ function stepDetail(step: PlanStep): Record<string, unknown> {
 
 export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(): void } {
   const plans = new Map<string, StoredPlan>();
+  /** Operations in flight per node: the watcher leaves those nodes alone. */
+  const busyNodes = new Map<string, number>();
   const nodeView = (id: string): NodeView => {
     const config = deps.nodes.list().find((n) => n.id === id);
     const status = deps.nodes.status(id);
@@ -288,6 +293,7 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
       const operationId = randomUUID();
       const node = nodeConfig(stored.nodeId);
       const base = { operationId, planId, nodeId: stored.nodeId, instance: stored.instance };
+      busyNodes.set(stored.nodeId, (busyNodes.get(stored.nodeId) ?? 0) + 1);
       void (async () => {
         let result: RunPlanResult;
         try {
@@ -303,6 +309,8 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
           });
         } catch (err) {
           result = { ok: false, error: err instanceof Error ? err.message : String(err), undone: [] };
+        } finally {
+          busyNodes.set(stored.nodeId, (busyNodes.get(stored.nodeId) ?? 1) - 1);
         }
         deps.bus.emit("operation.outcome", {
           ...base,
@@ -338,5 +346,43 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
       return nodeView(config.id);
     },
   };
-  return { handlers, dispose: unsubscribe };
+  // Changes made outside the app (a guest powering off, Ganeti rewriting a
+  // runtime file, a device leaving the bus) reach the UI through this watch.
+  const seen = new Map<string, ReturnType<typeof comparableOf>[]>();
+  let watching = false;
+  const watchOnce = async () => {
+    if (watching) return;
+    watching = true;
+    try {
+      for (const node of deps.nodes.list()) {
+        if (deps.nodes.status(node.id)?.state !== "ready" || (busyNodes.get(node.id) ?? 0) > 0) continue;
+        try {
+          const session = await deps.nodes.session(node.id, 2000);
+          const now = (await loadNodeInventory(session, { nodeId: node.id, root: node.root, ganetiVersion: node.ganetiVersion })).map(comparableOf);
+          const before = seen.get(node.id);
+          seen.set(node.id, now);
+          if (!before || (busyNodes.get(node.id) ?? 0) > 0) continue;
+          for (const change of diffInventory(before, now)) {
+            deps.bus.emit("inventory.changed", { nodeId: node.id, instance: change.instance });
+            await log({ nodeId: node.id, instance: change.instance, summary: change.summary, outcome: "info" });
+          }
+        } catch {
+          // A node that cannot be read now shows that in its own status.
+        }
+      }
+    } finally {
+      watching = false;
+    }
+  };
+  const interval = deps.watchIntervalMs ?? 15_000;
+  const timer = interval > 0 ? setInterval(() => void watchOnce(), interval) : undefined;
+  timer?.unref();
+
+  return {
+    handlers,
+    dispose: () => {
+      unsubscribe();
+      if (timer) clearInterval(timer);
+    },
+  };
 }

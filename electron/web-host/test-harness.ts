@@ -22,7 +22,7 @@ export interface AppUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startAppForTest(opts: { node: LabNode; nodeId?: string; trustHostKey?: boolean }): Promise<AppUnderTest> {
+export async function startAppForTest(opts: { node: LabNode; nodeId?: string; trustHostKey?: boolean; watchIntervalMs?: number }): Promise<AppUnderTest> {
   const staticDir = await ensureRendererBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), "hdapp-"));
   const info = opts.node.info;
@@ -30,7 +30,7 @@ export async function startAppForTest(opts: { node: LabNode; nodeId?: string; tr
     // As if the user had already trusted the lab's host key in this app.
     await writeFile(join(dataDir, "known_hosts"), `[127.0.0.1]:${info.port} ${info.hostPublicKey}\n`, { mode: 0o600 });
   }
-  const app = await composeApp({ dataDir, transport: "web", version: "test", runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }), userKnownHostsPath: null });
+  const app = await composeApp({ dataDir, transport: "web", version: "test", runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }), userKnownHostsPath: null, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
   const nodeId = opts.nodeId ?? "lab";
   await app.nodes.add({
     id: nodeId,
