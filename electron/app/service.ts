@@ -15,6 +15,7 @@ import { gatherInstanceState } from "../hotplug/state.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { gatherInstance, loadNodeInventory, type GatheredInstance } from "../inventory/node-inventory.js";
 import { ActivityLog } from "./activity-log.js";
+import { importSshConfig } from "../nodes/ssh-config-import.js";
 import { ApiError, EventBus, type Handlers } from "./dispatch.js";
 import { newDeviceUuid, newMac } from "../hotplug/ids.js";
 
@@ -166,6 +167,8 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
       await deps.nodes.remove(nodeId);
       return {};
     },
+
+    "nodes.importSshConfig": async () => importSshConfig(),
 
     "nodes.connect": async ({ nodeId }) => {
       await deps.nodes.connect(nodeId);

@@ -123,6 +123,18 @@ export const RuntimeFileViewSchema = z.object({
 });
 export type RuntimeFileView = z.infer<typeof RuntimeFileViewSchema>;
 
+/** Hosts found in ~/.ssh/config that could become nodes. */
+export const SshConfigImportSchema = z.object({
+  path: z.string(),
+  found: z.boolean(),
+  candidates: z.array(
+    z.object({ alias: z.string(), name: z.string(), host: z.string(), port: z.number().int(), user: z.string().optional(), keyPath: z.string().optional(), notes: z.array(z.string()) }),
+  ),
+  unsupported: z.array(z.object({ alias: z.string(), reason: z.string() })),
+  warnings: z.array(z.string()),
+});
+export type SshConfigImportView = z.infer<typeof SshConfigImportSchema>;
+
 export const AppInfoSchema = z.object({
   version: z.string(),
   transport: z.enum(["electron", "web"]),
@@ -142,6 +154,7 @@ export const contract = {
   "nodes.list": { request: Empty, response: z.array(NodeViewSchema) },
   "nodes.add": { request: AddNodeRequestSchema, response: NodeViewSchema },
   "nodes.remove": { request: NodeRef, response: Empty },
+  "nodes.importSshConfig": { request: Empty, response: SshConfigImportSchema },
   "nodes.connect": { request: NodeRef, response: NodeViewSchema },
   "nodes.trustHostKey": { request: z.strictObject({ nodeId: NodeIdRef, fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/) }), response: NodeViewSchema },
   "inventory.list": { request: z.strictObject({ nodeId: NodeIdRef.optional() }), response: z.array(InstanceSummarySchema) },

@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { startWebHost, type WebHost } from "../../electron/web-host/server.js";
 import { ServerMessageSchema, WIRE_PATH, WIRE_PROTOCOL_PREFIX } from "../../shared/ipc/wire.js";
+import { SshConfigImportSchema } from "../../shared/ipc/contract.js";
 
 let dir: string;
 let app: ComposedApp;
@@ -109,6 +110,8 @@ describe("web host", () => {
       expect(bad.type === "result" && !bad.ok && bad.error.message).toMatch(/host/);
       const extra = await call(ws, 5, "app.info", { sneaky: true });
       expect(extra).toMatchObject({ ok: false, error: { code: "bad-request" } });
+      const ssh = await call(ws, 6, "nodes.importSshConfig", {});
+      expect(ssh.type === "result" && ssh.ok && SshConfigImportSchema.parse(ssh.response).path).toMatch(/\.ssh\/config$/);
     } finally {
       ws.close();
     }

@@ -72,7 +72,7 @@ describe("keyboard drag navigation", () => {
 });
 
 describe("add-node form", () => {
-  const base = { host: "node1.example.org", port: "22", user: "root", auth: "agent" as const, keyPath: "", root: "/", name: "" };
+  const base = { host: "node1.example.org", port: "22", user: "root", auth: "agent" as const, keyPath: "", root: "/", name: "", ganetiVersion: "" };
   it("passes a good form and builds the request main expects", () => {
     expect(fieldErrors(base)).toEqual({});
     expect(addNodeRequest(base)).toEqual({ host: "node1.example.org", port: "22", user: "root", agent: true, root: "/" });
@@ -84,5 +84,7 @@ describe("add-node form", () => {
     expect(fieldErrors({ ...base, user: "9bad user" }).user).toMatch(/^user must be a login name/);
     expect(fieldErrors({ ...base, root: "srv/../x/" }).root).toMatch(/^root must be an absolute path/);
     expect(fieldErrors({ ...base, auth: "key", keyPath: "" }).keyPath).toMatch(/^keyPath must not be empty/);
+    expect(fieldErrors({ ...base, ganetiVersion: "three" }).ganetiVersion).toBeTruthy();
+    expect(addNodeRequest({ ...base, ganetiVersion: "2.15.2" })).toMatchObject({ ganetiVersion: "2.15.2" });
   });
 });

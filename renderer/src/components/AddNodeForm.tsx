@@ -2,7 +2,7 @@
 // the same zod schema main uses, so field errors read exactly as main's.
 import { useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
 import { AddNodeRequestSchema, type AddNodeRequest } from "../../../shared/nodes/schema";
-import type { NodeView } from "../../../shared/ipc/contract";
+import type { NodeView, SshConfigImportView } from "../../../shared/ipc/contract";
 import { useApi } from "../state/api-context";
 import { errorMessage } from "../lib/format";
 
@@ -14,9 +14,10 @@ interface Fields {
   keyPath: string;
   root: string;
   name: string;
+  ganetiVersion: string;
 }
 
-const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "" };
+const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "", ganetiVersion: "" };
 
 /** The request main receives; empty optional fields are left out. */
 export function addNodeRequest(f: Fields): AddNodeRequest {
@@ -27,6 +28,7 @@ export function addNodeRequest(f: Fields): AddNodeRequest {
     ...(f.auth === "key" ? { keyPath: f.keyPath } : { agent: true }),
     ...(f.root.trim() ? { root: f.root.trim() } : {}),
     ...(f.name.trim() ? { name: f.name.trim() } : {}),
+    ...(f.ganetiVersion.trim() ? { ganetiVersion: f.ganetiVersion.trim() } : {}),
   };
 }
 
@@ -52,7 +54,28 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
   const [submitted, setSubmitted] = useState(false);
   const [busy, setBusy] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
+  const [sshConfig, setSshConfig] = useState<SshConfigImportView | null>(null);
   const errors = fieldErrors(f);
+  const loadSshConfig = async () => {
+    try {
+      setSshConfig(await api.call("nodes.importSshConfig", {}));
+    } catch (err) {
+      setServerError(errorMessage(err));
+    }
+  };
+  const useCandidate = (alias: string) => {
+    const c = sshConfig?.candidates.find((x) => x.alias === alias);
+    if (!c) return;
+    setF((old) => ({
+      ...old,
+      host: c.host,
+      port: String(c.port),
+      user: c.user ?? old.user,
+      auth: c.keyPath ? "key" : "agent",
+      keyPath: c.keyPath ?? "",
+      name: c.name,
+    }));
+  };
   const show = (k: string) => (submitted || touched[k]) && errors[k];
 
   const set = <K extends keyof Fields>(k: K, v: Fields[K]) => setF((old) => ({ ...old, [k]: v }));
@@ -97,6 +120,33 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
 
   return (
     <form className="add-node" onSubmit={submit} noValidate aria-label="Add node">
+      <div className="ssh-config-import">
+        {sshConfig === null ? (
+          <button type="button" onClick={() => void loadSshConfig()}>
+            Import from ~/.ssh/config…
+          </button>
+        ) : !sshConfig.found ? (
+          <span className="muted">No {sshConfig.path}: fill in the fields below.</span>
+        ) : (
+          <label>
+            Host from {sshConfig.path}{" "}
+            <select defaultValue="" onChange={(e) => useCandidate(e.target.value)} aria-label="Host from ~/.ssh/config">
+              <option value="" disabled>
+                {sshConfig.candidates.length} host(s)…
+              </option>
+              {sshConfig.candidates.map((c) => (
+                <option key={c.alias} value={c.alias}>
+                  {c.alias} ({c.user ? `${c.user}@` : ""}
+                  {c.host}:{c.port})
+                </option>
+              ))}
+            </select>
+            {sshConfig.unsupported.length > 0 ? (
+              <span className="field-hint"> Skipped: {sshConfig.unsupported.map((u) => `${u.alias} (${u.reason})`).join("; ")}</span>
+            ) : null}
+          </label>
+        )}
+      </div>
       <div className="form-grid">
         {field("host", "Host", <input {...inputProps("host")} placeholder="node1.example.org" autoFocus autoComplete="off" spellCheck={false} />, "Host name or IP; user@host:port works too.")}
         {field("port", "Port", <input {...inputProps("port")} inputMode="numeric" className="narrow" />)}
@@ -115,6 +165,12 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
           : null}
         {field("root", "Root on the node", <input {...inputProps("root")} spellCheck={false} />, '"/" for a normal install; a chroot or lab root otherwise.')}
         {field("name", "Display name (optional)", <input {...inputProps("name")} placeholder="defaults to the host" />)}
+        {field(
+          "ganetiVersion",
+          "Ganeti version (optional)",
+          <input {...inputProps("ganetiVersion")} placeholder="e.g. 3.0.2" spellCheck={false} />,
+          "gnt-cluster version on the node. It decides which runtime-file format is written and which slots are reserved; without it each file's own format is kept.",
+        )}
       </div>
       {serverError ? (
         <div className="banner bad" role="alert">
