@@ -11,9 +11,10 @@ import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from 
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
-import { checkInstanceMigration, executePlan, gatherInstanceState, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { checkInstanceMigration, executePlan, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { expectOk, planOn } from "./hotplug-fixture.js";
 import { livePci, liveScsi, openQmp } from "../../electron/hotplug/qmp-session.js";
-import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
+import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { formatPciAddr } from "../../shared/slots/index.js";
@@ -45,20 +46,13 @@ afterAll(async () => {
   if (journalDir) await rm(journalDir, { recursive: true, force: true });
 });
 
-async function plan(instance: string, intent: HotplugIntentInput): Promise<{ plan: PlanOk; expected: Buffer }> {
-  const g = await gatherInstanceState(session, instance, { root: node.root, readers: { ganetiVersions: ["3.0.2"] } });
-  const p = planHotplug(g.state, intent);
-  if (!p.ok) throw new Error(`plan refused: ${p.refusals.map((r) => r.message).join("; ")}`);
-  return { plan: p, expected: g.expectedRuntime };
-}
+
+const plan = (instance: string, intent: HotplugIntentInput) => planOn(session, node.root, instance, intent);
 
 async function run(instance: string, p: { plan: PlanOk; expected: Buffer }, events: ProgressEvent[] = []): Promise<ExecuteResult> {
   return executePlan({ session, root: node.root, nodeId: "lab", instance, plan: p.plan, expectedRuntime: p.expected, journal, onProgress: (e) => void events.push(e) });
 }
 
-function expectOk(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: true }> {
-  if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
-}
 
 async function guestPci(predicate: (addrs: string[]) => boolean): Promise<string[]> {
   const console = new GuestConsole(await session.openUnixSocket(india.paths.serial));

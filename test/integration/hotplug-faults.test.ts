@@ -17,9 +17,10 @@ import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/node/journal.js";
 import { InstanceLocks } from "../../electron/node/instance-lock.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
-import { executePlan, gatherInstanceState, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { expectFailure, planOn } from "./hotplug-fixture.js";
 import { livePci, openQmp } from "../../electron/hotplug/qmp-session.js";
-import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
+import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
 import { instancePaths } from "../../shared/node/layout.js";
 
@@ -51,16 +52,9 @@ afterAll(async () => {
   if (journalDir) await rm(journalDir, { recursive: true, force: true });
 });
 
-async function plan(s: NodeSession, instance: string, intent: HotplugIntentInput): Promise<{ plan: PlanOk; expected: Buffer }> {
-  const g = await gatherInstanceState(s, instance, { root: node.root, readers: { ganetiVersions: ["3.0.2"] } });
-  const p = planHotplug(g.state, intent);
-  if (!p.ok) throw new Error(`plan refused: ${p.refusals.map((r) => r.message).join("; ")}`);
-  return { plan: p, expected: g.expectedRuntime };
-}
 
-function expectFailure(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: false }> {
-  if (r.ok) throw new Error("expected the plan to fail, but it succeeded");
-}
+
+const plan = (s: NodeSession, instance: string, intent: HotplugIntentInput) => planOn(s, node.root, instance, intent);
 
 /** A second QMP client on the .kvmd socket: "someone else" acting behind the executor's back. */
 async function kvmd(inst: StartedLabInstance): Promise<QmpClient> {

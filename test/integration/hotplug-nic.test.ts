@@ -13,9 +13,10 @@ import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from 
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
-import { executePlan, gatherInstanceState, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { expectOk, planOn } from "./hotplug-fixture.js";
 import { openQmp, livePci } from "../../electron/hotplug/qmp-session.js";
-import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
+import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { readRuntime, writeRuntime, deviceIdV2 } from "../../shared/runtime/index.js";
 import { instancePaths } from "../../shared/node/layout.js";
 
@@ -53,20 +54,13 @@ afterAll(async () => {
   if (journalDir) await rm(journalDir, { recursive: true, force: true });
 });
 
-async function plan(instance: string, intent: HotplugIntentInput, readers = ["3.0.2"]): Promise<{ plan: PlanOk; expected: Buffer }> {
-  const g = await gatherInstanceState(session, instance, { root: ROOT(), readers: { ganetiVersions: readers } });
-  const p = planHotplug(g.state, intent);
-  if (!p.ok) throw new Error(`plan refused: ${p.refusals.map((r) => r.message).join("; ")}`);
-  return { plan: p, expected: g.expectedRuntime };
-}
+
+const plan = (instance: string, intent: HotplugIntentInput, readers = ["3.0.2"]) => planOn(session, ROOT(), instance, intent, readers);
 
 async function run(instance: string, p: { plan: PlanOk; expected: Buffer }, events: ProgressEvent[] = []): Promise<ExecuteResult> {
   return executePlan({ session, root: ROOT(), nodeId: "lab", instance, plan: p.plan, expectedRuntime: p.expected, journal, onProgress: (e) => void events.push(e) });
 }
 
-function expectOk(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: true }> {
-  if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
-}
 
 async function guestPci(instance: string, predicate: (addrs: string[]) => boolean): Promise<string[]> {
   const console = new GuestConsole(await session.openUnixSocket(instancePaths(ROOT(), instance).serial));

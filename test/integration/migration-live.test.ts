@@ -15,10 +15,11 @@ import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/node/journal.js";
-import { checkInstanceMigration, executePlan, gatherInstanceState, migrateAndWait, newDeviceUuid, newMac, type ExecuteResult } from "../../electron/hotplug/index.js";
+import { checkInstanceMigration, executePlan, migrateAndWait, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
+import { expectOk, planOn } from "./hotplug-fixture.js";
 import { livePci } from "../../electron/hotplug/qmp-session.js";
 import { checkRuntimeAgainstLive } from "../../shared/hotplug/migration-check.js";
-import { planHotplug, type HotplugIntentInput } from "../../shared/hotplug/index.js";
+import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
 import { readRuntime } from "../../shared/runtime/index.js";
 
 let node: LabNode;
@@ -45,11 +46,8 @@ afterAll(async () => {
 });
 
 async function hotplug(intent: HotplugIntentInput): Promise<void> {
-  const g = await gatherInstanceState(session, "mike.lab", { root: node.root, readers: { ganetiVersions: ["3.0.2"] } });
-  const p = planHotplug(g.state, intent);
-  if (!p.ok) throw new Error(`plan refused: ${p.refusals.map((r) => r.message).join("; ")}`);
-  const r: ExecuteResult = await executePlan({ session, root: node.root, nodeId: "lab", instance: "mike.lab", plan: p, expectedRuntime: g.expectedRuntime, journal });
-  if (!r.ok) throw new Error(r.error.message);
+  const p = await planOn(session, node.root, "mike.lab", intent);
+  expectOk(await executePlan({ session, root: node.root, nodeId: "lab", instance: "mike.lab", plan: p.plan, expectedRuntime: p.expected, journal }));
 }
 
 const localQmp = (path: string) => QmpClient.connect(connect(path), { label: path });

@@ -1,0 +1,37 @@
+// What the hotplug integration tests share: a session target for the lab
+// node, a temporary undo journal, "plan this or fail the test", and result
+// assertions that print the executor's own message.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LabNode } from "../lab/node.js";
+import type { NodeSession, NodeTarget } from "../../electron/ssh/session.js";
+import { Journal } from "../../electron/node/journal.js";
+import { gatherInstanceState, type ExecuteResult } from "../../electron/hotplug/index.js";
+import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
+
+export function labTarget(node: LabNode): NodeTarget {
+  const i = node.info;
+  return { host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath };
+}
+
+export async function tempJournal(): Promise<{ journal: Journal; dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "hd-journal-"));
+  return { journal: new Journal(dir), dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Read the instance and plan the intent as the app does; a refusal fails the test with its reasons. */
+export async function planOn(session: NodeSession, root: string, instance: string, intent: HotplugIntentInput, readers = ["3.0.2"]): Promise<{ plan: PlanOk; expected: Buffer }> {
+  const g = await gatherInstanceState(session, instance, { root, readers: { ganetiVersions: readers } });
+  const p = planHotplug(g.state, intent);
+  if (!p.ok) throw new Error(`plan refused: ${p.refusals.map((r) => r.message).join("; ")}`);
+  return { plan: p, expected: g.expectedRuntime };
+}
+
+export function expectOk(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: true }> {
+  if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
+}
+
+export function expectFailure(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: false }> {
+  if (r.ok) throw new Error("expected the plan to fail, but it succeeded");
+}
