@@ -107,44 +107,56 @@ function DropHint({ verdict }: { verdict: Verdict | null }) {
   );
 }
 
-export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: PciSlotView; device: DeviceView | undefined; activeId: string | null }) {
-  const { entry, device } = p;
-  const key: TargetKey = `pci:${entry.slot}`;
-  const drop = useDroppable({ id: key, data: { target: { type: "pci", slot: entry.slot } } });
-  const dragId = device ? deviceDragId(device) : `none:pci:${entry.slot}`;
+/**
+ * What every slot and target cell shares: it is a drop target, it is
+ * draggable when a device sits in it, Enter selects it, and Space either
+ * picks up its device (dnd-kit's keyboard sensor) or selects an empty cell.
+ */
+function useCellDnd(p: CellCommon & { activeId: string | null }, key: TargetKey, target: { type: "pci"; slot: number } | { type: "scsi"; scsiId: number }, device: DeviceView | undefined) {
+  const drop = useDroppable({ id: key, data: { target } });
+  const dragId = device ? deviceDragId(device) : `none:${key}`;
   const item: DragItem | undefined = device ? { type: "device", device } : undefined;
   const drag = useDraggable({ id: dragId, data: { item }, disabled: !device });
-  const st = STATE_TEXT[entry.state];
-  const live = entry.liveDevices[0];
-  const name = pciSlotName(p.view, entry.slot);
-  const isSource = device !== undefined && p.activeId === dragId;
-
-  return (
-    <div
-      ref={(el) => {
+  return {
+    isSource: device !== undefined && p.activeId === dragId,
+    props: {
+      ref: (el: HTMLDivElement | null) => {
         drop.setNodeRef(el);
         if (device) drag.setNodeRef(el);
-      }}
-      className={cellClass("slot", entry.state, p, entry.drift !== undefined, isSource)}
-      data-slot={displayPciAddr(entry.slot)}
-      data-state={entry.state}
-      data-accepts={p.dragging && p.verdict ? String(p.verdict.ok) : undefined}
-      {...(device ? drag.attributes : { role: "button", tabIndex: 0 })}
-      {...(device ? drag.listeners : {})}
-      aria-label={name}
-      aria-pressed={p.selected}
-      aria-roledescription={device ? "device in slot (draggable)" : "slot"}
-      title={entry.reasons.map((r) => r.message).join("\n") || name}
-      onClick={() => p.onSelect(key)}
-      onKeyDown={(e) => {
-        // Space picks up a device (dnd-kit); Enter always selects.
+      },
+      "data-accepts": p.dragging && p.verdict ? String(p.verdict.ok) : undefined,
+      ...(device ? drag.attributes : { role: "button", tabIndex: 0 }),
+      ...(device ? drag.listeners : {}),
+      "aria-pressed": p.selected,
+      onClick: () => p.onSelect(key),
+      onKeyDown: (e: React.KeyboardEvent<HTMLDivElement>) => {
         if (e.key === "Enter" || (!device && e.key === " ")) {
           e.preventDefault();
           p.onSelect(key);
           return;
         }
         drag.listeners?.onKeyDown?.(e);
-      }}
+      },
+    },
+  };
+}
+
+export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: PciSlotView; device: DeviceView | undefined; activeId: string | null }) {
+  const { entry, device } = p;
+  const { isSource, props: dnd } = useCellDnd(p, `pci:${entry.slot}`, { type: "pci", slot: entry.slot }, device);
+  const st = STATE_TEXT[entry.state];
+  const live = entry.liveDevices[0];
+  const name = pciSlotName(p.view, entry.slot);
+
+  return (
+    <div
+      {...dnd}
+      className={cellClass("slot", entry.state, p, entry.drift !== undefined, isSource)}
+      data-slot={displayPciAddr(entry.slot)}
+      data-state={entry.state}
+      aria-label={name}
+      aria-roledescription={device ? "device in slot (draggable)" : "slot"}
+      title={entry.reasons.map((r) => r.message).join("\n") || name}
     >
       <div className="slot-head">
         <span className="slot-addr">{displayPciAddr(entry.slot)}</span>
@@ -186,38 +198,17 @@ export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: Pc
 
 export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellCommon & { entry: ScsiTargetView; device: DeviceView | undefined; activeId: string | null }) {
   const { entry, device } = p;
-  const key: TargetKey = `scsi:${entry.scsiId}`;
-  const drop = useDroppable({ id: key, data: { target: { type: "scsi", scsiId: entry.scsiId } } });
-  const dragId = device ? deviceDragId(device) : `none:scsi:${entry.scsiId}`;
-  const item: DragItem | undefined = device ? { type: "device", device } : undefined;
-  const drag = useDraggable({ id: dragId, data: { item }, disabled: !device });
+  const { isSource, props: dnd } = useCellDnd(p, `scsi:${entry.scsiId}`, { type: "scsi", scsiId: entry.scsiId }, device);
   const st = STATE_TEXT[entry.state];
-  const isSource = device !== undefined && p.activeId === dragId;
   return (
     <div
-      ref={(el) => {
-        drop.setNodeRef(el);
-        if (device) drag.setNodeRef(el);
-      }}
+      {...dnd}
       className={cellClass("slot scsi", entry.state, p, entry.drift !== undefined, isSource)}
       data-scsi={entry.scsiId}
       data-state={entry.state}
-      data-accepts={p.dragging && p.verdict ? String(p.verdict.ok) : undefined}
-      {...(device ? drag.attributes : { role: "button", tabIndex: 0 })}
-      {...(device ? drag.listeners : {})}
       aria-label={scsiTargetName(p.view, entry.scsiId)}
-      aria-pressed={p.selected}
       aria-roledescription={device ? "disk on SCSI target (draggable)" : "SCSI target"}
       title={entry.reasons.map((r) => r.message).join("\n") || scsiTargetName(p.view, entry.scsiId)}
-      onClick={() => p.onSelect(key)}
-      onKeyDown={(e) => {
-        if (e.key === "Enter" || (!device && e.key === " ")) {
-          e.preventDefault();
-          p.onSelect(key);
-          return;
-        }
-        drag.listeners?.onKeyDown?.(e);
-      }}
     >
       <div className="slot-head">
         <span className="slot-addr">T{entry.scsiId}</span>
