@@ -1,7 +1,7 @@
 // Data hooks: each loads one channel and keeps it current from the events
 // main pushes, so views never poll.
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { ActivityEntry, AppInfo, NodeView, RuntimeFileView } from "../../../shared/ipc/contract";
+import type { ActivityEntry, AppInfo, NodeView, Request, Response, RuntimeFileView } from "../../../shared/ipc/contract";
 import type { InstanceSummary, InstanceView } from "../../../shared/inventory/view";
 import type { ConnectionStatus } from "../api/index";
 import { errorMessage } from "../lib/format";
@@ -96,9 +96,11 @@ export function useInventory(): Loaded<InstanceSummary[]> {
   return l;
 }
 
-export function useInstance(nodeId: string, instance: string): Loaded<InstanceView> {
+/** One instance's data from `channel`, reloaded when main says that instance changed. */
+function useInstanceData<C extends "instance.get" | "runtime.get">(channel: C, nodeId: string, instance: string): Loaded<Response<C>> {
   const api = useApi();
-  const l = useLoader(() => api.call("instance.get", { nodeId, instance }), [api, nodeId, instance]);
+  // Both channels take { nodeId, instance }; TypeScript cannot see that through the generic.
+  const l = useLoader(() => api.call(channel, { nodeId, instance } as Request<C>), [api, channel, nodeId, instance]);
   const later = useThrottled(l.refresh, 250);
   useEffect(
     () =>
@@ -110,18 +112,12 @@ export function useInstance(nodeId: string, instance: string): Loaded<InstanceVi
   return l;
 }
 
+export function useInstance(nodeId: string, instance: string): Loaded<InstanceView> {
+  return useInstanceData("instance.get", nodeId, instance);
+}
+
 export function useRuntimeFile(nodeId: string, instance: string): Loaded<RuntimeFileView> {
-  const api = useApi();
-  const l = useLoader(() => api.call("runtime.get", { nodeId, instance }), [api, nodeId, instance]);
-  const later = useThrottled(l.refresh, 250);
-  useEffect(
-    () =>
-      api.on("inventory.changed", (ev) => {
-        if (ev.nodeId === nodeId && (ev.instance === undefined || ev.instance === instance)) later();
-      }),
-    [api, nodeId, instance, later],
-  );
-  return l;
+  return useInstanceData("runtime.get", nodeId, instance);
 }
 
 export function useActivity(filter: { nodeId?: string; instance?: string }): Loaded<ActivityEntry[]> {
