@@ -6,6 +6,7 @@ import { NodeManager } from "../nodes/node-manager.js";
 import { ActivityLog } from "./activity-log.js";
 import { Dispatcher, EventBus } from "./dispatch.js";
 import { createService, type LabLauncher, type RunPlan } from "./service.js";
+import { PassphraseStore, type PersistentSecretBackend } from "./passphrase-store.js";
 import type { AppInfo } from "../../shared/ipc/contract.js";
 
 export interface ComposeOptions {
@@ -18,6 +19,12 @@ export interface ComposeOptions {
   userKnownHostsPath?: string | null;
   /** See ServiceDeps.watchIntervalMs. */
   watchIntervalMs?: number;
+  /**
+   * Where key passphrases the user asks to remember are kept across runs
+   * (Electron: the OS keychain via safeStorage). Without one they are kept
+   * in memory until the app quits.
+   */
+  secretBackend?: PersistentSecretBackend;
 }
 
 export interface ComposedApp {
@@ -26,15 +33,17 @@ export interface ComposedApp {
   nodes: NodeManager;
   store: SettingsStore;
   activity: ActivityLog;
+  passphrases: PassphraseStore;
   dispose(): Promise<void>;
 }
 
 export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
   const store = new SettingsStore({ dataDir: opts.dataDir, ...(opts.userKnownHostsPath !== undefined ? { userKnownHostsPath: opts.userKnownHostsPath } : {}) });
-  const nodes = await NodeManager.open({ store });
+  const passphrases = new PassphraseStore(opts.secretBackend);
+  const nodes = await NodeManager.open({ store, passphrases });
   const activity = await ActivityLog.open(opts.dataDir);
   const bus = new EventBus();
-  const service = createService({ nodes, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
+  const service = createService({ nodes, passphrases, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
   if (nodes.loadProblem) {
     await activity.add({ nodeId: "app", summary: "Node settings were unreadable and were set aside", outcome: "failed", detail: JSON.stringify(nodes.loadProblem) });
   }
@@ -46,9 +55,11 @@ export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
     nodes,
     store,
     activity,
+    passphrases,
     dispose: async () => {
       service.dispose();
       await nodes.dispose();
+      passphrases.clear();
       await opts.lab?.stopAll();
     },
   };

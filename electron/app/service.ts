@@ -18,6 +18,7 @@ import { ActivityLog } from "./activity-log.js";
 import { importSshConfig } from "../nodes/ssh-config-import.js";
 import { ApiError, EventBus, type Handlers } from "./dispatch.js";
 import { newDeviceUuid, newMac } from "../hotplug/ids.js";
+import type { PassphraseStore } from "./passphrase-store.js";
 
 export interface StepProgress {
   index: number;
@@ -54,6 +55,8 @@ export interface LabLauncher {
 
 export interface ServiceDeps {
   nodes: NodeManager;
+  /** Key-file passphrases (this run, and the keychain where it can encrypt). */
+  passphrases: PassphraseStore;
   /** Add a line to the app's own known_hosts. */
   trustKnownHostsLine: (line: string) => Promise<void>;
   activity: ActivityLog;
@@ -147,12 +150,16 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
   };
 
   const handlers: Handlers = {
-    "app.info": async () => ({
-      version: deps.version,
-      transport: deps.transport,
-      labAvailable: deps.lab?.available() ?? false,
-      labRunning: deps.lab?.running() ?? false,
-    }),
+    "app.info": async () => {
+      const secrets = await deps.passphrases.availability();
+      return {
+        version: deps.version,
+        transport: deps.transport,
+        labAvailable: deps.lab?.available() ?? false,
+        labRunning: deps.lab?.running() ?? false,
+        secretStorage: secrets.ok ? { available: true } : { available: false, reason: secrets.reason },
+      };
+    },
 
     "nodes.list": async () => deps.nodes.list().map((c) => nodeView(c.id)),
 
@@ -165,6 +172,50 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
 
     "nodes.remove": async ({ nodeId }) => {
       await deps.nodes.remove(nodeId);
+      // A node added later under the same id must not inherit the key's passphrase.
+      await deps.passphrases.forget(nodeId).catch(async (err: unknown) => {
+        await log({ nodeId, summary: "Could not remove the removed node's passphrase from the keychain", outcome: "failed", detail: err instanceof Error ? err.message : String(err) });
+      });
+      return {};
+    },
+
+    // The passphrase goes to the passphrase store and the node manager only:
+    // no response, activity entry or error below contains it.
+    "nodes.setPassphrase": async ({ nodeId, passphrase, remember }) => {
+      const config = nodeConfig(nodeId);
+      const key = await deps.nodes.checkKeyPassphrase(nodeId);
+      if (!key.encrypted) {
+        throw new ApiError(`The key file of ${config.name} has no passphrase: nothing to enter. Connect the node instead.`, "not-encrypted");
+      }
+      let outcome: { remembered: boolean; reason?: string };
+      if (remember && (await deps.passphrases.availability()).ok && !(await deps.nodes.checkKeyPassphrase(nodeId, passphrase)).opens) {
+        // Only a passphrase that opens the key goes into the keychain.
+        await deps.passphrases.set(nodeId, passphrase, { remember: false });
+        outcome = { remembered: false, reason: "It does not open the key file, so it was not remembered." };
+      } else {
+        const r = await deps.passphrases.set(nodeId, passphrase, { remember });
+        outcome = r.remembered ? { remembered: true } : { remembered: false, reason: r.reason };
+      }
+      const status = await deps.nodes.reconnect(nodeId);
+      const wrong = status.needs === "passphrase";
+      const kept = wrong ? "it was wrong and is not kept" : outcome.remembered ? "remembered in the system keychain" : `kept until the app quits${remember ? ` (not remembered: ${outcome.reason})` : ""}`;
+      await log({
+        nodeId,
+        summary: `Passphrase entered for the key file of ${config.name}: ${kept}`,
+        outcome: wrong ? "failed" : "info",
+        ...(wrong && status.detail ? { detail: status.detail } : {}),
+      });
+      return {
+        ...nodeView(nodeId),
+        remembered: !wrong && outcome.remembered,
+        ...(wrong ? { rememberReason: "The passphrase is wrong: it does not open the key file." } : outcome.remembered ? {} : { rememberReason: outcome.reason }),
+      };
+    },
+
+    "nodes.forgetPassphrase": async ({ nodeId }) => {
+      const config = nodeConfig(nodeId);
+      await deps.passphrases.forget(nodeId);
+      await log({ nodeId, summary: `Forgot the passphrase for the key file of ${config.name} (in memory and in the system keychain); it is asked for at the next connection`, outcome: "info" });
       return {};
     },
 

@@ -3,7 +3,7 @@
 // context-isolated renderer without Node; a custom app:// scheme instead of
 // file://; CSP on every response; navigation, new windows and permission
 // requests refused; IPC checked for its sender and validated with zod.
-import { app, BrowserWindow, protocol, session, net, screen, shell } from "electron";
+import { app, BrowserWindow, protocol, safeStorage, session, net, screen, shell } from "electron";
 import { join, normalize, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { composeApp } from "../app/compose.js";
@@ -12,6 +12,7 @@ import { labLauncher } from "../app/lab-launcher.js";
 import { CONTENT_SECURITY_POLICY } from "../../shared/ipc/csp.js";
 import { APP_HOST, APP_ORIGIN, APP_SCHEME } from "../../shared/ipc/electron-channels.js";
 import { registerIpc } from "./ipc.js";
+import { SecretStore } from "./secrets.js";
 import { installMenu } from "./menu.js";
 import { loadWindowState, onScreen, saveWindowState } from "./window-state.js";
 
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
     version: app.getVersion(),
     runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }),
     lab: labLauncher(),
+    // Key passphrases the user asks to remember: OS keychain only, never plain text.
+    secretBackend: new SecretStore(dataDir, safeStorage),
   });
   installMenu(dataDir);
 

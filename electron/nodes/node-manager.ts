@@ -5,13 +5,20 @@
 //   disconnected --connect--> connecting --ok--> ready --lost--> backing-off --timer--> connecting
 //                               |  \--unreachable--> backing-off                |
 //                               \--auth / host key / bad key file--> failed <--connect (at once)
+//                               \--encrypted key, no or wrong passphrase--> failed (needs: "passphrase")
+//
+// A key file with a passphrase is opened with the passphrase the
+// PassphraseProvider knows for the node (asked for in the UI, kept out of
+// nodes.json). The passphrase is handed to ssh2 and to nothing else: it is
+// never part of a status, detail, event or error message.
 //
 // Every attempt uses a new ssh2 Client (NodeSession.open makes one): a Client
 // is not reusable after a failure.
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { unlink, writeFile } from "node:fs/promises";
+import { readFile, unlink, writeFile } from "node:fs/promises";
+import { utils as sshUtils } from "ssh2";
 import { HostKeyError, NodeSession, type NodeTarget } from "../ssh/session.js";
 import { fingerprintOf, keyTypeOfBlob, knownHostsLine } from "../ssh/known-hosts.js";
 import {
@@ -28,7 +35,7 @@ import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from "./backoff.js"
 import { checkHostKey, combineKnownHosts, describeHostKeyProblem, fetchHostKey, problemFromHostKeyError } from "./host-trust.js";
 import type { CorruptSettings, SettingsStore } from "./settings-store.js";
 
-export type NodeManagerErrorCode = "unknown-node" | "invalid-config" | "storage" | "duplicate-node" | "not-ready" | "host-key-refused" | "disposed";
+export type NodeManagerErrorCode = "unknown-node" | "invalid-config" | "storage" | "duplicate-node" | "not-ready" | "host-key-refused" | "disposed" | "key-file";
 
 export class NodeManagerError extends Error {
   constructor(
@@ -45,8 +52,18 @@ export type NodeManagerEvent =
   | { type: "added"; config: NodeConfig }
   | { type: "removed"; id: string };
 
+/** Where the manager gets the passphrase of a node's encrypted key file. */
+export interface PassphraseProvider {
+  /** The passphrase known for the node, if any. */
+  get(nodeId: string): Promise<string | undefined>;
+  /** `passphrase` (from get) did not open the node's key file: stop offering it. */
+  rejected?(nodeId: string, passphrase: string): Promise<void>;
+}
+
 export interface NodeManagerOptions {
   store: SettingsStore;
+  /** Passphrases of encrypted key files; without it such nodes fail with needs: "passphrase". */
+  passphrases?: PassphraseProvider;
   backoff?: Partial<BackoffPolicy>;
   /** SSH handshake + authentication limit per attempt. */
   readyTimeoutMs?: number;
@@ -72,7 +89,7 @@ interface NodeRecord {
 }
 
 /** Errors a retry will not fix: the user has to change something first. */
-type Classified = { final: true; detail: string; hostKey?: NodeHostKeyProblem } | { final: false; detail: string };
+type Classified = { final: true; detail: string; hostKey?: NodeHostKeyProblem; needs?: "passphrase" } | { final: false; detail: string };
 
 export class NodeManager {
   private readonly nodes = new Map<string, NodeRecord>();
@@ -188,6 +205,44 @@ export class NodeManager {
     if (r.status.state !== "connecting") this.startAttempt(r);
     await r.attempt;
     return { ...r.status };
+  }
+
+  /**
+   * Like connect(), but also starts over while an attempt is in flight (its
+   * outcome is dropped): for when what the attempt needs has just changed,
+   * such as the key's passphrase. A ready node is left as it is.
+   */
+  async reconnect(id: string): Promise<NodeStatus> {
+    this.assertLive();
+    const r = this.record(id);
+    if (r.status.state === "ready") return { ...r.status };
+    this.startAttempt(r);
+    await r.attempt;
+    return { ...r.status };
+  }
+
+  /**
+   * Whether the node's key file is encrypted and, when `passphrase` is given,
+   * whether it opens the key. Decrypting takes ssh2 about half a second for
+   * an OpenSSH (bcrypt) key. Nothing is kept.
+   */
+  async checkKeyPassphrase(id: string, passphrase?: string): Promise<{ encrypted: boolean; opens?: boolean }> {
+    this.assertLive();
+    const { config } = this.record(id);
+    if (config.auth.kind !== "key") {
+      throw new NodeManagerError("key-file", `${this.label(config)} authenticates with ssh-agent, not a key file: there is no passphrase to enter.`);
+    }
+    const keyPath = config.auth.keyPath;
+    let key: Buffer;
+    try {
+      key = await readFile(keyPath);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new NodeManagerError("key-file", `Cannot read the key file ${keyPath} for ${this.label(config)} (${e.code ?? e.message}).`);
+    }
+    if (!isEncryptedKey(key)) return { encrypted: false };
+    if (passphrase === undefined) return { encrypted: true };
+    return { encrypted: true, opens: !(sshUtils.parseKey(key, passphrase) instanceof Error) };
   }
 
   /**
@@ -360,14 +415,21 @@ export class NodeManager {
       return;
     }
     let session: NodeSession;
+    let passphrase: string | undefined;
     try {
-      session = await this.openSession(config);
+      passphrase = await this.keyPassphrase(config);
+      if (!this.isCurrent(r, token)) return;
+      session = await this.openSession(config, passphrase);
     } catch (err) {
       if (!this.isCurrent(r, token)) return;
+      if (err instanceof WrongPassphraseError && passphrase !== undefined) {
+        await this.options.passphrases?.rejected?.(config.id, passphrase).catch(() => undefined);
+        if (!this.isCurrent(r, token)) return;
+      }
       const c = await this.classify(config, err);
       if (!this.isCurrent(r, token)) return;
       if (c.final) {
-        this.setStatus(r, "failed", { detail: c.detail, ...(c.hostKey ? { hostKey: c.hostKey } : {}) });
+        this.setStatus(r, "failed", { detail: c.detail, ...(c.hostKey ? { hostKey: c.hostKey } : {}), ...(c.needs ? { needs: c.needs } : {}) });
       } else {
         this.scheduleRetry(r, c.detail);
       }
@@ -394,7 +456,27 @@ export class NodeManager {
     this.setStatus(r, "ready", { detail: `Connected to ${label}.` });
   }
 
-  private async openSession(config: NodeConfig): Promise<NodeSession> {
+  /**
+   * The passphrase for the node's key file when the file is encrypted
+   * (undefined when it is not, or with ssh-agent). Throws PassphraseNeededError
+   * when none is known, and the read error when the file cannot be read.
+   */
+  private async keyPassphrase(config: NodeConfig): Promise<string | undefined> {
+    if (config.auth.kind !== "key") return undefined;
+    const key = await readFile(config.auth.keyPath);
+    if (!isEncryptedKey(key)) return undefined;
+    let passphrase: string | undefined;
+    try {
+      passphrase = await this.options.passphrases?.get(config.id);
+    } catch {
+      // A keychain that cannot be read is the same as nothing remembered: ask.
+      passphrase = undefined;
+    }
+    if (passphrase === undefined || passphrase === "") throw new PassphraseNeededError();
+    return passphrase;
+  }
+
+  private async openSession(config: NodeConfig, passphrase?: string): Promise<NodeSession> {
     // NodeSession.open reads one known_hosts file: hand it the app's and the
     // user's joined (public keys only, removed right after the handshake).
     const sources = await this.options.store.knownHostsSources();
@@ -409,11 +491,17 @@ export class NodeManager {
       readyTimeoutMs: this.options.readyTimeoutMs ?? 20_000,
       keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? 10_000,
       ...(config.auth.kind === "key" ? { privateKeyPath: config.auth.keyPath } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
     };
     try {
       return await NodeSession.open(target);
     } catch (err) {
       if (err instanceof HostKeyError) throw new MappedHostKeyError(problemFromHostKeyError(err, combined));
+      // ssh2 parses the key before it connects; with an encrypted key and a
+      // passphrase, a key that does not parse is a passphrase that does not open it.
+      if (passphrase !== undefined && err instanceof Error && /^Cannot parse privateKey/.test(err.message)) {
+        throw new WrongPassphraseError(err.message.replace(/^Cannot parse privateKey:\s*/, ""));
+      }
       throw err;
     } finally {
       await unlink(tmp).catch(() => undefined);
@@ -428,6 +516,17 @@ export class NodeManager {
     const e = err as NodeJS.ErrnoException & { level?: string };
     const message = e instanceof Error ? e.message : String(err);
     const keyPath = config.auth.kind === "key" ? config.auth.keyPath : undefined;
+    const orAgent = `or load it into ssh-agent (ssh-add ${keyPath ?? "<key>"}) and switch the node to agent authentication`;
+    if (err instanceof PassphraseNeededError) {
+      return { final: true, needs: "passphrase", detail: `The key file ${keyPath ?? "(none)"} for ${label} is encrypted: enter its passphrase (${orAgent}).` };
+    }
+    if (err instanceof WrongPassphraseError) {
+      return {
+        final: true,
+        needs: "passphrase",
+        detail: `The passphrase for the key file ${keyPath ?? "(none)"} was wrong: it does not open the key (${err.message}). Enter it again (${orAgent}).`,
+      };
+    }
     if (e.level === "client-authentication") {
       const what = keyPath ? `the key ${keyPath}` : "the keys in ssh-agent";
       return {
@@ -441,7 +540,7 @@ export class NodeManager {
     if (/privateKey|passphrase|private key/i.test(message)) {
       return {
         final: true,
-        detail: `The key file ${keyPath ?? "(none)"} cannot be used for ${label}: ${message}. Keys with a passphrase are used through ssh-agent: run ssh-add ${keyPath ?? "<key>"} and switch the node to agent authentication.`,
+        detail: `The key file ${keyPath ?? "(none)"} cannot be used for ${label}: ${message}. Pick another key file, ${orAgent}.`,
       };
     }
     if (e.level === "agent") {
@@ -465,6 +564,22 @@ export class NodeManager {
       retryAt,
     });
   }
+}
+
+/** The key file is encrypted and no passphrase is known for the node. */
+class PassphraseNeededError extends Error {
+  constructor() {
+    super("the key file is encrypted and no passphrase is known");
+  }
+}
+
+/** The passphrase given did not open the key file; the message is ssh2's reason (never the passphrase). */
+class WrongPassphraseError extends Error {}
+
+/** ssh2 reads an encrypted key's header without a passphrase and says it needs one. */
+function isEncryptedKey(key: Buffer): boolean {
+  const parsed = sshUtils.parseKey(key);
+  return parsed instanceof Error && /no passphrase given/.test(parsed.message);
 }
 
 /** A host-key refusal with known_hosts lines already mapped to the real files. */

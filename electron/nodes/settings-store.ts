@@ -3,8 +3,10 @@
 // ~/.ssh/known_hosts is read too, never written.
 //
 // Secrets are never stored here. The schema has no password or passphrase
-// field and refuses one; a key with a passphrase is used through ssh-agent
-// (`ssh-add ~/.ssh/id_ed25519`, then choose agent authentication).
+// field and refuses one. A key file's passphrase is asked for when the node
+// connects and kept by electron/app/passphrase-store.ts (memory; the OS
+// keychain only where safeStorage can encrypt), or the key is used through
+// ssh-agent (`ssh-add ~/.ssh/id_ed25519`, then agent authentication).
 import { appendFile, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";

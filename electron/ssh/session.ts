@@ -94,7 +94,9 @@ export class NodeSession {
       client.once("error", (err) => reject(rejection ?? err));
       client.connect(config);
     });
-    return new NodeSession(target, client);
+    // ssh2 has what it needs; the session keeps no copy of the passphrase.
+    const { passphrase: _passphrase, ...kept } = target;
+    return new NodeSession(kept, client);
   }
 
   /** A stream to a UNIX socket on the node (a QMP or serial socket). */

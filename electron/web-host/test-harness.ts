@@ -4,7 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabNode } from "../../test/lab/node.js";
+import type { LabNodeInfo } from "../../test/lab/node.js";
 import { composeApp, type ComposedApp } from "../app/compose.js";
 import { makeRunPlan } from "../app/run-plan.js";
 import { startWebHost, type WebHost } from "./server.js";
@@ -22,7 +22,17 @@ export interface AppUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startAppForTest(opts: { node: LabNode; nodeId?: string; trustHostKey?: boolean; watchIntervalMs?: number }): Promise<AppUnderTest> {
+/** A lab node, or just its sshd (root "/") for tests that need no instances. */
+export type NodeUnderTest = { info: Pick<LabNodeInfo, "host" | "port" | "user" | "privateKeyPath" | "hostPublicKey" | "root"> };
+
+export async function startAppForTest(opts: {
+  node: NodeUnderTest;
+  nodeId?: string;
+  trustHostKey?: boolean;
+  watchIntervalMs?: number;
+  /** Another client key than the lab's (e.g. an encrypted one). */
+  keyPath?: string;
+}): Promise<AppUnderTest> {
   const staticDir = await ensureRendererBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), "hdapp-"));
   const info = opts.node.info;
@@ -38,7 +48,7 @@ export async function startAppForTest(opts: { node: LabNode; nodeId?: string; tr
     host: info.host,
     port: info.port,
     user: info.user,
-    auth: { kind: "key", keyPath: info.privateKeyPath },
+    auth: { kind: "key", keyPath: opts.keyPath ?? info.privateKeyPath },
     root: info.root,
   });
   await app.nodes.connect(nodeId).catch(() => {});

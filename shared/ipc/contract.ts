@@ -15,6 +15,18 @@ export const NodeViewSchema = z.object({ config: NodeConfigSchema, status: NodeS
 export type NodeView = z.infer<typeof NodeViewSchema>;
 
 /**
+ * nodes.setPassphrase answers with the node and whether the passphrase was
+ * remembered across runs (OS keychain) or only for this run, and why.
+ * The passphrase itself never comes back.
+ */
+export const SetPassphraseResponseSchema = NodeViewSchema.extend({
+  remembered: z.boolean(),
+  /** When not remembered across runs: why (not asked, no keychain, wrong passphrase…). */
+  rememberReason: z.string().optional(),
+});
+export type SetPassphraseResponse = z.infer<typeof SetPassphraseResponseSchema>;
+
+/**
  * What the UI asks for. Main adds what must not come from the renderer or
  * from shared/ (new uuids, generated MACs) before planning.
  */
@@ -141,6 +153,11 @@ export const AppInfoSchema = z.object({
   /** A local lab node can be started from the app (QEMU and sshd are installed). */
   labAvailable: z.boolean(),
   labRunning: z.boolean(),
+  /**
+   * Whether key passphrases can be remembered across runs (OS keychain via
+   * Electron safeStorage). Otherwise they are kept until the app quits; reason says why.
+   */
+  secretStorage: z.object({ available: z.boolean(), reason: z.string().optional() }).optional(),
 });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
 
@@ -156,6 +173,11 @@ export const contract = {
   "nodes.remove": { request: NodeRef, response: Empty },
   "nodes.importSshConfig": { request: Empty, response: SshConfigImportSchema },
   "nodes.connect": { request: NodeRef, response: NodeViewSchema },
+  "nodes.setPassphrase": {
+    request: z.strictObject({ nodeId: NodeIdRef, passphrase: z.string().min(1).max(1024), remember: z.boolean() }),
+    response: SetPassphraseResponseSchema,
+  },
+  "nodes.forgetPassphrase": { request: NodeRef, response: Empty },
   "nodes.trustHostKey": { request: z.strictObject({ nodeId: NodeIdRef, fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/) }), response: NodeViewSchema },
   "inventory.list": { request: z.strictObject({ nodeId: NodeIdRef.optional() }), response: z.array(InstanceSummarySchema) },
   "instance.get": { request: InstanceKey, response: InstanceViewSchema },

@@ -3,8 +3,10 @@
 // (NodeStatus). Pure: no I/O. Messages name the field and say how to fix it.
 //
 // Secrets are never part of a node's configuration: there is no password or
-// passphrase field, and objects are strict so one cannot slip in. Encrypted
-// keys are used through ssh-agent (`ssh-add <key>`, then agent auth).
+// passphrase field, and objects are strict so one cannot slip in. A key
+// file's passphrase is asked for when the node connects (NodeStatus.needs)
+// and kept apart from the settings (electron/app/passphrase-store.ts); or
+// the key is used through ssh-agent (`ssh-add <key>`, then agent auth).
 import { z } from "zod";
 import { GenerationSchema, generationForGanetiVersion } from "../runtime/generation.js";
 
@@ -26,7 +28,7 @@ function strict<T extends z.core.$ZodLooseShape>(what: string, shape: T) {
       if (iss.code !== "unrecognized_keys") return undefined;
       const keys = iss.keys;
       if (keys.some((k) => SECRET_KEY_RE.test(k))) {
-        return `${keys.join(", ")}: secrets are never stored in ${what}. Load the key into ssh-agent (ssh-add <key>) and use agent authentication.`;
+        return `${keys.join(", ")}: secrets are never stored in ${what}. The app asks for a key file's passphrase when it connects; or load the key into ssh-agent (ssh-add <key>) and use agent authentication.`;
       }
       return `${what} has unknown field(s) ${keys.join(", ")}: remove them.`;
     },
@@ -163,6 +165,8 @@ export const NodeStatusSchema = z.object({
   /** Backing-off: epoch ms of the next automatic attempt. */
   retryAt: z.number().nonnegative().optional(),
   hostKey: NodeHostKeyProblemSchema.optional(),
+  /** Failed: what the user has to give before the node can connect (the key file's passphrase). */
+  needs: z.enum(["passphrase"]).optional(),
 });
 export type NodeStatus = z.infer<typeof NodeStatusSchema>;
 

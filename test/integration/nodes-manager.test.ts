@@ -1,8 +1,9 @@
 // NodeManager against the lab's real OpenSSH sshd: host-key trust across the
 // app's and the user's known_hosts, the connect / lose / back off / reconnect
-// cycle, authentication failures that must not loop, and a clean dispose.
+// cycle, authentication failures that must not loop, a clean dispose, and
+// encrypted key files (passphrase asked for, wrong one refused, never shown).
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
-import { mkdtemp, mkdir, readFile, rm, writeFile, stat } from "node:fs/promises";
+import { appendFile, mkdtemp, mkdir, readdir, readFile, rm, writeFile, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,12 @@ import { descendantsOf, runCommand, startProcess, stopProcess, waitFor, type Lab
 import { NodeManager, NodeManagerError, type NodeManagerEvent } from "../../electron/nodes/node-manager.js";
 import { SettingsStore } from "../../electron/nodes/settings-store.js";
 import type { NodeConfigInput, NodeState, NodeStatus } from "../../shared/nodes/schema.js";
+import { MEMORY_ONLY_REASON, PassphraseStore } from "../../electron/app/passphrase-store.js";
+import { composeApp } from "../../electron/app/compose.js";
+import { toWireError } from "../../electron/app/dispatch.js";
+import { SetPassphraseResponseSchema, type AppInfo } from "../../shared/ipc/contract.js";
+import { SECRETS_FILE, SecretStore } from "../../electron/main/secrets.js";
+import { FakeKeychainSafeStorage } from "../unit/fake-keychain.js";
 
 let dir: string;
 let sshdDir: string;
@@ -321,5 +328,218 @@ describe("NodeManager against the lab sshd", () => {
     expect(events.length).toBe(seen);
     await expect(manager.connect("lab")).rejects.toThrow(/shut down/);
     await expect(manager.session("lab")).rejects.toThrow(/shut down/);
+  });
+});
+
+describe("an encrypted key file against the lab sshd", () => {
+  const PASSPHRASE = "lab-passphrase-Ω-7f3c";
+  let encKey: string;
+
+  beforeAll(async () => {
+    encKey = join(dir, "encrypted_client_key");
+    await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", PASSPHRASE, "-C", "hotplug-desk-lab-encrypted", "-f", encKey]);
+    // sshd reads AuthorizedKeysFile at every authentication: appending is enough.
+    await appendFile(join(sshdDir, "authorized_keys"), await readFile(`${encKey}.pub`));
+  });
+
+  async function managerWith(passphrases: PassphraseStore) {
+    const dataDir = join(dir, `data-${++counter}`);
+    await mkdir(dataDir, { recursive: true });
+    const store = new SettingsStore({ dataDir, userKnownHostsPath: sshd.knownHostsPath });
+    const manager = await NodeManager.open({ store, passphrases, backoff: { initialMs: 200, maxMs: 1_000 }, keepaliveIntervalMs: 1_000, readyTimeoutMs: 10_000 });
+    managers.push(manager);
+    const events: NodeManagerEvent[] = [];
+    manager.subscribe((e) => events.push(e));
+    return { manager, dataDir, events };
+  }
+
+  it("asks for the passphrase, says a wrong one was wrong, connects with the right one, and never shows it", async () => {
+    const passphrases = new PassphraseStore();
+    const { manager, dataDir, events } = await managerWith(passphrases);
+    await manager.add(labNode({ auth: { kind: "key", keyPath: encKey } }));
+
+    const asked = await manager.connect("lab");
+    expect(asked).toMatchObject({ state: "failed", needs: "passphrase" });
+    expect(asked.detail).toContain(`The key file ${encKey}`);
+    expect(asked.detail).toMatch(/is encrypted: enter its passphrase \(or load it into ssh-agent/);
+    expect(asked.retryAt).toBeUndefined();
+    await expect(manager.session("lab")).rejects.toThrow(/encrypted/);
+    expect(await manager.checkKeyPassphrase("lab")).toEqual({ encrypted: true });
+
+    await passphrases.set("lab", "not-the-passphrase", { remember: false });
+    expect(await manager.checkKeyPassphrase("lab", "not-the-passphrase")).toEqual({ encrypted: true, opens: false });
+    const wrong = await manager.reconnect("lab");
+    expect(wrong).toMatchObject({ state: "failed", needs: "passphrase" });
+    expect(wrong.detail).toMatch(/passphrase for the key file .* was wrong/);
+    // A wrong passphrase is dropped, so the next attempt asks again.
+    expect(passphrases.knows("lab")).toBe(false);
+    expect(await manager.connect("lab")).toMatchObject({ state: "failed", needs: "passphrase" });
+    expect((await manager.connect("lab")).detail).toMatch(/is encrypted/);
+
+    await passphrases.set("lab", PASSPHRASE, { remember: false });
+    expect(await manager.checkKeyPassphrase("lab", PASSPHRASE)).toEqual({ encrypted: true, opens: true });
+    const ready = await manager.reconnect("lab");
+    expect(ready.state).toBe("ready");
+    expect(ready.needs).toBeUndefined();
+    const sftp = await (await manager.session("lab")).sftp();
+    sftp.end();
+    expect(statesOf(events)).toEqual(["disconnected", "connecting", "failed", "connecting", "failed", "connecting", "failed", "connecting", "failed", "connecting", "ready"]);
+
+    // Nothing the manager said or wrote holds the passphrase (or the wrong one).
+    const said = JSON.stringify([events, manager.statuses(), manager.list()]);
+    expect(said).not.toContain(PASSPHRASE);
+    expect(said).not.toContain("not-the-passphrase");
+    expect(await readFile(join(dataDir, "nodes.json"), "utf8")).not.toContain(PASSPHRASE);
+  });
+
+  it("a memory-only store forgets the passphrase: a new manager asks again", async () => {
+    const first = new PassphraseStore();
+    const a = await managerWith(first);
+    await a.manager.add(labNode({ auth: { kind: "key", keyPath: encKey } }));
+    await first.set("lab", PASSPHRASE, { remember: true });
+    expect((await a.manager.connect("lab")).state).toBe("ready");
+    await a.manager.dispose();
+    first.clear();
+
+    const b = await managerWith(new PassphraseStore());
+    await b.manager.add(labNode({ auth: { kind: "key", keyPath: encKey } }));
+    expect(await b.manager.connect("lab")).toMatchObject({ state: "failed", needs: "passphrase" });
+  });
+
+  it("without a passphrase provider the node fails with needs: passphrase instead of the old 'use ssh-agent' error", async () => {
+    const { manager } = await newManager({ userKnownHosts: sshd.knownHostsPath });
+    await manager.add(labNode({ auth: { kind: "key", keyPath: encKey } }));
+    expect(await manager.connect("lab")).toMatchObject({ state: "failed", needs: "passphrase" });
+    // A key without a passphrase is not asked about.
+    await manager.add(labNode({ id: "plain" }));
+    expect(await manager.checkKeyPassphrase("plain")).toEqual({ encrypted: false });
+    expect((await manager.connect("plain")).needs).toBeUndefined();
+  });
+
+  it("through the app API: set, wrong, right, remember where no keychain exists, forget, remove; the passphrase is in no response, event, activity entry or file", async () => {
+    const dataDir = join(dir, `app-${++counter}`);
+    const app = await composeApp({
+      dataDir,
+      transport: "web",
+      version: "test",
+      userKnownHostsPath: sshd.knownHostsPath,
+      watchIntervalMs: 0,
+      runPlan: async () => ({ ok: false, error: "not used here", undone: [] }),
+    });
+    const emitted: unknown[] = [];
+    const off = app.bus.subscribe((event, payload) => emitted.push({ event, payload }));
+    const responses: unknown[] = [];
+    const call = async (channel: string, request: unknown) => {
+      try {
+        const r = await app.dispatcher.call(channel, request);
+        responses.push(r);
+        return r;
+      } catch (err) {
+        responses.push(toWireError(err));
+        throw err;
+      }
+    };
+    try {
+      const info = (await call("app.info", {})) as AppInfo;
+      expect(info.secretStorage).toEqual({ available: false, reason: MEMORY_ONLY_REASON });
+      expect(MEMORY_ONLY_REASON).toContain("remembered until the app quits");
+
+      await call("nodes.add", { host: `${sshd.user}@127.0.0.1:${sshd.port}`, keyPath: encKey, id: "enc", name: "Encrypted" });
+      const asked = await app.nodes.connect("enc");
+      expect(asked).toMatchObject({ state: "failed", needs: "passphrase" });
+
+      // Validated before anything runs; the refusal does not echo the value.
+      await expect(call("nodes.setPassphrase", { nodeId: "enc", passphrase: "", remember: false })).rejects.toThrow(/Invalid request/);
+      await expect(call("nodes.setPassphrase", { nodeId: "enc", passphrase: `${PASSPHRASE}${"x".repeat(1024)}`, remember: false })).rejects.toThrow(/Invalid request/);
+      await expect(call("nodes.add", { host: "127.0.0.2", keyPath: encKey, passphrase: PASSPHRASE })).rejects.toThrow(/secrets are never stored/);
+
+      const wrong = SetPassphraseResponseSchema.parse(await call("nodes.setPassphrase", { nodeId: "enc", passphrase: "wrong-one", remember: true }));
+      expect(wrong.status).toMatchObject({ state: "failed", needs: "passphrase" });
+      expect(wrong.status.detail).toMatch(/was wrong/);
+      expect(wrong.remembered).toBe(false);
+
+      const right = SetPassphraseResponseSchema.parse(await call("nodes.setPassphrase", { nodeId: "enc", passphrase: PASSPHRASE, remember: true }));
+      expect(right.status.state).toBe("ready");
+      expect(right.remembered).toBe(false);
+      expect(right.rememberReason).toBe(MEMORY_ONLY_REASON);
+      const entries = app.activity.list({ nodeId: "enc" });
+      expect(entries[0]?.summary).toMatch(/kept until the app quits \(not remembered: .*remembered until the app quits/);
+
+      // Not encrypted, or ssh-agent: nothing to enter.
+      await call("nodes.add", { host: `${sshd.user}@127.0.0.1:${sshd.port}`, keyPath: sshd.privateKeyPath, id: "plain" });
+      await expect(call("nodes.setPassphrase", { nodeId: "plain", passphrase: PASSPHRASE, remember: false })).rejects.toThrow(/has no passphrase/);
+
+      await call("nodes.forgetPassphrase", { nodeId: "enc" });
+      expect(app.passphrases.knows("enc")).toBe(false);
+      await call("nodes.setPassphrase", { nodeId: "enc", passphrase: PASSPHRASE, remember: false });
+      expect(app.passphrases.knows("enc")).toBe(true);
+      await call("nodes.remove", { nodeId: "enc" });
+      expect(app.passphrases.knows("enc")).toBe(false);
+
+      await new Promise((r) => setTimeout(r, 100));
+      const everything = JSON.stringify([emitted, responses, app.activity.list(), app.nodes.statuses()]);
+      expect(everything).toContain("needs");
+      expect(everything).not.toContain(PASSPHRASE);
+      expect(everything).not.toContain("wrong-one");
+      for (const name of await readdir(dataDir)) {
+        const path = join(dataDir, name);
+        if ((await stat(path)).isFile()) expect(await readFile(path, "utf8"), name).not.toContain(PASSPHRASE);
+      }
+    } finally {
+      off();
+      await app.dispose();
+    }
+  });
+  it("with a keychain: only a passphrase that opens the key is remembered, and the next run connects without asking", async () => {
+    const dataDir = join(dir, `app-${++counter}`);
+    // The OS keychain behind safeStorage cannot be driven here: a stand-in with its own AES key.
+    const keychain = new FakeKeychainSafeStorage();
+    const start = () =>
+      composeApp({
+        dataDir,
+        transport: "electron",
+        version: "test",
+        userKnownHostsPath: sshd.knownHostsPath,
+        watchIntervalMs: 0,
+        runPlan: async () => ({ ok: false, error: "not used here", undone: [] }),
+        secretBackend: new SecretStore(dataDir, keychain, "linux"),
+      });
+    const first = await start();
+    try {
+      expect(((await first.dispatcher.call("app.info", {})) as AppInfo).secretStorage).toEqual({ available: true });
+      await first.dispatcher.call("nodes.add", { host: `${sshd.user}@127.0.0.1:${sshd.port}`, keyPath: encKey, id: "enc" });
+      const wrong = SetPassphraseResponseSchema.parse(await first.dispatcher.call("nodes.setPassphrase", { nodeId: "enc", passphrase: "wrong-one", remember: true }));
+      expect(wrong).toMatchObject({ remembered: false, status: { needs: "passphrase" } });
+      expect(existsSync(join(dataDir, SECRETS_FILE))).toBe(false);
+      const right = SetPassphraseResponseSchema.parse(await first.dispatcher.call("nodes.setPassphrase", { nodeId: "enc", passphrase: PASSPHRASE, remember: true }));
+      expect(right).toMatchObject({ remembered: true, status: { state: "ready" } });
+      expect(first.activity.list({ nodeId: "enc" })[0]?.summary).toMatch(/remembered in the system keychain/);
+      expect(await readFile(join(dataDir, SECRETS_FILE), "utf8")).not.toContain(PASSPHRASE);
+    } finally {
+      await first.dispose();
+    }
+
+    const second = await start();
+    try {
+      // composeApp connects saved nodes at start; the keychain supplies the passphrase.
+      await waitForState(second.nodes, "enc", "ready");
+      await second.dispatcher.call("nodes.forgetPassphrase", { nodeId: "enc" });
+      expect(JSON.parse(await readFile(join(dataDir, SECRETS_FILE), "utf8"))).toEqual({});
+    } finally {
+      await second.dispose();
+    }
+
+    const third = await start();
+    try {
+      await waitForState(third.nodes, "enc", "failed", 20_000, (s) => s.needs === "passphrase");
+      // Linux without a secret service: remembering is refused, the passphrase still works for this run.
+      keychain.backend = "basic_text";
+      const r = SetPassphraseResponseSchema.parse(await third.dispatcher.call("nodes.setPassphrase", { nodeId: "enc", passphrase: PASSPHRASE, remember: true }));
+      expect(r).toMatchObject({ remembered: false, status: { state: "ready" } });
+      expect(r.rememberReason).toMatch(/No secret service/);
+      expect(JSON.parse(await readFile(join(dataDir, SECRETS_FILE), "utf8"))).toEqual({});
+    } finally {
+      await third.dispose();
+    }
   });
 });

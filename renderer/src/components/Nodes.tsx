@@ -1,9 +1,10 @@
 // Nodes: the sidebar list, the status panel for one node (with the next
-// step for each failure), and the host-key dialogs.
-import { memo, useState } from "react";
-import type { NodeView } from "../../../shared/ipc/contract";
+// step for each failure), the host-key dialogs and the key passphrase dialog.
+import { memo, useState, type FormEvent } from "react";
+import type { NodeView, SetPassphraseResponse } from "../../../shared/ipc/contract";
 import type { NodeStatus } from "../../../shared/nodes/schema";
 import { useApi } from "../state/api-context";
+import { useAppInfo } from "../state/hooks";
 import { errorMessage, nodeStateText, timeOfDay, until } from "../lib/format";
 import { Dialog } from "./Dialog";
 
@@ -58,11 +59,14 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [keyDialog, setKeyDialog] = useState(false);
+  const [passphraseDialog, setPassphraseDialog] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
   const [confirmRemove, setConfirmRemove] = useState(false);
 
   const run = async (what: string, fn: () => Promise<unknown>) => {
     setBusy(what);
     setError(null);
+    setNotice(null);
     try {
       await fn();
     } catch (err) {
@@ -88,6 +92,26 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
             {busy === "connect" ? "Connecting…" : "Connect now"}
           </button>
         ) : null}
+        {status.needs === "passphrase" ? (
+          <button type="button" className="primary" onClick={() => setPassphraseDialog(true)}>
+            Enter passphrase…
+          </button>
+        ) : null}
+        {config.auth.kind === "key" ? (
+          <button
+            type="button"
+            title="Forget the key file's passphrase if one is kept (for this run and in the system keychain); it is asked for at the next connection."
+            onClick={() =>
+              run("forget", async () => {
+                await api.call("nodes.forgetPassphrase", { nodeId: config.id });
+                setNotice("Any passphrase kept for this node's key file is forgotten.");
+              })
+            }
+            disabled={busy !== null}
+          >
+            Forget passphrase
+          </button>
+        ) : null}
         {hk ? (
           <button type="button" className={hk.verdict === "unknown" ? "primary" : ""} onClick={() => setKeyDialog(true)}>
             {hk.verdict === "unknown" ? "Review host key…" : "Why was it refused?"}
@@ -110,7 +134,28 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
           {error}
         </div>
       ) : null}
+      {notice ? (
+        <div className="banner info" role="status">
+          {notice}
+        </div>
+      ) : null}
       {keyDialog && hk ? <HostKeyDialog node={props.node} onClose={() => setKeyDialog(false)} /> : null}
+      {passphraseDialog && config.auth.kind === "key" ? (
+        <PassphraseDialog
+          node={props.node}
+          onClose={() => setPassphraseDialog(false)}
+          onDone={(r, askedToRemember) => {
+            setPassphraseDialog(false);
+            setNotice(
+              r.remembered
+                ? "The passphrase is remembered in the system keychain."
+                : askedToRemember && r.rememberReason
+                  ? `The passphrase is kept until the app quits; it was not remembered in the keychain: ${r.rememberReason}`
+                  : "The passphrase is kept until the app quits.",
+            );
+          }}
+        />
+      ) : null}
       {confirmRemove ? (
         <Dialog
           title={`Remove ${config.name}?`}
@@ -140,6 +185,96 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
         </Dialog>
       ) : null}
     </section>
+  );
+}
+
+/**
+ * Asks for the passphrase of the node's encrypted key file. It is sent to
+ * main once and never kept in the page; the field is cleared after a wrong one.
+ */
+export function PassphraseDialog(props: { node: NodeView; onClose: () => void; onDone: (r: SetPassphraseResponse, askedToRemember: boolean) => void }) {
+  const api = useApi();
+  const info = useAppInfo();
+  const { config } = props.node;
+  const [passphrase, setPassphrase] = useState("");
+  const [remember, setRemember] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const storage = info.data?.secretStorage;
+  const canRemember = storage?.available === true;
+  const keyPath = config.auth.kind === "key" ? config.auth.keyPath : "";
+  const formId = `passphrase-${config.id}`;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (passphrase === "" || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const asked = remember && canRemember;
+      const r = await api.call("nodes.setPassphrase", { nodeId: config.id, passphrase, remember: asked });
+      setPassphrase("");
+      if (r.status.needs === "passphrase") setError(r.status.detail ?? "The passphrase is wrong: it does not open the key file.");
+      else props.onDone(r, asked);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog
+      title={`Passphrase for ${config.name}`}
+      onClose={props.onClose}
+      closable={!busy}
+      testId="passphrase-dialog"
+      footer={
+        <>
+          <button type="button" onClick={props.onClose} disabled={busy}>
+            Cancel
+          </button>
+          <button type="submit" form={formId} className="primary" disabled={busy || passphrase === ""}>
+            {busy ? "Connecting…" : "Unlock and connect"}
+          </button>
+        </>
+      }
+    >
+      <form id={formId} onSubmit={submit} autoComplete="off">
+        <p>
+          The key file <code>{keyPath}</code> is encrypted. Its passphrase is kept in the app's memory for this run and never written in plain text.
+        </p>
+        <div className="field">
+          <label htmlFor={`${formId}-input`}>Passphrase</label>
+          <input
+            id={`${formId}-input`}
+            type="password"
+            autoComplete="off"
+            spellCheck={false}
+            autoFocus
+            maxLength={1024}
+            value={passphrase}
+            onChange={(e) => setPassphrase(e.target.value)}
+            disabled={busy}
+          />
+        </div>
+        <label className="radio">
+          <input type="checkbox" checked={remember && canRemember} disabled={!canRemember || busy} onChange={(e) => setRemember(e.target.checked)} /> Remember in the system keychain
+        </label>
+        <div className="field-hint">
+          {canRemember
+            ? "Encrypted by the OS keychain and used again at the next start. Unticked, it is remembered until the app quits."
+            : info.data
+              ? (storage?.reason ?? "No system keychain is available: the passphrase is remembered until the app quits.")
+              : "Checking the system keychain…"}
+        </div>
+      </form>
+      {error ? (
+        <div className="banner bad" role="alert">
+          {error}
+        </div>
+      ) : null}
+    </Dialog>
   );
 }
 
