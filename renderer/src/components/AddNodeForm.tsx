@@ -161,7 +161,7 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
           </label>
         </fieldset>
         {f.auth === "key"
-          ? field("keyPath", "Key file", <input {...inputProps("keyPath")} placeholder="~/.ssh/id_ed25519" spellCheck={false} />, "Encrypted keys: add them to ssh-agent instead (ssh-add).")
+          ? field("keyPath", "Key file", <input {...inputProps("keyPath")} placeholder="~/.ssh/id_ed25519" spellCheck={false} />, "An encrypted key asks for its passphrase when the node connects (or load it into ssh-agent).")
           : null}
         {field("root", "Root on the node", <input {...inputProps("root")} spellCheck={false} />, '"/" for a normal install; a chroot or lab root otherwise.')}
         {field("name", "Display name (optional)", <input {...inputProps("name")} placeholder="defaults to the host" />)}

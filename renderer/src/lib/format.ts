@@ -39,7 +39,7 @@ export function nodeStateText(s: NodeStatus, now: number): NodeStateText {
     case "backing-off":
       return { label: s.retryAt ? `retrying ${until(s.retryAt, now)}` : "backing off", icon: "↻", tone: "warn" };
     case "failed":
-      return { label: s.hostKey ? `host key ${s.hostKey.verdict}` : "failed", icon: "✕", tone: "bad" };
+      return { label: s.hostKey ? `host key ${s.hostKey.verdict}` : s.needs === "passphrase" ? "needs passphrase" : "failed", icon: "✕", tone: "bad" };
     case "disconnected":
       return { label: "disconnected", icon: "○", tone: "idle" };
   }
