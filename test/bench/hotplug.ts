@@ -1,0 +1,276 @@
+// Hotplug latency against a lab node with a booted guest: the app's own path
+// (read the instance over SSH, plan, execute with lock, QMP, verify and the
+// journaled runtime write) next to the floor (the same QMP commands sent
+// straight to the instance's local socket), alternating so the two see the
+// same machine state and slots never run out.
+import { connect } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { LabNode } from "../lab/node.js";
+import { startLabInstance } from "../lab/instances.js";
+import { GuestConsole } from "../lab/guest-console.js";
+import { NodeSession } from "../../electron/ssh/session.js";
+import { Journal } from "../../electron/node/journal.js";
+import { gatherInstance } from "../../electron/inventory/node-inventory.js";
+import { plannerInput } from "../../shared/inventory/planner-input.js";
+import { planHotplug, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep } from "../../shared/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { QmpFloor, type FloorRequest } from "./floor.js";
+import { execOnNode } from "../../electron/node/exec.js";
+import { RuntimeStore } from "../../electron/node/runtime-store.js";
+import { openQmp } from "../../electron/hotplug/qmp-session.js";
+import { brief, experimentNoDelay, round, summarize } from "./stats.js";
+
+const NAME = "hp.lab";
+const NODE_ID = "bench";
+const execFileP = promisify(execFile);
+
+type Op = "nicAdd" | "nicRemove" | "diskAdd" | "diskRemove";
+
+/** Step categories of the breakdown, in the order a run passes them. */
+type Phase = "read" | "plan" | "precheck" | "node" | "passFd" | "qmp" | "guestRelease" | "verify" | "write" | "finish";
+
+interface AppRun {
+  totalMs: number;
+  phases: Partial<Record<Phase, number>>;
+}
+
+function phaseOf(kind: PlanStep["kind"] | "precheck"): Phase {
+  switch (kind) {
+    case "precheck":
+      return "precheck";
+    case "qmp":
+      return "qmp";
+    case "wait-device-deleted":
+      return "guestRelease";
+    case "verify":
+      return "verify";
+    case "write-runtime":
+      return "write";
+    case "node-pass-fd":
+      // The python helper over SSH, which also sends this step's QMP commands.
+      return "passFd";
+    default:
+      // tap create/remove, nic file: the python helper over SSH.
+      return "node";
+  }
+}
+
+export interface HotplugOptions {
+  runs: number;
+  log: (line: string) => void;
+}
+
+export async function benchHotplug(opts: HotplugOptions): Promise<Record<string, unknown>> {
+  const { log } = opts;
+  const node = await LabNode.start({ log });
+  const journalDir = await mkdtemp(join(tmpdir(), "hdbench-journal-"));
+  let session: NodeSession | undefined;
+  let guest: GuestConsole | undefined;
+  const floorTaps = new Set<string>();
+  const qf = QmpFloor.start();
+  try {
+    const inst = await startLabInstance(node, { name: NAME, generation: "C", nics: 1, disks: [], memoryMiB: 128 });
+    // device_del only completes once a guest releases the device: wait for it to boot.
+    guest = new GuestConsole(connect(inst.paths.serial));
+    log("hotplug: waiting for the guest to boot");
+    await guest.waitReady(120_000);
+    const diskPaths = [await node.createDisk(NAME, 1, 8), await node.createDisk(NAME, 2, 8)];
+    const i = node.info;
+    session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
+    const s = session;
+    if (experimentNoDelay) s.client.setNoDelay(true);
+    const journal = new Journal(journalDir);
+    const link = node.network.bridge ?? "br-lab";
+
+    /** Read and plan exactly as the app's hotplug.plan does (gatherInstance, plannerInput, planHotplug). */
+    const readAndPlan = async (intent: HotplugIntentInput): Promise<{ plan: PlanOk; expected: Buffer; readMs: number; planMs: number }> => {
+      const t0 = performance.now();
+      const g = await gatherInstance(s, NAME, { nodeId: NODE_ID, root: node.root });
+      const t1 = performance.now();
+      const input = plannerInput(g.facts, { ganetiVersions: [] });
+      if (!input.ok || !g.runtimeBytes) throw new Error(`cannot plan: ${input.ok ? "no runtime bytes" : input.reason}`);
+      const plan = planHotplug(input.state, intent);
+      const t2 = performance.now();
+      if (!plan.ok) throw new Error(`plan refused: ${plan.refusals.map((r) => r.message).join("; ")}`);
+      return { plan, expected: g.runtimeBytes, readMs: t1 - t0, planMs: t2 - t1 };
+    };
+
+    /** One request, from the read to "done and recorded", with the executor's step timestamps. */
+    const appRun = async (intent: HotplugIntentInput): Promise<AppRun & { plan: PlanOk }> => {
+      const t0 = performance.now();
+      const p = await readAndPlan(intent);
+      const events: { e: ProgressEvent; t: number }[] = [];
+      const r = await executePlan({
+        session: s,
+        root: node.root,
+        nodeId: NODE_ID,
+        instance: NAME,
+        plan: p.plan,
+        expectedRuntime: p.expected,
+        journal,
+        onProgress: (e) => void events.push({ e, t: performance.now() }),
+      });
+      const tEnd = performance.now();
+      if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
+      const phases: Partial<Record<Phase, number>> = { read: p.readMs, plan: p.planMs };
+      const started = new Map<number, number>();
+      for (const { e, t } of events) {
+        if (e.state === "running") started.set(e.index, t);
+        else if (e.state === "done") {
+          const ph = phaseOf(e.kind);
+          phases[ph] = (phases[ph] ?? 0) + (t - (started.get(e.index) ?? t));
+        }
+      }
+      // Lock release and QMP close after the last step.
+      phases.finish = tEnd - (events.at(-1)?.t ?? tEnd);
+      return { totalMs: tEnd - t0, phases, plan: p.plan };
+    };
+
+    const qmpCallsOf = (plan: PlanOk): QmpStep[] => plan.steps.flatMap((st) => (st.kind === "qmp" ? [st] : st.kind === "node-pass-fd" ? st.commands : []));
+
+    /** The floor request for a plan: its QMP commands, with the tap fd passed the way the plan passes it. */
+    const floorOf = (plan: PlanOk): FloorRequest => {
+      const req: FloorRequest = { socket: inst.paths.qmp, commands: qmpCallsOf(plan).map((c) => ({ command: c.command, arguments: c.arguments })) };
+      for (const st of plan.steps) {
+        if (st.kind !== "node-pass-fd") continue;
+        if (st.mechanism !== "getfd" || st.source.type !== "tap" || st.source.vhost) throw new Error(`the QMP floor cannot pass fds for: ${st.describe}`);
+        req.tap = st.source.tap;
+        req.fdname = st.fdnames[0];
+      }
+      return req;
+    };
+
+    // What one round trip of each kind costs here: explains the step figures.
+    const rt = async (fn: () => Promise<unknown>, pauseMs = 0) => {
+      const ms: number[] = [];
+      for (let k = 0; k < 11; k++) {
+        const t0 = performance.now();
+        await fn();
+        if (k > 0) ms.push(performance.now() - t0);
+        // Untimed: QEMU takes the next QMP client only once the last one is gone.
+        if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+      }
+      return brief(ms);
+    };
+    const diagnostics = {
+      sshExecTrue: await rt(() => execOnNode(s, ["true"])),
+      sshExecPython3: await rt(() => execOnNode(s, ["python3", "-c", "pass"])),
+      sftpReadRuntime: await rt(() => new RuntimeStore(s, NODE_ID).readRuntimeFile(node.root, NAME)),
+      qmpOverSshOpen: await rt(async () => (await openQmp(s, inst.paths.qmp)).close(), 150),
+      gatherInstance: await rt(() => gatherInstance(s, NAME, { nodeId: NODE_ID, root: node.root }), 150),
+      note: "one round trip each over the warm SSH connection: exec of `true`, exec of `python3 -c pass`, an SFTP read of the runtime file, a QMP session opened (greeting, capabilities, query-commands) and closed, one gatherInstance (SFTP read + QMP probe)",
+    };
+
+    const app: Record<Op, AppRun[]> = { nicAdd: [], nicRemove: [], diskAdd: [], diskRemove: [] };
+    const floor: Record<Op, number[]> = { nicAdd: [], nicRemove: [], diskAdd: [], diskRemove: [] };
+    const floorCommands: Partial<Record<Op, string[]>> = {};
+    const total = opts.runs + 1;
+    for (let n = 0; n < total; n++) {
+      // Run 0 warms the connection, the SFTP channel and QEMU's code paths; it is not counted.
+      const keep = n > 0;
+      if (n % 5 === 0) log(`hotplug: round ${n}/${opts.runs}`);
+
+      // NIC: the app adds then removes; the floor does the same with the commands a plan would send.
+      const nicUuid = newDeviceUuid();
+      const add = await appRun({ action: "add-nic", uuid: nicUuid, mac: newMac(), link });
+      const del = await appRun({ action: "remove", kind: "nic", ref: nicUuid });
+      // The floor's devices come from a plan too (not executed), so the commands are the app's own.
+      const fNicAdd = floorOf((await readAndPlan({ action: "add-nic", uuid: newDeviceUuid(), mac: newMac(), link })).plan);
+      const fNicId = String(fNicAdd.commands.find((c) => c.command === "device_add")?.arguments?.id);
+      const netdevArgs = fNicAdd.commands.find((c) => c.command === "netdev_add")?.arguments ?? {};
+      if (typeof netdevArgs.ifname === "string") floorTaps.add(netdevArgs.ifname);
+      if (fNicAdd.tap) floorTaps.add(fNicAdd.tap);
+      const fNicDel: FloorRequest = {
+        socket: inst.paths.qmp,
+        commands: [
+          { command: "device_del", arguments: { id: fNicId } },
+          { command: "netdev_del", arguments: { id: String(netdevArgs.id) } },
+        ],
+        deleted: fNicId,
+      };
+      const fa = await qf.run(fNicAdd);
+      const fd = await qf.run(fNicDel);
+
+      // Disk (virtio-blk from a file on the node), same pattern.
+      const diskUuid = newDeviceUuid();
+      const dAdd = await appRun({ action: "add-disk", uuid: diskUuid, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 });
+      const dDel = await appRun({ action: "remove", kind: "disk", ref: diskUuid });
+      const fDiskAdd = floorOf((await readAndPlan({ action: "add-disk", uuid: newDeviceUuid(), path: diskPaths[1]!, bus: "pci", sizeMiB: 8 })).plan);
+      const fDiskId = String(fDiskAdd.commands.find((c) => c.command === "device_add")?.arguments?.id);
+      const nodeName = fDiskAdd.commands.find((c) => c.command === "blockdev-add")?.arguments?.["node-name"];
+      const fDiskDel: FloorRequest = {
+        socket: inst.paths.qmp,
+        commands: [{ command: "device_del", arguments: { id: fDiskId } }, ...(typeof nodeName === "string" ? [{ command: "blockdev-del", arguments: { "node-name": nodeName } }] : [])],
+        deleted: fDiskId,
+      };
+      const fda = await qf.run(fDiskAdd);
+      const fdd = await qf.run(fDiskDel);
+
+      if (n === 0) {
+        const names = (r: FloorRequest) => [...(r.tap ? ["open tap + getfd (SCM_RIGHTS)"] : []), ...r.commands.map((c) => c.command)];
+        floorCommands.nicAdd = names(fNicAdd);
+        floorCommands.nicRemove = names(fNicDel);
+        floorCommands.diskAdd = names(fDiskAdd);
+        floorCommands.diskRemove = names(fDiskDel);
+        log(`hotplug: app steps nicAdd=[${add.plan.steps.map(stepName).join(", ")}] nicRemove=[${del.plan.steps.map(stepName).join(", ")}]`);
+        log(`hotplug: app steps diskAdd=[${dAdd.plan.steps.map(stepName).join(", ")}] diskRemove=[${dDel.plan.steps.map(stepName).join(", ")}]`);
+      }
+      if (keep) {
+        app.nicAdd.push(add);
+        app.nicRemove.push(del);
+        app.diskAdd.push(dAdd);
+        app.diskRemove.push(dDel);
+        floor.nicAdd.push(fa);
+        floor.nicRemove.push(fd);
+        floor.diskAdd.push(fda);
+        floor.diskRemove.push(fdd);
+      }
+    }
+
+    const report = (op: Op) => {
+      const runs = app[op];
+      const sum = summarize(runs.map((r) => r.totalMs));
+      const fl = summarize(floor[op]);
+      const phases = new Set(runs.flatMap((r) => Object.keys(r.phases) as Phase[]));
+      const steps: Record<string, { p50Ms: number; p95Ms: number }> = {};
+      for (const ph of phases) steps[ph] = brief(runs.map((r) => r.phases[ph] ?? 0));
+      return {
+        ...sum,
+        steps,
+        floor: { ...fl, commands: ["connect+greeting", "qmp_capabilities", ...(floorCommands[op] ?? []).flatMap((c) => (c === "device_del" ? [c, "wait DEVICE_DELETED"] : [c])), "query-pci"] },
+        ratio: round(sum.p50Ms / fl.p50Ms),
+      };
+    };
+    const nicAdd = report("nicAdd");
+    return {
+      instance: `${NAME}: generation C, booted guest (TCG), ${node.network.mode === "tap" ? "tap NICs on a bridge" : "user-mode NICs"}`,
+      path: "gatherInstance over a warm SSH connection -> plannerInput -> planHotplug -> executePlan (lock, node steps, QMP, verify, journaled runtime write)",
+      nicAdd: {
+        ...nicAdd,
+        target: { rule: "ratio <= 3 and p50 < 150 ms", ratioMax: 3, p50MaxMs: 150, pass: nicAdd.ratio <= 3 && nicAdd.p50Ms < 150 },
+      },
+      diskAdd: report("diskAdd"),
+      nicRemove: report("nicRemove"),
+      diskRemove: report("diskRemove"),
+      steps: "read = gatherInstance (SFTP read + QMP probe); plan = plannerInput + planHotplug; precheck = on-node lock (exec mkdir -p, exec flock) + runtime re-read; node = python3 helper over SSH exec (tap, nic file); passFd = python3 helper over SSH that passes the tap fd and sends netdev_add/device_add; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci; write = journaled compare-and-swap write over SFTP; finish = lock release",
+      floorHow: "a long-lived python3 process on the same machine speaking QMP to ctrl/<instance>.qmp directly, timed inside python around connect..close",
+      diagnostics,
+    };
+  } finally {
+    qf.stop();
+    guest?.close();
+    session?.close();
+    await node.stop();
+    // Floor taps are not persistent and vanish with their netdev; make sure.
+    for (const t of floorTaps) await execFileP("ip", ["link", "del", t]).catch(() => undefined);
+    await rm(journalDir, { recursive: true, force: true });
+  }
+}
+
+function stepName(st: PlanStep): string {
+  return st.kind === "qmp" ? st.command : st.kind === "node-pass-fd" ? `pass-fd(${st.commands.map((c) => c.command).join("+")})` : st.kind;
+}
