@@ -47,6 +47,9 @@ export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
   if (nodes.loadProblem) {
     await activity.add({ nodeId: "app", summary: "Node settings were unreadable and were set aside", outcome: "failed", detail: JSON.stringify(nodes.loadProblem) });
   }
+  // A lab node lives only as long as the app that started it: one saved by an
+  // earlier run points at processes that are gone.
+  if (opts.lab) for (const n of nodes.list()) if (n.id.startsWith("lab-")) await nodes.remove(n.id);
   // Connect to every saved node at start; each shows its own state.
   for (const n of nodes.list()) void nodes.connect(n.id).catch(() => {});
   return {

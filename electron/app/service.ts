@@ -110,7 +110,7 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
     const config = deps.nodes.list().find((n) => n.id === id);
     const status = deps.nodes.status(id);
     if (!config || !status) throw new ApiError(`No node with id ${JSON.stringify(id)}: it may have been removed. Refresh the node list.`, "unknown-node");
-    return { config, status };
+    return { config, status, passphraseKept: deps.passphrases.knows(id) };
   };
   const nodeConfig = (id: string) => nodeView(id).config;
   const readersOf = (node: NodeConfig) => {

@@ -11,7 +11,12 @@ const NodeIdRef = z.string().min(1).max(64);
 const InstanceRef = z.string().min(1).max(253);
 
 /** A node as the UI shows it: its settings and its connection state. */
-export const NodeViewSchema = z.object({ config: NodeConfigSchema, status: NodeStatusSchema });
+export const NodeViewSchema = z.object({
+  config: NodeConfigSchema,
+  status: NodeStatusSchema,
+  /** A passphrase for the node's key file is held (for this run; it may also be in the keychain). */
+  passphraseKept: z.boolean().optional(),
+});
 export type NodeView = z.infer<typeof NodeViewSchema>;
 
 /**

@@ -97,7 +97,7 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
             Enter passphrase…
           </button>
         ) : null}
-        {config.auth.kind === "key" ? (
+        {config.auth.kind === "key" && props.node.passphraseKept ? (
           <button
             type="button"
             title="Forget the key file's passphrase if one is kept (for this run and in the system keychain); it is asked for at the next connection."
