@@ -2,19 +2,13 @@
 // top-level page, served from app://hotplug-desk) before the Dispatcher
 // validates its payload against the contract with zod.
 import { ipcMain, type WebContents, type IpcMainInvokeEvent } from "electron";
-import { IPC_CALL, IPC_EVENT, APP_ORIGIN } from "../../shared/ipc/electron-channels.js";
+import { IPC_CALL, IPC_EVENT } from "../../shared/ipc/electron-channels.js";
+import { validSenderFrame } from "./sender-check.js";
 import { toWireError, type Dispatcher, type EventBus } from "../app/dispatch.js";
 
-/** In development the page comes from electron-vite's dev server on loopback. */
-function trustedOrigin(origin: string, devUrl: string | undefined): boolean {
-  if (origin === APP_ORIGIN) return true;
-  return devUrl !== undefined && origin === new URL(devUrl).origin;
-}
-
 export function validSender(e: IpcMainInvokeEvent, devUrl: string | undefined): boolean {
-  const frame = e.senderFrame;
   // Only the top-level frame of our own page may call: no iframes, no other origins.
-  return frame !== null && frame.parent === null && trustedOrigin(frame.origin, devUrl);
+  return validSenderFrame(e.senderFrame, devUrl);
 }
 
 export function registerIpc(dispatcher: Dispatcher, bus: EventBus, getContents: () => WebContents | undefined, devUrl: string | undefined): () => void {
