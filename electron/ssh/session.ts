@@ -94,6 +94,9 @@ export class NodeSession {
       client.once("error", (err) => reject(rejection ?? err));
       client.connect(config);
     });
+    // Requests here are small and wait on their answer; with Nagle's algorithm
+    // a write stalls behind an unacknowledged one (delayed ACK, ~40 ms).
+    client.setNoDelay(true);
     // ssh2 has what it needs; the session keeps no copy of the passphrase.
     const { passphrase: _passphrase, ...kept } = target;
     return new NodeSession(kept, client);

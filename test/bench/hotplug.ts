@@ -22,7 +22,7 @@ import { QmpFloor, type FloorRequest } from "./floor.js";
 import { execOnNode } from "../../electron/node/exec.js";
 import { RuntimeStore } from "../../electron/node/runtime-store.js";
 import { openQmp } from "../../electron/hotplug/qmp-session.js";
-import { brief, experimentNoDelay, round, summarize } from "./stats.js";
+import { brief, round, summarize } from "./stats.js";
 
 const NAME = "hp.lab";
 const NODE_ID = "bench";
@@ -82,7 +82,6 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     const i = node.info;
     session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
     const s = session;
-    if (experimentNoDelay) s.client.setNoDelay(true);
     const journal = new Journal(journalDir);
     const link = node.network.bridge ?? "br-lab";
 

@@ -14,7 +14,7 @@ import { descendantsOf } from "../lab/processes.js";
 import { NodeSession, type NodeTarget } from "../../electron/ssh/session.js";
 import { loadNodeInventory } from "../../electron/inventory/node-inventory.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
-import { experimentNoDelay, round, summarize, type Summary } from "./stats.js";
+import { round, summarize, type Summary } from "./stats.js";
 
 export const instanceName = (i: number): string => `i${String(i).padStart(2, "0")}.lab`;
 
@@ -62,9 +62,7 @@ interface Measured {
 }
 
 async function openSession(info: SshdInfo): Promise<NodeSession> {
-  const s = await NodeSession.open(targetOf(info));
-  if (experimentNoDelay) s.client.setNoDelay(true);
-  return s;
+  return NodeSession.open(targetOf(info));
 }
 
 async function measure(nodes: NodeUnderTest[], rounds: { cold: number; warm: number; floor: number }): Promise<Measured> {

@@ -4,8 +4,7 @@
 // are reported as pass/fail; the command itself never fails on them.
 //
 // Environment: BENCH_RUNS (hotplug rounds, default 30), BENCH_ONLY
-// (comma list of hotplug,inventory,memory,ui), BENCH_EXPERIMENT_NODELAY=1
-// (TCP_NODELAY on the bench's SSH sessions, to show what Nagle costs).
+// (comma list of hotplug,inventory,memory,ui).
 import { execFile } from "node:child_process";
 import { cpus, loadavg, totalmem, release } from "node:os";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -16,7 +15,7 @@ import { ensureRendererBuilt } from "../../electron/web-host/renderer-build.js";
 import { benchHotplug } from "./hotplug.js";
 import { benchInventory, startPausedInstances } from "./inventory.js";
 import { addStoppedInstances, benchUi, CHROMIUM } from "./ui.js";
-import { experimentNoDelay, mib, round } from "./stats.js";
+import { mib, round } from "./stats.js";
 
 const execFileP = promisify(execFile);
 const REPO = resolve(__dirname, "../..");
@@ -82,7 +81,6 @@ async function main(): Promise<void> {
       loadAvgAtStart: loadavg().map((v) => round(v)),
     },
     startedAt: new Date().toISOString(),
-    ...(experimentNoDelay ? { experiment: "BENCH_EXPERIMENT_NODELAY=1: TCP_NODELAY set on the bench's own SSH sessions (hotplug, inventory); NOT the app as shipped" } : {}),
   };
 
   if (only.has("ui")) {

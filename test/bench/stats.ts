@@ -46,10 +46,3 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
 }
 
 export const mib = (bytes: number): number => round(bytes / (1024 * 1024), 1);
-
-/**
- * BENCH_EXPERIMENT_NODELAY=1: set TCP_NODELAY on the app's SSH sockets, to
- * show what Nagle's algorithm costs. Off by default: the bench measures the
- * app as it is. The JSON says when it was on.
- */
-export const experimentNoDelay = process.env.BENCH_EXPERIMENT_NODELAY === "1";
