@@ -2,7 +2,10 @@
 // app windows and machines, and dies with the SSH connection that took it.
 //
 // Mechanism: one exec channel runs
+//   sh -c <TAKE_SCRIPT> <dir> <lockfile> ...
+// which creates the lock directory, then execs
 //   flock -n -E 75 <lockfile> sh -c <HOLD_SCRIPT> ...
+// (one exec per try: each exec costs a round trip and a process start).
 // flock(1) takes the kernel lock and keeps it until the script exits. The
 // script records who holds it in <lockfile>.holder, prints LOCKED, then
 // waits on stdin. It ends (releasing the lock) when:
@@ -24,6 +27,7 @@ export const LOCKS_SUBDIR = "var/run/hotplug-desk/locks";
 const CONFLICT_EXIT = 75; // EX_TEMPFAIL, via flock -E
 const NO_TIMEOUT_EXIT = 72;
 const HOLDER_WRITE_EXIT = 71;
+const MKDIR_EXIT = 70;
 
 // Constant script; everything variable arrives as "$1".."$3" (quoted argv).
 // `head -c 1` reads at most one byte, so each heartbeat byte is one round;
@@ -34,6 +38,14 @@ const HOLD_SCRIPT = [
   `printf 'LOCKED\\n'`,
   `while [ "$(timeout "$3" head -c 1)" = . ]; do :; done`,
   `rm -f "$1.holder"`,
+].join("\n");
+
+// Runs first in the same exec: "$1" lock dir, "$2" lock file, "$3" HOLD_SCRIPT,
+// "$4" holder JSON, "$5" staleAfterS. exec keeps flock's exit status (75 on
+// conflict, 127 when flock is missing) as the channel's.
+const TAKE_SCRIPT = [
+  `mkdir -p -- "$1" || exit ${MKDIR_EXIT}`,
+  `exec flock -n -E ${CONFLICT_EXIT} "$2" sh -c "$3" hotplug-desk-lock "$2" "$4" "$5"`,
 ].join("\n");
 
 export const lockHolderSchema = z.object({
@@ -181,7 +193,6 @@ export class InstanceLocks {
       startedAt: new Date().toISOString(),
     });
     const started = Date.now();
-    await this.ensureDir();
     for (;;) {
       const attempt = await this.tryOnce(instance, path, holder);
       if (attempt) return attempt;
@@ -205,16 +216,9 @@ export class InstanceLocks {
     }
   }
 
-  private async ensureDir(): Promise<void> {
-    const r = await execOnNode(this.session, ["mkdir", "-p", "--", this.dir], { timeoutMs: 10_000 });
-    if (r.code !== 0) {
-      throw new InstanceLockError(`Cannot create the lock directory ${this.dir} on ${this.session.label} (exit ${r.code}): ${r.stderr.trim()}`);
-    }
-  }
-
   /** One non-blocking try: a HeldLock, or undefined when someone else holds it. */
   private async tryOnce(instance: string, path: string, holder: LockHolder): Promise<HeldLock | undefined> {
-    const argv = ["flock", "-n", "-E", String(CONFLICT_EXIT), path, "sh", "-c", HOLD_SCRIPT, "hotplug-desk-lock", path, JSON.stringify(holder), String(this.staleAfterS)];
+    const argv = ["sh", "-c", TAKE_SCRIPT, "hotplug-desk-lock", this.dir, path, HOLD_SCRIPT, JSON.stringify(holder), String(this.staleAfterS)];
     const channel = await openExec(this.session, argv);
     return new Promise<HeldLock | undefined>((resolve, reject) => {
       let out = "";
@@ -251,6 +255,9 @@ export class InstanceLocks {
       channel.once("close", () =>
         settle(() => {
           if (code === CONFLICT_EXIT) return resolve(undefined);
+          if (code === MKDIR_EXIT) {
+            return reject(new InstanceLockError(`Cannot create the lock directory ${this.dir} on ${this.session.label}: ${err.trim()}`));
+          }
           const hint =
             code === 127
               ? "flock(1) (util-linux) is missing on the node"
