@@ -1,25 +1,37 @@
-// Node-side steps of a hotplug plan, run over SSH as
-//   python3 -c <NODE_HELPER_PY> <op> <json arguments>
-// The script is a constant; everything variable travels as one JSON argument
-// (quoted by remoteCommand), so data never becomes code. It prints one JSON
-// object, which is checked with zod before anything trusts it.
+// Node-side steps of a hotplug plan, run over SSH by one long-lived
+//   python3 -c <NODE_HELPER_PY> serve
+// per NodeSession: each request is one JSON line on its stdin
+// ({"id", "op", "args"}), each answer one JSON line on its stdout
+// ({"id", "out"}). The script is a constant; everything variable travels as
+// JSON data, so data never becomes code. Every answer is checked with zod
+// before anything trusts it.
+//
+// Why one process per session: each exec costs an SSH round trip plus a
+// python3 start (~160 ms on a small node), paid per step before; now once.
+// The helper ends on stdin EOF, which it sees when we close the channel and
+// when the SSH connection dies (sshd closes the session's pipes).
 //
 // Why python3: file descriptors (a tap, a disk opened as root) can only
 // reach QEMU over a local UNIX socket with SCM_RIGHTS, never through the SSH
 // tunnel, and python3 is on every Ganeti node.
 import { z } from "zod";
+import type { ClientChannel } from "ssh2";
 import type { NodeSession } from "../ssh/session.js";
-import { describeArgv, execOnNode } from "../node/exec.js";
+import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "../node/exec.js";
 
 export const NODE_HELPER_PY = String.raw`
 import array, fcntl, json, os, socket, struct, subprocess, sys
 
+# The answer of the request being served; an op's first emit is its answer.
+ANSWER = []
+
 def emit(obj):
-    sys.stdout.write(json.dumps(obj))
-    sys.stdout.flush()
+    if not ANSWER:
+        ANSWER.append(obj)
 
 def run(argv, env=None):
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    # stdin is our request stream: a child must never read from it.
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 def must(argv):
@@ -144,13 +156,18 @@ IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
 class Qmp:
     def __init__(self, path, timeout):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
-        self.f = self.s.makefile("rb")
-        greeting = self.read()
-        if "QMP" not in greeting:
-            raise Fail("no QMP greeting on %s" % path)
-        self.call("qmp_capabilities", {})
+        self.f = None
+        try:
+            self.s.settimeout(timeout)
+            self.s.connect(path)
+            self.f = self.s.makefile("rb")
+            greeting = self.read()
+            if "QMP" not in greeting:
+                raise Fail("no QMP greeting on %s" % path)
+            self.call("qmp_capabilities", {})
+        except BaseException:
+            self.close()
+            raise
 
     def read(self):
         line = self.f.readline()
@@ -173,6 +190,14 @@ class Qmp:
     def call(self, command, args):
         self.send(command, args)
         return self.reply()
+
+    def close(self):
+        # The socket serves one client: free it for the next step.
+        try:
+            if self.f is not None:
+                self.f.close()
+        finally:
+            self.s.close()
 
     def pass_fd(self, fd, command, args):
         # One byte carries the fd (as Ganeti does); the command that claims it follows.
@@ -208,47 +233,77 @@ def open_fds(src):
 def pass_fd(a):
     results = []
     fdset = None
+    q = None
     try:
         fds = open_fds(a["source"])
     except OSError as e:
         raise Fail("cannot open %s: %s" % (a["source"].get("tap") or a["source"].get("path"), e))
     try:
-        q = Qmp(a["socket"], a["timeoutS"])
-        if a["mechanism"] == "getfd":
-            for fd, name in zip(fds, a["fdnames"]):
-                r = q.pass_fd(fd, "getfd", {"fdname": name})
-                results.append({"command": "getfd", "ok": "return" in r, "error": r.get("error")})
-                if "error" in r:
+        try:
+            q = Qmp(a["socket"], a["timeoutS"])
+            if a["mechanism"] == "getfd":
+                for fd, name in zip(fds, a["fdnames"]):
+                    r = q.pass_fd(fd, "getfd", {"fdname": name})
+                    results.append({"command": "getfd", "ok": "return" in r, "error": r.get("error")})
+                    if "error" in r:
+                        emit({"ok": True, "results": results, "fdset": None})
+                        return
+            else:
+                r = q.pass_fd(fds[0], "add-fd", {})
+                ok = "return" in r
+                results.append({"command": "add-fd", "ok": ok, "error": r.get("error"), "return": r.get("return")})
+                if not ok:
                     emit({"ok": True, "results": results, "fdset": None})
                     return
-        else:
-            r = q.pass_fd(fds[0], "add-fd", {})
-            ok = "return" in r
-            results.append({"command": "add-fd", "ok": ok, "error": r.get("error"), "return": r.get("return")})
-            if not ok:
-                emit({"ok": True, "results": results, "fdset": None})
-                return
-            fdset = r["return"]["fdset-id"]
+                fdset = r["return"]["fdset-id"]
+        finally:
+            # The process outlives this step: our copies must not keep a tap alive.
+            for fd in fds:
+                os.close(fd)
+        for c in a["commands"]:
+            args = substitute(c["arguments"], a["placeholder"], fdset) if fdset is not None else c["arguments"]
+            r = q.call(c["command"], args)
+            results.append({"command": c["command"], "ok": "return" in r, "error": r.get("error")})
+            if "error" in r:
+                break
+        emit({"ok": True, "results": results, "fdset": fdset})
     finally:
-        for fd in fds:
-            os.close(fd)
-    for c in a["commands"]:
-        args = substitute(c["arguments"], a["placeholder"], fdset) if fdset is not None else c["arguments"]
-        r = q.call(c["command"], args)
-        results.append({"command": c["command"], "ok": "return" in r, "error": r.get("error")})
-        if "error" in r:
-            break
-    emit({"ok": True, "results": results, "fdset": fdset})
+        if q is not None:
+            q.close()
 
 OPS = {"tap-create": tap_create, "tap-remove": tap_remove, "nic-file": nic_file, "nic-files": nic_files,
        "link-info": link_info, "pass-fd": pass_fd}
 
-try:
-    OPS[sys.argv[1]](json.loads(sys.argv[2]))
-except Fail as e:
-    emit({"ok": False, "error": str(e)})
-except Exception as e:
-    emit({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+def answer(op, args):
+    del ANSWER[:]
+    try:
+        OPS[op](args)
+    except Fail as e:
+        emit({"ok": False, "error": str(e)})
+    except Exception as e:
+        emit({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+    return ANSWER[0] if ANSWER else {"ok": False, "error": "the step %s gave no answer" % op}
+
+def serve():
+    stdin = sys.stdin.buffer
+    while True:
+        line = stdin.readline()
+        if not line:
+            return  # EOF: the channel was closed or the SSH connection died
+        rid = None
+        try:
+            req = json.loads(line.decode("utf-8"))
+            rid = req["id"]
+            out = answer(req["op"], req["args"])
+        except Exception as e:
+            out = {"ok": False, "error": "bad request: %s: %s" % (type(e).__name__, e)}
+        try:
+            sys.stdout.write(json.dumps({"id": rid, "out": out}) + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            return  # nobody is listening any more
+
+serve()
 `;
 
 const Failed = z.object({ ok: z.literal(false), error: z.string() });
@@ -285,19 +340,209 @@ export class NodeHelperError extends Error {
   }
 }
 
-/** Run one helper op on the node and validate its JSON answer. */
-export async function runNodeHelper<S extends z.ZodTypeAny>(session: NodeSession, op: string, args: Record<string, unknown>, schema: S, timeoutMs = 30_000): Promise<z.infer<S>> {
-  const argv = ["python3", "-c", NODE_HELPER_PY, op, JSON.stringify(args)];
-  const r = await execOnNode(session, argv, { timeoutMs });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(r.stdout);
-  } catch {
-    throw new NodeHelperError(
+const HELPER_ARGV = ["python3", "-c", NODE_HELPER_PY, "serve"] as const;
+const Answer = z.object({ id: z.number().nullable(), out: z.unknown() });
+
+/**
+ * The helper process of one session. Requests go one at a time: the script
+ * is single-threaded anyway, and an answer can then only belong to the
+ * request in flight (its id is still checked, to catch a desync).
+ */
+class HelperProcess {
+  private nextId = 1;
+  private buffered = "";
+  private stderr = "";
+  private exit: { code: number | null; signal: string | null } | undefined;
+  private closed = false;
+  private pending: { id: number; resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
+
+  private constructor(
+    private readonly session: NodeSession,
+    private readonly channel: ClientChannel,
+    private readonly onGone: () => void,
+  ) {
+    channel.on("data", (chunk: Buffer) => this.onData(chunk));
+    channel.stderr.on("data", (chunk: Buffer) => {
+      if (this.stderr.length < 4096) this.stderr += chunk.toString("utf8");
+    });
+    channel.on("exit", (code: number | null, signal?: string) => {
+      this.exit = { code: typeof code === "number" ? code : null, signal: typeof signal === "string" ? signal : null };
+    });
+    // A write racing the close must not become an unhandled 'error'; close follows.
+    channel.on("error", () => undefined);
+    channel.once("close", () => this.gone());
+  }
+
+  static async start(session: NodeSession, timeoutMs: number, onGone: () => void): Promise<HelperProcess> {
+    const opening = openExec(session, HELPER_ARGV);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // A channel that opens after we gave up must not linger on the node.
+        opening.then(abortChannel, () => undefined);
+        reject(new ExecTimeoutError(HELPER_ARGV, session.label, timeoutMs));
+      }, timeoutMs);
+    });
+    try {
+      return new HelperProcess(session, await Promise.race([opening, timeout]), onGone);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  /** One request; resolves with the raw answer object. */
+  request(op: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.lostError(op));
+    const id = this.nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // The process may be stuck in the step: end it; the next call starts a new one.
+        this.pending = undefined;
+        this.kill();
+        reject(new ExecTimeoutError([...HELPER_ARGV, op], this.session.label, timeoutMs));
+      }, timeoutMs);
+      this.pending = {
+        id,
+        resolve: (line) => {
+          clearTimeout(timer);
+          let answer: z.infer<typeof Answer>;
+          try {
+            answer = Answer.parse(JSON.parse(line));
+          } catch {
+            this.kill();
+            return reject(new NodeHelperError(op, `The node-side step "${op}" on ${this.session.label} did not answer with JSON: ${line.trim().slice(0, 500) || "an empty line"}.`));
+          }
+          if (answer.id !== id) {
+            this.kill();
+            return reject(new NodeHelperError(op, `The node-side helper on ${this.session.label} answered request ${String(answer.id)} while ${id} ("${op}") was waiting; it was restarted.`));
+          }
+          resolve(answer.out);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      try {
+        this.channel.write(`${JSON.stringify({ id, op, args })}\n`);
+      } catch (err) {
+        this.pending = undefined;
+        clearTimeout(timer);
+        this.kill();
+        reject(new ExecError(`Cannot send "${op}" to the node-side helper on ${this.session.label}: ${(err as Error).message}`, HELPER_ARGV));
+      }
+    });
+  }
+
+  /** Stdin EOF: the helper finishes and exits. */
+  end(): void {
+    try {
+      this.channel.end();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  private kill(): void {
+    this.closed = true;
+    this.onGone();
+    abortChannel(this.channel);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered += chunk.toString("utf8");
+    if (this.buffered.length > MAX_ANSWER) {
+      const p = this.pending;
+      this.pending = undefined;
+      this.kill();
+      p?.reject(new ExecOutputLimitError(HELPER_ARGV, this.session.label, "stdout", MAX_ANSWER));
+      return;
+    }
+    for (let nl = this.buffered.indexOf("\n"); nl >= 0; nl = this.buffered.indexOf("\n")) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      const p = this.pending;
+      this.pending = undefined;
+      if (p) p.resolve(line);
+      else this.kill(); // an answer nobody asked for: out of step, start afresh
+    }
+  }
+
+  private gone(): void {
+    this.closed = true;
+    this.onGone();
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(this.lostError());
+  }
+
+  /** Why a request got no answer, in the terms a one-shot exec would have used. */
+  private lostError(op = "request"): Error {
+    if (!this.exit) {
+      return new ExecError(
+        `${describeArgv(HELPER_ARGV)} on ${this.session.label} ended without an exit status: the SSH connection was probably lost. Reconnect and check whether the step ran.`,
+        HELPER_ARGV,
+      );
+    }
+    const { code, signal } = this.exit;
+    return new NodeHelperError(
       op,
-      `The node-side step "${op}" on ${session.label} did not answer with JSON (exit ${r.code ?? r.signal ?? "?"}): ${(r.stderr || r.stdout).trim().slice(0, 500) || "no output"}. Is python3 installed on the node?`,
+      `The node-side step "${op}" on ${this.session.label} did not answer with JSON (exit ${code ?? signal ?? "?"}): ${(this.stderr || this.buffered).trim().slice(0, 500) || "no output"}. Is python3 installed on the node?`,
     );
   }
+}
+
+const MAX_ANSWER = 1024 * 1024;
+
+/** The helper of each session, and the tail of its request queue. */
+const helpers = new WeakMap<NodeSession, { process?: Promise<HelperProcess>; queue: Promise<unknown> }>();
+
+async function helperOf(session: NodeSession, timeoutMs: number): Promise<HelperProcess> {
+  const slot = helpers.get(session)!;
+  const current = slot.process && (await slot.process.catch(() => undefined));
+  if (current?.alive) return current;
+  const starting = HelperProcess.start(session, timeoutMs, () => {
+    if (slot.process === starting) delete slot.process;
+  });
+  slot.process = starting;
+  starting.catch(() => {
+    if (slot.process === starting) delete slot.process;
+  });
+  return starting;
+}
+
+/**
+ * Close the session's helper (stdin EOF; it exits once any step in flight
+ * is done). Closing the SSH connection ends it as well.
+ */
+export async function closeNodeHelper(session: NodeSession): Promise<void> {
+  const slot = helpers.get(session);
+  if (!slot?.process) return;
+  const p = slot.process;
+  delete slot.process;
+  (await p.catch(() => undefined))?.end();
+}
+
+/** Run one helper op on the node and validate its JSON answer. */
+export async function runNodeHelper<S extends z.ZodTypeAny>(session: NodeSession, op: string, args: Record<string, unknown>, schema: S, timeoutMs = 30_000): Promise<z.infer<S>> {
+  let slot = helpers.get(session);
+  if (!slot) {
+    slot = { queue: Promise.resolve() };
+    helpers.set(session, slot);
+  }
+  // One request at a time per session; each waits for the previous to settle.
+  const turn = slot.queue.then(async () => {
+    // The limit covers starting the helper too, as it covered the exec before.
+    const started = Date.now();
+    const helper = await helperOf(session, timeoutMs);
+    return helper.request(op, args, Math.max(1, timeoutMs - (Date.now() - started)));
+  });
+  slot.queue = turn.catch(() => undefined);
+  const parsed = await turn;
   const failed = Failed.safeParse(parsed);
   if (failed.success) throw new NodeHelperError(op, failed.data.error);
   const ok = schema.safeParse(parsed);

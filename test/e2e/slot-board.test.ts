@@ -29,7 +29,6 @@ describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
   let page: Page;
   let guest: GuestConsole;
   const events: WireEvent[] = [];
-  const frameHooks: ((payload: string) => void)[] = [];
 
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
@@ -51,7 +50,6 @@ describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
         try {
           const m = JSON.parse(String(f.payload)) as { type?: string } & WireEvent;
           if (m.type === "event") events.push({ event: m.event, payload: m.payload });
-          for (const hook of frameHooks) hook(String(f.payload));
         } catch {
           // not JSON: ignore
         }
@@ -234,28 +232,34 @@ describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
     await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 30_000 });
     const fileBefore = await readFile(alpha.paths.runtime);
 
-    // Cut every SSH connection the moment the executor reports its first step running.
+    // Cut every SSH connection the moment the executor reports its first step
+    // running. The cut happens in the app's own event listener, synchronously:
+    // a whole NIC add can finish before the browser has even seen that event.
     const sshdPid = node.sshd.process.child.pid!;
-    let cutAt: string | null = null;
-    frameHooks.push((payload) => {
-      if (cutAt !== null || !payload.includes('"operation.progress"')) return;
-      const m = JSON.parse(payload) as WireEvent & { payload: { describe?: string } };
-      if ((m.payload.index ?? -1) < 0 || m.payload.state !== "running") return;
-      cutAt = m.payload.describe ?? "?";
-      void descendantsOf(sshdPid).then((pids) => {
-        for (const pid of pids) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
+    const connected = await descendantsOf(sshdPid);
+    const killAll = (pids: number[]) => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
         }
-      });
+      }
+    };
+    let cutAt: string | null = null;
+    const unsubscribe = app.app.bus.subscribe((event, payload) => {
+      if (cutAt !== null || event !== "operation.progress") return;
+      const p = payload as { index?: number; state?: string; describe?: string };
+      if ((p.index ?? -1) < 0 || p.state !== "running") return;
+      cutAt = p.describe ?? "?";
+      killAll(connected);
+      // And whatever the connection started since (lock, helper).
+      void descendantsOf(sshdPid).then(killAll);
     });
     await dialog.getByRole("button", { name: "Apply" }).click();
     const outcome = dialog.getByTestId("outcome");
     await outcome.waitFor({ timeout: 90_000 });
-    frameHooks.length = 0;
+    unsubscribe();
     expect(cutAt).not.toBeNull();
     expect(await outcome.getAttribute("data-outcome")).not.toBe("succeeded");
     const message = (await outcome.textContent()) ?? "";
