@@ -1,7 +1,7 @@
 // pci.0 as 32 slots and scsi.0 as 16 targets. Each slot is a drop target
 // (and, when it holds a hot-plugged device, a drag source); while something
 // is dragged every slot shows whether it takes it and, if not, why.
-import { memo } from "react";
+import { memo, useMemo } from "react";
 import { useDraggable, useDroppable } from "@dnd-kit/core";
 import type { DeviceView, InstanceView, PciSlotView, ScsiTargetView } from "../../../shared/inventory/view";
 import { displayPciAddr } from "../../../shared/slots/index";
@@ -112,13 +112,12 @@ function DropHint({ verdict }: { verdict: Verdict | null }) {
  * draggable when a device sits in it, Enter selects it, and Space either
  * picks up its device (dnd-kit's keyboard sensor) or selects an empty cell.
  */
-function useCellDnd(p: CellCommon & { activeId: string | null }, key: TargetKey, target: { type: "pci"; slot: number } | { type: "scsi"; scsiId: number }, device: DeviceView | undefined) {
+function useCellDnd(p: CellCommon, key: TargetKey, target: { type: "pci"; slot: number } | { type: "scsi"; scsiId: number }, device: DeviceView | undefined) {
   const drop = useDroppable({ id: key, data: { target } });
   const dragId = device ? deviceDragId(device) : `none:${key}`;
   const item: DragItem | undefined = device ? { type: "device", device } : undefined;
   const drag = useDraggable({ id: dragId, data: { item }, disabled: !device });
   return {
-    isSource: device !== undefined && p.activeId === dragId,
     props: {
       ref: (el: HTMLDivElement | null) => {
         drop.setNodeRef(el);
@@ -141,23 +140,37 @@ function useCellDnd(p: CellCommon & { activeId: string | null }, key: TargetKey,
   };
 }
 
-export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: PciSlotView; device: DeviceView | undefined; activeId: string | null }) {
-  const { entry, device } = p;
-  const { isSource, props: dnd } = useCellDnd(p, `pci:${entry.slot}`, { type: "pci", slot: entry.slot }, device);
-  const st = STATE_TEXT[entry.state];
-  const live = entry.liveDevices[0];
-  const name = pciSlotName(p.view, entry.slot);
+// dnd-kit's hooks re-render their component whenever the drag's "over"
+// target changes, whatever memo says. So each cell is a thin shell holding
+// the hooks and its outer <div>, and a memoized body holding the rest: on
+// such a re-render only the shell runs, the body is skipped.
 
+type CellProps<E> = CellCommon & { entry: E; device: DeviceView | undefined; isSource: boolean };
+
+export const PciSlotCell = memo(function PciSlotCell(p: CellProps<PciSlotView>) {
+  const { entry, device } = p;
+  const { props: dnd } = useCellDnd(p, `pci:${entry.slot}`, { type: "pci", slot: entry.slot }, device);
+  const name = useMemo(() => pciSlotName(p.view, entry.slot), [p.view, entry.slot]);
   return (
     <div
       {...dnd}
-      className={cellClass("slot", entry.state, p, entry.drift !== undefined, isSource)}
+      className={cellClass("slot", entry.state, p, entry.drift !== undefined, p.isSource)}
       data-slot={displayPciAddr(entry.slot)}
       data-state={entry.state}
       aria-label={name}
       aria-roledescription={device ? "device in slot (draggable)" : "slot"}
       title={entry.reasons.map((r) => r.message).join("\n") || name}
     >
+      <PciSlotBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} />
+    </div>
+  );
+});
+
+const PciSlotBody = memo(function PciSlotBody({ entry, device, verdict }: { entry: PciSlotView; device: DeviceView | undefined; verdict: Verdict | null }) {
+  const st = STATE_TEXT[entry.state];
+  const live = entry.liveDevices[0];
+  return (
+    <>
       <div className="slot-head">
         <span className="slot-addr">{displayPciAddr(entry.slot)}</span>
         <span className="slot-state">
@@ -191,25 +204,34 @@ export const PciSlotCell = memo(function PciSlotCell(p: CellCommon & { entry: Pc
       ) : entry.state === "reserved" ? (
         <div className="muted small">kept for QEMU</div>
       ) : null}
-      {p.dragging ? <DropHint verdict={p.verdict} /> : null}
+      <DropHint verdict={verdict} />
+    </>
+  );
+});
+
+export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellProps<ScsiTargetView>) {
+  const { entry, device } = p;
+  const { props: dnd } = useCellDnd(p, `scsi:${entry.scsiId}`, { type: "scsi", scsiId: entry.scsiId }, device);
+  const name = useMemo(() => scsiTargetName(p.view, entry.scsiId), [p.view, entry.scsiId]);
+  return (
+    <div
+      {...dnd}
+      className={cellClass("slot scsi", entry.state, p, entry.drift !== undefined, p.isSource)}
+      data-scsi={entry.scsiId}
+      data-state={entry.state}
+      aria-label={name}
+      aria-roledescription={device ? "disk on SCSI target (draggable)" : "SCSI target"}
+      title={entry.reasons.map((r) => r.message).join("\n") || name}
+    >
+      <ScsiTargetBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} />
     </div>
   );
 });
 
-export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellCommon & { entry: ScsiTargetView; device: DeviceView | undefined; activeId: string | null }) {
-  const { entry, device } = p;
-  const { isSource, props: dnd } = useCellDnd(p, `scsi:${entry.scsiId}`, { type: "scsi", scsiId: entry.scsiId }, device);
+const ScsiTargetBody = memo(function ScsiTargetBody({ entry, device, verdict }: { entry: ScsiTargetView; device: DeviceView | undefined; verdict: Verdict | null }) {
   const st = STATE_TEXT[entry.state];
   return (
-    <div
-      {...dnd}
-      className={cellClass("slot scsi", entry.state, p, entry.drift !== undefined, isSource)}
-      data-scsi={entry.scsiId}
-      data-state={entry.state}
-      aria-label={scsiTargetName(p.view, entry.scsiId)}
-      aria-roledescription={device ? "disk on SCSI target (draggable)" : "SCSI target"}
-      title={entry.reasons.map((r) => r.message).join("\n") || scsiTargetName(p.view, entry.scsiId)}
-    >
+    <>
       <div className="slot-head">
         <span className="slot-addr">T{entry.scsiId}</span>
         <span className="slot-state">
@@ -228,8 +250,8 @@ export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellCommon & { ent
       ) : entry.liveDevice ? (
         <div className="dev-id mono">{entry.liveDevice.qdevId}</div>
       ) : null}
-      {p.dragging ? <DropHint verdict={p.verdict} /> : null}
-    </div>
+      <DropHint verdict={verdict} />
+    </>
   );
 });
 

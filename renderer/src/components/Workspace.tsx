@@ -2,7 +2,7 @@
 // onto another slot (move) or onto Remove (unplug). Every drag has a
 // keyboard path: Space picks up, arrows jump between targets, Space drops;
 // and each action also has a button (Place at…, Unplug, Move to…).
-import { useCallback, useMemo, useState } from "react";
+import { memo, useCallback, useMemo, useState } from "react";
 import {
   closestCenter,
   DndContext,
@@ -42,7 +42,7 @@ import {
   type Verdict,
 } from "../lib/acceptance";
 import { slotKeyboardCoordinates } from "../lib/keyboard-nav";
-import { deviceAtPci, deviceAtScsi, Legend, PciSlotCell, ScsiTargetCell, type TargetKey } from "./SlotBoard";
+import { deviceAtPci, deviceAtScsi, deviceDragId, Legend, PciSlotCell, ScsiTargetCell, type TargetKey } from "./SlotBoard";
 import { Dialog } from "./Dialog";
 import { ReviewDialog } from "./ReviewDialog";
 
@@ -168,6 +168,9 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
   const onSelect = useCallback((k: TargetKey) => setSelected((old) => (old === k ? old : k)), []);
   const nicItem: DragItem = useMemo(() => ({ type: "new-nic", draft: nic }), [nic]);
   const diskItem: DragItem = useMemo(() => ({ type: "new-disk", draft: disk }), [disk]);
+  const isSourceOf = (d: DeviceView | undefined) => d !== undefined && activeId === deviceDragId(d);
+  // Stable, so the memoized Details skips the re-render of every drag-over change.
+  const onDetailsAction = useCallback((item: DragItem, target: DropTarget | "pick") => (target === "pick" ? setPicker(item) : openFor(item, target)), [openFor]);
   const overTarget = overKey ? targetOf(overKey) : null;
   const overVerdict = overKey ? verdicts.get(overKey) : undefined;
   const accepting = [...verdicts.entries()].filter(([k, v]) => k !== "remove" && v.ok).length;
@@ -233,7 +236,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
                   isOver={overKey === k}
                   selected={selected === k}
                   onSelect={onSelect}
-                  activeId={activeId}
+                  isSource={isSourceOf(deviceAtPci(view, e.slot))}
                 />
               );
             })}
@@ -257,7 +260,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
                       isOver={overKey === k}
                       selected={selected === k}
                       onSelect={onSelect}
-                      activeId={activeId}
+                      isSource={isSourceOf(deviceAtScsi(view, t.scsiId))}
                     />
                   );
                 })}
@@ -272,7 +275,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
           <Details
             view={view}
             selected={selected}
-            onAction={(item, target) => (target === "pick" ? setPicker(item) : openFor(item, target))}
+            onAction={onDetailsAction}
             nicItem={nicItem}
             diskItem={diskItem}
           />
@@ -321,7 +324,8 @@ function DragHandle(props: { id: string; item: DragItem; label: string; sub: str
   );
 }
 
-function Palette(props: {
+// Memoized: the palette and the details panel do not change while a drag moves.
+const Palette = memo(function Palette(props: {
   nic: NicDraft;
   setNic: (f: (n: NicDraft) => NicDraft) => void;
   disk: DiskDraft;
@@ -387,7 +391,7 @@ function Palette(props: {
       </div>
     </section>
   );
-}
+});
 
 function RemoveZone(props: { dragging: DragItem | null; verdict: Verdict | null; isOver: boolean }) {
   const d = useDroppable({ id: "remove", data: { target: { type: "remove" } } });
@@ -408,7 +412,7 @@ function RemoveZone(props: { dragging: DragItem | null; verdict: Verdict | null;
   );
 }
 
-function Details(props: { view: InstanceView; selected: TargetKey | null; onAction: (item: DragItem, target: DropTarget | "pick") => void; nicItem: DragItem; diskItem: DragItem }) {
+const Details = memo(function Details(props: { view: InstanceView; selected: TargetKey | null; onAction: (item: DragItem, target: DropTarget | "pick") => void; nicItem: DragItem; diskItem: DragItem }) {
   const { view, selected } = props;
   if (!selected) {
     return (
@@ -488,7 +492,7 @@ function Details(props: { view: InstanceView; selected: TargetKey | null; onActi
       </div>
     </section>
   );
-}
+});
 
 function DeviceDetails({ d }: { d: DeviceView }) {
   const rows: [string, string | undefined][] = [

@@ -68,8 +68,21 @@ export function itemLabel(item: DragItem): string {
   }
 }
 
+// A drag judges one item against every target: check its draft once.
+const draftChecked = new WeakMap<DragItem, Reason[]>();
+
 /** Problems with what was typed into the palette, as reasons (schema messages from shared/hotplug). */
 export function draftReasons(item: DragItem): Reason[] {
+  let reasons = draftChecked.get(item);
+  if (!reasons) {
+    reasons = checkDraft(item);
+    draftChecked.set(item, reasons);
+  }
+  // A copy: callers add their own reasons to it.
+  return [...reasons];
+}
+
+function checkDraft(item: DragItem): Reason[] {
   const out: Reason[] = [];
   const check = (field: string, schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } }, value: string) => {
     const r = schema.safeParse(value);
