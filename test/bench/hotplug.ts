@@ -51,10 +51,10 @@ function phaseOf(kind: PlanStep["kind"] | "precheck"): Phase {
     case "write-runtime":
       return "write";
     case "node-pass-fd":
-      // The python helper over SSH, which also sends this step's QMP commands.
+      // The session's python helper, which also sends this step's QMP commands.
       return "passFd";
     default:
-      // tap create/remove, nic file: the python helper over SSH.
+      // tap create/remove, nic file: the session's python helper.
       return "node";
   }
 }
@@ -255,7 +255,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       diskAdd: report("diskAdd"),
       nicRemove: report("nicRemove"),
       diskRemove: report("diskRemove"),
-      steps: "read = gatherInstance (SFTP read + QMP probe); plan = plannerInput + planHotplug; precheck = on-node lock (exec mkdir -p, exec flock) + runtime re-read; node = python3 helper over SSH exec (tap, nic file); passFd = python3 helper over SSH that passes the tap fd and sends netdev_add/device_add; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci; write = journaled compare-and-swap write over SFTP; finish = lock release",
+      steps: "read = gatherInstance (SFTP read + QMP probe); plan = plannerInput + planHotplug; precheck = on-node lock (one exec: mkdir -p + flock) + runtime re-read; node = requests to the session's long-lived python3 helper (tap, nic file); passFd = a request to that helper, which passes the tap fd and sends netdev_add/device_add; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci; write = journaled compare-and-swap write over SFTP; finish = lock release",
       floorHow: "a long-lived python3 process on the same machine speaking QMP to ctrl/<instance>.qmp directly, timed inside python around connect..close",
       diagnostics,
     };
