@@ -3,16 +3,14 @@
 // and recorded in kvm_cmd), removal of each; and a disk passed as an fd
 // (add-fd over SCM_RIGHTS) when QEMU cannot open node paths itself.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { LabNode } from "../lab/node.js";
 import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../lab/instances.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { checkInstanceMigration, executePlan, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
-import { expectOk, planOn } from "./hotplug-fixture.js";
+import { expectOk, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
 import { livePci, liveScsi, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
@@ -22,7 +20,7 @@ import { formatPciAddr } from "../../shared/slots/index.js";
 let node: LabNode;
 let session: NodeSession;
 let journal: Journal;
-let journalDir: string;
+let removeJournal: (() => Promise<void>) | undefined;
 let india: StartedLabInstance;
 
 beforeAll(async () => {
@@ -34,16 +32,14 @@ beforeAll(async () => {
   built.runtime.hvparams.security_domain = "nobody";
   const text = writeRuntime(built.runtime, "C");
   await node.startInstance({ name: "juliet.lab", runtimeText: text, runtime: readRuntime(text).runtime });
-  const i = node.info;
-  session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
-  journalDir = await mkdtemp(join(tmpdir(), "hd-journal-"));
-  journal = new Journal(journalDir);
+  session = await NodeSession.open(labTarget(node));
+  ({ journal, remove: removeJournal } = await tempJournal());
 });
 
 afterAll(async () => {
   session?.close();
   await node?.stop();
-  if (journalDir) await rm(journalDir, { recursive: true, force: true });
+  await removeJournal?.();
 });
 
 

@@ -6,9 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect } from "node:net";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { execFileSync } from "node:child_process";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LabNode } from "../lab/node.js";
 import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
@@ -18,7 +16,7 @@ import { Journal } from "../../electron/node/journal.js";
 import { InstanceLocks } from "../../electron/node/instance-lock.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
-import { expectFailure, planOn } from "./hotplug-fixture.js";
+import { expectFailure, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
 import { livePci, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
@@ -28,28 +26,23 @@ let node: LabNode;
 let target: NodeTarget;
 let session: NodeSession;
 let journal: Journal;
-let journalDir: string;
+let removeJournal: (() => Promise<void>) | undefined;
 let kilo: StartedLabInstance; // running guest
 let lima: StartedLabInstance; // paused (-S): no guest, device_del never completes
-const ourTaps: string[] = [];
 
 beforeAll(async () => {
   node = await LabNode.start();
   kilo = await startLabInstance(node, { name: "kilo.lab", generation: "C", nics: 1, disks: [] });
   lima = await startLabInstance(node, { name: "lima.lab", generation: "C", nics: 1, disks: [], memoryMiB: 64, paused: true });
-  const i = node.info;
-  target = { host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath };
+  target = labTarget(node);
   session = await NodeSession.open(target);
-  journalDir = await mkdtemp(join(tmpdir(), "hd-journal-"));
-  journal = new Journal(journalDir);
+  ({ journal, remove: removeJournal } = await tempJournal());
 });
 
 afterAll(async () => {
   session?.close();
   await node?.stop();
-  // Taps we created outlive QEMU (they are persistent): remove any left.
-  for (const t of ourTaps) if (existsSync(`/sys/class/net/${t}`)) execFileSync("ip", ["link", "del", t]);
-  if (journalDir) await rm(journalDir, { recursive: true, force: true });
+  await removeJournal?.();
 });
 
 
@@ -67,7 +60,6 @@ describe("hotplug faults", () => {
   it("QEMU refuses device_add (slot taken behind our back): netdev and tap are undone, the file is byte-identical, the error names the step", async () => {
     const uuid = newDeviceUuid();
     const tap = `tap${uuid.slice(0, 8)}`;
-    ourTaps.push(tap);
     const p = await plan(session, "lima.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x10" });
     const before = await fileBytes(lima);
     const events: ProgressEvent[] = [];
@@ -114,7 +106,6 @@ describe("hotplug faults", () => {
   it("SSH cut between steps: nothing recorded; after reconnecting the file is whole and unchanged and the drift shows in the inventory", async () => {
     const cut = await NodeSession.open(target);
     const uuid = newDeviceUuid();
-    ourTaps.push(`tap${uuid.slice(0, 8)}`);
     const p = await plan(cut, "lima.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x12" });
     const before = await fileBytes(lima);
     const r = await executePlan({
@@ -185,7 +176,6 @@ describe("hotplug faults", () => {
     const uuid = newDeviceUuid();
     const id = deviceIdV2("nic", uuid);
     const tap = `tap${uuid.slice(0, 8)}`;
-    ourTaps.push(tap);
     const p = await plan(session, "kilo.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x10" });
     // What "Ganeti" writes meanwhile: the same runtime with one hvparam changed.
     const theirs = readRuntime(kilo.runtimeText).runtime;

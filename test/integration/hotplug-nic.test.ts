@@ -4,9 +4,8 @@
 // reads the file we wrote.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, mkdir, symlink } from "node:fs/promises";
+import { readFile, rm, mkdir, symlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LabNode } from "../lab/node.js";
 import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../lab/instances.js";
@@ -14,7 +13,7 @@ import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { executePlan, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
-import { expectOk, planOn } from "./hotplug-fixture.js";
+import { expectOk, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
 import { openQmp, livePci } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { readRuntime, writeRuntime, deviceIdV2 } from "../../shared/runtime/index.js";
@@ -23,11 +22,10 @@ import { instancePaths } from "../../shared/node/layout.js";
 let node: LabNode;
 let session: NodeSession;
 let journal: Journal;
-let journalDir: string;
+let removeJournal: (() => Promise<void>) | undefined;
 let gammaC: StartedLabInstance;
 let bravoB: { name: string };
 const ROOT = () => node.root;
-const ourTaps: string[] = [];
 
 beforeAll(async () => {
   node = await LabNode.start();
@@ -40,18 +38,14 @@ beforeAll(async () => {
   const text = writeRuntime(built.runtime, "B");
   await node.startInstance({ name: "hotel.lab", runtimeText: text, runtime: readRuntime(text).runtime });
   bravoB = { name: "hotel.lab" };
-  const i = node.info;
-  session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
-  journalDir = await mkdtemp(join(tmpdir(), "hd-journal-"));
-  journal = new Journal(journalDir);
+  session = await NodeSession.open(labTarget(node));
+  ({ journal, remove: removeJournal } = await tempJournal());
 });
 
 afterAll(async () => {
   session?.close();
   await node?.stop();
-  // Taps we created are persistent and outlive QEMU: remove any still there.
-  for (const t of ourTaps) if (existsSync(`/sys/class/net/${t}`)) execFileSync("ip", ["link", "del", t]);
-  if (journalDir) await rm(journalDir, { recursive: true, force: true });
+  await removeJournal?.();
 });
 
 
@@ -88,7 +82,6 @@ describe("NIC hotplug on a real guest", () => {
   const uuid = newDeviceUuid();
   const id = deviceIdV2("nic", uuid);
   const tap = `tap${uuid.slice(0, 8)}`;
-  ourTaps.push(tap);
 
   it("adds a NIC at slot 0x10: the guest sees 0000:00:10.0 and Ganeti 3.0.2 loads the written file with it at 0x10", async () => {
     const events: ProgressEvent[] = [];
@@ -160,7 +153,6 @@ describe("NIC hotplug on a real guest", () => {
     await symlink("/usr/lib/ganeti/kvm-ifup", join(hookDir, "kvm-ifup"));
     try {
       const u = newDeviceUuid();
-      ourTaps.push(`tap${u.slice(0, 8)}`);
       const p = await plan("gamma.lab", { action: "add-nic", uuid: u, mac: newMac(), link: node.network.bridge! });
       const r = await run("gamma.lab", p);
       expectOk(r);
@@ -178,7 +170,6 @@ describe("NIC hotplug on a real guest", () => {
 
   it("generation B with an unprivileged QEMU: the tap fd is passed over SCM_RIGHTS, and the file records an integer pci and a hotnic-…-pci-N id", async () => {
     const u = newDeviceUuid();
-    ourTaps.push(`tap${u.slice(0, 8)}`);
     const p = await plan(bravoB.name, { action: "add-nic", uuid: u, mac: newMac(), link: node.network.bridge! }, ["2.15.2"]);
     expect(p.plan.writeGeneration).toBe("B");
     expect(p.plan.steps.some((s) => s.kind === "node-pass-fd" && s.mechanism === "getfd")).toBe(true);

@@ -5,18 +5,14 @@
 // pre-hotplug file must fail, and the migration check must say why first.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect } from "node:net";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { execFileSync } from "node:child_process";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { LabNode } from "../lab/node.js";
 import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/node/journal.js";
 import { checkInstanceMigration, executePlan, migrateAndWait, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
-import { expectOk, planOn } from "./hotplug-fixture.js";
+import { expectOk, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
 import { livePci } from "../../electron/hotplug/qmp-session.js";
 import { checkRuntimeAgainstLive } from "../../shared/hotplug/migration-check.js";
 import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
@@ -25,24 +21,20 @@ import { readRuntime } from "../../shared/runtime/index.js";
 let node: LabNode;
 let session: NodeSession;
 let journal: Journal;
-let journalDir: string;
+let removeJournal: (() => Promise<void>) | undefined;
 let mike: StartedLabInstance;
-const ourTaps: string[] = [];
 
 beforeAll(async () => {
   node = await LabNode.start();
   mike = await startLabInstance(node, { name: "mike.lab", generation: "C", nics: 1, disks: [{ bus: "pci" }], memoryMiB: 128 });
-  const i = node.info;
-  session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
-  journalDir = await mkdtemp(join(tmpdir(), "hd-journal-"));
-  journal = new Journal(journalDir);
+  session = await NodeSession.open(labTarget(node));
+  ({ journal, remove: removeJournal } = await tempJournal());
 });
 
 afterAll(async () => {
   session?.close();
   await node?.stop();
-  for (const t of ourTaps) if (existsSync(`/sys/class/net/${t}`)) execFileSync("ip", ["link", "del", t]);
-  if (journalDir) await rm(journalDir, { recursive: true, force: true });
+  await removeJournal?.();
 });
 
 async function hotplug(intent: HotplugIntentInput): Promise<void> {
@@ -64,7 +56,6 @@ async function layout(qmpPath: string) {
 
 async function startTarget(text: string, suffix: string): Promise<{ uri: string; qmpPath: string; name: string }> {
   const { uri, qmpPath, instance } = await node.startMigrationTarget({ name: "mike.lab", runtime: readRuntime(text).runtime, suffix });
-  ourTaps.push(...instance.taps.filter((t): t is string => t !== undefined));
   return { uri, qmpPath, name: instance.name };
 }
 
@@ -74,7 +65,6 @@ describe("live migration to a target built from the written runtime file", () =>
   it("hotplugs a NIC and a disk; the migration check finds the written file consistent with the live bus, and the old one not", async () => {
     oldText = await readFile(mike.paths.runtime, "utf8");
     const nic = newDeviceUuid();
-    ourTaps.push(`tap${nic.slice(0, 8)}`);
     await hotplug({ action: "add-nic", uuid: nic, mac: newMac(), link: node.network.bridge!, slot: "0x10" });
     await hotplug({ action: "add-disk", uuid: newDeviceUuid(), path: await node.createDisk("mike.lab", 1, 16), bus: "pci", sizeMiB: 16 });
 
