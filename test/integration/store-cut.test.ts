@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { startSshd, type RunningSshd } from "../lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
@@ -30,6 +31,54 @@ afterAll(async () => {
 const open = () =>
   NodeSession.open({ host: sshd.host, port: sshd.port, username: sshd.user, privateKeyPath: sshd.privateKeyPath, knownHostsPath: sshd.knownHostsPath });
 
+/**
+ * A TCP relay in front of sshd that drops both directions once it has
+ * passed `cutAfter` bytes towards the node ("up") or from it ("down"): a
+ * real network cut at a known point in a transfer, however fast the machine.
+ */
+async function cuttingRelay(cutAfter: number, direction: "up" | "down"): Promise<{ port: number; knownHostsPath: string; cut: Promise<number>; close(): void }> {
+  let resolveCut: (n: number) => void = () => {};
+  const cut = new Promise<number>((r) => (resolveCut = r));
+  const server: Server = createServer((client) => {
+    const upstream = connect(sshd.port, "127.0.0.1");
+    let passed = 0;
+    const relay = (from: "up" | "down", to: Socket) => (d: Buffer) => {
+      if (from === direction) {
+        passed += d.length;
+        if (passed > cutAfter) {
+          client.destroy();
+          upstream.destroy();
+          resolveCut(passed);
+          return;
+        }
+      }
+      to.write(d);
+    };
+    client.on("data", relay("up", upstream));
+    upstream.on("data", relay("down", client));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end);
+    upstream.on("error", end);
+    client.on("close", end);
+    upstream.on("close", end);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const knownHostsPath = join(dir, `known_hosts_relay_${port}`);
+  await writeFile(knownHostsPath, `[127.0.0.1]:${port} ${sshd.hostPublicKey}\n`);
+  return { port, knownHostsPath, cut, close: () => server.close() };
+}
+
+/** A session through a relay that cuts the connection at a known point. */
+async function openThroughRelay(cutAfter: number, direction: "up" | "down") {
+  const relay = await cuttingRelay(cutAfter, direction);
+  const session = await NodeSession.open({ host: "127.0.0.1", port: relay.port, username: sshd.user, privateKeyPath: sshd.privateKeyPath, knownHostsPath: relay.knownHostsPath });
+  return { relay, session };
+}
+
 const temps = async () => (await readdir(kvmLayout(root).conf)).filter((n) => n.endsWith(".hotplug-desk.new"));
 
 /** Distinct, position-dependent content so a mix of old and new is detectable. */
@@ -47,28 +96,20 @@ describe("connection cut during a runtime write", () => {
     const newBytes = pattern(12 * 1024 * 1024, 2);
     await writeFile(path, oldBytes, { mode: 0o600 });
 
-    const session = await open();
+    // Cut once 2 MiB of the 12 MiB upload has passed towards the node.
+    const { relay, session } = await openThroughRelay(2 * 1024 * 1024, "up");
     const store = new RuntimeStore(session);
     const writing = store.writeRuntimeFile(root, "big", newBytes, { expected: oldBytes });
     writing.catch(() => undefined);
-    // Cut as soon as the temp file has some, but not all, of the new bytes.
-    let cutAt = -1;
-    const deadline = Date.now() + 20_000;
-    while (cutAt < 0 && Date.now() < deadline) {
-      const t = await temps();
-      if (t.length > 0) {
-        const size = (await readFile(join(kvmLayout(root).conf, t[0] as string)).catch(() => Buffer.alloc(0))).length;
-        if (size > 0) {
-          session.client.destroy();
-          cutAt = size;
-        }
-      }
-    }
-    expect(cutAt).toBeGreaterThan(0);
-    expect(cutAt).toBeLessThan(newBytes.length);
+    await relay.cut;
+    relay.close();
     await expect(writing).rejects.toThrow(/connection|closed/i);
 
     expect((await readFile(path)).equals(oldBytes)).toBe(true);
+    // The cut came mid-upload: what it leaves is one partial temp file.
+    const partial = await temps();
+    expect(partial).toHaveLength(1);
+    expect((await readFile(join(kvmLayout(root).conf, partial[0] as string))).length).toBeLessThan(newBytes.length);
     // The temp may survive (the connection is gone, so it could not be removed).
     const left = await temps();
     const fresh = await open();
@@ -129,19 +170,17 @@ describe("connection cut during a runtime read", () => {
   it("rejects with an error instead of hanging", async () => {
     const path = instancePaths(root, "bigread").runtime;
     await writeFile(path, pattern(15 * 1024 * 1024, 5), { mode: 0o600 });
-    const probe = await open();
-    const t0 = performance.now();
-    await new RuntimeStore(probe).readRuntimeFile(root, "bigread");
-    const fullMs = performance.now() - t0;
-    probe.close();
-
-    const session = await open();
+    // Cut once 2 MiB of the 15 MiB file has come back from the node.
+    const { relay, session } = await openThroughRelay(2 * 1024 * 1024, "down");
     const store = new RuntimeStore(session);
-    const reading = store.readRuntimeFile(root, "bigread");
-    await new Promise((r) => setTimeout(r, fullMs / 4));
-    session.client.destroy();
+    // Settle to something small: a read that wrongly succeeded would carry 15 MiB into the report.
+    const reading = store.readRuntimeFile(root, "bigread").then(() => "read the whole file", (err: unknown) => err);
+    await relay.cut;
+    relay.close();
     const started = Date.now();
-    await expect(reading).rejects.toThrow(/SFTP.*(closed|connection)/i);
+    const outcome = await reading;
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/SFTP.*(closed|connection)/i);
     expect(Date.now() - started).toBeLessThan(5_000);
     // Later calls on the dead session fail at once, too.
     await expect(store.readRuntimeFile(root, "bigread")).rejects.toThrow();
