@@ -43,6 +43,7 @@ import {
   displayPciAddr,
   firstFreePciSlot,
   firstFreeScsiId,
+  scsiTargetLimit,
   formatPciAddr,
   guestPciAddress,
   parseGanetiVersion,
@@ -323,17 +324,26 @@ function choosePciSlot(ctx: Ctx, live: LivePciDevice[], label: string, wanted: n
   return r.slot;
 }
 
+/** The controller scsi.0 hangs off: the instance's scsi_controller_type, Ganeti's default lsi otherwise. */
+function scsiControllerType(ctx: Ctx): string {
+  return typeof ctx.hv.scsi_controller_type === "string" && ctx.hv.scsi_controller_type ? ctx.hv.scsi_controller_type : "lsi";
+}
+
 function chooseScsiId(ctx: Ctx, label: string, wanted: number | undefined): number {
   const input = scsiInput(ctx);
+  const limit = scsiTargetLimit(scsiControllerType(ctx));
+  if (wanted !== undefined && wanted >= limit.count && limit.note) {
+    refuse("slot-unavailable", `${label} cannot go to SCSI target ${wanted}: ${limit.note}. Pick a target from 0 to ${limit.count - 1}.`);
+  }
   if (input.liveTargets === null) {
     ctx.warnings.push(`The live SCSI targets of ${ctx.state.name} are unknown: the target was checked against the runtime file only.`);
   }
   if (wanted !== undefined) {
-    const r = checkScsiId(input, wanted, undefined, { bus: "scsi", label });
+    const r = checkScsiId(input, wanted, limit.count, { bus: "scsi", label });
     if (!r.ok) refuse("slot-unavailable", `${label} cannot go to SCSI target ${wanted}: ${r.reasons.map((x) => x.message).join(" ")}`);
     return wanted;
   }
-  const r = firstFreeScsiId(input, undefined, { bus: "scsi", label });
+  const r = firstFreeScsiId(input, limit.count, { bus: "scsi", label });
   if (!r.ok) refuse("no-free-slot", `${label} on ${ctx.state.name}: ${r.message}`);
   return r.scsiId;
 }
@@ -503,7 +513,7 @@ function scsiControllerSteps(ctx: Ctx, live: LivePciDevice[]): PlanStep[] {
   // A controller hot-added now must also be started by whoever restarts or
   // receives the instance, so it is recorded in kvm_cmd at a fixed low slot
   // (below the reservation, where Ganeti never places disks or NICs).
-  const driver = typeof ctx.hv.scsi_controller_type === "string" && ctx.hv.scsi_controller_type ? ctx.hv.scsi_controller_type : "lsi";
+  const driver = scsiControllerType(ctx);
   const input = pciInput(ctx, live);
   const taken = new Set([...live.map((d) => d.slot), ...input.fileSlots.map((f) => f.slot), ...(input.pending ?? [])]);
   let slot = -1;

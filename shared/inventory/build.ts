@@ -11,6 +11,7 @@ import {
   pciReservations,
   pciSlotMap,
   scsiTargetMap,
+  scsiTargetLimit,
   QEMU_DEFAULT_PCI_RESERVATIONS,
   type FilePciSlot,
   type FileScsiTarget,
@@ -135,7 +136,10 @@ export function buildInstanceView(facts: InstanceFacts): InstanceView {
     fileDevices: e.fileDevices,
     ...(e.drift ? { drift: e.drift, driftNote: e.driftNote } : {}),
   }));
-  const scsi = scsiTargetMap({ fileTargets, liveTargets: live ? live.scsi : null }).map((e) => ({
+  // Only the targets the instance's controller type can address.
+  const controllerType = doc?.runtime.hvparams.scsi_controller_type;
+  const scsiLimit = scsiTargetLimit(typeof controllerType === "string" ? controllerType : undefined);
+  const scsi = scsiTargetMap({ fileTargets, liveTargets: live ? live.scsi : null }, scsiLimit.count).map((e) => ({
     scsiId: e.scsiId,
     state: e.state,
     reasons: e.reasons,

@@ -41,6 +41,22 @@ export interface ScsiTargetEntry {
   driftNote?: string;
 }
 
+/** Narrow (8-bit) SCSI HBAs: ids 0-7, and the controller itself takes 7. */
+const NARROW_SCSI_CONTROLLERS = ["lsi", "lsi53c895a", "lsi53c810", "dc390", "am53c974"];
+
+/**
+ * How many of Ganeti's 16 targets a controller of this type can address.
+ * Ganeti offers 16 whatever the type, but QEMU refuses "bad scsi device id"
+ * beyond what the controller has (lsi, Ganeti's default, stops at 6).
+ */
+export function scsiTargetLimit(controllerType: string | undefined): { count: number; note?: string } {
+  const t = (controllerType || "lsi").toLowerCase();
+  if (NARROW_SCSI_CONTROLLERS.includes(t)) {
+    return { count: 7, note: `the ${t} controller (scsi_controller_type) is a narrow SCSI bus: it has targets 0 to 6, and 7 is the controller itself` };
+  }
+  return { count: SCSI_TARGET_COUNT };
+}
+
 function clampMax(max: number): number {
   if (!Number.isFinite(max)) return SCSI_TARGET_COUNT;
   return Math.min(256, Math.max(0, Math.trunc(max)));

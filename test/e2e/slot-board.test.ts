@@ -11,6 +11,7 @@ import { LabNode } from "../lab/node.js";
 import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
 import { descendantsOf } from "../lab/processes.js";
 import { GuestConsole } from "../lab/guest-console.js";
+import { readRuntime } from "../../shared/runtime/index.js";
 
 const SHOTS = "test-results/screenshots";
 const CHROMIUM = "/usr/bin/chromium";
@@ -223,6 +224,34 @@ describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
     await guest.waitForPci((list) => !list.some((f) => f.address === "0000:00:10.0"), 30_000);
     await dialog.getByRole("button", { name: "Close", exact: true }).click();
     await expect.poll(() => slot("0x10").getAttribute("data-state"), { timeout: 30_000 }).toBe("free");
+  });
+
+  it("a SCSI disk on an instance without a SCSI controller: the plan adds the controller, and both are recorded", async () => {
+    const link = await node.createDisk("alpha.lab", 7, 16);
+    await page.getByLabel("Disk path on the node").fill(link);
+    await page.getByLabel("Disk bus").selectOption("scsi");
+    const target = page.locator('[data-scsi="0"]');
+    await target.waitFor({ timeout: 10_000 });
+    // lsi addresses targets 0-6 only, so the board offers no more.
+    expect(await page.locator("[data-scsi]").count()).toBe(7);
+    // The button path (a pointer drag near the window's edge auto-scrolls the board).
+    await page.getByRole("button", { name: "Place disk at…" }).click();
+    const picker = page.getByTestId("slot-picker");
+    await picker.locator(".pick-list .pick-row", { hasText: /target 0\b|T0\b/ }).first().click();
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 30_000 });
+    const text = (await dialog.textContent()) ?? "";
+    expect(text).toContain('"driver":"lsi"');
+    expect(text).toContain('"driver":"scsi-hd"');
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    const outcome = dialog.getByTestId("outcome");
+    await outcome.waitFor({ timeout: 60_000 });
+    expect(await outcome.getAttribute("data-outcome"), (await outcome.textContent()) ?? "").toBe("succeeded");
+    const file = readRuntime(await readFile(alpha.paths.runtime, "utf8")).runtime;
+    expect(file.kvmCmd.join(" ")).toMatch(/-device lsi,id=scsi,bus=pci\.0,addr=0x/);
+    expect(file.disks.some((d) => d.disk.hvinfo?.bus === "scsi.0" && d.disk.hvinfo?.["scsi-id"] === 0)).toBe(true);
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+    await expect.poll(() => target.getAttribute("data-state"), { timeout: 30_000 }).toBe("taken-both");
   });
 
   it("the SSH connection drops mid-operation: a clear error, and the runtime file is unchanged", async () => {

@@ -216,6 +216,18 @@ describe("disk add", () => {
     expect(q.fileDiff.some((l) => l.includes("kvm_cmd"))).toBe(false);
   });
 
+  it("SCSI on lsi (Ganeti's default controller): only targets 0-6 exist, and the refusal says why", () => {
+    const text = baseText();
+    const p = planHotplug(state(text, { liveScsi: [] }), { action: "add-disk", uuid: NEW, path: "/dev/vg0/data", bus: "scsi", scsiId: 8 });
+    expect(p.ok).toBe(false);
+    expect(!p.ok && p.refusals[0]?.message).toMatch(/SCSI target 8: the lsi controller .* targets 0 to 6.*Pick a target from 0 to 6/);
+    // With targets 0-6 all taken, there is no free one (not 7..15).
+    const taken = Array.from({ length: 7 }, (_, i) => ({ scsiId: i, qdevId: `disk-${i}` }));
+    const full = planHotplug(state(text, { liveScsi: taken }), { action: "add-disk", uuid: NEW, path: "/dev/vg0/data", bus: "scsi" });
+    expect(full.ok).toBe(false);
+    expect(!full.ok && full.refusals[0]?.message).toMatch(/All 7 SCSI targets \(0–6\) are taken/);
+  });
+
   it("SCSI: uses scsi_controller_type and keeps the in-memory upgrades out of kvm_cmd", () => {
     const text = readFixture("kvm_runtime.v2.16-master.hvinfo.json").replace('"soundhw": ""', '"scsi_controller_type": "virtio-scsi-pci", "soundhw": ""');
     const p = ok(planHotplug(state(text), { action: "add-disk", uuid: NEW, path: "/dev/vg0/data", bus: "scsi", scsiId: 3 }));

@@ -99,7 +99,8 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
     }),
   );
 
-  const scsi = hasScsiBus(view);
+  // A SCSI disk can go to an instance without a controller: the plan adds one.
+  const scsi = hasScsiBus(view) || disk.bus === "scsi";
   // Verdicts for every target, computed once per drag (cells are memoized on them).
   const verdicts = useMemo(() => {
     const m = new Map<string, Verdict>();
@@ -270,7 +271,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
           <Legend />
         </div>
         <aside className="side" aria-label="Devices and details">
-          <Palette nic={nic} setNic={setNic} disk={disk} setDisk={setDisk} nicItem={nicItem} diskItem={diskItem} onPlace={setPicker} scsi={scsi} />
+          <Palette nic={nic} setNic={setNic} disk={disk} setDisk={setDisk} nicItem={nicItem} diskItem={diskItem} onPlace={setPicker} scsi={hasScsiBus(view)} />
           <RemoveZone dragging={active} verdict={verdicts.get("remove") ?? null} isOver={overKey === "remove"} />
           <Details
             view={view}
@@ -380,7 +381,7 @@ const Palette = memo(function Palette(props: {
             Bus{" "}
             <select aria-label="Disk bus" value={disk.bus} onChange={(e) => props.setDisk((d) => ({ ...d, bus: e.target.value as "pci" | "scsi" }))}>
               <option value="pci">PCI (virtio-blk)</option>
-              <option value="scsi">SCSI (scsi-hd){props.scsi ? "" : " — no SCSI bus yet"}</option>
+              <option value="scsi">SCSI (scsi-hd){props.scsi ? "" : " — adds a SCSI controller"}</option>
             </select>
           </label>
           {disk.path && diskProblems.length > 0 ? <div className="field-error">{diskProblems[0]?.message}</div> : null}
@@ -525,7 +526,7 @@ function DeviceDetails({ d }: { d: DeviceView }) {
 /** The keyboard/pointer alternative to dragging: choose a target from a list. */
 function SlotPicker(props: { view: InstanceView; item: DragItem; onPick: (t: DropTarget | null) => void; onCancel: () => void }) {
   const { view, item } = props;
-  const scsi = hasScsiBus(view);
+  const scsi = hasScsiBus(view) || (item.type === "new-disk" && item.draft.bus === "scsi");
   const targets: DropTarget[] = [
     ...view.pci.map((e): DropTarget => ({ type: "pci", slot: e.slot })),
     ...(scsi ? view.scsi.map((t): DropTarget => ({ type: "scsi", scsiId: t.scsiId })) : []),
