@@ -3,6 +3,7 @@
 // journaled runtime write) next to the floor (the same QMP commands sent
 // straight to the instance's local socket), alternating so the two see the
 // same machine state and slots never run out.
+import { sessionTarget } from "../lab/sshd.js";
 import { connect } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -79,8 +80,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     log("hotplug: waiting for the guest to boot");
     await guest.waitReady(120_000);
     const diskPaths = [await node.createDisk(NAME, 1, 8), await node.createDisk(NAME, 2, 8)];
-    const i = node.info;
-    session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
+    session = await NodeSession.open(sessionTarget(node.info));
     const s = session;
     const journal = new Journal(journalDir);
     const link = node.network.bridge ?? "br-lab";

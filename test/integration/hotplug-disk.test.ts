@@ -10,7 +10,8 @@ import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { checkInstanceMigration, executePlan, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
-import { expectOk, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
+import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
+import { sessionTarget } from "../lab/sshd.js";
 import { livePci, liveScsi, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
@@ -32,7 +33,7 @@ beforeAll(async () => {
   built.runtime.hvparams.security_domain = "nobody";
   const text = writeRuntime(built.runtime, "C");
   await node.startInstance({ name: "juliet.lab", runtimeText: text, runtime: readRuntime(text).runtime });
-  session = await NodeSession.open(labTarget(node));
+  session = await NodeSession.open(sessionTarget(node.info));
   ({ journal, remove: removeJournal } = await tempJournal());
 });
 

@@ -16,7 +16,8 @@ import { Journal } from "../../electron/node/journal.js";
 import { InstanceLocks } from "../../electron/node/instance-lock.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
-import { expectFailure, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
+import { expectFailure, planOn, tempJournal } from "./hotplug-fixture.js";
+import { sessionTarget } from "../lab/sshd.js";
 import { livePci, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
@@ -34,7 +35,7 @@ beforeAll(async () => {
   node = await LabNode.start();
   kilo = await startLabInstance(node, { name: "kilo.lab", generation: "C", nics: 1, disks: [] });
   lima = await startLabInstance(node, { name: "lima.lab", generation: "C", nics: 1, disks: [], memoryMiB: 64, paused: true });
-  target = labTarget(node);
+  target = sessionTarget(node.info);
   session = await NodeSession.open(target);
   ({ journal, remove: removeJournal } = await tempJournal());
 });

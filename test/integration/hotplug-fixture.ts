@@ -1,19 +1,12 @@
-// What the hotplug integration tests share: a session target for the lab
-// node, a temporary undo journal, "plan this or fail the test", and result
+// What the hotplug integration tests share: a temporary undo journal, "plan this or fail the test", and result
 // assertions that print the executor's own message.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabNode } from "../lab/node.js";
-import type { NodeSession, NodeTarget } from "../../electron/ssh/session.js";
+import type { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { gatherInstanceState, type ExecuteResult } from "../../electron/hotplug/index.js";
 import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
-
-export function labTarget(node: LabNode): NodeTarget {
-  const i = node.info;
-  return { host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath };
-}
 
 export async function tempJournal(): Promise<{ journal: Journal; dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "hd-journal-"));

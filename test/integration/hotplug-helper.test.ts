@@ -7,7 +7,7 @@ import { open as openFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSshd, type RunningSshd } from "../lab/sshd.js";
+import { startSshd, type RunningSshd, sessionTarget } from "../lab/sshd.js";
 import { waitFor } from "../lab/processes.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { ExecTimeoutError } from "../../electron/node/exec.js";
@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 async function open(): Promise<NodeSession> {
-  const s = await NodeSession.open({ host: sshd.host, port: sshd.port, username: sshd.user, privateKeyPath: sshd.privateKeyPath, knownHostsPath: sshd.knownHostsPath });
+  const s = await NodeSession.open(sessionTarget(sshd));
   sessions.push(s);
   return s;
 }

@@ -13,7 +13,8 @@ import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { executePlan, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
-import { expectOk, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
+import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
+import { sessionTarget } from "../lab/sshd.js";
 import { openQmp, livePci } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { readRuntime, writeRuntime, deviceIdV2 } from "../../shared/runtime/index.js";
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const text = writeRuntime(built.runtime, "B");
   await node.startInstance({ name: "hotel.lab", runtimeText: text, runtime: readRuntime(text).runtime });
   bravoB = { name: "hotel.lab" };
-  session = await NodeSession.open(labTarget(node));
+  session = await NodeSession.open(sessionTarget(node.info));
   ({ journal, remove: removeJournal } = await tempJournal());
 });
 

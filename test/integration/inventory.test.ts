@@ -1,6 +1,7 @@
 // The inventory against a lab node: every instance with its state,
 // generation, and PCI/SCSI maps from both the runtime file and the live bus,
 // and where they disagree.
+import { sessionTarget } from "../lab/sshd.js";
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect } from "node:net";
 import { writeFile } from "node:fs/promises";
@@ -37,8 +38,7 @@ beforeAll(async () => {
     await writeFile(instancePaths(node.root, name).runtime, text, { mode: 0o600 });
   }
   await writeFile(instancePaths(node.root, "foxtrot.lab").shutdown, "");
-  const i = node.info;
-  session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
+  session = await NodeSession.open(sessionTarget(node.info));
 });
 
 afterAll(async () => {

@@ -12,7 +12,8 @@ import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/node/journal.js";
 import { checkInstanceMigration, executePlan, migrateAndWait, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
-import { expectOk, labTarget, planOn, tempJournal } from "./hotplug-fixture.js";
+import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
+import { sessionTarget } from "../lab/sshd.js";
 import { livePci } from "../../electron/hotplug/qmp-session.js";
 import { checkRuntimeAgainstLive } from "../../shared/hotplug/migration-check.js";
 import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
@@ -27,7 +28,7 @@ let mike: StartedLabInstance;
 beforeAll(async () => {
   node = await LabNode.start();
   mike = await startLabInstance(node, { name: "mike.lab", generation: "C", nics: 1, disks: [{ bus: "pci" }], memoryMiB: 128 });
-  session = await NodeSession.open(labTarget(node));
+  session = await NodeSession.open(sessionTarget(node.info));
   ({ journal, remove: removeJournal } = await tempJournal());
 });
 

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from "vitest";
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSshd, type RunningSshd } from "../lab/sshd.js";
+import { startSshd, type RunningSshd, sessionTarget } from "../lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
 import { MAX_RUNTIME_BYTES, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../../electron/node/runtime-store.js";
@@ -241,7 +241,7 @@ describe("servers without the OpenSSH extensions", () => {
   };
 
   it("refuses a non-atomic write when posix-rename@openssh.com is missing", async () => {
-    const s = await NodeSession.open({ host: sshd.host, port: sshd.port, username: sshd.user, privateKeyPath: sshd.privateKeyPath, knownHostsPath: sshd.knownHostsPath });
+    const s = await NodeSession.open(sessionTarget(sshd));
     try {
       (await NodeSftp.for(s)).raw.ext_openssh_rename = unsupported;
       await seed("web1", OLD);
@@ -256,7 +256,7 @@ describe("servers without the OpenSSH extensions", () => {
   });
 
   it("refuses when fsync@openssh.com is missing", async () => {
-    const s = await NodeSession.open({ host: sshd.host, port: sshd.port, username: sshd.user, privateKeyPath: sshd.privateKeyPath, knownHostsPath: sshd.knownHostsPath });
+    const s = await NodeSession.open(sessionTarget(sshd));
     try {
       (await NodeSftp.for(s)).raw.ext_openssh_fsync = unsupported;
       await seed("web1", OLD);

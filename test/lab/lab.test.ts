@@ -1,6 +1,7 @@
 // The lab node itself: a real sshd, QEMU instances of every runtime
 // generation started from their runtime files, guests that report their PCI
 // devices, and a teardown that leaves nothing behind.
+import { sessionTarget } from "./sshd.js";
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -21,8 +22,7 @@ let stopped = false;
 beforeAll(async () => {
   node = await LabNode.start();
   instances = await startDefaultInstances(node);
-  const i = node.info;
-  session = await NodeSession.open({ host: i.host, port: i.port, username: i.user, privateKeyPath: i.privateKeyPath, knownHostsPath: i.knownHostsPath });
+  session = await NodeSession.open(sessionTarget(node.info));
 });
 
 afterAll(async () => {

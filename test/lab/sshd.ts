@@ -7,6 +7,7 @@ import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import { userInfo } from "node:os";
 import { runCommand, startProcess, stopProcess, waitFor, type LabProcess } from "./processes.js";
+import type { NodeTarget } from "../../electron/ssh/session.js";
 
 export interface SshdInfo {
   host: string;
@@ -134,4 +135,9 @@ export async function startSshd(dir: string): Promise<RunningSshd> {
     };
   }
   throw new Error("sshd could not bind a free port on 127.0.0.1 after 5 attempts");
+}
+
+/** How a NodeSession reaches this sshd (also a LabNode's info, which extends SshdInfo). */
+export function sessionTarget(info: SshdInfo): NodeTarget {
+  return { host: info.host, port: info.port, username: info.user, privateKeyPath: info.privateKeyPath, knownHostsPath: info.knownHostsPath };
 }
