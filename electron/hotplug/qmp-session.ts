@@ -1,10 +1,6 @@
-// Short QMP sessions to ctrl/<instance>.qmp over the node's SSH connection,
-// plus the live-bus reads the executor and the state gatherer share.
-import { z } from "zod";
+// Short QMP sessions to ctrl/<instance>.qmp over the node's SSH connection.
 import type { NodeSession } from "../ssh/session.js";
 import { QmpClient } from "../qmp/client.js";
-import { QueryPciResultSchema, liveSlotsFromQueryPci, type LivePciDevice } from "../../shared/qmp/query-pci.js";
-import type { LiveScsiTarget } from "../../shared/slots/index.js";
 
 export interface QmpTimeouts {
   greetingTimeoutMs?: number;
@@ -20,28 +16,5 @@ export async function openQmp(session: NodeSession, qmpPath: string, t: QmpTimeo
   });
 }
 
-export async function livePci(qmp: QmpClient): Promise<LivePciDevice[]> {
-  return liveSlotsFromQueryPci(await qmp.execute("query-pci", undefined, { schema: QueryPciResultSchema }));
-}
-
-const QomListSchema = z.array(z.object({ name: z.string(), type: z.string() }).loose());
-const SCSI_CHILD = /^child<(scsi-hd|scsi-block|scsi-generic|scsi-cd)>$/;
-
-/** Devices with an id (qdev peripherals): name → QOM type ("child<virtio-net-pci>"). */
-export async function peripherals(qmp: QmpClient): Promise<Map<string, string>> {
-  if (!qmp.supports("qom-list")) return new Map();
-  const list = await qmp.execute("qom-list", { path: "/machine/peripheral" }, { schema: QomListSchema });
-  return new Map(list.filter((p) => p.type.startsWith("child<")).map((p) => [p.name, p.type]));
-}
-
-/** Disks on scsi.0 (or any SCSI bus), with their target ids. */
-export async function liveScsi(qmp: QmpClient): Promise<LiveScsiTarget[]> {
-  const out: LiveScsiTarget[] = [];
-  for (const [name, type] of await peripherals(qmp)) {
-    const m = SCSI_CHILD.exec(type);
-    if (!m) continue;
-    const id = await qmp.execute("qom-get", { path: `/machine/peripheral/${name}`, property: "scsi-id" }, { schema: z.number().int() });
-    out.push({ scsiId: id, qdevId: name, driver: m[1] as string });
-  }
-  return out;
-}
+// The live-bus reads live with the QMP client; the executor and the inventory share them.
+export { livePci, liveScsi, peripherals } from "../qmp/live-bus.js";

@@ -1,15 +1,12 @@
 // One short, time-boxed QMP session per instance: the socket serves one
 // client at a time (Ganeti opens it per operation), so we read what we need
 // and let go. A socket that gives no greeting is reported as busy.
-import { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClient } from "../qmp/client.js";
 import { QueryStatusSchema } from "../../shared/qmp/messages.js";
-import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
+import { livePci, liveScsi, peripherals } from "../qmp/live-bus.js";
 import type { InstanceFacts, LiveFacts } from "../../shared/inventory/build.js";
 
-const QomListSchema = z.array(z.object({ name: z.string(), type: z.string() }).passthrough());
-const SCSI_DEVICE_TYPE = /^child<(scsi-hd|scsi-block|scsi-generic|scsi-cd)>$/;
 
 export interface ProbeOptions {
   greetingTimeoutMs?: number;
@@ -40,21 +37,13 @@ export async function probeInstance(session: NodeSession, qmpPath: string, opts:
   }
   try {
     const status = await qmp.execute("query-status", undefined, { schema: QueryStatusSchema });
-    const pci = liveSlotsFromQueryPci(await qmp.execute("query-pci", undefined, { schema: QueryPciResultSchema }));
-    const peripherals = qmp.supports("qom-list")
-      ? await qmp.execute("qom-list", { path: "/machine/peripheral" }, { schema: QomListSchema })
-      : [];
-    const scsi: LiveFacts["scsi"] = [];
-    for (const p of peripherals) {
-      const m = SCSI_DEVICE_TYPE.exec(p.type);
-      if (!m) continue;
-      const id = await qmp.execute("qom-get", { path: `/machine/peripheral/${p.name}`, property: "scsi-id" }, { schema: z.number().int() });
-      scsi.push({ scsiId: id, qdevId: p.name, driver: m[1] });
-    }
+    const pci = await livePci(qmp);
+    const devices = await peripherals(qmp);
+    const scsi = await liveScsi(qmp, devices);
     // The bus scsi.0 exists exactly when a controller has the id "scsi" (Ganeti's
     // -device <type>,id=scsi). PCI class codes cannot tell: virtio-blk reports
     // class 0x0100 ("SCSI controller") too.
-    const scsiController = pci.some((d) => d.qdevId === "scsi") || peripherals.some((p) => p.name === "scsi");
+    const scsiController = pci.some((d) => d.qdevId === "scsi") || devices.has("scsi");
     const v = qmp.version;
     return {
       live: {

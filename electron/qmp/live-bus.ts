@@ -1,0 +1,32 @@
+// What a running QEMU has on its buses, read over an open QMP session:
+// pci.0 from query-pci, and the disks on SCSI buses from the qdev tree.
+import { z } from "zod";
+import type { QmpClient } from "./client.js";
+import { QueryPciResultSchema, liveSlotsFromQueryPci, type LivePciDevice } from "../../shared/qmp/query-pci.js";
+import type { LiveScsiTarget } from "../../shared/slots/index.js";
+
+export async function livePci(qmp: QmpClient): Promise<LivePciDevice[]> {
+  return liveSlotsFromQueryPci(await qmp.execute("query-pci", undefined, { schema: QueryPciResultSchema }));
+}
+
+const QomListSchema = z.array(z.object({ name: z.string(), type: z.string() }).loose());
+const SCSI_CHILD = /^child<(scsi-hd|scsi-block|scsi-generic|scsi-cd)>$/;
+
+/** Devices with an id (qdev peripherals): name → QOM type ("child<virtio-net-pci>"). */
+export async function peripherals(qmp: QmpClient): Promise<Map<string, string>> {
+  if (!qmp.supports("qom-list")) return new Map();
+  const list = await qmp.execute("qom-list", { path: "/machine/peripheral" }, { schema: QomListSchema });
+  return new Map(list.filter((p) => p.type.startsWith("child<")).map((p) => [p.name, p.type]));
+}
+
+/** Disks on scsi.0 (or any SCSI bus), with their target ids; pass `known` when peripherals were already listed. */
+export async function liveScsi(qmp: QmpClient, known?: Map<string, string>): Promise<LiveScsiTarget[]> {
+  const out: LiveScsiTarget[] = [];
+  for (const [name, type] of known ?? (await peripherals(qmp))) {
+    const m = SCSI_CHILD.exec(type);
+    if (!m) continue;
+    const id = await qmp.execute("qom-get", { path: `/machine/peripheral/${name}`, property: "scsi-id" }, { schema: z.number().int() });
+    out.push({ scsiId: id, qdevId: name, driver: m[1] as string });
+  }
+  return out;
+}
