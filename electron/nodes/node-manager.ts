@@ -14,10 +14,8 @@
 //
 // Every attempt uses a new ssh2 Client (NodeSession.open makes one): a Client
 // is not reusable after a failure.
-import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
-import { join } from "node:path";
-import { readFile, unlink, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { utils as sshUtils } from "ssh2";
 import { HostKeyError, NodeSession, type NodeTarget } from "../ssh/session.js";
 import { fingerprintOf, keyTypeOfBlob, knownHostsLine } from "../ssh/known-hosts.js";
@@ -477,17 +475,15 @@ export class NodeManager {
   }
 
   private async openSession(config: NodeConfig, passphrase?: string): Promise<NodeSession> {
-    // NodeSession.open reads one known_hosts file: hand it the app's and the
-    // user's joined (public keys only, removed right after the handshake).
-    const sources = await this.options.store.knownHostsSources();
-    const combined = combineKnownHosts(sources);
-    const tmp = join(this.options.store.dataDir, `.known_hosts.${config.id}.${randomBytes(6).toString("hex")}.tmp`);
-    await writeFile(tmp, combined.text, { mode: 0o600, flag: "wx" });
+    // Trusted if the app's or the user's known_hosts trusts the key: both are
+    // checked as one text; problems are mapped back to the file and line.
+    const combined = combineKnownHosts(await this.options.store.knownHostsSources());
     const target: NodeTarget = {
       host: config.host,
       port: config.port,
       username: config.user,
-      knownHostsPath: tmp,
+      knownHostsPath: this.options.store.knownHostsPath,
+      knownHostsText: combined.text,
       readyTimeoutMs: this.options.readyTimeoutMs ?? 20_000,
       keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? 10_000,
       ...(config.auth.kind === "key" ? { privateKeyPath: config.auth.keyPath } : {}),
@@ -503,8 +499,6 @@ export class NodeManager {
         throw new WrongPassphraseError(err.message.replace(/^Cannot parse privateKey:\s*/, ""));
       }
       throw err;
-    } finally {
-      await unlink(tmp).catch(() => undefined);
     }
   }
 

@@ -109,7 +109,7 @@ export class SettingsStore {
     return { nodes: [], corrupt: { movedTo, reasons } };
   }
 
-  /** Temp files a crash left behind (half-written nodes.json, per-attempt known_hosts copies). */
+  /** Temp files a crash left behind (half-written nodes.json; per-attempt known_hosts copies made by earlier builds). */
   private async removeStaleTempFiles(): Promise<void> {
     for (const name of await readdir(this.dataDir)) {
       if (/^(nodes\.json\.\d+\.[0-9a-f]+\.tmp|\.known_hosts\..+\.tmp)$/.test(name)) await unlink(join(this.dataDir, name)).catch(() => undefined);

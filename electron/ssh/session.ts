@@ -14,6 +14,12 @@ export interface NodeTarget {
   privateKeyPath?: string;
   passphrase?: string;
   knownHostsPath: string;
+  /**
+   * The known_hosts content to check against instead of reading
+   * knownHostsPath (which then only names it in messages): for callers that
+   * trust several files at once.
+   */
+  knownHostsText?: string;
   readyTimeoutMs?: number;
   keepaliveIntervalMs?: number;
 }
@@ -59,10 +65,12 @@ export class NodeSession {
   }
 
   static async open(target: NodeTarget): Promise<NodeSession> {
-    const knownHosts = await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return "";
-      throw err;
-    });
+    const knownHosts =
+      target.knownHostsText ??
+      (await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return "";
+        throw err;
+      }));
     const label = `${target.host}:${target.port}`;
     const config: ConnectConfig = {
       host: target.host,
