@@ -4,6 +4,7 @@ import { useState, type ChangeEvent, type FormEvent, type ReactNode } from "reac
 import { AddNodeRequestSchema, type AddNodeRequest } from "../../../shared/nodes/schema";
 import type { NodeView, SshConfigImportView } from "../../../shared/ipc/contract";
 import { useApi } from "../state/api-context";
+import { useAction } from "../state/use-action";
 import { errorMessage } from "../lib/format";
 
 interface Fields {
@@ -52,8 +53,7 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
   const [f, setF] = useState<Fields>(EMPTY);
   const [touched, setTouched] = useState<Record<string, boolean>>({});
   const [submitted, setSubmitted] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [serverError, setServerError] = useState<string | null>(null);
+  const { pending: busy, error: serverError, setError: setServerError, run } = useAction();
   const [sshConfig, setSshConfig] = useState<SshConfigImportView | null>(null);
   const errors = fieldErrors(f);
   const loadSshConfig = async () => {
@@ -85,15 +85,7 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
     e.preventDefault();
     setSubmitted(true);
     if (Object.keys(errors).length > 0) return;
-    setBusy(true);
-    setServerError(null);
-    try {
-      props.onAdded(await api.call("nodes.add", addNodeRequest(f)));
-    } catch (err) {
-      setServerError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => props.onAdded(await api.call("nodes.add", addNodeRequest(f))));
   };
 
   const field = (k: keyof Fields, label: string, input: ReactNode, hint?: string) => (

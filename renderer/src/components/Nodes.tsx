@@ -4,8 +4,9 @@ import { memo, useState, type FormEvent } from "react";
 import type { NodeView, SetPassphraseResponse } from "../../../shared/ipc/contract";
 import type { NodeStatus } from "../../../shared/nodes/schema";
 import { useApi } from "../state/api-context";
+import { useAction } from "../state/use-action";
 import { useAppInfo } from "../state/hooks";
-import { errorMessage, nodeStateText, timeOfDay, until } from "../lib/format";
+import { nodeStateText, timeOfDay, until } from "../lib/format";
 import { Dialog } from "./Dialog";
 
 export const NodeStateBadge = memo(function NodeStateBadge({ status, now }: { status: NodeStatus; now: number }) {
@@ -56,24 +57,15 @@ export function NodeList(props: {
 export function NodePanel(props: { node: NodeView; now: number; onRemoved: () => void }) {
   const api = useApi();
   const { config, status } = props.node;
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run: act } = useAction<string>();
   const [keyDialog, setKeyDialog] = useState(false);
   const [passphraseDialog, setPassphraseDialog] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const [confirmRemove, setConfirmRemove] = useState(false);
 
-  const run = async (what: string, fn: () => Promise<unknown>) => {
-    setBusy(what);
-    setError(null);
+  const run = (what: string, fn: () => Promise<unknown>) => {
     setNotice(null);
-    try {
-      await fn();
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(null);
-    }
+    return act(fn, what);
   };
 
   const hk = status.hostKey;
@@ -198,8 +190,7 @@ export function PassphraseDialog(props: { node: NodeView; onClose: () => void; o
   const { config } = props.node;
   const [passphrase, setPassphrase] = useState("");
   const [remember, setRemember] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending: busy, error, setError, run } = useAction();
   const storage = info.data?.secretStorage;
   const canRemember = storage?.available === true;
   const keyPath = config.auth.kind === "key" ? config.auth.keyPath : "";
@@ -208,19 +199,13 @@ export function PassphraseDialog(props: { node: NodeView; onClose: () => void; o
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (passphrase === "" || busy) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const asked = remember && canRemember;
       const r = await api.call("nodes.setPassphrase", { nodeId: config.id, passphrase, remember: asked });
       setPassphrase("");
       if (r.status.needs === "passphrase") setError(r.status.detail ?? "The passphrase is wrong: it does not open the key file.");
       else props.onDone(r, asked);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -282,24 +267,16 @@ export function HostKeyDialog(props: { node: NodeView; onClose: () => void }) {
   const api = useApi();
   const { config, status } = props.node;
   const hk = status.hostKey;
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending: busy, error, run } = useAction();
   if (!hk) return null;
   const where = `${config.host}${config.port !== 22 ? `:${config.port}` : ""}`;
 
   if (hk.verdict === "unknown") {
-    const trust = async () => {
-      setBusy(true);
-      setError(null);
-      try {
+    const trust = () =>
+      run(async () => {
         await api.call("nodes.trustHostKey", { nodeId: config.id, fingerprint: hk.fingerprint });
         props.onClose();
-      } catch (err) {
-        setError(errorMessage(err));
-      } finally {
-        setBusy(false);
-      }
-    };
+      });
     return (
       <Dialog
         title={`Trust the host key of ${config.name}?`}
