@@ -2,8 +2,8 @@
 // cluster: the same lab the tests use (real sshd, QEMU, guests), offered
 // only where QEMU and OpenSSH's sshd are installed.
 import { existsSync } from "node:fs";
-import { LabNode, QEMU } from "../../test/lab/node.js";
-import { startDefaultInstances } from "../../test/lab/instances.js";
+import { LabNode, QEMU } from "../lab/node.js";
+import { startDefaultInstances } from "../lab/instances.js";
 import type { LabLauncher } from "./service.js";
 
 export function labLauncher(): LabLauncher {

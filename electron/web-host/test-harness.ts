@@ -4,7 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabNodeInfo } from "../../test/lab/node.js";
+import type { LabNodeInfo } from "../lab/node.js";
 import { composeApp, type ComposedApp } from "../app/compose.js";
 import { makeRunPlan } from "../app/run-plan.js";
 import { startWebHost, type WebHost } from "./server.js";

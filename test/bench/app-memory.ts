@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { startAppForTest } from "../../electron/web-host/test-harness.js";
 import { RENDERER_OUT } from "../../electron/web-host/renderer-build.js";
-import type { LabNode } from "../lab/node.js";
+import type { LabNode } from "../../electron/lab/node.js";
 import { mib } from "./stats.js";
 
 interface Input {

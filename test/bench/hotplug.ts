@@ -3,15 +3,15 @@
 // journaled runtime write) next to the floor (the same QMP commands sent
 // straight to the instance's local socket), alternating so the two see the
 // same machine state and slots never run out.
-import { sessionTarget } from "../lab/sshd.js";
+import { sessionTarget } from "../../electron/lab/sshd.js";
 import { connect } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { LabNode } from "../lab/node.js";
-import { startLabInstance } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startLabInstance } from "../../electron/lab/instances.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";

@@ -10,7 +10,7 @@ import { cpus, loadavg, totalmem, release } from "node:os";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { LabNode } from "../lab/node.js";
+import { LabNode } from "../../electron/lab/node.js";
 import { ensureRendererBuilt } from "../../electron/web-host/renderer-build.js";
 import { benchHotplug } from "./hotplug.js";
 import { benchInventory, startPausedInstances } from "./inventory.js";

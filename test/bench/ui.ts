@@ -4,8 +4,8 @@
 import { writeFile } from "node:fs/promises";
 import { chromium, type Browser, type CDPSession, type Page } from "playwright-core";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
-import type { LabNode } from "../lab/node.js";
-import { buildInstanceRuntime } from "../lab/instances.js";
+import type { LabNode } from "../../electron/lab/node.js";
+import { buildInstanceRuntime } from "../../electron/lab/instances.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { mib, round, summarize } from "./stats.js";
 

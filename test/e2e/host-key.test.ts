@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
-import { startSshd, type RunningSshd } from "../lab/sshd.js";
+import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const canRun = existsSync(CHROMIUM) && existsSync("/usr/sbin/sshd");

@@ -9,8 +9,8 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
-import { startSshd, type RunningSshd } from "../lab/sshd.js";
-import { runCommand } from "../lab/processes.js";
+import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
+import { runCommand } from "../../electron/lab/processes.js";
 
 const SHOTS = "test-results/screenshots";
 const CHROMIUM = "/usr/bin/chromium";

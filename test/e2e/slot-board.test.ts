@@ -7,9 +7,9 @@ import { connect } from "node:net";
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
-import { LabNode } from "../lab/node.js";
-import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
-import { descendantsOf } from "../lab/processes.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
+import { descendantsOf } from "../../electron/lab/processes.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { readRuntime } from "../../shared/runtime/index.js";
 

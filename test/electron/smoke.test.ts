@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { LabNode } from "../lab/node.js";
-import { startDefaultInstances } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startDefaultInstances } from "../../electron/lab/instances.js";
 
 const repo = resolve(__dirname, "../..");
 

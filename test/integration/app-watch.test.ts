@@ -3,8 +3,8 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect } from "node:net";
 import { writeFile } from "node:fs/promises";
-import { LabNode } from "../lab/node.js";
-import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import type { EventName } from "../../shared/ipc/contract.js";

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LabNode } from "../lab/node.js";
-import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { runHotplugCommand } from "../../electron/cli/hotplug-commands.js";
 
 let node: LabNode;

@@ -4,14 +4,14 @@
 // (add-fd over SCM_RIGHTS) when QEMU cannot open node paths itself.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { readFile } from "node:fs/promises";
-import { LabNode } from "../lab/node.js";
-import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { checkInstanceMigration, executePlan, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
 import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
-import { sessionTarget } from "../lab/sshd.js";
+import { sessionTarget } from "../../electron/lab/sshd.js";
 import { livePci, liveScsi, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";

@@ -1,12 +1,12 @@
 // The inventory against a lab node: every instance with its state,
 // generation, and PCI/SCSI maps from both the runtime file and the live bus,
 // and where they disagree.
-import { sessionTarget } from "../lab/sshd.js";
+import { sessionTarget } from "../../electron/lab/sshd.js";
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect } from "node:net";
 import { writeFile } from "node:fs/promises";
-import { LabNode } from "../lab/node.js";
-import { startDefaultInstances, buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startDefaultInstances, buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { loadInstanceView, loadNodeInventory } from "../../electron/inventory/node-inventory.js";

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSshd, type RunningSshd, sessionTarget } from "../lab/sshd.js";
+import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { InstanceLockedError, InstanceLocks, lockHolderSchema, type HeldLock } from "../../electron/node/instance-lock.js";
 import { execOnNode, ExecOutputLimitError, ExecTimeoutError } from "../../electron/node/exec.js";

@@ -6,14 +6,14 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { connect } from "node:net";
 import { readFile } from "node:fs/promises";
-import { LabNode } from "../lab/node.js";
-import { startLabInstance, type StartedLabInstance } from "../lab/instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/node/journal.js";
 import { checkInstanceMigration, executePlan, migrateAndWait, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
 import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
-import { sessionTarget } from "../lab/sshd.js";
+import { sessionTarget } from "../../electron/lab/sshd.js";
 import { livePci } from "../../electron/hotplug/qmp-session.js";
 import { checkRuntimeAgainstLive } from "../../shared/hotplug/migration-check.js";
 import type { HotplugIntentInput } from "../../shared/hotplug/index.js";

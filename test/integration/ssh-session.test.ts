@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSshd, type RunningSshd } from "../lab/sshd.js";
-import { runCommand } from "../lab/processes.js";
+import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
+import { runCommand } from "../../electron/lab/processes.js";
 import { HostKeyError, NodeSession } from "../../electron/ssh/session.js";
 
 let dir: string;

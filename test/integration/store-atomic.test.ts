@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll, beforeEach } from "vitest";
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startSshd, type RunningSshd, sessionTarget } from "../lab/sshd.js";
+import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
 import { MAX_RUNTIME_BYTES, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../../electron/node/runtime-store.js";

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { startSshd, type RunningSshd, sessionTarget } from "../lab/sshd.js";
+import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
 import { RuntimeStore } from "../../electron/node/runtime-store.js";

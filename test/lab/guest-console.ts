@@ -2,7 +2,7 @@
 // Works on any Duplex: a net.Socket to QEMU's serial unix socket, or an ssh2
 // channel forwarded to the same socket.
 import type { Duplex } from "node:stream";
-import { GUEST_READY } from "./guest-image";
+import { GUEST_READY } from "../../electron/lab/guest-image.js";
 
 export interface GuestPciFunction {
   /** Full sysfs address, e.g. "0000:00:10.0". */

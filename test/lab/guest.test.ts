@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GuestConsole, type GuestPciFunction } from "./guest-console";
-import { ensureGuestImage } from "./guest-image";
+import { ensureGuestImage } from "../../electron/lab/guest-image.js";
 
 const NIC_ADDR = "0000:00:10.0";
 

@@ -1,14 +1,14 @@
 // The lab node itself: a real sshd, QEMU instances of every runtime
 // generation started from their runtime files, guests that report their PCI
 // devices, and a teardown that leaves nothing behind.
-import { sessionTarget } from "./sshd.js";
+import { sessionTarget } from "../../electron/lab/sshd.js";
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { LabNode } from "./node.js";
-import { startDefaultInstances, type StartedLabInstance } from "./instances.js";
+import { LabNode } from "../../electron/lab/node.js";
+import { startDefaultInstances, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { GuestConsole } from "./guest-console.js";
-import { leftoverLinks } from "./network.js";
+import { leftoverLinks } from "../../electron/lab/network.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";

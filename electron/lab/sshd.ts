@@ -7,7 +7,7 @@ import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import { userInfo } from "node:os";
 import { runCommand, startProcess, stopProcess, waitFor, type LabProcess } from "./processes.js";
-import type { NodeTarget } from "../../electron/ssh/session.js";
+import type { NodeTarget } from "../ssh/session.js";
 
 export interface SshdInfo {
   host: string;
