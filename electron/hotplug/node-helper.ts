@@ -20,7 +20,7 @@ import type { NodeSession } from "../ssh/session.js";
 import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "../node/exec.js";
 
 export const NODE_HELPER_PY = String.raw`
-import array, fcntl, json, os, socket, struct, subprocess, sys
+import array, base64, errno, fcntl, hashlib, json, os, select, socket, struct, subprocess, sys, time
 
 # The answer of the request being served; an op's first emit is its answer.
 ANSWER = []
@@ -61,7 +61,7 @@ def tap_create(a):
             break
     if hook is None and mode == "bridged" and not os.path.isdir("/sys/class/net/%s/bridge" % link):
         raise Fail("bridge %s does not exist on the node" % link)
-    must(["ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr"])
+    make_tap(tap)
     try:
         if hook is not None:
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/sbin:/usr/sbin"}
@@ -75,7 +75,7 @@ def tap_create(a):
         else:
             out = ""
             if mode == "bridged":
-                must(["ip", "link", "set", tap, "master", link])
+                bridge_add(link, tap)
                 how = "no ifup script (looked for %s, %s); attached to bridge %s directly" % (
                     rooted(root, "/etc/ganeti/kvm-ifup-custom"), rooted(root, "/usr/lib/ganeti/kvm-ifup"), link)
             elif mode == "openvswitch":
@@ -83,7 +83,7 @@ def tap_create(a):
                 how = "no ifup script; added to OVS switch %s directly" % link
             else:
                 how = "no ifup script; routed mode: tap brought up, no routes set"
-            must(["ip", "link", "set", tap, "up"])
+            link_up(tap)
     except Exception:
         run(["ip", "link", "del", tap])
         raise
@@ -152,6 +152,36 @@ def link_info(a):
 TUNSETIFF = 0x400454ca
 TUNSETPERSIST = 0x400454cb
 IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
+SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCBRADDIF, IFF_UP = 0x8913, 0x8914, 0x89a2, 0x1
+IFREQ_FLAGS, IFREQ_INDEX = "16sH22x", "16si20x"  # struct ifreq is 40 bytes
+
+# The three link changes a tap needs, as ioctls: the same kernel calls
+# ip(8) makes, without starting a process for each (~2 ms apiece).
+def make_tap(tap):
+    # = ip tuntap add dev TAP mode tap vnet_hdr
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", tap.encode("ascii"), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+        fcntl.ioctl(fd, TUNSETPERSIST, 1)
+    except OSError as e:
+        raise Fail("cannot create tap %s: %s" % (tap, e.strerror))
+    finally:
+        os.close(fd)
+
+def link_up(name):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            flags = struct.unpack(IFREQ_FLAGS, fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack(IFREQ_FLAGS, name.encode("ascii"), 0)))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(IFREQ_FLAGS, name.encode("ascii"), flags | IFF_UP))
+        except OSError as e:
+            raise Fail("cannot bring %s up: %s" % (name, e.strerror))
+
+def bridge_add(bridge, name):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            fcntl.ioctl(s, SIOCBRADDIF, struct.pack(IFREQ_INDEX, bridge.encode("ascii"), socket.if_nametoindex(name)))
+        except OSError as e:
+            raise Fail("cannot attach %s to bridge %s: %s" % (name, bridge, e.strerror))
 
 class Qmp:
     def __init__(self, path, timeout):
@@ -271,8 +301,70 @@ def pass_fd(a):
         if q is not None:
             q.close()
 
+# Per-instance operation locks held by this process: flock(2) on the lock
+# file, so they end with the process (stdin EOF when the channel closes or
+# the SSH connection dies) at the latest. The holder proves it is alive with
+# a heartbeat line (".<token>") at least every "staleAfterS"; a lock whose
+# heartbeat stops is dropped, and the holder is told with an event line.
+LOCKS = {}
+
+def sha256_of(path):
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read(MAX_RUNTIME + 1)
+    except FileNotFoundError:
+        return None
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "regular": (st.st_mode & 0o170000) == 0o100000}
+
+MAX_RUNTIME = 16 * 1024 * 1024
+
+def lock(a):
+    path = a["path"]
+    try:
+        os.makedirs(a["dir"], exist_ok=True)
+    except OSError as e:
+        raise Fail("cannot create the lock directory %s: %s" % (a["dir"], e.strerror))
+    if a["token"] in LOCKS:
+        raise Fail("lock token %s is already in use" % a["token"])
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            emit({"ok": True, "locked": False, "holder": read_or_none(path + ".holder")})
+            return
+        raise Fail("cannot lock %s: %s" % (path, e.strerror))
+    try:
+        tmp = "%s.holder.%d" % (path, os.getpid())
+        with open(tmp, "w") as f:
+            f.write(a["holder"] + "\n")
+        os.rename(tmp, path + ".holder")
+    except OSError as e:
+        os.close(fd)
+        raise Fail("cannot write %s.holder: %s" % (path, e.strerror))
+    token = a["token"]
+    LOCKS[token] = {"fd": fd, "path": path, "stale": a["staleAfterS"], "seen": time.monotonic()}
+    # Read under the lock, in the same request: the caller's first check costs no round trip.
+    emit({"ok": True, "locked": True, "token": token, "check": sha256_of(a["check"]) if a.get("check") else None})
+
+def drop_lock(token):
+    l = LOCKS.pop(token, None)
+    if l is None:
+        return False
+    try:
+        os.unlink(l["path"] + ".holder")
+    except OSError:
+        pass
+    os.close(l["fd"])  # closing the only fd of this open file ends the flock
+    return True
+
+def unlock(a):
+    emit({"ok": True, "released": drop_lock(a["token"])})
+
 OPS = {"tap-create": tap_create, "tap-remove": tap_remove, "nic-file": nic_file, "nic-files": nic_files,
-       "link-info": link_info, "pass-fd": pass_fd}
+       "link-info": link_info, "pass-fd": pass_fd, "lock": lock, "unlock": unlock}
 
 def answer(op, args):
     del ANSWER[:]
@@ -284,24 +376,60 @@ def answer(op, args):
         emit({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
     return ANSWER[0] if ANSWER else {"ok": False, "error": "the step %s gave no answer" % op}
 
+def send(obj):
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+        return True
+    except (BrokenPipeError, OSError):
+        return False  # nobody is listening any more
+
+def handle(line):
+    if line.startswith(b"."):
+        l = LOCKS.get(line[1:].decode("ascii", "replace"))
+        if l is not None:
+            l["seen"] = time.monotonic()
+        return True
+    rid = None
+    try:
+        req = json.loads(line.decode("utf-8"))
+        rid = req["id"]
+        out = answer(req["op"], req["args"])
+    except Exception as e:
+        out = {"ok": False, "error": "bad request: %s: %s" % (type(e).__name__, e)}
+    return send({"id": rid, "out": out})
+
+def drop_stale():
+    now = time.monotonic()
+    for token, l in list(LOCKS.items()):
+        if now >= l["seen"] + l["stale"]:
+            drop_lock(token)
+            send({"event": "lock-dropped", "token": token, "why": "no heartbeat for %d s" % l["stale"]})
+
 def serve():
-    stdin = sys.stdin.buffer
+    buf = bytearray()
     while True:
-        line = stdin.readline()
-        if not line:
+        timeout = None
+        if LOCKS:
+            timeout = max(0.0, min(l["seen"] + l["stale"] for l in LOCKS.values()) - time.monotonic())
+        ready, _, _ = select.select([0], [], [], timeout)
+        if not ready:
+            drop_stale()
+            continue
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
             return  # EOF: the channel was closed or the SSH connection died
-        rid = None
-        try:
-            req = json.loads(line.decode("utf-8"))
-            rid = req["id"]
-            out = answer(req["op"], req["args"])
-        except Exception as e:
-            out = {"ok": False, "error": "bad request: %s: %s" % (type(e).__name__, e)}
-        try:
-            sys.stdout.write(json.dumps({"id": rid, "out": out}) + "\n")
-            sys.stdout.flush()
-        except (BrokenPipeError, OSError):
-            return  # nobody is listening any more
+        start = len(buf)
+        buf += chunk
+        nl = buf.find(b"\n", start)
+        while nl >= 0:
+            line = bytes(buf[:nl])
+            del buf[:nl + 1]
+            if not handle(line):
+                return
+            nl = buf.find(b"\n")
+        # No stale check here: heartbeats sent while a step ran may still be
+        # in the pipe; select() with the remaining time reads them first.
 
 serve()
 `;
@@ -340,16 +468,46 @@ export class NodeHelperError extends Error {
   }
 }
 
+export const LockOut = z.union([
+  z.object({
+    ok: z.literal(true),
+    locked: z.literal(true),
+    token: z.string().regex(/^[0-9a-f]{32}$/),
+    check: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative(), regular: z.boolean() }).nullable(),
+  }),
+  z.object({ ok: z.literal(true), locked: z.literal(false), holder: z.string().nullable() }),
+]);
+export const UnlockOut = z.object({ ok: z.literal(true), released: z.boolean() });
+
 const HELPER_ARGV = ["python3", "-c", NODE_HELPER_PY, "serve"] as const;
 const Answer = z.object({ id: z.number().nullable(), out: z.unknown() });
+/** A line the helper sends on its own (not an answer). */
+const HelperEventSchema = z.object({ event: z.literal("lock-dropped"), token: z.string(), why: z.string() });
+export type HelperEvent = z.infer<typeof HelperEventSchema>;
+
+/**
+ * The helper process a request ran on: a lock taken there lives exactly as
+ * long as this process, and its heartbeats go here.
+ */
+export interface HelperLink {
+  readonly alive: boolean;
+  /** Resolves with why the process ended (never rejects). */
+  readonly ended: Promise<string>;
+  /** A heartbeat line for one lock; no answer comes back. */
+  heartbeat(token: string): void;
+  onEvent(listener: (e: HelperEvent) => void): () => void;
+}
 
 /**
  * The helper process of one session. Requests go one at a time: the script
  * is single-threaded anyway, and an answer can then only belong to the
  * request in flight (its id is still checked, to catch a desync).
  */
-class HelperProcess {
+class HelperProcess implements HelperLink {
   private nextId = 1;
+  private readonly listeners = new Set<(e: HelperEvent) => void>();
+  private endedWith: (why: string) => void = () => undefined;
+  readonly ended = new Promise<string>((resolve) => (this.endedWith = resolve));
   private buffered = "";
   private stderr = "";
   private exit: { code: number | null; signal: string | null } | undefined;
@@ -438,6 +596,20 @@ class HelperProcess {
     });
   }
 
+  heartbeat(token: string): void {
+    if (this.closed) return;
+    try {
+      this.channel.write(`.${token}\n`);
+    } catch {
+      // The close that follows tells the lock holders.
+    }
+  }
+
+  onEvent(listener: (e: HelperEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Stdin EOF: the helper finishes and exits. */
   end(): void {
     try {
@@ -448,6 +620,7 @@ class HelperProcess {
   }
 
   private kill(): void {
+    this.endedWith("the node-side helper was stopped (a step timed out or answered out of turn)");
     this.closed = true;
     this.onGone();
     abortChannel(this.channel);
@@ -465,6 +638,13 @@ class HelperProcess {
     for (let nl = this.buffered.indexOf("\n"); nl >= 0; nl = this.buffered.indexOf("\n")) {
       const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
+      if (line.startsWith('{"event"')) {
+        const ev = HelperEventSchema.safeParse(safeJson(line));
+        if (ev.success) {
+          for (const l of this.listeners) l(ev.data);
+          continue;
+        }
+      }
       const p = this.pending;
       this.pending = undefined;
       if (p) p.resolve(line);
@@ -473,6 +653,7 @@ class HelperProcess {
   }
 
   private gone(): void {
+    this.endedWith(this.exit ? `the node-side helper exited (${this.exit.code ?? this.exit.signal ?? "?"})` : "the SSH connection closed");
     this.closed = true;
     this.onGone();
     const p = this.pending;
@@ -497,6 +678,14 @@ class HelperProcess {
 }
 
 const MAX_ANSWER = 1024 * 1024;
+
+function safeJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The helper of each session, and the tail of its request queue. */
 const helpers = new WeakMap<NodeSession, { process?: Promise<HelperProcess>; queue: Promise<unknown> }>();
@@ -529,6 +718,17 @@ export async function closeNodeHelper(session: NodeSession): Promise<void> {
 
 /** Run one helper op on the node and validate its JSON answer. */
 export async function runNodeHelper<S extends z.ZodTypeAny>(session: NodeSession, op: string, args: Record<string, unknown>, schema: S, timeoutMs = 30_000): Promise<z.infer<S>> {
+  return (await runNodeHelperOn(session, op, args, schema, timeoutMs)).out;
+}
+
+/** runNodeHelper, also handing back the process that ran the op (for what must live with it). */
+export async function runNodeHelperOn<S extends z.ZodTypeAny>(
+  session: NodeSession,
+  op: string,
+  args: Record<string, unknown>,
+  schema: S,
+  timeoutMs = 30_000,
+): Promise<{ out: z.infer<S>; link: HelperLink }> {
   let slot = helpers.get(session);
   if (!slot) {
     slot = { queue: Promise.resolve() };
@@ -539,13 +739,13 @@ export async function runNodeHelper<S extends z.ZodTypeAny>(session: NodeSession
     // The limit covers starting the helper too, as it covered the exec before.
     const started = Date.now();
     const helper = await helperOf(session, timeoutMs);
-    return helper.request(op, args, Math.max(1, timeoutMs - (Date.now() - started)));
+    return { answer: await helper.request(op, args, Math.max(1, timeoutMs - (Date.now() - started))), link: helper };
   });
   slot.queue = turn.catch(() => undefined);
-  const parsed = await turn;
-  const failed = Failed.safeParse(parsed);
+  const { answer, link } = await turn;
+  const failed = Failed.safeParse(answer);
   if (failed.success) throw new NodeHelperError(op, failed.data.error);
-  const ok = schema.safeParse(parsed);
+  const ok = schema.safeParse(answer);
   if (!ok.success) throw new NodeHelperError(op, `The node-side step "${op}" answered in an unexpected shape (${describeArgv(["python3", op])}): ${ok.error.issues[0]?.message ?? "invalid"}`);
-  return ok.data;
+  return { out: ok.data, link };
 }

@@ -1,53 +1,27 @@
 // A per-instance operation lock that lives ON THE NODE, so it holds across
 // app windows and machines, and dies with the SSH connection that took it.
 //
-// Mechanism: one exec channel runs
-//   sh -c <TAKE_SCRIPT> <dir> <lockfile> ...
-// which creates the lock directory, then execs
-//   flock -n -E 75 <lockfile> sh -c <HOLD_SCRIPT> ...
-// (one exec per try: each exec costs a round trip and a process start).
-// flock(1) takes the kernel lock and keeps it until the script exits. The
-// script records who holds it in <lockfile>.holder, prints LOCKED, then
-// waits on stdin. It ends (releasing the lock) when:
-//   - we close the channel: stdin EOF (release());
-//   - the SSH connection dies: sshd closes the session's pipes, stdin EOF;
+// Mechanism: the session's long-lived node helper (electron/hotplug/
+// node-helper.ts) takes flock(2) on <locks dir>/<instance>.lock and keeps
+// the file open; it records who holds it in <lockfile>.holder. Taking it is
+// one request on a channel that is already open (about a millisecond),
+// where a fresh exec per lock cost an SSH round trip plus a login shell.
+// The lock ends (the helper closes the file) when:
+//   - we release it (an "unlock" request);
+//   - the SSH connection dies: sshd closes the helper's stdin, it exits;
 //   - no heartbeat arrived for `staleAfterS` seconds: a connection that
 //     vanished silently (laptop asleep, network cut) would otherwise keep
 //     the lock until sshd notices, which without ClientAliveInterval is the
-//     TCP keepalive time (hours).
+//     TCP keepalive time (hours). The helper then says so with an event.
 // The holder learns of a lost lock through `lost`.
 import { hostname, userInfo } from "node:os";
-import type { ClientChannel } from "ssh2";
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, normalizeRoot } from "../../shared/node/layout.js";
-import { abortChannel, execOnNode, openExec } from "./exec.js";
+import { LockOut, runNodeHelperOn, runNodeHelper, UnlockOut, type HelperLink } from "../hotplug/node-helper.js";
 
 export const LOCKS_SUBDIR = "var/run/hotplug-desk/locks";
-const CONFLICT_EXIT = 75; // EX_TEMPFAIL, via flock -E
-const NO_TIMEOUT_EXIT = 72;
-const HOLDER_WRITE_EXIT = 71;
-const MKDIR_EXIT = 70;
-
-// Constant script; everything variable arrives as "$1".."$3" (quoted argv).
-// `head -c 1` reads at most one byte, so each heartbeat byte is one round;
-// EOF or the timeout both give an empty read and end the loop.
-const HOLD_SCRIPT = [
-  `command -v timeout >/dev/null 2>&1 || { echo "timeout(1) from coreutils is missing on this node" >&2; exit ${NO_TIMEOUT_EXIT}; }`,
-  `printf '%s\\n' "$2" > "$1.holder.$$" && mv -f "$1.holder.$$" "$1.holder" || exit ${HOLDER_WRITE_EXIT}`,
-  `printf 'LOCKED\\n'`,
-  `while [ "$(timeout "$3" head -c 1)" = . ]; do :; done`,
-  `rm -f "$1.holder"`,
-].join("\n");
-
-// Runs first in the same exec: "$1" lock dir, "$2" lock file, "$3" HOLD_SCRIPT,
-// "$4" holder JSON, "$5" staleAfterS. exec keeps flock's exit status (75 on
-// conflict, 127 when flock is missing) as the channel's.
-const TAKE_SCRIPT = [
-  `mkdir -p -- "$1" || exit ${MKDIR_EXIT}`,
-  `exec flock -n -E ${CONFLICT_EXIT} "$2" sh -c "$3" hotplug-desk-lock "$2" "$4" "$5"`,
-].join("\n");
-
 export const lockHolderSchema = z.object({
   app: z.string().max(200),
   host: z.string().max(300),
@@ -97,41 +71,49 @@ export interface AcquireOptions {
   holder?: Partial<LockHolder>;
   /** Pause between tries. Default 250 ms. */
   retryMs?: number;
+  /** A file to read (sha256, size) right after the lock is taken, in the same request. */
+  check?: string;
 }
+
+/** What the lock request read of the runtime file once the lock was held. */
+export type CheckedFile = { sha256: string; size: number; regular: boolean } | null;
 
 export class HeldLock {
   private released = false;
   private gone = false;
-  private readonly closed: Promise<void>;
   private readonly heartbeat: ReturnType<typeof setInterval>;
-  /** Resolves (never rejects) if the lock ends without release(). */
+  private endLost: (why: string) => void = () => undefined;
+  /** Resolves (never rejects) once the lock has ended, released or lost. */
   readonly lost: Promise<Error>;
 
   constructor(
     readonly instance: string,
     readonly node: string,
     readonly holder: LockHolder,
-    private readonly channel: ClientChannel,
+    private readonly session: NodeSession,
+    private readonly token: string,
+    link: HelperLink,
     heartbeatMs: number,
+    /** The runtime file as read under the lock (null: it does not exist; undefined: not asked). */
+    readonly checked?: CheckedFile,
   ) {
     this.heartbeat = setInterval(() => {
-      if (this.held) channel.write(".");
+      if (this.held) link.heartbeat(token);
     }, heartbeatMs);
     this.heartbeat.unref?.();
-    // A write racing the close must not become an unhandled 'error'.
-    channel.on("error", () => undefined);
-    let exitCode: number | null = null;
-    channel.on("exit", (code: number | null) => {
-      exitCode = code;
+    const ended = new Promise<string>((resolve) => (this.endLost = resolve));
+    const off = link.onEvent((e) => {
+      if (e.event === "lock-dropped" && e.token === token) this.endLost(`the node ended it: ${e.why}`);
     });
-    this.closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
-    this.lost = this.closed.then(() => {
+    void link.ended.then((why) => this.endLost(why));
+    this.lost = ended.then((why) => {
       this.gone = true;
+      off();
       clearInterval(this.heartbeat);
       return new InstanceLockError(
         this.released
           ? `The lock on ${instance} at ${node} was released.`
-          : `The lock on ${instance} at ${node} was lost (${exitCode === null ? "the SSH connection closed" : `the node ended it, exit ${exitCode}: no heartbeat in time`}). Another operation may now change the instance; stop and re-check before continuing.`,
+          : `The lock on ${instance} at ${node} was lost (${why}). Another operation may now change the instance; stop and re-check before continuing.`,
       );
     });
   }
@@ -140,20 +122,15 @@ export class HeldLock {
     return !this.gone && !this.released;
   }
 
-  /** Free the lock; resolves once the node has let go (or the channel is gone). */
+  /** Free the lock; resolves once the node has let go (or the helper is gone). */
   async release(): Promise<void> {
-    if (this.released) return this.closed;
+    if (this.released) return;
     this.released = true;
     clearInterval(this.heartbeat);
     if (this.gone) return;
-    try {
-      this.channel.end(); // stdin EOF ends the wait; flock then unlocks.
-    } catch {
-      // Channel already closed.
-    }
-    const timer = setTimeout(() => abortChannel(this.channel), 5_000);
-    await this.closed;
-    clearTimeout(timer);
+    // A token is random, so an unlock that reaches a restarted helper frees nothing else.
+    await runNodeHelper(this.session, "unlock", { token: this.token }, UnlockOut, 5_000).catch(() => undefined);
+    this.endLost("released");
   }
 }
 
@@ -194,83 +171,36 @@ export class InstanceLocks {
     });
     const started = Date.now();
     for (;;) {
-      const attempt = await this.tryOnce(instance, path, holder);
-      if (attempt) return attempt;
+      const attempt = await this.tryOnce(instance, path, holder, options.check);
+      if (attempt instanceof HeldLock) return attempt;
       const waited = Date.now() - started;
-      if (waited >= timeoutMs) {
-        throw new InstanceLockedError(instance, this.session.label, await this.readHolder(path), waited);
-      }
+      if (waited >= timeoutMs) throw new InstanceLockedError(instance, this.session.label, parseHolder(attempt.holder), waited);
       await new Promise((r) => setTimeout(r, Math.min(retryMs, timeoutMs - waited)));
     }
   }
 
-  /** The current holder as recorded on the node, if any. */
-  async readHolder(lockPath: string): Promise<LockHolder | undefined> {
-    const r = await execOnNode(this.session, ["cat", "--", `${lockPath}.holder`], { timeoutMs: 10_000, maxOutput: 4096 }).catch(() => undefined);
-    if (!r || r.code !== 0) return undefined;
+  /** One non-blocking try: a HeldLock, or what the holder file says when someone else holds it. */
+  private async tryOnce(instance: string, path: string, holder: LockHolder, check: string | undefined): Promise<HeldLock | { holder: string | null }> {
+    const token = randomBytes(16).toString("hex");
+    const args = { dir: this.dir, path, holder: JSON.stringify(holder), staleAfterS: this.staleAfterS, token, check: check ?? null };
+    let r: Awaited<ReturnType<typeof runNodeHelperOn<typeof LockOut>>>;
     try {
-      const parsed = lockHolderSchema.safeParse(JSON.parse(r.stdout));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
+      r = await runNodeHelperOn(this.session, "lock", args, LockOut, 15_000);
+    } catch (err) {
+      throw new InstanceLockError(`Cannot take the lock ${path} on ${this.session.label}: ${(err as Error).message}`);
     }
+    const out = r.out;
+    if (!out.locked) return { holder: out.holder };
+    return new HeldLock(instance, this.session.label, holder, this.session, token, r.link, this.heartbeatMs, check === undefined ? undefined : out.check);
   }
+}
 
-  /** One non-blocking try: a HeldLock, or undefined when someone else holds it. */
-  private async tryOnce(instance: string, path: string, holder: LockHolder): Promise<HeldLock | undefined> {
-    const argv = ["sh", "-c", TAKE_SCRIPT, "hotplug-desk-lock", this.dir, path, HOLD_SCRIPT, JSON.stringify(holder), String(this.staleAfterS)];
-    const channel = await openExec(this.session, argv);
-    return new Promise<HeldLock | undefined>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      let code: number | null = null;
-      let settled = false;
-      const settle = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        channel.removeListener("data", onData);
-        f();
-      };
-      const timer = setTimeout(() => {
-        abortChannel(channel);
-        settle(() => reject(new InstanceLockError(`Taking the lock ${path} on ${this.session.label} got no answer within 15 s; the node may be overloaded. Try again.`)));
-      }, 15_000);
-      const onData = (d: Buffer) => {
-        out += d.toString("utf8");
-        if (out.startsWith("LOCKED\n")) {
-          settle(() => resolve(new HeldLock(instance, this.session.label, holder, channel, this.heartbeatMs)));
-        } else if (out.length > 64) {
-          abortChannel(channel);
-          settle(() => reject(new InstanceLockError(`Unexpected output while taking ${path} on ${this.session.label}: ${JSON.stringify(out.slice(0, 64))}`)));
-        }
-      };
-      channel.on("data", onData);
-      channel.stderr.on("data", (d: Buffer) => {
-        if (err.length < 4096) err += d.toString("utf8");
-      });
-      channel.on("exit", (c: number | null) => {
-        code = c;
-      });
-      channel.once("close", () =>
-        settle(() => {
-          if (code === CONFLICT_EXIT) return resolve(undefined);
-          if (code === MKDIR_EXIT) {
-            return reject(new InstanceLockError(`Cannot create the lock directory ${this.dir} on ${this.session.label}: ${err.trim()}`));
-          }
-          const hint =
-            code === 127
-              ? "flock(1) (util-linux) is missing on the node"
-              : code === NO_TIMEOUT_EXIT
-                ? "timeout(1) (coreutils) is missing on the node"
-                : code === HOLDER_WRITE_EXIT
-                  ? `cannot write ${path}.holder`
-                  : code === null
-                    ? "the SSH connection closed"
-                    : `exit ${code}`;
-          reject(new InstanceLockError(`Cannot take the lock ${path} on ${this.session.label}: ${hint}. ${err.trim()}`.trim()));
-        }),
-      );
-    });
+function parseHolder(text: string | null): LockHolder | undefined {
+  if (!text) return undefined;
+  try {
+    const parsed = lockHolderSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }
