@@ -22,8 +22,9 @@ import { instancePaths } from "../../shared/node/layout.js";
 import { FDSET_PLACEHOLDER, type PlanOk, type PlanStep, type PlanStepKind, type QmpCall, type QmpStep, type VerifyStep } from "../../shared/hotplug/index.js";
 import type { Generation } from "../../shared/runtime/index.js";
 import { displayPciAddr } from "../../shared/slots/index.js";
+import { QueryPciResultSchema, liveSlotsFromQueryPci, type LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
-import { NicFileOut, NodeHelperError, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper } from "./node-helper.js";
+import { NicFileOut, NodeHelperError, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper } from "../node/node-helper.js";
 
 export type StepState = "running" | "done" | "failed" | "undoing" | "undone" | "waiting-guest";
 
@@ -210,6 +211,9 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
     qmp = undefined;
   };
 
+  /** query-pci as read by the node-side step at `afterStep`, right after its change. */
+  let freshPci: { afterStep: number; devices: LivePciDevice[] } | undefined;
+
   const present = async (q: QmpClient, id: string): Promise<boolean> => {
     if (q.supports("qom-list")) return (await peripherals(q)).has(id);
     return (await livePci(q)).some((d) => d.qdevId === id);
@@ -274,17 +278,20 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
     if (step.undo) undo.push(qmpUndo(index, step.undo, `${step.undo.command} ${deviceOf(step) ?? ""} (undo of ${step.command})`.replace(/ {2,}/g, " ")));
   };
 
-  const verifyStep = async (step: VerifyStep): Promise<void> => {
+  const verifyStep = async (index: number, step: VerifyStep): Promise<void> => {
     let lastSeen = "";
     for (let attempt = 1; attempt <= VERIFY_TRIES; attempt++) {
-      const q = await ensureQmp();
+      // The first look may use the bus as the step just before read it, in its own session.
+      const fresh = attempt === 1 && freshPci?.afterStep === index - 1 ? freshPci.devices : undefined;
+      freshPci = undefined;
       if (step.bus === "pci") {
-        const live = await livePci(q);
+        const live = fresh ?? (await livePci(await ensureQmp()));
         const here = live.find((d) => d.qdevId === step.id && d.function === 0);
         if (step.expect === "present" && here && (step.slot === undefined || here.slot === step.slot)) return;
         if (step.expect === "absent" && !here) return;
         lastSeen = here ? `query-pci shows ${step.id} at ${displayPciAddr(here.slot)}` : `query-pci does not show ${step.id}`;
       } else {
+        const q = await ensureQmp();
         const scsi = await liveScsi(q);
         const here = scsi.find((t) => t.qdevId === step.id);
         if (step.expect === "present" && here && (step.scsiId === undefined || here.scsiId === step.scsiId)) return;
@@ -359,6 +366,8 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
       case "node-pass-fd": {
         // The passer connects to .qmp itself: the socket serves one client.
         closeQmp();
+        const next = plan.steps[index + 1];
+        const readsBusNext = next?.kind === "verify" && next.bus === "pci";
         const r = await runNodeHelper(
           session,
           "pass-fd",
@@ -370,9 +379,13 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
             commands: step.commands.map((c) => ({ command: c.command, arguments: c.arguments })),
             placeholder: FDSET_PLACEHOLDER,
             timeoutS: 10,
+            readAfter: readsBusNext ? ["query-pci"] : [],
           },
           PassFdOut,
         );
+        if (readsBusNext && r.after.length === 1) {
+          freshPci = { afterStep: index, devices: liveSlotsFromQueryPci(QueryPciResultSchema.parse(r.after[0])) };
+        }
         const passing = r.results.filter((x) => x.command === "getfd" || x.command === "add-fd");
         const failedPass = passing.find((x) => !x.ok);
         if (failedPass) throw new QmpError(failedPass.command, failedPass.error?.class ?? "GenericError", failedPass.error?.desc ?? "failed");
@@ -399,7 +412,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
         return how === "event" ? `DEVICE_DELETED for ${step.id}` : `${step.id} left the bus`;
       }
       case "verify":
-        await verifyStep(step);
+        await verifyStep(index, step);
         verified.push({ id: step.id, bus: step.bus, expect: step.expect, ...(step.slot !== undefined ? { slot: step.slot } : {}), ...(step.scsiId !== undefined ? { scsiId: step.scsiId } : {}) });
         return undefined;
       case "write-runtime": {

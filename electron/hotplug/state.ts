@@ -9,7 +9,7 @@ import { plannerInput } from "../../shared/inventory/planner-input.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { gatherInstance } from "../inventory/node-inventory.js";
 import type { QmpTimeouts } from "./qmp-session.js";
-import { NicFilesOut, runNodeHelper } from "./node-helper.js";
+import { NicFilesOut, runNodeHelper } from "../node/node-helper.js";
 
 export interface GatherOptions extends QmpTimeouts {
   root: string;

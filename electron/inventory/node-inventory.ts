@@ -53,7 +53,10 @@ export async function gatherInstance(
 ): Promise<GatheredInstance> {
   const store = new RuntimeStore(session, opts.nodeId);
   const paths = instancePaths(opts.root, name);
-  const known = files ?? (await store.listInstances(opts.root)).get(name) ?? { hasRuntime: false, hasQmp: false, userShutdown: false };
+  // One instance: no directory listing (two readdirs, one after the other);
+  // the reads below find out for themselves, all at once.
+  const known = files ?? { hasRuntime: true, hasQmp: true, userShutdown: false };
+  const userShutdown = files ? Promise.resolve(files.userShutdown) : store.exists(paths.shutdown);
   const facts: InstanceFacts = {
     node: opts.nodeId,
     name,
@@ -62,7 +65,7 @@ export async function gatherInstance(
     userShutdown: known.userShutdown,
     live: null,
   };
-  const [runtime, probe] = await Promise.all([
+  const [runtime, probe, shutdown] = await Promise.all([
     known.hasRuntime
       ? store.readRuntimeFile(opts.root, name).then(
           (f) => ({ text: f.text, bytes: f.bytes }),
@@ -72,7 +75,9 @@ export async function gatherInstance(
     known.hasQmp
       ? probeInstance(session, paths.qmp, opts)
       : Promise.resolve({ problem: { state: "stopped" as const, detail: `${paths.qmp} does not exist: the instance is not running.` } }),
+    userShutdown,
   ]);
+  facts.userShutdown = shutdown;
   if ("text" in runtime) facts.runtimeText = runtime.text;
   else facts.runtimeReadError = runtime.error;
   if ("live" in probe) facts.live = probe.live;

@@ -1,7 +1,8 @@
 // The lab: a real Ganeti-style KVM node on this machine. A lab root holds
 // Ganeti's directory layout; a real sshd serves it on 127.0.0.1; QEMU
 // instances are started from runtime files the way Ganeti starts them.
-import { mkdir, mkdtemp, rm, writeFile, rename, open, symlink } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rm, writeFile, rename, open, symlink } from "node:fs/promises";
+import { constants } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -57,6 +58,24 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   await rename(tmp, path);
 }
 
+/**
+ * Where lab roots go: a tmpfs when there is one, because Ganeti's
+ * /var/run is a tmpfs on every Debian node (fsync there is free); a lab on
+ * disk would charge the runtime writes fsyncs no real node pays.
+ */
+async function runtimeBase(): Promise<string> {
+  try {
+    const mounts = await readFile("/proc/self/mounts", "utf8");
+    if (mounts.split("\n").some((l) => /^\S+ \/dev\/shm tmpfs /.test(l))) {
+      await access("/dev/shm", constants.W_OK);
+      return "/dev/shm";
+    }
+  } catch {
+    // No /proc or no writable /dev/shm: fall back to the temp dir.
+  }
+  return tmpdir();
+}
+
 export class LabNode {
   readonly instances = new Map<string, LabInstance>();
   private instanceCount = 0;
@@ -73,7 +92,7 @@ export class LabNode {
     const log = opts.log ?? (() => {});
     const labId = randomBytes(2).toString("hex");
     // Short root: UNIX socket paths are limited to 108 bytes.
-    const root = await mkdtemp(join(tmpdir(), "hdlab-"));
+    const root = await mkdtemp(join(await runtimeBase(), "hdlab-"));
     const layout = kvmLayout(root);
     for (const dir of [layout.base, layout.pid, layout.uid, layout.ctrl, layout.conf, layout.nic, layout.chroot, layout.instanceDisks]) {
       await mkdir(dir, { recursive: true, mode: 0o775 });

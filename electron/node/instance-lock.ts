@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, normalizeRoot } from "../../shared/node/layout.js";
-import { LockOut, runNodeHelperOn, runNodeHelper, UnlockOut, type HelperLink } from "../hotplug/node-helper.js";
+import { LockOut, runNodeHelperOn, runNodeHelper, UnlockOut, type HelperLink } from "./node-helper.js";
 
 export const LOCKS_SUBDIR = "var/run/hotplug-desk/locks";
 export const lockHolderSchema = z.object({

@@ -1,10 +1,12 @@
-// A node's KVM runtime files over SFTP: list instances, read a runtime file,
-// and replace it atomically with a compare-and-swap against the bytes the
-// change was planned from.
-import { randomBytes } from "node:crypto";
+// A node's KVM runtime files: list instances and read a runtime file over
+// SFTP; replace it atomically with a compare-and-swap against the bytes the
+// change was planned from, through the session's node helper.
+import { createHash, randomBytes } from "node:crypto";
+import type { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/node/layout.js";
 import { NodeSftp, SFTP_STATUS, SftpError, type RemoteStat } from "./sftp.js";
+import { NodeHelperError, runNodeHelper, WriteRuntimeOut } from "./node-helper.js";
 
 /** Runtime files are a few KiB; anything near this is not one. */
 export const MAX_RUNTIME_BYTES = 16 * 1024 * 1024;
@@ -121,6 +123,18 @@ export class RuntimeStore {
     return new Map([...found.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
+  /** Whether `path` exists on the node (any type). */
+  async exists(path: string): Promise<boolean> {
+    const sftp = await this.sftp();
+    return sftp.lstat(path).then(
+      () => true,
+      (err: unknown) => {
+        if (isMissing(err)) return false;
+        throw err;
+      },
+    );
+  }
+
   async readRuntimeFile(root: string, name: string): Promise<RuntimeFile> {
     const path = instancePaths(root, name).runtime;
     const sftp = await this.sftp();
@@ -145,23 +159,20 @@ export class RuntimeStore {
    * the file still holds exactly `expected` (the bytes the change was
    * planned from). Returns the bytes it replaced (equal to `expected`).
    *
-   * Steps on the node: create `.<name>.runtime.<random>.hotplug-desk.new`
-   * (O_EXCL, 0600) beside the file, write, fsync, give it the old file's
-   * owner, re-read the target and compare, then rename(2) over it.
+   * One request to the session's node helper (node-helper.ts), which on the
+   * node: compares the file's digest, creates
+   * `.<name>.runtime.<random>.hotplug-desk.new` (O_EXCL, 0600) beside it,
+   * writes, fsyncs, gives it the old file's owner, compares again and
+   * renames it over the file, then fsyncs the directory.
    *
-   * Compare-and-swap window: SFTP has no conditional rename, so between the
-   * server reading the target for the final compare and the server renaming
-   * our temp over it, another writer can still replace the file and lose its
-   * change. We keep that window to one round trip: the rename is sent as
-   * soon as the compare passes, before anything else (even closing the read
-   * handle). Ganeti itself writes runtime files only while it holds its own
-   * instance operation, so the practical race is with a Ganeti job that
-   * starts within that round trip.
+   * Compare-and-swap window: the final compare and the rename run back to
+   * back in one process, so another writer can only slip in during those
+   * microseconds. Ganeti itself writes runtime files only while it holds its
+   * own instance operation.
    *
-   * Durability: the temp file is fsynced, but the directory cannot be
-   * fsynced over SFTP (there is no request for it), so after a power loss
-   * right after the rename the node may come back with the old file. It is
-   * never a partial one.
+   * A connection cut before the whole request arrived leaves nothing (not
+   * even a temp file); one cut afterwards lets the helper finish. Either way
+   * the file is the old one or the new one, never a mix.
    */
   async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer }): Promise<{ previous: Buffer }> {
     const paths = instancePaths(root, name);
@@ -174,56 +185,22 @@ export class RuntimeStore {
     if (data.length > MAX_RUNTIME_BYTES) {
       throw new RuntimeFileError(`Refusing to write ${data.length} bytes to ${target}: a runtime file is at most ${MAX_RUNTIME_BYTES} bytes. The new content is wrong.`);
     }
-    const sftp = await this.sftp();
-
-    // Early check, so a stale plan fails before anything is created.
-    const before = await this.readExact(sftp, target);
-    if (!before.bytes.equals(options.expected)) {
-      throw new RuntimeChangedError(target, this.session.label, describeDifference(options.expected, before.bytes));
-    }
-
     const temp = `${dir}/.${name}.runtime.${randomBytes(8).toString("hex")}${TEMP_SUFFIX}`;
-    let handle: Buffer | undefined;
-    let created = false;
+    const expectedSha256 = createHash("sha256").update(options.expected).digest("hex");
+    let r: z.infer<typeof WriteRuntimeOut>;
     try {
-      handle = await sftp.open(temp, "wx", RUNTIME_MODE);
-      created = true;
-      await sftp.write(handle, temp, data, 0);
-      await sftp.fsync(handle, temp).catch((err: unknown) => {
-        if (err instanceof SftpError && err.status === undefined && /does not support/.test(err.message)) {
-          throw new RuntimeFileError(`The SFTP server on ${this.session.label} does not support fsync@openssh.com; refusing to replace ${target} without flushing the new file first.`);
-        }
-        throw err;
-      });
-      await this.matchOwner(sftp, handle, temp, before.stat, target);
-      await sftp.close(handle, temp);
-      handle = undefined;
-
-      // Final compare-and-swap: see the window note above.
-      const reread = await sftp.open(target, "r").catch((err: unknown) => {
-        if (isMissing(err)) throw new RuntimeChangedError(target, this.session.label, "the file no longer exists");
-        throw err;
-      });
-      let closeReread: Promise<void> | undefined;
-      try {
-        const now = await this.readAll(sftp, reread, target);
-        if (!now.equals(options.expected)) {
-          throw new RuntimeChangedError(target, this.session.label, describeDifference(options.expected, now));
-        }
-        const renaming = sftp.posixRename(temp, target);
-        closeReread = sftp.close(reread, target).catch(() => undefined);
-        await renaming;
-        created = false;
-        return { previous: now };
-      } finally {
-        await (closeReread ?? sftp.close(reread, target).catch(() => undefined));
-      }
+      r = await runNodeHelper(this.session, "write-runtime", { path: target, temp, expectedSha256, content: data.toString("base64") }, WriteRuntimeOut, 60_000);
     } catch (err) {
-      if (handle) await sftp.close(handle, temp).catch(() => undefined);
-      // Best effort: if the connection is gone, cleanupStaleTemps removes it later.
-      if (created) await sftp.unlink(temp).catch(() => undefined);
+      // The helper refused before its rename (not a regular file, too big, owner): nothing was replaced.
+      if (err instanceof NodeHelperError) throw new RuntimeFileError(`Cannot write ${target} on ${this.session.label}: ${err.message}`);
       throw err;
     }
+    if (!r.written) {
+      const n = options.expected.length;
+      const why = r.now === null ? "the file no longer exists" : `it is now ${r.now.size} bytes, the plan saw ${n}${r.now.size === n ? " (same size, different bytes)" : ""}`;
+      throw new RuntimeChangedError(target, this.session.label, why);
+    }
+    return { previous: options.expected };
   }
 
   /** Remove our own temp files (from writes cut short) older than `olderThanMs`.
@@ -275,42 +252,4 @@ export class RuntimeStore {
     }
     return Buffer.concat(parts, total);
   }
-
-  private async readExact(sftp: NodeSftp, path: string): Promise<{ bytes: Buffer; stat: RemoteStat }> {
-    const handle = await sftp.open(path, "r").catch((err: unknown) => {
-      if (isMissing(err)) throw new RuntimeChangedError(path, this.session.label, "the file no longer exists");
-      throw err;
-    });
-    try {
-      const stat = await sftp.fstat(handle, path);
-      this.checkRegular(stat, path);
-      return { bytes: await this.readAll(sftp, handle, path), stat };
-    } finally {
-      await sftp.close(handle, path).catch(() => undefined);
-    }
-  }
-
-  /** Give the temp file the old file's owner so the rename keeps it. */
-  private async matchOwner(sftp: NodeSftp, handle: Buffer, temp: string, old: RemoteStat, target: string): Promise<void> {
-    const mine = await sftp.fstat(handle, temp);
-    if (mine.uid === old.uid && mine.gid === old.gid) return;
-    try {
-      await sftp.fchown(handle, temp, old.uid, old.gid);
-    } catch (err) {
-      const denied = err instanceof SftpError && err.status === SFTP_STATUS.PERMISSION_DENIED;
-      // Not root, and the file is already ours: only its group differs and
-      // we may not be in that group. The owner (who matters for 0600) is kept.
-      if (denied && mine.uid !== 0 && old.uid === mine.uid) return;
-      throw new RuntimeFileError(
-        `Cannot give the new ${target} its old owner ${old.uid}:${old.gid} on ${this.session.label} (${(err as Error).message}); nothing was replaced. Connect as root or as the file's owner.`,
-      );
-    }
-  }
-}
-
-function describeDifference(expected: Buffer, actual: Buffer): string {
-  if (expected.length !== actual.length) return `it is now ${actual.length} bytes, the plan saw ${expected.length}`;
-  let i = 0;
-  while (i < expected.length && expected[i] === actual[i]) i++;
-  return `same size, first difference at byte ${i}`;
 }

@@ -143,8 +143,9 @@ export class NodeSftp {
     return this.call<Stats>("fstat", path, (cb) => this.raw.fstat(handle, cb)).then((s) => toRemoteStat(s, path));
   }
 
-  open(path: string, flags: "r" | "wx", mode?: number): Promise<Buffer> {
-    return this.call<Buffer>("open", path, (cb) => (mode === undefined ? this.raw.open(path, flags, cb) : this.raw.open(path, flags, { mode }, cb)));
+  /** Open for reading (writes go through the node helper, see runtime-store.ts). */
+  open(path: string, flags: "r"): Promise<Buffer> {
+    return this.call<Buffer>("open", path, (cb) => this.raw.open(path, flags, cb));
   }
 
   close(handle: Buffer, path: string): Promise<void> {
@@ -157,19 +158,6 @@ export class NodeSftp {
     return this.call<number>("read", path, (cb) => this.raw.read(handle, buf, 0, length, position, (err, n) => cb(err, n))).then((n) =>
       buf.subarray(0, n),
     );
-  }
-
-  /** Write all of `data` at `position` (ssh2 splits it into packets). */
-  write(handle: Buffer, path: string, data: Buffer, position: number): Promise<void> {
-    return this.call<void>("write", path, (cb) => this.raw.write(handle, data, 0, data.length, position, (err) => cb(err)));
-  }
-
-  fsync(handle: Buffer, path: string): Promise<void> {
-    return this.call<void>("fsync (fsync@openssh.com)", path, (cb) => this.raw.ext_openssh_fsync(handle, (err) => cb(err)));
-  }
-
-  fchown(handle: Buffer, path: string, uid: number, gid: number): Promise<void> {
-    return this.call<void>("fchown", path, (cb) => this.raw.fchown(handle, uid, gid, cb));
   }
 
   unlink(path: string): Promise<void> {
@@ -188,25 +176,5 @@ export class NodeSftp {
         return { name: e.filename, stat };
       }),
     );
-  }
-
-  /** rename(2) on the node via posix-rename@openssh.com: replaces the
-   * target atomically. Plain SFTP rename is NOT offered as a fallback:
-   * OpenSSH implements it as link()+unlink() and it fails when the target
-   * exists, and any emulation (unlink, then rename) leaves a moment with
-   * no file at all. */
-  posixRename(from: string, to: string): Promise<void> {
-    return this.call<void>("rename (posix-rename@openssh.com)", to, (cb) => {
-      try {
-        this.raw.ext_openssh_rename(from, to, cb);
-      } catch (err) {
-        // ssh2 throws synchronously when the server did not advertise it.
-        throw new SftpError(
-          `The SFTP server on ${this.session.label} does not support posix-rename@openssh.com, so ${to} cannot be replaced atomically; refusing a non-atomic write. Use OpenSSH's sftp-server (or internal-sftp) on the node. (${(err as Error).message})`,
-          SFTP_STATUS.OP_UNSUPPORTED,
-          to,
-        );
-      }
-    });
   }
 }

@@ -120,8 +120,9 @@ export class QmpClient {
         });
       });
       client.greeting = QmpGreetingSchema.parse(raw);
-      await client.execute("qmp_capabilities");
-      const cmds = QueryCommandsSchema.parse(await client.execute("query-commands"));
+      // Pipelined: QEMU runs them in order, so query-commands sees command mode; one round trip.
+      const [, listed] = await Promise.all([client.execute("qmp_capabilities"), client.execute("query-commands")]);
+      const cmds = QueryCommandsSchema.parse(listed);
       client.commands = new Set(cmds.map((c) => c.name));
       return client;
     } catch (err) {

@@ -21,12 +21,16 @@ export async function peripherals(qmp: QmpClient): Promise<Map<string, string>> 
 
 /** Disks on scsi.0 (or any SCSI bus), with their target ids; pass `known` when peripherals were already listed. */
 export async function liveScsi(qmp: QmpClient, known?: Map<string, string>): Promise<LiveScsiTarget[]> {
-  const out: LiveScsiTarget[] = [];
-  for (const [name, type] of known ?? (await peripherals(qmp))) {
+  const disks = [...(known ?? (await peripherals(qmp)))].flatMap(([name, type]) => {
     const m = SCSI_CHILD.exec(type);
-    if (!m) continue;
-    const id = await qmp.execute("qom-get", { path: `/machine/peripheral/${name}`, property: "scsi-id" }, { schema: z.number().int() });
-    out.push({ scsiId: id, qdevId: name, driver: m[1] as string });
-  }
-  return out;
+    return m ? [{ name, driver: m[1] as string }] : [];
+  });
+  // All qom-gets at once: one round trip however many disks.
+  return Promise.all(
+    disks.map(async ({ name, driver }) => ({
+      scsiId: await qmp.execute("qom-get", { path: `/machine/peripheral/${name}`, property: "scsi-id" }, { schema: z.number().int() }),
+      qdevId: name,
+      driver,
+    })),
+  );
 }

@@ -556,7 +556,8 @@ function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; plac
   let place: PlannedSlot;
   let device: QmpStep;
   let id: string;
-  const kind = intent.pathKind ?? (intent.path.startsWith("/dev/") ? "block" : "file");
+  // /dev/shm is a tmpfs of regular files, not devices.
+  const kind = intent.pathKind ?? (intent.path.startsWith("/dev/") && !intent.path.startsWith("/dev/shm/") ? "block" : "file");
   const index = ctx.rt.disks.length;
   const common = {
     uuid: intent.uuid,

@@ -11,7 +11,7 @@ import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/s
 import { waitFor } from "../../electron/lab/processes.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { ExecTimeoutError } from "../../electron/node/exec.js";
-import { LinkInfoOut, NicFilesOut, NODE_HELPER_PY, NodeHelperError, closeNodeHelper, runNodeHelper } from "../../electron/hotplug/node-helper.js";
+import { LinkInfoOut, NicFilesOut, NODE_HELPER_PY, NodeHelperError, closeNodeHelper, runNodeHelper } from "../../electron/node/node-helper.js";
 
 let dir: string;
 let sshd: RunningSshd;

@@ -10,7 +10,6 @@ import { NodeSession } from "../../electron/ssh/session.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
 import { MAX_RUNTIME_BYTES, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../../electron/node/runtime-store.js";
 import { Journal } from "../../electron/node/journal.js";
-import { NodeSftp } from "../../electron/node/sftp.js";
 
 let dir: string;
 let root: string;
@@ -233,37 +232,19 @@ describe("Journal", () => {
   });
 });
 
-describe("servers without the OpenSSH extensions", () => {
-  // ssh2 throws synchronously when the server did not advertise an
-  // extension; reproduce exactly that on the real channel.
-  const unsupported = () => {
-    throw new Error("Server does not support this extended request");
-  };
-
-  it("refuses a non-atomic write when posix-rename@openssh.com is missing", async () => {
+describe("what the node helper refuses", () => {
+  it("refuses to replace something that is not a regular file, and creates nothing", async () => {
     const s = await NodeSession.open(sessionTarget(sshd));
     try {
-      (await NodeSftp.for(s)).raw.ext_openssh_rename = unsupported;
-      await seed("web1", OLD);
-      await expect(new RuntimeStore(s).writeRuntimeFile(root, "web1", NEW, { expected: Buffer.from(OLD) })).rejects.toThrow(
-        /does not support posix-rename@openssh\.com.*refusing a non-atomic write/,
-      );
-      expect(await readFile(runtimePath("web1"), "utf8")).toBe(OLD);
+      await rm(runtimePath("web1"), { force: true });
+      await mkdir(runtimePath("web1"));
+      const err = await new RuntimeStore(s).writeRuntimeFile(root, "web1", NEW, { expected: Buffer.from(OLD) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RuntimeFileError);
+      expect((err as Error).message).toMatch(/web1\.runtime is not a regular file; refusing to touch it/);
+      expect((await stat(runtimePath("web1"))).isDirectory()).toBe(true);
       expect(await tempsLeft()).toEqual([]);
     } finally {
-      s.close();
-    }
-  });
-
-  it("refuses when fsync@openssh.com is missing", async () => {
-    const s = await NodeSession.open(sessionTarget(sshd));
-    try {
-      (await NodeSftp.for(s)).raw.ext_openssh_fsync = unsupported;
-      await seed("web1", OLD);
-      await expect(new RuntimeStore(s).writeRuntimeFile(root, "web1", NEW, { expected: Buffer.from(OLD) })).rejects.toThrow(/fsync@openssh\.com/);
-      expect(await readFile(runtimePath("web1"), "utf8")).toBe(OLD);
-      expect(await tempsLeft()).toEqual([]);
-    } finally {
+      await rm(runtimePath("web1"), { recursive: true, force: true });
       s.close();
     }
   });

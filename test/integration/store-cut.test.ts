@@ -90,7 +90,7 @@ function pattern(size: number, seed: number): Buffer {
 }
 
 describe("connection cut during a runtime write", () => {
-  it("leaves exactly the old file while the temp is being written, and cleanupStaleTemps removes the leftover", async () => {
+  it("leaves exactly the old file, and not even a temp file, when the upload is cut", async () => {
     const path = instancePaths(root, "big").runtime;
     const oldBytes = pattern(4 * 1024 * 1024, 1);
     const newBytes = pattern(12 * 1024 * 1024, 2);
@@ -106,20 +106,10 @@ describe("connection cut during a runtime write", () => {
     await expect(writing).rejects.toThrow(/connection|closed/i);
 
     expect((await readFile(path)).equals(oldBytes)).toBe(true);
-    // The cut came mid-upload: what it leaves is one partial temp file.
-    const partial = await temps();
-    expect(partial).toHaveLength(1);
-    expect((await readFile(join(kvmLayout(root).conf, partial[0] as string))).length).toBeLessThan(newBytes.length);
-    // The temp may survive (the connection is gone, so it could not be removed).
-    const left = await temps();
-    const fresh = await open();
-    try {
-      const removed = await new RuntimeStore(fresh).cleanupStaleTemps(root, { olderThanMs: 0 });
-      expect(removed.map((p) => p.split("/").pop()).sort()).toEqual(left.sort());
-      expect(await temps()).toEqual([]);
-    } finally {
-      fresh.close();
-    }
+    // The node helper starts writing only once the whole request is in: a cut
+    // upload creates nothing on the node.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await temps()).toEqual([]);
   });
 
   it("at any cut point the file is exactly old or exactly new", async () => {

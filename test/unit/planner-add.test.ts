@@ -160,6 +160,12 @@ describe("NIC add", () => {
 });
 
 describe("disk add", () => {
+  it("a path under /dev/shm is a file (tmpfs), not a block device", () => {
+    const p = ok(planHotplug(state(baseText()), { action: "add-disk", uuid: NEW, path: "/dev/shm/images/data.img", bus: "pci", sizeMiB: 8 }));
+    expect(qmpCalls(p.steps)[0]).toEqual(["blockdev-add", { driver: "raw", "node-name": "disk-9e7c85f6-b6e5-4243", file: { driver: "file", filename: "/dev/shm/images/data.img" } }]);
+    expect(readRuntime(p.fileTextAfter).runtime.disks[1]?.disk).toMatchObject({ dev_type: "file" });
+  });
+
   it("PCI: blockdev-add + virtio-blk-pci, exact arguments", () => {
     const p = ok(planHotplug(state(baseText()), { action: "add-disk", uuid: NEW, path: "/dev/vg0/data", bus: "pci", sizeMiB: 2048 }));
     expect(p.slot).toEqual({ bus: "pci", slot: 14, guestAddress: "0000:00:0e.0" });

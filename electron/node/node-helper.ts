@@ -20,7 +20,7 @@ import type { NodeSession } from "../ssh/session.js";
 import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "../node/exec.js";
 
 export const NODE_HELPER_PY = String.raw`
-import array, base64, errno, fcntl, hashlib, json, os, select, socket, struct, subprocess, sys, time
+import array, base64, errno, fcntl, hashlib, json, os, select, socket, stat, struct, subprocess, sys, time
 
 # The answer of the request being served; an op's first emit is its answer.
 ANSWER = []
@@ -296,7 +296,14 @@ def pass_fd(a):
             results.append({"command": c["command"], "ok": "return" in r, "error": r.get("error")})
             if "error" in r:
                 break
-        emit({"ok": True, "results": results, "fdset": fdset})
+        # Reads in the same session right after the change (query-pci for the
+        # verify step): no second connection, no extra round trip.
+        after = []
+        if all(x["ok"] for x in results):
+            for c in a.get("readAfter") or []:
+                r = q.call(c, {})
+                after.append(r.get("return"))
+        emit({"ok": True, "results": results, "fdset": fdset, "after": after})
     finally:
         if q is not None:
             q.close()
@@ -363,7 +370,80 @@ def drop_lock(token):
 def unlock(a):
     emit({"ok": True, "released": drop_lock(a["token"])})
 
-OPS = {"tap-create": tap_create, "tap-remove": tap_remove, "nic-file": nic_file, "nic-files": nic_files,
+def read_target(path):
+    # (bytes, stat), or (None, None) when the file is gone. Follows a symlink, as a reader does.
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        raise Fail("%s is not a regular file; refusing to touch it. Inspect it on the node." % path)
+    with f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Fail("%s is not a regular file; refusing to touch it. Inspect it on the node." % path)
+        data = f.read(MAX_RUNTIME + 1)
+    if len(data) > MAX_RUNTIME:
+        raise Fail("%s is larger than %d bytes (16 MiB), so it is not a runtime file. Inspect it on the node." % (path, MAX_RUNTIME))
+    return data, st
+
+def digest(data):
+    return None if data is None else {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+def write_runtime(a):
+    # Compare-and-swap of a runtime file, all on the node: the final compare
+    # and the rename(2) run back to back in this process (microseconds apart,
+    # where over SFTP a round trip separates them), and the directory is
+    # fsynced after the rename, which SFTP has no request for.
+    target, temp, expected = a["path"], a["temp"], a["expectedSha256"]
+    data = base64.b64decode(a["content"], validate=True)
+    before, st = read_target(target)
+    if before is None or hashlib.sha256(before).hexdigest() != expected:
+        emit({"ok": True, "written": False, "now": digest(before)})
+        return
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            mine = os.fstat(fd)
+            if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+                try:
+                    os.fchown(fd, st.st_uid, st.st_gid)
+                except PermissionError as e:
+                    # Not root and the file is already ours: only the group differs,
+                    # and we may not be in it. The owner (who matters for 0600) is kept.
+                    if not (os.getuid() != 0 and st.st_uid == os.getuid()):
+                        raise Fail("cannot give the new %s its old owner %d:%d (%s); nothing was replaced. Connect as root or as the file's owner."
+                                   % (target, st.st_uid, st.st_gid, e.strerror))
+        finally:
+            os.close(fd)
+        now, _ = read_target(target)
+        if now != before:
+            os.unlink(temp)
+            emit({"ok": True, "written": False, "now": digest(now)})
+            return
+        os.rename(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    synced = True
+    try:
+        dfd = os.open(os.path.dirname(target) or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        synced = False  # the rename stands; only its durability across a power loss is unsure
+    emit({"ok": True, "written": True, "dirSynced": synced})
+
+OPS = {"write-runtime": write_runtime, "tap-create": tap_create, "tap-remove": tap_remove, "nic-file": nic_file, "nic-files": nic_files,
        "link-info": link_info, "pass-fd": pass_fd, "lock": lock, "unlock": unlock}
 
 def answer(op, args):
@@ -456,6 +536,8 @@ export const PassFdOut = z.object({
   ok: z.literal(true),
   fdset: z.number().int().nullable(),
   results: z.array(z.object({ command: z.string(), ok: z.boolean(), error: QmpErr, return: z.unknown().optional() })),
+  /** The returns of `readAfter`, in order (absent when a command failed). */
+  after: z.array(z.unknown()),
 });
 
 export class NodeHelperError extends Error {
@@ -478,6 +560,15 @@ export const LockOut = z.union([
   z.object({ ok: z.literal(true), locked: z.literal(false), holder: z.string().nullable() }),
 ]);
 export const UnlockOut = z.object({ ok: z.literal(true), released: z.boolean() });
+export const WriteRuntimeOut = z.union([
+  z.object({ ok: z.literal(true), written: z.literal(true), dirSynced: z.boolean() }),
+  z.object({
+    ok: z.literal(true),
+    written: z.literal(false),
+    /** What the file holds now (null: it is gone). */
+    now: z.object({ sha256: z.string(), size: z.number().int().nonnegative() }).nullable(),
+  }),
+]);
 
 const HELPER_ARGV = ["python3", "-c", NODE_HELPER_PY, "serve"] as const;
 const Answer = z.object({ id: z.number().nullable(), out: z.unknown() });
