@@ -255,7 +255,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       diskAdd: report("diskAdd"),
       nicRemove: report("nicRemove"),
       diskRemove: report("diskRemove"),
-      steps: "read = gatherInstance (SFTP read + QMP probe); plan = plannerInput + planHotplug; precheck = on-node lock (one exec: mkdir -p + flock) + runtime re-read; node = requests to the session's long-lived python3 helper (tap, nic file); passFd = a request to that helper, which passes the tap fd and sends netdev_add/device_add; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci; write = journaled compare-and-swap write over SFTP; finish = lock release",
+      steps: "read = gatherInstance (SFTP read + QMP probe over SSH streamlocal, in parallel); plan = plannerInput + planHotplug; precheck = one request to the session's long-lived python3 node helper that takes the flock and digests the runtime file under it; node = helper requests (tap via ioctls, nic file); passFd = a helper request that passes the tap fd, sends netdev_add/device_add and reads query-pci in the same QMP session; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci (for a NIC add: the passFd step's read, no round trip); write = journal entry (local) + one helper request doing the compare-and-swap write on the node; finish = lock release (one helper request)",
       floorHow: "a long-lived python3 process on the same machine speaking QMP to ctrl/<instance>.qmp directly, timed inside python around connect..close",
       diagnostics,
     };

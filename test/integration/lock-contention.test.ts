@@ -1,7 +1,7 @@
 // The per-instance lock on the node, contended by two SSH sessions to the
 // lab's real sshd (standing in for two app windows or two machines).
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
@@ -147,6 +147,27 @@ describe("InstanceLocks", () => {
     await new Promise((r) => setTimeout(r, 2_500));
     expect(lock.held).toBe(true);
     await expect(b.acquire("web7")).rejects.toBeInstanceOf(InstanceLockedError);
+  });
+
+  it("two takers on one SSH session (one node helper) still exclude each other", async () => {
+    const s = await open();
+    const a = new InstanceLocks(s, root);
+    const b = new InstanceLocks(s, root);
+    const lock = keep(await a.acquire("web9", { holder: { app: "first taker" } }));
+    await expect(b.acquire("web9")).rejects.toThrow(/locked by first taker/);
+    await lock.release();
+    expect(keep(await b.acquire("web9")).held).toBe(true);
+  });
+
+  it("the lock request reads the file it is asked to check, under the lock", async () => {
+    const a = new InstanceLocks(await open(), root);
+    const file = join(dir, "checked.runtime");
+    await writeFile(file, "abc");
+    const lock = keep(await a.acquire("web10", { check: file }));
+    // sha256("abc")
+    expect(lock.checked).toEqual({ sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", size: 3, regular: true });
+    const gone = keep(await a.acquire("web11", { check: join(dir, "missing.runtime") }));
+    expect(gone.checked).toBeNull();
   });
 
   it("release removes the holder record; the lock file stays (flock needs no cleanup)", async () => {
