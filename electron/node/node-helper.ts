@@ -1,8 +1,11 @@
-// Node-side steps of a hotplug plan, run over SSH by one long-lived
+// Everything the app does on a node besides reading: the node-side steps
+// of a hotplug plan (tap, nic file, fd passing), the per-instance lock and
+// the runtime file's compare-and-swap write. Run over SSH by one long-lived
 //   python3 -c <NODE_HELPER_PY> serve
 // per NodeSession: each request is one JSON line on its stdin
 // ({"id", "op", "args"}), each answer one JSON line on its stdout
-// ({"id", "out"}). The script is a constant; everything variable travels as
+// ({"id", "out"}); a line ".<token>" is a lock's heartbeat (no answer) and
+// a line {"event": ...} on stdout is the helper speaking unasked. The script is a constant; everything variable travels as
 // JSON data, so data never becomes code. Every answer is checked with zod
 // before anything trusts it.
 //
@@ -17,7 +20,7 @@
 import { z } from "zod";
 import type { ClientChannel } from "ssh2";
 import type { NodeSession } from "../ssh/session.js";
-import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "../node/exec.js";
+import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "./exec.js";
 
 export const NODE_HELPER_PY = String.raw`
 import array, base64, errno, fcntl, hashlib, json, os, select, socket, stat, struct, subprocess, sys, time
