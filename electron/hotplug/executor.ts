@@ -11,10 +11,10 @@
 //   the bus; a guest that does not let go fails the plan, nothing recorded;
 // - any failure undoes the live steps already done, newest first, and the
 //   runtime file is left as it was.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError, type QmpClient } from "../qmp/client.js";
-import { RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../node/runtime-store.js";
+import { assertUnchanged, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../node/runtime-store.js";
 import type { Journal } from "../node/journal.js";
 import { InstanceLockedError, InstanceLocks, type HeldLock } from "../node/instance-lock.js";
 import { ExecError } from "../node/exec.js";
@@ -499,13 +499,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
       const locks = opts.locks ?? new InstanceLocks(session, root);
       // The lock request also reads the file's digest under the lock: one round trip for both.
       lock = await locks.acquire(instance, { timeoutMs: opts.lockTimeoutMs ?? 10_000, check: paths.runtime });
-      const now = lock.checked;
-      if (!now) throw new RuntimeChangedError(paths.runtime, session.label, "the file no longer exists");
-      if (!now.regular) throw new RuntimeFileError(`${paths.runtime} on ${session.label} is not a regular file; refusing to touch it. Inspect it on the node.`);
-      if (now.sha256 !== createHash("sha256").update(opts.expectedRuntime).digest("hex")) {
-        const n = opts.expectedRuntime.length;
-        throw new RuntimeChangedError(paths.runtime, session.label, `it is now ${now.size} bytes, the plan saw ${n}${now.size === n ? " (same size, different bytes)" : ""}`);
-      }
+      assertUnchanged(paths.runtime, session.label, lock.checked ?? null, opts.expectedRuntime);
       await emit({ index: -1, kind: "precheck", describe: lockDescribe, state: "done" });
     } catch (err) {
       await emit({ index: -1, kind: "precheck", describe: lockDescribe, state: "failed", detail: (err as Error).message });

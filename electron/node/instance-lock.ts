@@ -1,11 +1,11 @@
 // A per-instance operation lock that lives ON THE NODE, so it holds across
 // app windows and machines, and dies with the SSH connection that took it.
 //
-// Mechanism: the session's long-lived node helper (electron/hotplug/
-// node-helper.ts) takes flock(2) on <locks dir>/<instance>.lock and keeps
-// the file open; it records who holds it in <lockfile>.holder. Taking it is
-// one request on a channel that is already open (about a millisecond),
-// where a fresh exec per lock cost an SSH round trip plus a login shell.
+// Mechanism: the session's long-lived node helper (node-helper.ts) takes
+// flock(2) on <locks dir>/<instance>.lock and keeps the file open; it
+// records who holds it in <lockfile>.holder. Taking it is one request on a
+// channel that is already open (about a millisecond), where a fresh exec
+// per lock cost an SSH round trip plus a login shell.
 // The lock ends (the helper closes the file) when:
 //   - we release it (an "unlock" request);
 //   - the SSH connection dies: sshd closes the helper's stdin, it exits;

@@ -69,6 +69,20 @@ function isMissing(err: unknown): boolean {
   return err instanceof SftpError && err.status === SFTP_STATUS.NO_SUCH_FILE;
 }
 
+/** What the node read of a runtime file: its digest (null: the file is gone). */
+export type RuntimeDigest = { sha256: string; size: number; regular?: boolean } | null;
+
+export const sha256Hex = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
+
+/** Throw unless the node's file is still exactly `expected` (the bytes a change was planned from). */
+export function assertUnchanged(path: string, node: string, now: RuntimeDigest, expected: Buffer): void {
+  if (!now) throw new RuntimeChangedError(path, node, "the file no longer exists");
+  if (now.regular === false) throw new RuntimeFileError(`${path} on ${node} is not a regular file; refusing to touch it. Inspect it on the node.`);
+  if (now.sha256 === sha256Hex(expected)) return;
+  const n = expected.length;
+  throw new RuntimeChangedError(path, node, `it is now ${now.size} bytes, the plan saw ${n}${now.size === n ? " (same size, different bytes)" : ""}`);
+}
+
 export class RuntimeStore {
   constructor(
     readonly session: NodeSession,
@@ -186,7 +200,7 @@ export class RuntimeStore {
       throw new RuntimeFileError(`Refusing to write ${data.length} bytes to ${target}: a runtime file is at most ${MAX_RUNTIME_BYTES} bytes. The new content is wrong.`);
     }
     const temp = `${dir}/.${name}.runtime.${randomBytes(8).toString("hex")}${TEMP_SUFFIX}`;
-    const expectedSha256 = createHash("sha256").update(options.expected).digest("hex");
+    const expectedSha256 = sha256Hex(options.expected);
     let r: z.infer<typeof WriteRuntimeOut>;
     try {
       r = await runNodeHelper(this.session, "write-runtime", { path: target, temp, expectedSha256, content: data.toString("base64") }, WriteRuntimeOut, 60_000);
@@ -195,11 +209,7 @@ export class RuntimeStore {
       if (err instanceof NodeHelperError) throw new RuntimeFileError(`Cannot write ${target} on ${this.session.label}: ${err.message}`);
       throw err;
     }
-    if (!r.written) {
-      const n = options.expected.length;
-      const why = r.now === null ? "the file no longer exists" : `it is now ${r.now.size} bytes, the plan saw ${n}${r.now.size === n ? " (same size, different bytes)" : ""}`;
-      throw new RuntimeChangedError(target, this.session.label, why);
-    }
+    if (!r.written) assertUnchanged(target, this.session.label, r.now, options.expected);
     return { previous: options.expected };
   }
 
