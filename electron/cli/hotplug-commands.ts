@@ -9,7 +9,8 @@ import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom } from "./node-o
 import { NodeSession, type NodeTarget } from "../ssh/session";
 import { Journal } from "../node/journal";
 import { executePlan, type ProgressEvent } from "../hotplug/executor";
-import { gatherInstanceState } from "../hotplug/state";
+import { gatherInstanceState, type GatheredState } from "../hotplug/state";
+import { gatherInstanceStateLocked, type LockedState } from "../hotplug/locked-state";
 import { checkInstanceMigration } from "../hotplug/migration";
 import { newDeviceUuid, newMac } from "../hotplug/ids";
 import { GenerationSchema } from "../../shared/runtime";
@@ -178,7 +179,12 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       return r.ok ? 0 : 1;
     }
 
-    const gathered = await gatherInstanceState(session, cmd.instance, { root, ...(readers ? { readers } : {}) });
+    // A change reads the instance under its lock (the plan is made from what the lock saw); a dry run only reads.
+    const gathered: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> = v["dry-run"]
+      ? await gatherInstanceState(session, cmd.instance, { root, ...(readers ? { readers } : {}) })
+      : await gatherInstanceStateLocked(session, cmd.instance, { root, nodeId, ...(readers ? { readers } : {}) });
+    let handedOver = false;
+    try {
     const intent = cmd.intent(gathered.state.runtime.runtime.nics[0]?.nicparams?.link);
     const plan = planHotplug(gathered.state, intent);
     const base = {
@@ -205,6 +211,7 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       return 0;
     }
     const progress: ProgressEvent[] = [];
+    handedOver = true;
     const result = await executePlan({
       session,
       root,
@@ -212,6 +219,8 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       instance: cmd.instance,
       plan,
       expectedRuntime: gathered.expectedRuntime,
+      ...(gathered.lock ? { lock: gathered.lock } : {}),
+      ...(gathered.qmp ? { openQmp: gathered.qmp } : {}),
       journal: new Journal(v.journal ?? defaultJournalDir()),
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
       onProgress: (e) => {
@@ -222,6 +231,13 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
     });
     print({ ...base, status: result.ok ? "done" : "failed", plan: planOut, result });
     return result.ok ? 0 : 1;
+    } finally {
+      // Refused or dry run: nothing ran, let the instance go.
+      if (!handedOver) {
+        gathered.qmp?.close();
+        await gathered.lock?.release();
+      }
+    }
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`hotplug-desk: ${e.message}\n\n${e.usage}`);

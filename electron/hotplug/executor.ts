@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError, type QmpClient } from "../qmp/client.js";
 import { assertUnchanged, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../node/runtime-store.js";
-import type { Journal } from "../node/journal.js";
+import type { Journal, JournalEntry } from "../node/journal.js";
 import { InstanceLockedError, InstanceLocks, type HeldLock } from "../node/instance-lock.js";
 import { ExecError } from "../node/exec.js";
 import { instancePaths } from "../../shared/node/layout.js";
@@ -51,6 +51,14 @@ export interface ExecutePlanOptions {
   journal: Journal;
   /** Defaults to InstanceLocks(session, root). */
   locks?: InstanceLocks;
+  /**
+   * A lock already held on the instance, taken with the runtime file read
+   * under it (gatherInstanceStateLocked): used instead of taking one, and
+   * released when the run ends.
+   */
+  lock?: HeldLock;
+  /** An open QMP session to the instance (closed when the run no longer needs it). */
+  openQmp?: QmpClient;
   lockTimeoutMs?: number;
   /** Awaited, so a caller (or a test) can hold the run between steps. */
   onProgress?: (e: ProgressEvent) => void | Promise<void>;
@@ -185,7 +193,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
   const undo: UndoEntry[] = [];
   const irreversible: string[] = [];
   const verified: VerifiedDevice[] = [];
-  let qmp: QmpClient | undefined;
+  let qmp: QmpClient | undefined = opts.openQmp;
   let sshClosed = false;
   const onSshClose = () => {
     sshClosed = true;
@@ -417,15 +425,32 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
         return undefined;
       case "write-runtime": {
         closeQmp();
+        const prepared = await journalEntry();
         writeAttempted = true;
         const store = new RuntimeStore(session, opts.nodeId);
-        const { entry } = await opts.journal.write(store, { root, instance, planId, content: plan.fileTextAfter, expected: opts.expectedRuntime });
+        // The last step: the node frees the lock in the same request once the file is replaced.
+        const last = index === total - 1 && lock?.held ? lock.handOver() : undefined;
+        const { entry, unlocked } = await opts.journal.commit(store, prepared, last ? { unlock: last.token } : {});
+        if (unlocked) last?.released();
         written = { generation: step.generation, journalEntryId: entry.id };
         return `journal entry ${entry.id}`;
       }
     }
   };
   let written: ExecuteSuccess["written"] | undefined;
+
+  // The journal's pending entry is made while the live steps run (the bytes
+  // come from the plan), so the write step waits for no local disk.
+  let journaling: Promise<JournalEntry> | undefined;
+  const journalEntry = (): Promise<JournalEntry> => {
+    journaling ??= opts.journal.prepare(opts.nodeId, { root, instance, planId, content: plan.fileTextAfter, expected: opts.expectedRuntime });
+    return journaling;
+  };
+  /** A prepared entry whose write never started is not a write: drop it. */
+  const dropUnusedEntry = async () => {
+    if (!journaling || writeAttempted) return;
+    await journaling.then((e) => opts.journal.discard(e)).catch(() => undefined);
+  };
 
   const classify = (err: unknown): FailureCause => {
     if (err instanceof StepFailure) return err.reason;
@@ -496,10 +521,11 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
     const lockDescribe = `Take the lock on ${instance} and check its runtime file still holds the bytes the plan was made from`;
     try {
       await emit({ index: -1, kind: "precheck", describe: lockDescribe, state: "running" });
-      const locks = opts.locks ?? new InstanceLocks(session, root);
       // The lock request also reads the file's digest under the lock: one round trip for both.
-      lock = await locks.acquire(instance, { timeoutMs: opts.lockTimeoutMs ?? 10_000, check: paths.runtime });
+      lock = opts.lock ?? (await (opts.locks ?? new InstanceLocks(session, root)).acquire(instance, { timeoutMs: opts.lockTimeoutMs ?? 10_000, check: paths.runtime }));
+      if (!lock.held) throw new StepFailure("lock", `The lock on ${instance} was lost before the first step; nothing was changed.`);
       assertUnchanged(paths.runtime, session.label, lock.checked ?? null, opts.expectedRuntime);
+      journalEntry().catch(() => undefined); // awaited (and its error seen) by the write step
       await emit({ index: -1, kind: "precheck", describe: lockDescribe, state: "done" });
     } catch (err) {
       await emit({ index: -1, kind: "precheck", describe: lockDescribe, state: "failed", detail: (err as Error).message });
@@ -528,6 +554,6 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
   } finally {
     closeQmp();
     session.client.off("close", onSshClose);
-    await lock?.release().catch(() => undefined);
+    await Promise.all([lock?.release().catch(() => undefined), dropUnusedEntry()]);
   }
 }

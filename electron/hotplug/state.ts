@@ -7,7 +7,7 @@ import { instancePaths } from "../../shared/node/layout.js";
 import type { InstanceState, Readers } from "../../shared/hotplug/index.js";
 import { plannerInput } from "../../shared/inventory/planner-input.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
-import { gatherInstance } from "../inventory/node-inventory.js";
+import { gatherInstance, type GatheredInstance } from "../inventory/node-inventory.js";
 import type { QmpTimeouts } from "./qmp-session.js";
 import { NicFilesOut, runNodeHelper } from "../node/node-helper.js";
 
@@ -48,6 +48,19 @@ export async function gatherInstanceState(session: NodeSession, instance: string
     ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
     ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   });
+  return plannerState(instance, g, opts, opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null);
+}
+
+/** The tap names Ganeti recorded in nic/<instance>/<seq> (one node-helper request); null if unreadable. */
+export function readNicTaps(session: NodeSession, root: string, instance: string): Promise<Record<string, string> | null> {
+  return runNodeHelper(session, "nic-files", { dir: instancePaths(root, instance).nicDir }, NicFilesOut).then(
+    (t) => t.files,
+    () => null,
+  );
+}
+
+/** The planner's view of one read instance; throws InstanceStateError when it cannot be planned on. */
+export function plannerState(instance: string, g: GatheredInstance, opts: Pick<GatherOptions, "readers">, taps: Record<string, string> | null): GatheredState {
   const input = plannerInput(g.facts, opts.readers ?? { ganetiVersions: [] });
   if (!input.ok || g.runtimeBytes === null) throw new InstanceStateError(input.ok ? `The runtime file of ${instance} could not be read.` : input.reason);
   const state = input.state;
@@ -57,9 +70,6 @@ export async function gatherInstanceState(session: NodeSession, instance: string
     const v = state.readers.ganetiVersions[0];
     out.readersAssumed = `No Ganeti versions given: assumed Ganeti ${v}, the reader of this file's generation ${state.runtime.generation}. Give the versions of every node the instance may migrate to.`;
   }
-  if (opts.nicTaps ?? true) {
-    const taps = await runNodeHelper(session, "nic-files", { dir: instancePaths(opts.root, instance).nicDir }, NicFilesOut).catch(() => null);
-    if (taps) state.nicTaps = state.runtime.runtime.nics.map((_, seq) => taps.files[String(seq)] ?? null);
-  }
+  if (taps) state.nicTaps = state.runtime.runtime.nics.map((_, seq) => taps[String(seq)] ?? null);
   return out;
 }

@@ -5,7 +5,10 @@ import { RuntimeStore } from "../node/runtime-store.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { buildInstanceView, type InstanceFacts } from "../../shared/inventory/build.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
-import { probeInstance, type ProbeOptions } from "./probe.js";
+import { probeInstance, type ProbeOptions, type ProbeResult } from "./probe.js";
+
+/** A runtime file as read, or why it could not be. */
+export type RuntimeRead = { text: string; bytes: Buffer } | { error: string };
 
 export interface NodeInventoryOptions extends ProbeOptions {
   nodeId: string;
@@ -57,14 +60,6 @@ export async function gatherInstance(
   // the reads below find out for themselves, all at once.
   const known = files ?? { hasRuntime: true, hasQmp: true, userShutdown: false };
   const userShutdown = files ? Promise.resolve(files.userShutdown) : store.exists(paths.shutdown);
-  const facts: InstanceFacts = {
-    node: opts.nodeId,
-    name,
-    ganetiVersion: opts.ganetiVersion,
-    runtimeText: null,
-    userShutdown: known.userShutdown,
-    live: null,
-  };
   const [runtime, probe, shutdown] = await Promise.all([
     known.hasRuntime
       ? store.readRuntimeFile(opts.root, name).then(
@@ -77,7 +72,19 @@ export async function gatherInstance(
       : Promise.resolve({ problem: { state: "stopped" as const, detail: `${paths.qmp} does not exist: the instance is not running.` } }),
     userShutdown,
   ]);
-  facts.userShutdown = shutdown;
+  return gathered(name, opts, runtime, probe, shutdown);
+}
+
+/** One instance's read, from its parts: the runtime file (or why not), the live probe, the shutdown marker. */
+export function gathered(name: string, opts: Pick<NodeInventoryOptions, "nodeId" | "ganetiVersion">, runtime: RuntimeRead, probe: ProbeResult, userShutdown: boolean): GatheredInstance {
+  const facts: InstanceFacts = {
+    node: opts.nodeId,
+    name,
+    ganetiVersion: opts.ganetiVersion,
+    runtimeText: null,
+    userShutdown,
+    live: null,
+  };
   if ("text" in runtime) facts.runtimeText = runtime.text;
   else facts.runtimeReadError = runtime.error;
   if ("live" in probe) facts.live = probe.live;

@@ -2,7 +2,7 @@
 // client at a time (Ganeti opens it per operation), so we read what we need
 // and let go. A socket that gives no greeting is reported as busy.
 import type { NodeSession } from "../ssh/session.js";
-import { QmpBusyError, QmpClient } from "../qmp/client.js";
+import { QmpBusyError, QmpClient, QmpError, QmpTimeoutError } from "../qmp/client.js";
 import { QueryStatusSchema } from "../../shared/qmp/messages.js";
 import { livePci, liveScsi, peripherals } from "../qmp/live-bus.js";
 import type { InstanceFacts, LiveFacts } from "../../shared/inventory/build.js";
@@ -17,46 +17,67 @@ export type ProbeResult = { live: LiveFacts } | { problem: NonNullable<InstanceF
 
 /** Read the live facts of one instance through its `.qmp` socket on the node. */
 export async function probeInstance(session: NodeSession, qmpPath: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  const { result, qmp } = await probe(session, qmpPath, opts, undefined);
+  qmp?.close();
+  return result;
+}
+
+/**
+ * probeInstance for a caller that goes on to change the instance: the bus is
+ * read only once `after` has settled (the instance's lock is held), and the
+ * session stays open for the caller (who closes it), so its first command
+ * costs no new channel. The channel and the negotiation still start at once.
+ */
+export async function probeAndKeep(session: NodeSession, qmpPath: string, opts: ProbeOptions, after: Promise<unknown>): Promise<{ result: ProbeResult; qmp?: QmpClient }> {
+  return probe(session, qmpPath, opts, after);
+}
+
+async function probe(session: NodeSession, qmpPath: string, opts: ProbeOptions, after: Promise<unknown> | undefined): Promise<{ result: ProbeResult; qmp?: QmpClient }> {
   let stream;
   try {
     stream = await session.openUnixSocket(qmpPath);
   } catch {
     // sshd refuses the channel when the socket is missing or nobody listens.
-    return { problem: { state: "stopped", detail: `No QEMU is listening on ${qmpPath}.` } };
+    return { result: { problem: { state: "stopped", detail: `No QEMU is listening on ${qmpPath}.` } } };
   }
   let qmp: QmpClient;
+  let bus: Awaited<ReturnType<typeof readBus>>;
   try {
-    qmp = await QmpClient.connect(stream, {
-      label: qmpPath,
-      greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500,
-      commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
-    });
-  } catch (err) {
-    if (err instanceof QmpBusyError) return { problem: { state: "busy", detail: err.message } };
-    return { problem: { state: "unreachable", detail: err instanceof Error ? err.message : String(err) } };
-  }
-  try {
-    // Sent together (QMP answers in order, matched by id): one round trip, not three.
-    const [status, pci, devices] = await Promise.all([qmp.execute("query-status", undefined, { schema: QueryStatusSchema }), livePci(qmp), peripherals(qmp)]);
-    const scsi = await liveScsi(qmp, devices);
-    // The bus scsi.0 exists exactly when a controller has the id "scsi" (Ganeti's
-    // -device <type>,id=scsi). PCI class codes cannot tell: virtio-blk reports
-    // class 0x0100 ("SCSI controller") too.
-    const scsiController = pci.some((d) => d.qdevId === "scsi") || devices.has("scsi");
-    const v = qmp.version;
-    return {
-      live: {
-        status: status.status === "running" ? "running" : "paused",
-        qemuVersion: `${v.major}.${v.minor}.${v.micro}`,
-        pci,
-        scsi,
-        scsiController,
-        qmpCommands: [...qmp.commands],
+    // The reads go out with the negotiation: one round trip for all of it.
+    ({ client: qmp, first: bus } = await QmpClient.connectThen(
+      stream,
+      { label: qmpPath, greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500, commandTimeoutMs: opts.commandTimeoutMs ?? 5000 },
+      async (c) => {
+        if (after) await after;
+        return readBus(c);
       },
-    };
+    ));
   } catch (err) {
-    return { problem: { state: "unreachable", detail: `QMP on ${qmpPath} failed: ${err instanceof Error ? err.message : String(err)}` } };
-  } finally {
-    qmp.close();
+    if (err instanceof QmpBusyError) return { result: { problem: { state: "busy", detail: err.message } } };
+    const why = err instanceof Error ? err.message : String(err);
+    return { result: { problem: { state: "unreachable", detail: err instanceof QmpError || err instanceof QmpTimeoutError ? `QMP on ${qmpPath} failed: ${why}` : why } } };
   }
+  // The bus scsi.0 exists exactly when a controller has the id "scsi" (Ganeti's
+  // -device <type>,id=scsi). PCI class codes cannot tell: virtio-blk reports
+  // class 0x0100 ("SCSI controller") too.
+  const scsiController = bus.pci.some((d) => d.qdevId === "scsi") || bus.devices.has("scsi");
+  const v = qmp.version;
+  const result: ProbeResult = {
+    live: {
+      status: bus.status.status === "running" ? "running" : "paused",
+      qemuVersion: `${v.major}.${v.minor}.${v.micro}`,
+      pci: bus.pci,
+      scsi: bus.scsi,
+      scsiController,
+      qmpCommands: [...qmp.commands],
+    },
+  };
+  return { result, qmp };
+}
+
+/** Status, pci.0 and the peripherals sent together (QMP answers in order), then any SCSI targets. */
+async function readBus(qmp: QmpClient) {
+  const [status, pci, devices] = await Promise.all([qmp.execute("query-status", undefined, { schema: QueryStatusSchema }), livePci(qmp), peripherals(qmp)]);
+  const scsi = await liveScsi(qmp, devices);
+  return { status, pci, devices, scsi };
 }

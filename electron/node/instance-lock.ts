@@ -73,10 +73,12 @@ export interface AcquireOptions {
   retryMs?: number;
   /** A file to read (sha256, size) right after the lock is taken, in the same request. */
   check?: string;
+  /** Also bring back the bytes of `check` (a regular file of at most 16 MiB): a plan made from them is made under the lock. */
+  read?: boolean;
 }
 
-/** What the lock request read of the runtime file once the lock was held. */
-export type CheckedFile = { sha256: string; size: number; regular: boolean } | null;
+/** What the lock request read of the runtime file once the lock was held (bytes only when asked). */
+export type CheckedFile = { sha256: string; size: number; regular: boolean; bytes?: Buffer } | null;
 
 export class HeldLock {
   private released = false;
@@ -120,6 +122,22 @@ export class HeldLock {
 
   get held(): boolean {
     return !this.gone && !this.released;
+  }
+
+  /**
+   * For a request that frees the lock on the node as its last act (the
+   * runtime write): the token to send, and what to call once the node said
+   * it let go.
+   */
+  handOver(): { token: string; released: () => void } {
+    return {
+      token: this.token,
+      released: () => {
+        this.released = true;
+        clearInterval(this.heartbeat);
+        this.endLost("released");
+      },
+    };
   }
 
   /** Free the lock; resolves once the node has let go (or the helper is gone). */
@@ -171,7 +189,7 @@ export class InstanceLocks {
     });
     const started = Date.now();
     for (;;) {
-      const attempt = await this.tryOnce(instance, path, holder, options.check);
+      const attempt = await this.tryOnce(instance, path, holder, options.check, options.read ?? false);
       if (attempt instanceof HeldLock) return attempt;
       const waited = Date.now() - started;
       if (waited >= timeoutMs) throw new InstanceLockedError(instance, this.session.label, parseHolder(attempt.holder), waited);
@@ -180,9 +198,9 @@ export class InstanceLocks {
   }
 
   /** One non-blocking try: a HeldLock, or what the holder file says when someone else holds it. */
-  private async tryOnce(instance: string, path: string, holder: LockHolder, check: string | undefined): Promise<HeldLock | { holder: string | null }> {
+  private async tryOnce(instance: string, path: string, holder: LockHolder, check: string | undefined, read: boolean): Promise<HeldLock | { holder: string | null }> {
     const token = randomBytes(16).toString("hex");
-    const args = { dir: this.dir, path, holder: JSON.stringify(holder), staleAfterS: this.staleAfterS, token, check: check ?? null };
+    const args = { dir: this.dir, path, holder: JSON.stringify(holder), staleAfterS: this.staleAfterS, token, check: check ?? null, read };
     let r: Awaited<ReturnType<typeof runNodeHelperOn<typeof LockOut>>>;
     try {
       r = await runNodeHelperOn(this.session, "lock", args, LockOut, 15_000);
@@ -191,7 +209,12 @@ export class InstanceLocks {
     }
     const out = r.out;
     if (!out.locked) return { holder: out.holder };
-    return new HeldLock(instance, this.session.label, holder, this.session, token, r.link, this.heartbeatMs, check === undefined ? undefined : out.check);
+    let checked: CheckedFile | undefined;
+    if (check !== undefined) {
+      const c = out.check;
+      checked = c ? { sha256: c.sha256, size: c.size, regular: c.regular, ...(c.content !== undefined ? { bytes: Buffer.from(c.content, "base64") } : {}) } : null;
+    }
+    return new HeldLock(instance, this.session.label, holder, this.session, token, r.link, this.heartbeatMs, checked);
   }
 }
 

@@ -59,28 +59,47 @@ export class Journal {
   /** Write through `store` and journal it. The entry is on disk (pending)
    * before the node is touched, so a crash between cannot lose the undo. */
   async write(store: RuntimeStore, w: JournaledWrite): Promise<{ entry: JournalEntry; previous: Buffer }> {
-    const written = typeof w.content === "string" ? Buffer.from(w.content, "utf8") : w.content;
-    const entry = await this.record({
-      node: store.nodeId,
+    return this.commit(store, await this.prepare(store.nodeId, w));
+  }
+
+  /**
+   * The first half of `write`: the pending entry, on disk. A caller that
+   * knows the bytes early (the hotplug executor, from the plan) makes it
+   * while the live steps run, so the write itself waits for no local disk.
+   * Follow with `commit`, or `discard` when the write will not happen.
+   */
+  async prepare(node: string, w: JournaledWrite): Promise<JournalEntry> {
+    return this.record({
+      node,
       root: w.root,
       instance: w.instance,
       planId: w.planId,
       state: "pending",
       previous: w.expected,
-      written,
+      written: typeof w.content === "string" ? Buffer.from(w.content, "utf8") : w.content,
     });
-    let previous: Buffer;
+  }
+
+  /** The second half of `write`: the node write of a prepared entry, then the entry marked applied. */
+  async commit(store: RuntimeStore, entry: JournalEntry, options: { unlock?: string } = {}): Promise<{ entry: JournalEntry; previous: Buffer; unlocked: boolean }> {
+    if (entry.node !== store.nodeId) throw new Error(`Journal entry ${entry.id} is for node ${entry.node}, but this store is connected to ${store.nodeId}.`);
+    let r: Awaited<ReturnType<RuntimeStore["writeRuntimeFile"]>>;
     try {
-      ({ previous } = await store.writeRuntimeFile(w.root, w.instance, written, { expected: w.expected }));
+      r = await store.writeRuntimeFile(entry.root, entry.instance, entry.written, { expected: entry.previous, ...options });
     } catch (err) {
       // Drop the entry only when the store says nothing was replaced. After
       // a lost connection the rename may have happened: keep it (pending).
-      if (err instanceof RuntimeChangedError || err instanceof RuntimeFileError) await rm(this.entryPath(entry), { force: true });
+      if (err instanceof RuntimeChangedError || err instanceof RuntimeFileError) await this.discard(entry);
       throw err;
     }
-    const applied: JournalEntry = { ...entry, state: "applied", previous };
-    await this.save(applied);
-    return { entry: applied, previous };
+    const applied: JournalEntry = { ...entry, state: "applied", previous: r.previous };
+    await this.save(applied, false);
+    return { entry: applied, previous: r.previous, unlocked: r.unlocked };
+  }
+
+  /** Drop a prepared entry whose write did not happen. */
+  async discard(entry: JournalEntry): Promise<void> {
+    await rm(this.entryPath(entry), { force: true });
   }
 
   /** Restore `entry.previous` if the file still holds `entry.written`. The
@@ -141,9 +160,9 @@ export class Journal {
     return entry;
   }
 
-  private async save(entry: JournalEntry): Promise<void> {
+  private async save(entry: JournalEntry, makeDir = true): Promise<void> {
     const dir = this.instanceDir(entry.node, entry.instance);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (makeDir) await mkdir(dir, { recursive: true, mode: 0o700 });
     const body = JSON.stringify({
       v: 1,
       ...entry,

@@ -318,14 +318,17 @@ def pass_fd(a):
 # heartbeat stops is dropped, and the holder is told with an event line.
 LOCKS = {}
 
-def sha256_of(path):
+def sha256_of(path, with_bytes=False):
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             data = f.read(MAX_RUNTIME + 1)
     except FileNotFoundError:
         return None
-    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "regular": (st.st_mode & 0o170000) == 0o100000}
+    out = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "regular": (st.st_mode & 0o170000) == 0o100000}
+    if with_bytes and out["regular"] and len(data) <= MAX_RUNTIME:
+        out["content"] = base64.b64encode(data).decode("ascii")
+    return out
 
 MAX_RUNTIME = 16 * 1024 * 1024
 
@@ -357,7 +360,7 @@ def lock(a):
     token = a["token"]
     LOCKS[token] = {"fd": fd, "path": path, "stale": a["staleAfterS"], "seen": time.monotonic()}
     # Read under the lock, in the same request: the caller's first check costs no round trip.
-    emit({"ok": True, "locked": True, "token": token, "check": sha256_of(a["check"]) if a.get("check") else None})
+    emit({"ok": True, "locked": True, "token": token, "check": sha256_of(a["check"], a.get("read", False)) if a.get("check") else None})
 
 def drop_lock(token):
     l = LOCKS.pop(token, None)
@@ -444,7 +447,8 @@ def write_runtime(a):
             os.close(dfd)
     except OSError:
         synced = False  # the rename stands; only its durability across a power loss is unsure
-    emit({"ok": True, "written": True, "dirSynced": synced})
+    # The write was the change's last act: its lock can go in the same request.
+    emit({"ok": True, "written": True, "dirSynced": synced, "unlocked": drop_lock(a["unlock"]) if a.get("unlock") else False})
 
 OPS = {"write-runtime": write_runtime, "tap-create": tap_create, "tap-remove": tap_remove, "nic-file": nic_file, "nic-files": nic_files,
        "link-info": link_info, "pass-fd": pass_fd, "lock": lock, "unlock": unlock}
@@ -558,13 +562,21 @@ export const LockOut = z.union([
     ok: z.literal(true),
     locked: z.literal(true),
     token: z.string().regex(/^[0-9a-f]{32}$/),
-    check: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative(), regular: z.boolean() }).nullable(),
+    check: z
+      .object({
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        size: z.number().int().nonnegative(),
+        regular: z.boolean(),
+        /** The bytes themselves (base64), when asked for and the file is a regular one of at most 16 MiB. */
+        content: z.base64().optional(),
+      })
+      .nullable(),
   }),
   z.object({ ok: z.literal(true), locked: z.literal(false), holder: z.string().nullable() }),
 ]);
 export const UnlockOut = z.object({ ok: z.literal(true), released: z.boolean() });
 export const WriteRuntimeOut = z.union([
-  z.object({ ok: z.literal(true), written: z.literal(true), dirSynced: z.boolean() }),
+  z.object({ ok: z.literal(true), written: z.literal(true), dirSynced: z.boolean(), unlocked: z.boolean() }),
   z.object({
     ok: z.literal(true),
     written: z.literal(false),

@@ -187,8 +187,12 @@ export class RuntimeStore {
    * A connection cut before the whole request arrived leaves nothing (not
    * even a temp file); one cut afterwards lets the helper finish. Either way
    * the file is the old one or the new one, never a mix.
+   *
+   * `unlock`: the token of an instance lock held on this session's helper,
+   * freed by the same request once the file is replaced (not when the write
+   * fails: the caller still needs the lock to undo its live changes).
    */
-  async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer }): Promise<{ previous: Buffer }> {
+  async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer; unlock?: string }): Promise<{ previous: Buffer; unlocked: boolean }> {
     const paths = instancePaths(root, name);
     const target = paths.runtime;
     const dir = kvmLayout(root).conf;
@@ -203,14 +207,20 @@ export class RuntimeStore {
     const expectedSha256 = sha256Hex(options.expected);
     let r: z.infer<typeof WriteRuntimeOut>;
     try {
-      r = await runNodeHelper(this.session, "write-runtime", { path: target, temp, expectedSha256, content: data.toString("base64") }, WriteRuntimeOut, 60_000);
+      r = await runNodeHelper(
+        this.session,
+        "write-runtime",
+        { path: target, temp, expectedSha256, content: data.toString("base64"), unlock: options.unlock ?? null },
+        WriteRuntimeOut,
+        60_000,
+      );
     } catch (err) {
       // The helper refused before its rename (not a regular file, too big, owner): nothing was replaced.
       if (err instanceof NodeHelperError) throw new RuntimeFileError(`Cannot write ${target} on ${this.session.label}: ${err.message}`);
       throw err;
     }
     if (!r.written) assertUnchanged(target, this.session.label, r.now, options.expected);
-    return { previous: options.expected };
+    return { previous: options.expected, unlocked: r.written && r.unlocked };
   }
 
   /** Remove our own temp files (from writes cut short) older than `olderThanMs`.

@@ -98,33 +98,46 @@ export class QmpClient {
 
   /** Greeting, capability negotiation, and the list of supported commands. */
   static async connect(stream: Duplex, opts: QmpConnectOptions = {}): Promise<QmpClient> {
+    return (await QmpClient.connectThen(stream, opts, async () => undefined)).client;
+  }
+
+  /**
+   * connect, with `first`'s commands queued right behind the negotiation.
+   * Everything is written at once, before the greeting is in: QEMU reads a
+   * client only after greeting it, and runs what it reads in order, so
+   * qmp_capabilities comes first and the rest sees command mode. The wait
+   * for the greeting and the round trip of the negotiation overlap the
+   * channel's opening. Until query-commands is back, `supports` says yes to
+   * everything, so `first` sends what it needs; QEMU refuses what it lacks.
+   */
+  static async connectThen<T>(stream: Duplex, opts: QmpConnectOptions, first: (c: QmpClient) => Promise<T>): Promise<{ client: QmpClient; first: T }> {
     const options: Required<QmpConnectOptions> = {
       label: opts.label ?? "QMP socket",
       greetingTimeoutMs: opts.greetingTimeoutMs ?? 5000,
       commandTimeoutMs: opts.commandTimeoutMs ?? 10_000,
     };
     const client = new QmpClient(stream, options);
-    try {
-      const raw = await new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new QmpBusyError(options.label, options.greetingTimeoutMs)),
-          options.greetingTimeoutMs,
-        );
-        client.greetingWaiter = (g) => {
-          clearTimeout(timer);
-          resolve(g);
-        };
-        client.events.once("closed", (err: Error) => {
-          clearTimeout(timer);
-          reject(err);
-        });
+    const greeting = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new QmpBusyError(options.label, options.greetingTimeoutMs)), options.greetingTimeoutMs);
+      client.greetingWaiter = (g) => {
+        clearTimeout(timer);
+        resolve(g);
+      };
+      client.events.once("closed", (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
       });
-      client.greeting = QmpGreetingSchema.parse(raw);
-      // Pipelined: QEMU runs them in order, so query-commands sees command mode; one round trip.
-      const [, listed] = await Promise.all([client.execute("qmp_capabilities"), client.execute("query-commands")]);
-      const cmds = QueryCommandsSchema.parse(listed);
-      client.commands = new Set(cmds.map((c) => c.name));
-      return client;
+    });
+    const negotiated = Promise.all([client.execute("qmp_capabilities"), client.execute("query-commands")]);
+    const firstDone = first(client);
+    // A busy socket fails the greeting first; these then fail with "closed": not unhandled.
+    negotiated.catch(() => undefined);
+    firstDone.catch(() => undefined);
+    try {
+      client.greeting = QmpGreetingSchema.parse(await greeting);
+      const [, listed] = await negotiated;
+      client.commands = new Set(QueryCommandsSchema.parse(listed).map((c) => c.name));
+      return { client, first: await firstDone };
     } catch (err) {
       client.close();
       throw err;

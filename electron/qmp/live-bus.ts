@@ -1,7 +1,7 @@
 // What a running QEMU has on its buses, read over an open QMP session:
 // pci.0 from query-pci, and the disks on SCSI buses from the qdev tree.
 import { z } from "zod";
-import type { QmpClient } from "./client.js";
+import { QmpError, type QmpClient } from "./client.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci, type LivePciDevice } from "../../shared/qmp/query-pci.js";
 import type { LiveScsiTarget } from "../../shared/slots/index.js";
 
@@ -15,7 +15,14 @@ const SCSI_CHILD = /^child<(scsi-hd|scsi-block|scsi-generic|scsi-cd)>$/;
 /** Devices with an id (qdev peripherals): name → QOM type ("child<virtio-net-pci>"). */
 export async function peripherals(qmp: QmpClient): Promise<Map<string, string>> {
   if (!qmp.supports("qom-list")) return new Map();
-  const list = await qmp.execute("qom-list", { path: "/machine/peripheral" }, { schema: QomListSchema });
+  let list: z.infer<typeof QomListSchema>;
+  try {
+    list = await qmp.execute("qom-list", { path: "/machine/peripheral" }, { schema: QomListSchema });
+  } catch (err) {
+    // Sent before query-commands was back (QmpClient.connectThen): a QEMU without it says so.
+    if (err instanceof QmpError && err.errorClass === "CommandNotFound") return new Map();
+    throw err;
+  }
   return new Map(list.filter((p) => p.type.startsWith("child<")).map((p) => [p.name, p.type]));
 }
 

@@ -16,7 +16,10 @@ import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/node/journal.js";
 import { gatherInstance } from "../../electron/inventory/node-inventory.js";
-import { plannerInput } from "../../shared/inventory/planner-input.js";
+import { gatherInstanceState } from "../../electron/hotplug/state.js";
+import { gatherInstanceStateLocked } from "../../electron/hotplug/locked-state.js";
+import type { HeldLock } from "../../electron/node/instance-lock.js";
+import type { QmpClient } from "../../electron/qmp/client.js";
 import { planHotplug, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep } from "../../shared/hotplug/index.js";
 import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
 import { QmpFloor, type FloorRequest } from "./floor.js";
@@ -87,23 +90,39 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     const journal = new Journal(journalDir);
     const link = node.network.bridge ?? "br-lab";
 
-    /** Read and plan exactly as the app's hotplug.plan does (gatherInstance, plannerInput, planHotplug). */
+    /** Read and plan as the app's hotplug.plan does for the review dialog (no lock): gatherInstanceState, planHotplug. */
     const readAndPlan = async (intent: HotplugIntentInput): Promise<{ plan: PlanOk; expected: Buffer; readMs: number; planMs: number }> => {
       const t0 = performance.now();
-      const g = await gatherInstance(s, NAME, { nodeId: NODE_ID, root: node.root });
+      const g = await gatherInstanceState(s, NAME, { root: node.root, nodeId: NODE_ID, nicTaps: intent.action === "remove" });
       const t1 = performance.now();
-      const input = plannerInput(g.facts, { ganetiVersions: [] });
-      if (!input.ok || !g.runtimeBytes) throw new Error(`cannot plan: ${input.ok ? "no runtime bytes" : input.reason}`);
-      const plan = planHotplug(input.state, intent);
+      const plan = planHotplug(g.state, intent);
       const t2 = performance.now();
       if (!plan.ok) throw new Error(`plan refused: ${plan.refusals.map((r) => r.message).join("; ")}`);
-      return { plan, expected: g.runtimeBytes, readMs: t1 - t0, planMs: t2 - t1 };
+      return { plan, expected: g.expectedRuntime, readMs: t1 - t0, planMs: t2 - t1 };
     };
 
-    /** One request, from the read to "done and recorded", with the executor's step timestamps. */
-    const appRun = async (intent: HotplugIntentInput): Promise<AppRun & { plan: PlanOk }> => {
+    /**
+     * One request, from the read to "done and recorded", with the executor's step timestamps.
+     * "request" is the CLI's path (a change asked for in one go): the lock is taken first and the
+     * instance read under it (gatherInstanceStateLocked), then planned and executed.
+     * "review" is the UI's: read and plan when the review dialog opens, then Apply (executePlan
+     * takes the lock and checks the file is still what the plan saw); applyMs is that Apply alone.
+     */
+    const appRun = async (intent: HotplugIntentInput, mode: "request" | "review"): Promise<AppRun & { plan: PlanOk }> => {
       const t0 = performance.now();
-      const p = await readAndPlan(intent);
+      let read: { plan: PlanOk; expected: Buffer; readMs: number; planMs: number; lock?: HeldLock; qmp?: QmpClient };
+      if (mode === "review") read = await readAndPlan(intent);
+      else {
+        const g = await gatherInstanceStateLocked(s, NAME, { root: node.root, nodeId: NODE_ID, nicTaps: intent.action === "remove" });
+        const t1 = performance.now();
+        const plan = planHotplug(g.state, intent);
+        if (!plan.ok) {
+          g.qmp?.close();
+          await g.lock.release();
+          throw new Error(`plan refused: ${plan.refusals.map((r) => r.message).join("; ")}`);
+        }
+        read = { plan, expected: g.expectedRuntime, readMs: t1 - t0, planMs: performance.now() - t1, lock: g.lock, ...(g.qmp ? { qmp: g.qmp } : {}) };
+      }
       const tApply = performance.now();
       const events: { e: ProgressEvent; t: number }[] = [];
       const r = await executePlan({
@@ -111,14 +130,16 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
         root: node.root,
         nodeId: NODE_ID,
         instance: NAME,
-        plan: p.plan,
-        expectedRuntime: p.expected,
+        plan: read.plan,
+        expectedRuntime: read.expected,
         journal,
+        ...(read.lock ? { lock: read.lock } : {}),
+        ...(read.qmp ? { openQmp: read.qmp } : {}),
         onProgress: (e) => void events.push({ e, t: performance.now() }),
       });
       const tEnd = performance.now();
       if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
-      const phases: Partial<Record<Phase, number>> = { read: p.readMs, plan: p.planMs };
+      const phases: Partial<Record<Phase, number>> = { read: read.readMs, plan: read.planMs };
       const started = new Map<number, number>();
       for (const { e, t } of events) {
         if (e.state === "running") started.set(e.index, t);
@@ -129,7 +150,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       }
       // Lock release and QMP close after the last step.
       phases.finish = tEnd - (events.at(-1)?.t ?? tEnd);
-      return { totalMs: tEnd - t0, applyMs: tEnd - tApply, phases, plan: p.plan };
+      return { totalMs: tEnd - t0, applyMs: tEnd - tApply, phases, plan: read.plan };
     };
 
     const qmpCallsOf = (plan: PlanOk): QmpStep[] => plan.steps.flatMap((st) => (st.kind === "qmp" ? [st] : st.kind === "node-pass-fd" ? st.commands : []));
@@ -168,6 +189,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     };
 
     const app: Record<Op, AppRun[]> = { nicAdd: [], nicRemove: [], diskAdd: [], diskRemove: [] };
+    const review: Record<"nicAdd" | "diskAdd", AppRun[]> = { nicAdd: [], diskAdd: [] };
     const floor: Record<Op, number[]> = { nicAdd: [], nicRemove: [], diskAdd: [], diskRemove: [] };
     const floorCommands: Partial<Record<Op, string[]>> = {};
     const total = opts.runs + 1;
@@ -178,8 +200,12 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
 
       // NIC: the app adds then removes; the floor does the same with the commands a plan would send.
       const nicUuid = newDeviceUuid();
-      const add = await appRun({ action: "add-nic", uuid: nicUuid, mac: newMac(), link });
-      const del = await appRun({ action: "remove", kind: "nic", ref: nicUuid });
+      const add = await appRun({ action: "add-nic", uuid: nicUuid, mac: newMac(), link }, "request");
+      const del = await appRun({ action: "remove", kind: "nic", ref: nicUuid }, "request");
+      // The same change through the review dialog's path, for the Apply figure.
+      const reviewUuid = newDeviceUuid();
+      const reviewAdd = await appRun({ action: "add-nic", uuid: reviewUuid, mac: newMac(), link }, "review");
+      await appRun({ action: "remove", kind: "nic", ref: reviewUuid }, "review");
       // The floor's devices come from a plan too (not executed), so the commands are the app's own.
       const fNicAdd = floorOf((await readAndPlan({ action: "add-nic", uuid: newDeviceUuid(), mac: newMac(), link })).plan);
       const fNicId = String(fNicAdd.commands.find((c) => c.command === "device_add")?.arguments?.id);
@@ -199,8 +225,11 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
 
       // Disk (virtio-blk from a file on the node), same pattern.
       const diskUuid = newDeviceUuid();
-      const dAdd = await appRun({ action: "add-disk", uuid: diskUuid, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 });
-      const dDel = await appRun({ action: "remove", kind: "disk", ref: diskUuid });
+      const dAdd = await appRun({ action: "add-disk", uuid: diskUuid, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 }, "request");
+      const dDel = await appRun({ action: "remove", kind: "disk", ref: diskUuid }, "request");
+      const reviewDisk = newDeviceUuid();
+      const reviewDiskAdd = await appRun({ action: "add-disk", uuid: reviewDisk, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 }, "review");
+      await appRun({ action: "remove", kind: "disk", ref: reviewDisk }, "review");
       const fDiskAdd = floorOf((await readAndPlan({ action: "add-disk", uuid: newDeviceUuid(), path: diskPaths[1]!, bus: "pci", sizeMiB: 8 })).plan);
       const fDiskId = String(fDiskAdd.commands.find((c) => c.command === "device_add")?.arguments?.id);
       const nodeName = fDiskAdd.commands.find((c) => c.command === "blockdev-add")?.arguments?.["node-name"];
@@ -226,6 +255,8 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
         app.nicRemove.push(del);
         app.diskAdd.push(dAdd);
         app.diskRemove.push(dDel);
+        review.nicAdd.push(reviewAdd);
+        review.diskAdd.push(reviewDiskAdd);
         floor.nicAdd.push(fa);
         floor.nicRemove.push(fd);
         floor.diskAdd.push(fda);
@@ -240,10 +271,26 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       const phases = new Set(runs.flatMap((r) => Object.keys(r.phases) as Phase[]));
       const steps: Record<string, { p50Ms: number; p95Ms: number }> = {};
       for (const ph of phases) steps[ph] = brief(runs.map((r) => r.phases[ph] ?? 0));
-      const apply = summarize(runs.map((r) => r.applyMs));
+      const rv = op === "nicAdd" || op === "diskAdd" ? review[op] : [];
+      const reviewFigures =
+        rv.length > 0
+          ? (() => {
+              const whole = summarize(rv.map((r) => r.totalMs));
+              const apply = summarize(rv.map((r) => r.applyMs));
+              return {
+                review: {
+                  p50Ms: whole.p50Ms,
+                  p95Ms: whole.p95Ms,
+                  ratio: round(whole.p50Ms / fl.p50Ms),
+                  apply: { p50Ms: apply.p50Ms, p95Ms: apply.p95Ms, ratio: round(apply.p50Ms / fl.p50Ms) },
+                  note: "the UI's path: read and plan without the lock when the review dialog opens, then Apply (executePlan takes the lock and checks the file is still what the plan saw); apply is Apply alone",
+                },
+              };
+            })()
+          : {};
       return {
         ...sum,
-        apply: { p50Ms: apply.p50Ms, p95Ms: apply.p95Ms, ratio: round(apply.p50Ms / fl.p50Ms), note: "executePlan only (the UI's Apply: the read and plan happened when the review opened); the target is judged on the whole request above" },
+        ...reviewFigures,
         steps,
         floor: { ...fl, commands: ["connect+greeting", "qmp_capabilities", ...(floorCommands[op] ?? []).flatMap((c) => (c === "device_del" ? [c, "wait DEVICE_DELETED"] : [c])), "query-pci"] },
         ratio: round(sum.p50Ms / fl.p50Ms),
@@ -252,7 +299,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     const nicAdd = report("nicAdd");
     return {
       instance: `${NAME}: generation C, booted guest (TCG), ${node.network.mode === "tap" ? "tap NICs on a bridge" : "user-mode NICs"}`,
-      path: "gatherInstance over a warm SSH connection -> plannerInput -> planHotplug -> executePlan (lock, node steps, QMP, verify, journaled runtime write)",
+      path: "the CLI's request over a warm SSH connection: gatherInstanceStateLocked (lock + runtime bytes under it, QMP bus read) -> planHotplug -> executePlan (node steps, QMP, verify, journaled runtime write, unlock)",
       nicAdd: {
         ...nicAdd,
         target: { rule: "ratio <= 3 and p50 < 150 ms", ratioMax: 3, p50MaxMs: 150, pass: nicAdd.ratio <= 3 && nicAdd.p50Ms < 150 },

@@ -1,0 +1,78 @@
+// Reading an instance in order to change it at once (the CLI, a scripted
+// request): the per-instance lock is taken first and the plan is made from
+// what is read under it, so no other operation can slip in between the read
+// and the change, and the executor's "file unchanged since the plan" check
+// is settled by the same request.
+//
+// Round trips, all on the warm SSH connection and all started together:
+//   - the lock request, which also brings back the runtime file's bytes;
+//   - the QMP channel, whose negotiation and bus reads go out as one batch
+//     as soon as the lock is held (the bus is read under the lock too);
+//   - the user-shutdown marker's lstat (SFTP).
+// The QMP session stays open for the executor's first QMP step.
+import type { NodeSession } from "../ssh/session.js";
+import type { QmpClient } from "../qmp/client.js";
+import { InstanceLocks, type HeldLock } from "../node/instance-lock.js";
+import { RuntimeStore, MAX_RUNTIME_BYTES } from "../node/runtime-store.js";
+import { instancePaths } from "../../shared/node/layout.js";
+import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
+import { probeAndKeep } from "../inventory/probe.js";
+import { plannerState, readNicTaps, type GatherOptions, type GatheredState } from "./state.js";
+
+export interface LockedState extends GatheredState {
+  /** Held; hand it to executePlan (which releases it), or release it. */
+  lock: HeldLock;
+  /** The open QMP session the bus was read on, if QEMU answered; the taker closes it. */
+  qmp?: QmpClient;
+}
+
+export interface LockedGatherOptions extends GatherOptions {
+  locks?: InstanceLocks;
+  /** How long to wait for another operation's lock. Default 10 s. */
+  lockTimeoutMs?: number;
+}
+
+export async function gatherInstanceStateLocked(session: NodeSession, instance: string, opts: LockedGatherOptions): Promise<LockedState> {
+  const paths = instancePaths(opts.root, instance);
+  const nodeId = opts.nodeId ?? session.label;
+  const locks = opts.locks ?? new InstanceLocks(session, opts.root);
+  const locking = locks.acquire(instance, { timeoutMs: opts.lockTimeoutMs ?? 10_000, check: paths.runtime, read: true });
+  const shutdown = new RuntimeStore(session, nodeId).exists(paths.shutdown);
+  const probing = probeAndKeep(
+    session,
+    paths.qmp,
+    { ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}), ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) },
+    locking,
+  );
+  let lock: HeldLock;
+  try {
+    lock = await locking;
+  } catch (err) {
+    // The probe sees the failed lock and reads nothing; let its channel go.
+    void probing.then((p) => p.qmp?.close());
+    shutdown.catch(() => undefined);
+    throw err;
+  }
+  // Tap names only matter when a NIC may leave the bus; read them beside the probe.
+  const taps = opts.nicTaps ?? true ? readNicTaps(session, opts.root, instance) : Promise.resolve(null);
+  let qmp: QmpClient | undefined;
+  try {
+    const [p, userShutdown, t] = await Promise.all([probing, shutdown, taps]);
+    qmp = p.qmp;
+    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label), p.result, userShutdown);
+    return { ...plannerState(instance, g, opts, t), lock, ...(qmp ? { qmp } : {}) };
+  } catch (err) {
+    qmp?.close();
+    await lock.release();
+    throw err;
+  }
+}
+
+/** The runtime file as the lock request read it, in the words a plain read would use. */
+function runtimeRead(lock: HeldLock, path: string, node: string): RuntimeRead {
+  const c = lock.checked;
+  if (!c) return { error: `${path} does not exist on ${node}: the instance is not running there (or the node root is wrong).` };
+  if (!c.regular) return { error: `${path} on ${node} is not a regular file; refusing to touch it. Inspect it on the node.` };
+  if (!c.bytes) return { error: `${path} on ${node} is larger than ${MAX_RUNTIME_BYTES} bytes (16 MiB), so it is not a runtime file. Inspect it on the node.` };
+  return { text: c.bytes.toString("utf8"), bytes: c.bytes };
+}
