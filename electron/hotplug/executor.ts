@@ -12,6 +12,7 @@
 // - any failure undoes the live steps already done, newest first, and the
 //   runtime file is left as it was.
 import { randomUUID } from "node:crypto";
+import type { z } from "zod";
 import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError, type QmpClient } from "../qmp/client.js";
 import { assertUnchanged, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../node/runtime-store.js";
@@ -24,7 +25,7 @@ import type { Generation } from "../../shared/runtime/index.js";
 import { displayPciAddr } from "../../shared/slots/index.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci, type LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
-import { NicFileOut, NodeHelperError, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper } from "../node/node-helper.js";
+import { NicFileOut, NodeHelperError, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper, runNodeHelperChain, type ChainedRequest } from "../node/node-helper.js";
 
 export type StepState = "running" | "done" | "failed" | "undoing" | "undone" | "waiting-guest";
 
@@ -60,7 +61,11 @@ export interface ExecutePlanOptions {
   /** An open QMP session to the instance (closed when the run no longer needs it). */
   openQmp?: QmpClient;
   lockTimeoutMs?: number;
-  /** Awaited, so a caller (or a test) can hold the run between steps. */
+  /**
+   * Awaited, so a caller (or a test) can hold the run between steps; except
+   * that consecutive node-side steps go to the node as one chain, so holding
+   * after one of them does not hold the next.
+   */
   onProgress?: (e: ProgressEvent) => void | Promise<void>;
   planId?: string;
   qmp?: QmpTimeouts;
@@ -289,8 +294,8 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
   const verifyStep = async (index: number, step: VerifyStep): Promise<void> => {
     let lastSeen = "";
     for (let attempt = 1; attempt <= VERIFY_TRIES; attempt++) {
-      // The first look may use the bus as the step just before read it, in its own session.
-      const fresh = attempt === 1 && freshPci?.afterStep === index - 1 ? freshPci.devices : undefined;
+      // The first look may use the bus as the last step that touched it read it, in its own session.
+      const fresh = attempt === 1 && freshPci && nextOnBus(freshPci.afterStep) === index ? freshPci.devices : undefined;
       freshPci = undefined;
       if (step.bus === "pci") {
         const live = fresh ?? (await livePci(await ensureQmp()));
@@ -323,20 +328,119 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
     return nic ? { seq: file.seq, mac: nic.mac ?? "", uuid: nic.uuid ?? "" } : undefined;
   };
 
-  const runStep = async (index: number, step: PlanStep): Promise<string | undefined> => {
+  /** The first step after `index` that is not a nic file (which leaves the bus alone). */
+  const nextOnBus = (index: number): number => {
+    let i = index + 1;
+    while (plan.steps[i]?.kind === "node-nic-file") i++;
+    return i;
+  };
+  /** A NIC add's verify may use the bus as the fd-passing step read it, in its own QMP session. */
+  const readsBusAfter = (index: number): boolean => {
+    const next = plan.steps[nextOnBus(index)];
+    return next?.kind === "verify" && next.bus === "pci";
+  };
+
+  /** The node helper request a node-side step makes (undefined for other steps). */
+  const nodeRequest = (index: number, step: PlanStep): ChainedRequest | undefined => {
     switch (step.kind) {
-      case "qmp":
-        await runQmpStep(index, step);
-        return undefined;
       case "node-tap-create": {
-        closeQmp();
         const nic = nicForTap(step.tap);
         const env: Record<string, string> = { INSTANCE: instance, MODE: step.mode, INTERFACE: step.tap, TAGS: "" };
         if (nic) Object.assign(env, { MAC: nic.mac, INTERFACE_INDEX: String(nic.seq), INTERFACE_UUID: nic.uuid });
         if (step.link) env.LINK = step.link;
         if (step.mode === "bridged" && step.link) env.BRIDGE = step.link;
         if (step.vlan) env.VLAN = step.vlan;
-        const r = await runNodeHelper(session, "tap-create", { tap: step.tap, link: step.link, mode: step.mode, root, env }, TapCreateOut);
+        return { op: "tap-create", args: { tap: step.tap, link: step.link, mode: step.mode, root, env }, schema: TapCreateOut };
+      }
+      case "node-tap-remove":
+        return { op: "tap-remove", args: { tap: step.tap, nicFile: `${paths.nicDir}/${step.seq}` }, schema: TapRemoveOut };
+      case "node-nic-file":
+        return { op: "nic-file", args: { path: `${paths.nicDir}/${step.seq}`, action: step.action, content: step.tap ?? "" }, schema: NicFileOut };
+      case "node-pass-fd":
+        return {
+          op: "pass-fd",
+          args: {
+            socket: paths.qmp,
+            mechanism: step.mechanism,
+            source: step.source,
+            fdnames: step.fdnames,
+            commands: step.commands.map((c) => ({ command: c.command, arguments: c.arguments })),
+            placeholder: FDSET_PLACEHOLDER,
+            timeoutS: 10,
+            readAfter: readsBusAfter(index) ? ["query-pci"] : [],
+          },
+          schema: PassFdOut,
+        };
+      default:
+        return undefined;
+    }
+  };
+
+  /**
+   * Answers of node-side steps already sent, by step index. Consecutive
+   * node-side steps (tap, nic file, fd passing) go to the helper as one
+   * chain: one round trip, and the helper skips the rest of the chain at
+   * the first failure, so what ran is exactly what answered.
+   */
+  const chained = new Map<number, { describe: string; answer: Promise<unknown> }>();
+
+  const sendChainFrom = (index: number): void => {
+    if (chained.has(index)) return;
+    const run: { index: number; describe: string; req: ChainedRequest }[] = [];
+    for (let i = index; i < total; i++) {
+      const step = plan.steps[i]!;
+      const req = nodeRequest(i, step);
+      if (!req) break;
+      run.push({ index: i, describe: step.describe, req });
+    }
+    if (run.length < 2) return;
+    // The fd passer connects to .qmp itself, and the socket serves one client.
+    closeQmp();
+    const answers = runNodeHelperChain(
+      session,
+      run.map((r) => r.req),
+    );
+    run.forEach((r, k) => chained.set(r.index, { describe: r.describe, answer: answers[k]! }));
+  };
+
+  /** A node-side step's answer, checked against `schema` (the one its request names). */
+  const callNode = async <S extends z.ZodTypeAny>(index: number, step: PlanStep, schema: S): Promise<z.infer<S>> => {
+    const pre = chained.get(index);
+    if (pre) {
+      chained.delete(index);
+      // Checked by the chain with the request's schema, which is `schema`.
+      return (await pre.answer) as z.infer<S>;
+    }
+    const req = nodeRequest(index, step);
+    if (!req) throw new StepFailure("other", `Step ${index + 1} (${step.kind}) is not a node-side step. This is an executor bug.`);
+    // The fd passer connects to .qmp itself, and the socket serves one client.
+    closeQmp();
+    return runNodeHelper(session, req.op, req.args, schema);
+  };
+
+  /** Chained steps after a failure: skipped by the helper, or (if their own answer was fine) already run. */
+  const settleChained = async (): Promise<string[]> => {
+    const left = [...chained.values()];
+    chained.clear();
+    const ran: string[] = [];
+    for (const c of left) {
+      try {
+        await c.answer;
+        ran.push(`${c.describe}: it ran on the node before the failure above was known; check it`);
+      } catch {
+        // Skipped, or failed: nothing of it stands.
+      }
+    }
+    return ran;
+  };
+
+  const runStep = async (index: number, step: PlanStep): Promise<string | undefined> => {
+    switch (step.kind) {
+      case "qmp":
+        await runQmpStep(index, step);
+        return undefined;
+      case "node-tap-create": {
+        const r = await callNode(index, step, TapCreateOut);
         undo.push({
           index,
           kind: step.kind,
@@ -351,16 +455,14 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
         return how;
       }
       case "node-tap-remove": {
-        closeQmp();
-        const r = await runNodeHelper(session, "tap-remove", { tap: step.tap, nicFile: `${paths.nicDir}/${step.seq}` }, TapRemoveOut);
+        const r = await callNode(index, step, TapRemoveOut);
         const what = r.removed ? `deleted tap ${r.tap}` : `no tap to delete${r.tap ? ` (${r.tap} is already gone)` : ""}`;
         notes.push(what);
         return what;
       }
       case "node-nic-file": {
-        closeQmp();
         const path = `${paths.nicDir}/${step.seq}`;
-        const r = await runNodeHelper(session, "nic-file", { path, action: step.action, content: step.tap ?? "" }, NicFileOut);
+        const r = await callNode(index, step, NicFileOut);
         undo.push({
           index,
           kind: step.kind,
@@ -372,26 +474,8 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
         return undefined;
       }
       case "node-pass-fd": {
-        // The passer connects to .qmp itself: the socket serves one client.
-        closeQmp();
-        const next = plan.steps[index + 1];
-        const readsBusNext = next?.kind === "verify" && next.bus === "pci";
-        const r = await runNodeHelper(
-          session,
-          "pass-fd",
-          {
-            socket: paths.qmp,
-            mechanism: step.mechanism,
-            source: step.source,
-            fdnames: step.fdnames,
-            commands: step.commands.map((c) => ({ command: c.command, arguments: c.arguments })),
-            placeholder: FDSET_PLACEHOLDER,
-            timeoutS: 10,
-            readAfter: readsBusNext ? ["query-pci"] : [],
-          },
-          PassFdOut,
-        );
-        if (readsBusNext && r.after.length === 1) {
+        const r = await callNode(index, step, PassFdOut);
+        if (readsBusAfter(index) && r.after.length === 1) {
           freshPci = { afterStep: index, devices: liveSlotsFromQueryPci(QueryPciResultSchema.parse(r.after[0])) };
         }
         const passing = r.results.filter((x) => x.command === "getfd" || x.command === "add-fd");
@@ -426,6 +510,8 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
       case "write-runtime": {
         closeQmp();
         const prepared = await journalEntry();
+        // Known lost before the request went out: then the file is surely untouched.
+        if (sshClosed) throw new StepFailure("connection-lost", `The SSH connection to ${session.label} was gone before the write was sent, so the runtime file was not written.`);
         writeAttempted = true;
         const store = new RuntimeStore(session, opts.nodeId);
         // The last step: the node frees the lock in the same request once the file is replaced.
@@ -467,7 +553,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
 
   const rollback = async (): Promise<{ undone: string[]; notUndone: string[] }> => {
     const undone: string[] = [];
-    const notUndone: string[] = [];
+    const notUndone: string[] = await settleChained();
     for (const u of [...undo].reverse()) {
       if (sshClosed) {
         notUndone.push(`${u.describe}: the SSH connection is gone`);
@@ -539,6 +625,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
       }
       await emit({ index, kind: step.kind, describe: step.describe, state: "running" });
       try {
+        sendChainFrom(index);
         const detail = await runStep(index, step);
         stepsDone++;
         await emit({ index, kind: step.kind, describe: step.describe, state: "done", ...(detail ? { detail } : {}) });

@@ -5,9 +5,11 @@
 // is settled by the same request.
 //
 // Round trips, all on the warm SSH connection and all started together:
-//   - the lock request, which also brings back the runtime file's bytes;
+//   - the lock request, which also brings back the runtime file's bytes and
+//     how long the lock had been free;
 //   - the QMP channel, whose negotiation and bus reads go out as one batch
-//     as soon as the lock is held (the bus is read under the lock too);
+//     (read again under the lock when the lock was taken or released by
+//     someone else since we started: their change may have been half done);
 //   - the user-shutdown marker's lstat (SFTP).
 // The QMP session stays open for the executor's first QMP step.
 import type { NodeSession } from "../ssh/session.js";
@@ -16,7 +18,7 @@ import { InstanceLocks, type HeldLock } from "../node/instance-lock.js";
 import { RuntimeStore, MAX_RUNTIME_BYTES } from "../node/runtime-store.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
-import { probeAndKeep } from "../inventory/probe.js";
+import { probeAndKeep, readLive } from "../inventory/probe.js";
 import { plannerState, readNicTaps, type GatherOptions, type GatheredState } from "./state.js";
 
 export interface LockedState extends GatheredState {
@@ -36,19 +38,18 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
   const paths = instancePaths(opts.root, instance);
   const nodeId = opts.nodeId ?? session.label;
   const locks = opts.locks ?? new InstanceLocks(session, opts.root);
+  const started = performance.now();
   const locking = locks.acquire(instance, { timeoutMs: opts.lockTimeoutMs ?? 10_000, check: paths.runtime, read: true });
   const shutdown = new RuntimeStore(session, nodeId).exists(paths.shutdown);
-  const probing = probeAndKeep(
-    session,
-    paths.qmp,
-    { ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}), ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) },
-    locking,
-  );
+  const probeOpts = {
+    ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
+    ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
+  };
+  const probing = probeAndKeep(session, paths.qmp, probeOpts);
   let lock: HeldLock;
   try {
     lock = await locking;
   } catch (err) {
-    // The probe sees the failed lock and reads nothing; let its channel go.
     void probing.then((p) => p.qmp?.close());
     shutdown.catch(() => undefined);
     throw err;
@@ -59,7 +60,19 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
   try {
     const [p, userShutdown, t] = await Promise.all([probing, shutdown, taps]);
     qmp = p.qmp;
-    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label), p.result, userShutdown);
+    let live = p.result;
+    if (!qmp && "problem" in live && live.problem.state === "busy") {
+      // The lock's last holder may have had the socket (it serves one client); it is free of ours now.
+      const again = await probeAndKeep(session, paths.qmp, probeOpts);
+      ({ qmp } = again);
+      live = again.result;
+    } else if (qmp && !(lock.quietMs !== null && lock.quietMs > performance.now() - started)) {
+      // The bus was read without waiting for the lock. That read is as good as
+      // one under it only if the lock was already free when we started: else
+      // another operation of ours may have been half done, so read it again.
+      live = await readLive(qmp, paths.qmp);
+    }
+    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label), live, userShutdown);
     return { ...plannerState(instance, g, opts, t), lock, ...(qmp ? { qmp } : {}) };
   } catch (err) {
     qmp?.close();

@@ -11,6 +11,7 @@ export async function openQmp(session: NodeSession, qmpPath: string, t: QmpTimeo
   const stream = await session.openUnixSocket(qmpPath);
   return QmpClient.connect(stream, {
     label: `${session.label}:${qmpPath}`,
+    cacheKey: `${session.label}:${qmpPath}`,
     greetingTimeoutMs: t.greetingTimeoutMs ?? 5000,
     commandTimeoutMs: t.commandTimeoutMs ?? 15_000,
   });

@@ -17,22 +17,26 @@ export type ProbeResult = { live: LiveFacts } | { problem: NonNullable<InstanceF
 
 /** Read the live facts of one instance through its `.qmp` socket on the node. */
 export async function probeInstance(session: NodeSession, qmpPath: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
-  const { result, qmp } = await probe(session, qmpPath, opts, undefined);
+  const { result, qmp } = await probeAndKeep(session, qmpPath, opts);
   qmp?.close();
   return result;
 }
 
-/**
- * probeInstance for a caller that goes on to change the instance: the bus is
- * read only once `after` has settled (the instance's lock is held), and the
- * session stays open for the caller (who closes it), so its first command
- * costs no new channel. The channel and the negotiation still start at once.
- */
-export async function probeAndKeep(session: NodeSession, qmpPath: string, opts: ProbeOptions, after: Promise<unknown>): Promise<{ result: ProbeResult; qmp?: QmpClient }> {
-  return probe(session, qmpPath, opts, after);
+/** The live facts, read again on an open session. */
+export async function readLive(qmp: QmpClient, qmpPath: string): Promise<ProbeResult> {
+  try {
+    return { live: liveFacts(qmp, await readBus(qmp)) };
+  } catch (err) {
+    return { problem: { state: "unreachable", detail: `QMP on ${qmpPath} failed: ${err instanceof Error ? err.message : String(err)}` } };
+  }
 }
 
-async function probe(session: NodeSession, qmpPath: string, opts: ProbeOptions, after: Promise<unknown> | undefined): Promise<{ result: ProbeResult; qmp?: QmpClient }> {
+/**
+ * probeInstance for a caller that goes on to change the instance: the
+ * session stays open for it (it closes it), so its first command costs no
+ * new channel, and it can read the bus again with `readLive`.
+ */
+export async function probeAndKeep(session: NodeSession, qmpPath: string, opts: ProbeOptions = {}): Promise<{ result: ProbeResult; qmp?: QmpClient }> {
   let stream;
   try {
     stream = await session.openUnixSocket(qmpPath);
@@ -41,39 +45,39 @@ async function probe(session: NodeSession, qmpPath: string, opts: ProbeOptions, 
     return { result: { problem: { state: "stopped", detail: `No QEMU is listening on ${qmpPath}.` } } };
   }
   let qmp: QmpClient;
-  let bus: Awaited<ReturnType<typeof readBus>>;
+  let bus: Bus;
   try {
     // The reads go out with the negotiation: one round trip for all of it.
     ({ client: qmp, first: bus } = await QmpClient.connectThen(
       stream,
-      { label: qmpPath, greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500, commandTimeoutMs: opts.commandTimeoutMs ?? 5000 },
-      async (c) => {
-        if (after) await after;
-        return readBus(c);
-      },
+      { label: qmpPath, greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500, commandTimeoutMs: opts.commandTimeoutMs ?? 5000, cacheKey: `${session.label}:${qmpPath}` },
+      readBus,
     ));
   } catch (err) {
     if (err instanceof QmpBusyError) return { result: { problem: { state: "busy", detail: err.message } } };
     const why = err instanceof Error ? err.message : String(err);
     return { result: { problem: { state: "unreachable", detail: err instanceof QmpError || err instanceof QmpTimeoutError ? `QMP on ${qmpPath} failed: ${why}` : why } } };
   }
+  return { result: { live: liveFacts(qmp, bus) }, qmp };
+}
+
+function liveFacts(qmp: QmpClient, bus: Bus): LiveFacts {
   // The bus scsi.0 exists exactly when a controller has the id "scsi" (Ganeti's
   // -device <type>,id=scsi). PCI class codes cannot tell: virtio-blk reports
   // class 0x0100 ("SCSI controller") too.
   const scsiController = bus.pci.some((d) => d.qdevId === "scsi") || bus.devices.has("scsi");
   const v = qmp.version;
-  const result: ProbeResult = {
-    live: {
-      status: bus.status.status === "running" ? "running" : "paused",
-      qemuVersion: `${v.major}.${v.minor}.${v.micro}`,
-      pci: bus.pci,
-      scsi: bus.scsi,
-      scsiController,
-      qmpCommands: [...qmp.commands],
-    },
+  return {
+    status: bus.status.status === "running" ? "running" : "paused",
+    qemuVersion: `${v.major}.${v.minor}.${v.micro}`,
+    pci: bus.pci,
+    scsi: bus.scsi,
+    scsiController,
+    qmpCommands: [...qmp.commands],
   };
-  return { result, qmp };
 }
+
+type Bus = Awaited<ReturnType<typeof readBus>>;
 
 /** Status, pci.0 and the peripherals sent together (QMP answers in order), then any SCSI targets. */
 async function readBus(qmp: QmpClient) {

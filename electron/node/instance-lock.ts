@@ -98,6 +98,13 @@ export class HeldLock {
     heartbeatMs: number,
     /** The runtime file as read under the lock (null: it does not exist; undefined: not asked). */
     readonly checked?: CheckedFile,
+    /**
+     * How long the lock had been free when we took it (ms, the node's clock),
+     * or null when the node cannot tell (first use, or the last holder died
+     * holding it). A read started less than this long ago saw no operation
+     * of ours half done.
+     */
+    readonly quietMs: number | null = null,
   ) {
     this.heartbeat = setInterval(() => {
       if (this.held) link.heartbeat(token);
@@ -179,14 +186,7 @@ export class InstanceLocks {
     const path = this.lockPath(instance);
     const timeoutMs = options.timeoutMs ?? 0;
     const retryMs = options.retryMs ?? 250;
-    const holder = lockHolderSchema.parse({
-      app: "hotplug-desk",
-      host: hostname(),
-      pid: process.pid,
-      user: userInfo().username,
-      ...options.holder,
-      startedAt: new Date().toISOString(),
-    });
+    const holder = lockHolderSchema.parse({ ...whoWeAre(), ...options.holder, startedAt: new Date().toISOString() });
     const started = Date.now();
     for (;;) {
       const attempt = await this.tryOnce(instance, path, holder, options.check, options.read ?? false);
@@ -214,8 +214,15 @@ export class InstanceLocks {
       const c = out.check;
       checked = c ? { sha256: c.sha256, size: c.size, regular: c.regular, ...(c.content !== undefined ? { bytes: Buffer.from(c.content, "base64") } : {}) } : null;
     }
-    return new HeldLock(instance, this.session.label, holder, this.session, token, r.link, this.heartbeatMs, checked);
+    return new HeldLock(instance, this.session.label, holder, this.session, token, r.link, this.heartbeatMs, checked, out.quietMs);
   }
+}
+
+/** This process as a lock holder (looked up once: the user database is not free). */
+let us: Omit<LockHolder, "startedAt"> | undefined;
+function whoWeAre(): Omit<LockHolder, "startedAt"> {
+  us ??= { app: "hotplug-desk", host: hostname(), pid: process.pid, user: userInfo().username };
+  return us;
 }
 
 function parseHolder(text: string | null): LockHolder | undefined {

@@ -349,6 +349,9 @@ def lock(a):
             emit({"ok": True, "locked": False, "holder": read_or_none(path + ".holder")})
             return
         raise Fail("cannot lock %s: %s" % (path, e.strerror))
+    # A holder file still there means its holder ended without releasing
+    # (its connection died): when it last changed anything is unknown.
+    left_behind = os.path.exists(path + ".holder")
     try:
         tmp = "%s.holder.%d" % (path, os.getpid())
         with open(tmp, "w") as f:
@@ -360,12 +363,31 @@ def lock(a):
     token = a["token"]
     LOCKS[token] = {"fd": fd, "path": path, "stale": a["staleAfterS"], "seen": time.monotonic()}
     # Read under the lock, in the same request: the caller's first check costs no round trip.
-    emit({"ok": True, "locked": True, "token": token, "check": sha256_of(a["check"], a.get("read", False)) if a.get("check") else None})
+    emit({"ok": True, "locked": True, "token": token, "check": sha256_of(a["check"], a.get("read", False)) if a.get("check") else None,
+          "quietMs": quiet_ms(fd, left_behind)})
+
+def quiet_ms(fd, left_behind):
+    # How long the lock had been free when we took it, from the release time
+    # the last holder wrote into the lock file (CLOCK_MONOTONIC, which every
+    # process on the node shares); None when unknown.
+    if left_behind:
+        return None
+    try:
+        released = int(os.pread(fd, 32, 0).decode("ascii").strip())
+    except (OSError, ValueError):
+        return None
+    quiet = time.monotonic_ns() - released
+    return quiet / 1e6 if quiet >= 0 else None
 
 def drop_lock(token):
     l = LOCKS.pop(token, None)
     if l is None:
         return False
+    try:
+        os.ftruncate(l["fd"], 0)
+        os.pwrite(l["fd"], b"%d\n" % time.monotonic_ns(), 0)
+    except OSError:
+        pass  # the next holder then reads "unknown" and re-reads what it must
     try:
         os.unlink(l["path"] + ".holder")
     except OSError:
@@ -471,6 +493,10 @@ def send(obj):
     except (BrokenPipeError, OSError):
         return False  # nobody is listening any more
 
+# Ids of recent requests that did not succeed: a request sent "after" one of
+# them is skipped, so a chain sent in one go stops where a step failed.
+NOT_OK = []
+
 def handle(line):
     if line.startswith(b"."):
         l = LOCKS.get(line[1:].decode("ascii", "replace"))
@@ -481,9 +507,15 @@ def handle(line):
     try:
         req = json.loads(line.decode("utf-8"))
         rid = req["id"]
-        out = answer(req["op"], req["args"])
+        if req.get("after") is not None and req["after"] in NOT_OK:
+            out = {"ok": False, "skipped": True, "error": "not run: the step before it failed"}
+        else:
+            out = answer(req["op"], req["args"])
     except Exception as e:
         out = {"ok": False, "error": "bad request: %s: %s" % (type(e).__name__, e)}
+    if not out.get("ok"):
+        NOT_OK.append(rid)
+        del NOT_OK[:-64]
     return send({"id": rid, "out": out})
 
 def drop_stale():
@@ -571,6 +603,8 @@ export const LockOut = z.union([
         content: z.base64().optional(),
       })
       .nullable(),
+    /** How long the lock had been free when taken (ms), or null when the node cannot tell. */
+    quietMs: z.number().nonnegative().nullable(),
   }),
   z.object({ ok: z.literal(true), locked: z.literal(false), holder: z.string().nullable() }),
 ]);
@@ -615,10 +649,12 @@ class HelperProcess implements HelperLink {
   private endedWith: (why: string) => void = () => undefined;
   readonly ended = new Promise<string>((resolve) => (this.endedWith = resolve));
   private buffered = "";
+  private outgoing = "";
   private stderr = "";
   private exit: { code: number | null; signal: string | null } | undefined;
   private closed = false;
-  private pending: { id: number; resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
+  /** Requests written and not yet answered, oldest first: the helper answers in order. */
+  private pending: { id: number; resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
 
   private constructor(
     private readonly session: NodeSession,
@@ -658,20 +694,21 @@ class HelperProcess implements HelperLink {
     return !this.closed;
   }
 
-  /** One request; resolves with the raw answer object. */
-  request(op: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  /**
+   * One request; resolves with the raw answer object. `after`: the id of an
+   * earlier request (see `nextRequestId`) this one runs only if that one succeeded.
+   */
+  request(op: string, args: Record<string, unknown>, timeoutMs: number, after?: number): Promise<unknown> {
     if (this.closed) return Promise.reject(this.lostError(op));
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         // The process may be stuck in the step: end it; the next call starts a new one.
-        this.pending = undefined;
-        this.kill();
-        reject(new ExecTimeoutError([...HELPER_ARGV, op], this.session.label, timeoutMs));
+        this.kill(new ExecTimeoutError([...HELPER_ARGV, op], this.session.label, timeoutMs));
       }, timeoutMs);
-      this.pending = {
+      const entry = {
         id,
-        resolve: (line) => {
+        resolve: (line: string) => {
           clearTimeout(timer);
           let answer: z.infer<typeof Answer>;
           try {
@@ -686,29 +723,40 @@ class HelperProcess implements HelperLink {
           }
           resolve(answer.out);
         },
-        reject: (e) => {
+        reject: (e: Error) => {
           clearTimeout(timer);
           reject(e);
         },
       };
+      this.pending.push(entry);
+      this.send(`${JSON.stringify(after === undefined ? { id, op, args } : { id, op, args, after })}\n`, op);
+    });
+  }
+
+  /** Lines written together (a chain) leave in one write: one SSH packet, one wake-up of the helper. */
+  private send(line: string, op: string): void {
+    this.outgoing += line;
+    if (this.outgoing.length > line.length) return;
+    queueMicrotask(() => {
+      const out = this.outgoing;
+      this.outgoing = "";
+      if (this.closed) return;
       try {
-        this.channel.write(`${JSON.stringify({ id, op, args })}\n`);
+        this.channel.write(out);
       } catch (err) {
-        this.pending = undefined;
-        clearTimeout(timer);
-        this.kill();
-        reject(new ExecError(`Cannot send "${op}" to the node-side helper on ${this.session.label}: ${(err as Error).message}`, HELPER_ARGV));
+        this.kill(new ExecError(`Cannot send "${op}" to the node-side helper on ${this.session.label}: ${(err as Error).message}`, HELPER_ARGV));
       }
     });
   }
 
+  /** The id the next request will get (for a following request's `after`). */
+  get nextRequestId(): number {
+    return this.nextId;
+  }
+
   heartbeat(token: string): void {
     if (this.closed) return;
-    try {
-      this.channel.write(`.${token}\n`);
-    } catch {
-      // The close that follows tells the lock holders.
-    }
+    this.send(`.${token}\n`, "heartbeat");
   }
 
   onEvent(listener: (e: HelperEvent) => void): () => void {
@@ -725,20 +773,25 @@ class HelperProcess implements HelperLink {
     }
   }
 
-  private kill(): void {
+  /** End the process; every request still waiting fails with `why` (or as the process ending would fail it). */
+  private kill(why?: Error): void {
     this.endedWith("the node-side helper was stopped (a step timed out or answered out of turn)");
     this.closed = true;
     this.onGone();
+    this.rejectAll(why);
     abortChannel(this.channel);
+  }
+
+  private rejectAll(why?: Error): void {
+    const waiting = this.pending;
+    this.pending = [];
+    for (const p of waiting) p.reject(why ?? this.lostError());
   }
 
   private onData(chunk: Buffer): void {
     this.buffered += chunk.toString("utf8");
     if (this.buffered.length > MAX_ANSWER) {
-      const p = this.pending;
-      this.pending = undefined;
-      this.kill();
-      p?.reject(new ExecOutputLimitError(HELPER_ARGV, this.session.label, "stdout", MAX_ANSWER));
+      this.kill(new ExecOutputLimitError(HELPER_ARGV, this.session.label, "stdout", MAX_ANSWER));
       return;
     }
     for (let nl = this.buffered.indexOf("\n"); nl >= 0; nl = this.buffered.indexOf("\n")) {
@@ -751,10 +804,10 @@ class HelperProcess implements HelperLink {
           continue;
         }
       }
-      const p = this.pending;
-      this.pending = undefined;
+      const p = this.pending.shift();
       if (p) p.resolve(line);
       else this.kill(); // an answer nobody asked for: out of step, start afresh
+      if (this.closed) return;
     }
   }
 
@@ -762,9 +815,7 @@ class HelperProcess implements HelperLink {
     this.endedWith(this.exit ? `the node-side helper exited (${this.exit.code ?? this.exit.signal ?? "?"})` : "the SSH connection closed");
     this.closed = true;
     this.onGone();
-    const p = this.pending;
-    this.pending = undefined;
-    p?.reject(this.lostError());
+    this.rejectAll();
   }
 
   /** Why a request got no answer, in the terms a one-shot exec would have used. */
@@ -835,23 +886,84 @@ export async function runNodeHelperOn<S extends z.ZodTypeAny>(
   schema: S,
   timeoutMs = 30_000,
 ): Promise<{ out: z.infer<S>; link: HelperLink }> {
+  const { answer, link } = await inTurn(session, timeoutMs, (helper, left) => helper.request(op, args, left).then((answer) => ({ answer, link: helper })));
+  return { out: checked(op, answer, schema), link };
+}
+
+/** A step that was not run because the one before it in its chain failed. */
+export class NodeHelperSkippedError extends NodeHelperError {
+  constructor(op: string) {
+    super(op, `The node-side step "${op}" was not run: the step before it failed.`);
+    this.name = "NodeHelperSkippedError";
+  }
+}
+
+export interface ChainedRequest<S extends z.ZodTypeAny = z.ZodTypeAny> {
+  op: string;
+  args: Record<string, unknown>;
+  schema: S;
+}
+
+/**
+ * Several requests sent at once, each run only if the one before it
+ * succeeded: one round trip for the lot instead of one each. Returns one
+ * promise per request, in order; a request the helper skipped rejects with
+ * NodeHelperSkippedError. The caller learns exactly which ran. Every promise
+ * has a handler attached, so one left unawaited after a failure is no
+ * unhandled rejection.
+ */
+export function runNodeHelperChain(session: NodeSession, requests: ChainedRequest[], timeoutMs = 30_000): Promise<unknown>[] {
+  let expose: (answers: Promise<unknown>[]) => void = () => undefined;
+  const turn = inTurn(session, timeoutMs, async (helper, left) => {
+    let after: number | undefined;
+    const answers = requests.map((r) => {
+      const id = helper.nextRequestId;
+      const p = helper.request(r.op, r.args, left, after);
+      after = id;
+      return p;
+    });
+    expose(answers); // each answer is seen as it comes
+    await Promise.allSettled(answers); // the session's turn lasts until the last
+  });
+  // Rejects only when the chain never went out (no helper).
+  const sent = new Promise<Promise<unknown>[]>((resolve, reject) => {
+    expose = resolve;
+    turn.catch(reject);
+  });
+  const outs = requests.map((r, i) =>
+    sent.then(async (answers) => {
+      const answer = await answers[i]!;
+      if (typeof answer === "object" && answer !== null && (answer as { skipped?: unknown }).skipped === true) throw new NodeHelperSkippedError(r.op);
+      return checked(r.op, answer, r.schema);
+    }),
+  );
+  for (const o of outs) o.catch(() => undefined);
+  return outs;
+}
+
+/** Run `fn` with the session's helper when the requests before it have settled. */
+function inTurn<T>(session: NodeSession, timeoutMs: number, fn: (helper: HelperProcess, timeLeftMs: number) => Promise<T>): Promise<T> {
   let slot = helpers.get(session);
   if (!slot) {
     slot = { queue: Promise.resolve() };
     helpers.set(session, slot);
   }
-  // One request at a time per session; each waits for the previous to settle.
+  // One turn at a time per session; each waits for the previous to settle.
   const turn = slot.queue.then(async () => {
     // The limit covers starting the helper too, as it covered the exec before.
     const started = Date.now();
     const helper = await helperOf(session, timeoutMs);
-    return { answer: await helper.request(op, args, Math.max(1, timeoutMs - (Date.now() - started))), link: helper };
+    return fn(helper, Math.max(1, timeoutMs - (Date.now() - started)));
   });
   slot.queue = turn.catch(() => undefined);
-  const { answer, link } = await turn;
+  return turn;
+}
+
+/** A helper answer checked: its own failure as NodeHelperError, else the op's schema. */
+function checked<S extends z.ZodTypeAny>(op: string, answer: unknown, schema: S): z.infer<S> {
   const failed = Failed.safeParse(answer);
   if (failed.success) throw new NodeHelperError(op, failed.data.error);
   const ok = schema.safeParse(answer);
   if (!ok.success) throw new NodeHelperError(op, `The node-side step "${op}" answered in an unexpected shape (${describeArgv(["python3", op])}): ${ok.error.issues[0]?.message ?? "invalid"}`);
-  return { out: ok.data, link };
+  return ok.data;
 }

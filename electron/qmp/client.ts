@@ -63,7 +63,18 @@ export interface QmpConnectOptions {
   label?: string;
   greetingTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /**
+   * Names the socket across sessions (node and path). With it, the command
+   * list read by an earlier session is reused when the same QEMU build
+   * greets again (same version, package and capabilities): query-commands
+   * is the slowest read of a probe and its answer depends on the build only.
+   */
+  cacheKey?: string;
 }
+
+/** Command lists by cacheKey, with the greeting they came with. */
+const commandLists = new Map<string, { greeting: string; commands: Set<string> }>();
+const COMMAND_LISTS_MAX = 4096;
 
 interface Pending {
   command: string;
@@ -77,6 +88,7 @@ const MAX_LINE = 16 * 1024 * 1024;
 export class QmpClient {
   readonly events = new EventEmitter();
   private buffer = "";
+  private outgoing = "";
   private nextId = 1;
   private pending = new Map<string, Pending>();
   private closed: Error | undefined;
@@ -87,13 +99,13 @@ export class QmpClient {
 
   private constructor(
     private readonly stream: Duplex,
-    private readonly options: Required<QmpConnectOptions>,
+    private readonly options: Required<Omit<QmpConnectOptions, "cacheKey">>,
   ) {
     stream.setEncoding?.("utf8");
     stream.on("data", (chunk: string | Buffer) => this.onData(typeof chunk === "string" ? chunk : chunk.toString("utf8")));
-    stream.on("close", () => this.fail(new QmpClosedError("the stream ended")));
-    stream.on("end", () => this.fail(new QmpClosedError("the stream ended")));
-    stream.on("error", (err: Error) => this.fail(new QmpClosedError(err.message)));
+    stream.on("close", () => this.fail(() => new QmpClosedError("the stream ended")));
+    stream.on("end", () => this.fail(() => new QmpClosedError("the stream ended")));
+    stream.on("error", (err: Error) => this.fail(() => new QmpClosedError(err.message)));
   }
 
   /** Greeting, capability negotiation, and the list of supported commands. */
@@ -111,12 +123,13 @@ export class QmpClient {
    * everything, so `first` sends what it needs; QEMU refuses what it lacks.
    */
   static async connectThen<T>(stream: Duplex, opts: QmpConnectOptions, first: (c: QmpClient) => Promise<T>): Promise<{ client: QmpClient; first: T }> {
-    const options: Required<QmpConnectOptions> = {
+    const options: Required<Omit<QmpConnectOptions, "cacheKey">> = {
       label: opts.label ?? "QMP socket",
       greetingTimeoutMs: opts.greetingTimeoutMs ?? 5000,
       commandTimeoutMs: opts.commandTimeoutMs ?? 10_000,
     };
     const client = new QmpClient(stream, options);
+    const known = opts.cacheKey === undefined ? undefined : commandLists.get(opts.cacheKey);
     const greeting = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => reject(new QmpBusyError(options.label, options.greetingTimeoutMs)), options.greetingTimeoutMs);
       client.greetingWaiter = (g) => {
@@ -128,15 +141,28 @@ export class QmpClient {
         reject(err);
       });
     });
-    const negotiated = Promise.all([client.execute("qmp_capabilities"), client.execute("query-commands")]);
+    const negotiated = client.execute("qmp_capabilities");
+    const listing = known ? undefined : client.execute("query-commands");
     const firstDone = first(client);
     // A busy socket fails the greeting first; these then fail with "closed": not unhandled.
     negotiated.catch(() => undefined);
+    listing?.catch(() => undefined);
     firstDone.catch(() => undefined);
     try {
-      client.greeting = QmpGreetingSchema.parse(await greeting);
-      const [, listed] = await negotiated;
-      client.commands = new Set(QueryCommandsSchema.parse(listed).map((c) => c.name));
+      const raw = await greeting;
+      client.greeting = QmpGreetingSchema.parse(raw);
+      await negotiated;
+      const signature = JSON.stringify(raw);
+      if (known && known.greeting === signature) client.commands = known.commands;
+      else {
+        // Another build answers on this socket now (or nothing was known): ask it.
+        client.commands = new Set(QueryCommandsSchema.parse(await (listing ?? client.execute("query-commands"))).map((c) => c.name));
+        if (opts.cacheKey !== undefined) {
+          commandLists.delete(opts.cacheKey);
+          if (commandLists.size >= COMMAND_LISTS_MAX) commandLists.delete(commandLists.keys().next().value as string);
+          commandLists.set(opts.cacheKey, { greeting: signature, commands: client.commands });
+        }
+      }
       return { client, first: await firstDone };
     } catch (err) {
       client.close();
@@ -170,7 +196,7 @@ export class QmpClient {
         reject(new QmpTimeoutError(command, timeoutMs));
       }, timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
-      this.stream.write(`${JSON.stringify(message)}\n`);
+      this.send(`${JSON.stringify(message)}\n`);
     });
     return opts.schema ? opts.schema.parse(value) : value;
   }
@@ -204,7 +230,7 @@ export class QmpClient {
   }
 
   close(): void {
-    this.fail(new QmpClosedError("closed by us"));
+    this.fail(() => new QmpClosedError("closed by us"));
     this.stream.destroy();
   }
 
@@ -216,7 +242,7 @@ export class QmpClient {
   private onData(chunk: string): void {
     this.buffer += chunk;
     if (this.buffer.length > MAX_LINE) {
-      this.fail(new QmpProtocolError(`a message longer than ${MAX_LINE} bytes`));
+      this.fail(() => new QmpProtocolError(`a message longer than ${MAX_LINE} bytes`));
       this.stream.destroy();
       return;
     }
@@ -233,7 +259,7 @@ export class QmpClient {
     try {
       msg = JSON.parse(line);
     } catch {
-      this.fail(new QmpProtocolError(line.slice(0, 200)));
+      this.fail(() => new QmpProtocolError(line.slice(0, 200)));
       this.stream.destroy();
       return;
     }
@@ -273,8 +299,24 @@ export class QmpClient {
     return p;
   }
 
-  private fail(err: Error): void {
+  /**
+   * Commands issued together (a pipelined batch) leave in one write, so one
+   * SSH packet and one wake-up of sshd and QEMU instead of one per command.
+   */
+  private send(line: string): void {
+    this.outgoing += line;
+    if (this.outgoing.length > line.length) return;
+    queueMicrotask(() => {
+      const out = this.outgoing;
+      this.outgoing = "";
+      if (!this.closed) this.stream.write(out);
+    });
+  }
+
+  /** `why` is called only for the first failure: an error (and its stack) is made once. */
+  private fail(why: () => Error): void {
     if (this.closed) return;
+    const err = why();
     this.closed = err;
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);

@@ -451,7 +451,7 @@ function nicAddSteps(ctx: Ctx, n: NicSpec): PlanStep[] {
     commands: [qmp("netdev_add", args, `Create netdev ${n.id} from the passed tap fd.`, undoNetdev), device],
     describe: `On the node (${why}): open tap ${n.tap}${vhost ? " and /dev/vhost-net" : ""}, pass the fd${vhost ? "s" : ""} to QEMU over ${ctx.state.name}.qmp (getfd ${fdnames.join(", ")}), then in the same QMP session create the netdev and the NIC.`,
   });
-  steps.push({ kind: "verify", expect: "present", id: n.id, bus: "pci", slot: n.slot, describe: `Check query-pci shows ${n.id} at ${displayPciAddr(n.slot)}.` });
+  // Ganeti's order (HotAddDevice): the NIC, then its nic file, then the check.
   steps.push({
     kind: "node-nic-file",
     action: "write",
@@ -460,6 +460,7 @@ function nicAddSteps(ctx: Ctx, n: NicSpec): PlanStep[] {
     tap: n.tap,
     describe: `On the node: record tap ${n.tap} in nic/${ctx.state.name}/${n.seq} (Ganeti's bookkeeping).`,
   });
+  steps.push({ kind: "verify", expect: "present", id: n.id, bus: "pci", slot: n.slot, describe: `Check query-pci shows ${n.id} at ${displayPciAddr(n.slot)}.` });
   return steps;
 }
 

@@ -35,7 +35,7 @@ const execFileP = promisify(execFile);
 type Op = "nicAdd" | "nicRemove" | "diskAdd" | "diskRemove";
 
 /** Step categories of the breakdown, in the order a run passes them. */
-type Phase = "read" | "plan" | "precheck" | "node" | "passFd" | "qmp" | "guestRelease" | "verify" | "write" | "finish";
+type Phase = "read" | "plan" | "precheck" | "node" | "passFd" | "qmp" | "guestRelease" | "verify" | "write" | "finish" | "other";
 
 interface AppRun {
   totalMs: number;
@@ -150,6 +150,8 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       }
       // Lock release and QMP close after the last step.
       phases.finish = tEnd - (events.at(-1)?.t ?? tEnd);
+      // Whatever no step accounts for: the executor's setup, between-step bookkeeping.
+      phases.other = tEnd - t0 - Object.values(phases).reduce((a, b) => a + b, 0);
       return { totalMs: tEnd - t0, applyMs: tEnd - tApply, phases, plan: read.plan };
     };
 

@@ -54,7 +54,7 @@ describe("NIC add", () => {
     const p = ok(planHotplug(state(baseText()), { action: "add-nic", uuid: NEW, mac: "AA:00:00:12:34:56", link: "br0" }));
     expect(p.slot).toEqual({ bus: "pci", slot: 14, guestAddress: "0000:00:0e.0" });
     // The tap fd is passed even though QEMU runs as root here: the tap must die with QEMU.
-    expect(p.steps.map((s) => s.kind)).toEqual(["node-tap-create", "node-pass-fd", "verify", "node-nic-file", "write-runtime"]);
+    expect(p.steps.map((s) => s.kind)).toEqual(["node-tap-create", "node-pass-fd", "node-nic-file", "verify", "write-runtime"]);
     expect(p.steps[0]).toMatchObject({ kind: "node-tap-create", tap: "tap9e7c85f6", link: "br0", mode: "bridged", vlan: "" });
     const pass = p.steps[1];
     if (pass?.kind !== "node-pass-fd") throw new Error("expected node-pass-fd");
@@ -64,7 +64,7 @@ describe("NIC add", () => {
       ["device_add", { driver: "virtio-net-pci", id: "nic-9e7c85f6-b6e5-4243", bus: "pci.0", addr: "0xe", netdev: "nic-9e7c85f6-b6e5-4243", mac: "aa:00:00:12:34:56" }],
     ]);
     expect(pass.commands[1]).toMatchObject({ undo: { command: "device_del", arguments: { id: "nic-9e7c85f6-b6e5-4243" } } });
-    expect(p.steps[2]).toMatchObject({ kind: "verify", expect: "present", id: "nic-9e7c85f6-b6e5-4243", slot: 14 });
+    expect(p.steps[3]).toMatchObject({ kind: "verify", expect: "present", id: "nic-9e7c85f6-b6e5-4243", slot: 14 });
     expect(p.steps[4]).toMatchObject({ kind: "write-runtime", generation: "C" });
     expect(p.writeGeneration).toBe("C");
     const back = readRuntime(p.fileTextAfter);
@@ -113,7 +113,7 @@ describe("NIC add", () => {
 
   it("passes the tap fd on the node when QEMU runs unprivileged (uid pool), netdev_add in the same session", () => {
     const p = ok(planHotplug(state(baseText({ ...HV, security_model: "pool" })), { action: "add-nic", uuid: NEW, mac: "aa:00:00:12:34:56", link: "br0" }));
-    expect(p.steps.map((s) => s.kind)).toEqual(["node-tap-create", "node-pass-fd", "verify", "node-nic-file", "write-runtime"]);
+    expect(p.steps.map((s) => s.kind)).toEqual(["node-tap-create", "node-pass-fd", "node-nic-file", "verify", "write-runtime"]);
     const fd = p.steps[1];
     if (fd?.kind !== "node-pass-fd") throw new Error("expected node-pass-fd");
     expect(fd).toMatchObject({ mechanism: "getfd", socket: "qmp", source: { type: "tap", tap: "tap9e7c85f6", vhost: false }, fdnames: ["nic-9e7c85f6-b6e5-4243-0"] });

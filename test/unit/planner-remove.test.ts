@@ -97,7 +97,7 @@ describe("modify NIC", () => {
   it("remove then add at the same slot, one plan, one write, NIC keeps its place", () => {
     const p = ok(planHotplug(state(text(), LIVE), { action: "modify-nic", ref: "nic-003fc157-66a8-4e6d", mac: "aa:00:00:00:00:99", link: "br1" }));
     const kinds = p.steps.map((s) => s.kind);
-    expect(kinds).toEqual(["qmp", "wait-device-deleted", "qmp", "node-tap-remove", "verify", "node-tap-create", "node-pass-fd", "verify", "node-nic-file", "write-runtime"]);
+    expect(kinds).toEqual(["qmp", "wait-device-deleted", "qmp", "node-tap-remove", "verify", "node-tap-create", "node-pass-fd", "node-nic-file", "verify", "write-runtime"]);
     expect(kinds.filter((k) => k === "write-runtime")).toHaveLength(1);
     expect(p.steps[5]).toMatchObject({ kind: "node-tap-create", link: "br1" });
     expect(qmpStepsOf(p.steps).find((s) => s.command === "device_add")).toMatchObject({ arguments: { id: "nic-003fc157-66a8-4e6d", addr: "0xd", mac: "aa:00:00:00:00:99" } });
