@@ -603,6 +603,11 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
     };
   };
 
+  // A session handed over but first needed by the node-side fd passer (which
+  // connects itself; the socket serves one client): let it go now, so QEMU
+  // has taken the hang-up by the time the passer knocks.
+  if (qmp && plan.steps.find((st) => st.kind === "qmp" || st.kind === "node-pass-fd" || st.kind === "verify")?.kind === "node-pass-fd") closeQmp();
+
   try {
     const lockDescribe = `Take the lock on ${instance} and check its runtime file still holds the bytes the plan was made from`;
     try {
