@@ -31,6 +31,7 @@ import { brief, round, summarize } from "./stats.js";
 const NAME = "hp.lab";
 const NODE_ID = "bench";
 const execFileP = promisify(execFile);
+const SETTLE_MS = 40;
 
 type Op = "nicAdd" | "nicRemove" | "diskAdd" | "diskRemove";
 
@@ -155,6 +156,17 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       return { totalMs: tEnd - t0, applyMs: tEnd - tApply, phases, plan: read.plan };
     };
 
+    /**
+     * Every timed change (the app's and the floor's alike) starts from a guest
+     * that has settled: a hotplug or unplug keeps the guest (and QEMU's main
+     * loop) busy for a few ms after it returns, which would bill one run for
+     * the one before it.
+     */
+    const settled = async <T>(fn: () => Promise<T>): Promise<T> => {
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      return fn();
+    };
+
     const qmpCallsOf = (plan: PlanOk): QmpStep[] => plan.steps.flatMap((st) => (st.kind === "qmp" ? [st] : st.kind === "node-pass-fd" ? st.commands : []));
 
     /** The floor request for a plan: its QMP commands, with the tap fd passed the way the plan passes it. */
@@ -202,12 +214,12 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
 
       // NIC: the app adds then removes; the floor does the same with the commands a plan would send.
       const nicUuid = newDeviceUuid();
-      const add = await appRun({ action: "add-nic", uuid: nicUuid, mac: newMac(), link }, "request");
-      const del = await appRun({ action: "remove", kind: "nic", ref: nicUuid }, "request");
+      const add = await settled(() => appRun({ action: "add-nic", uuid: nicUuid, mac: newMac(), link }, "request"));
+      const del = await settled(() => appRun({ action: "remove", kind: "nic", ref: nicUuid }, "request"));
       // The same change through the review dialog's path, for the Apply figure.
       const reviewUuid = newDeviceUuid();
-      const reviewAdd = await appRun({ action: "add-nic", uuid: reviewUuid, mac: newMac(), link }, "review");
-      await appRun({ action: "remove", kind: "nic", ref: reviewUuid }, "review");
+      const reviewAdd = await settled(() => appRun({ action: "add-nic", uuid: reviewUuid, mac: newMac(), link }, "review"));
+      await settled(() => appRun({ action: "remove", kind: "nic", ref: reviewUuid }, "review"));
       // The floor's devices come from a plan too (not executed), so the commands are the app's own.
       const fNicAdd = floorOf((await readAndPlan({ action: "add-nic", uuid: newDeviceUuid(), mac: newMac(), link })).plan);
       const fNicId = String(fNicAdd.commands.find((c) => c.command === "device_add")?.arguments?.id);
@@ -222,16 +234,16 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
         ],
         deleted: fNicId,
       };
-      const fa = await qf.run(fNicAdd);
-      const fd = await qf.run(fNicDel);
+      const fa = await settled(() => qf.run(fNicAdd));
+      const fd = await settled(() => qf.run(fNicDel));
 
       // Disk (virtio-blk from a file on the node), same pattern.
       const diskUuid = newDeviceUuid();
-      const dAdd = await appRun({ action: "add-disk", uuid: diskUuid, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 }, "request");
-      const dDel = await appRun({ action: "remove", kind: "disk", ref: diskUuid }, "request");
+      const dAdd = await settled(() => appRun({ action: "add-disk", uuid: diskUuid, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 }, "request"));
+      const dDel = await settled(() => appRun({ action: "remove", kind: "disk", ref: diskUuid }, "request"));
       const reviewDisk = newDeviceUuid();
-      const reviewDiskAdd = await appRun({ action: "add-disk", uuid: reviewDisk, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 }, "review");
-      await appRun({ action: "remove", kind: "disk", ref: reviewDisk }, "review");
+      const reviewDiskAdd = await settled(() => appRun({ action: "add-disk", uuid: reviewDisk, path: diskPaths[0]!, bus: "pci", sizeMiB: 8 }, "review"));
+      await settled(() => appRun({ action: "remove", kind: "disk", ref: reviewDisk }, "review"));
       const fDiskAdd = floorOf((await readAndPlan({ action: "add-disk", uuid: newDeviceUuid(), path: diskPaths[1]!, bus: "pci", sizeMiB: 8 })).plan);
       const fDiskId = String(fDiskAdd.commands.find((c) => c.command === "device_add")?.arguments?.id);
       const nodeName = fDiskAdd.commands.find((c) => c.command === "blockdev-add")?.arguments?.["node-name"];
@@ -240,8 +252,8 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
         commands: [{ command: "device_del", arguments: { id: fDiskId } }, ...(typeof nodeName === "string" ? [{ command: "blockdev-del", arguments: { "node-name": nodeName } }] : [])],
         deleted: fDiskId,
       };
-      const fda = await qf.run(fDiskAdd);
-      const fdd = await qf.run(fDiskDel);
+      const fda = await settled(() => qf.run(fDiskAdd));
+      const fdd = await settled(() => qf.run(fDiskDel));
 
       if (n === 0) {
         const names = (r: FloorRequest) => [...(r.tap ? ["open tap + getfd (SCM_RIGHTS)"] : []), ...r.commands.map((c) => c.command)];
@@ -309,7 +321,10 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       diskAdd: report("diskAdd"),
       nicRemove: report("nicRemove"),
       diskRemove: report("diskRemove"),
-      steps: "read = gatherInstance (SFTP read + QMP probe over SSH streamlocal, in parallel); plan = plannerInput + planHotplug; precheck = one request to the session's long-lived python3 node helper that takes the flock and digests the runtime file under it; node = helper requests (tap via ioctls, nic file); passFd = a helper request that passes the tap fd, sends netdev_add/device_add and reads query-pci in the same QMP session; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci (for a NIC add: the passFd step's read, no round trip); write = journal entry (local) + one helper request doing the compare-and-swap write on the node; finish = lock release (one helper request)",
+      steps:
+        "read = gatherInstanceStateLocked: one request to the session's long-lived python3 node helper takes the flock and returns the runtime file's bytes read under it, while a QMP session over SSH streamlocal sends its negotiation and bus reads as one batch (read again under the lock if the lock changed hands since the read began) and SFTP checks the shutdown marker, all at once; plan = planHotplug; precheck = the file-unchanged check against the bytes read under the lock (no round trip); node = the first answer of the chain of node-side steps (tap via ioctls), sent in one packet with the fd pass and the nic file, each run only if the one before it succeeded; passFd = the chain's fd pass: the tap fd passed with getfd, netdev_add/device_add and a query-pci read in the same QMP session on the node; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci (for a NIC add: the passFd step's read, no round trip); write = one helper request doing the compare-and-swap write on the node and freeing the lock (the journal's pending entry was made while the live steps ran), then the entry marked applied; finish = after the last step; other = outside any step",
+      settleMs: SETTLE_MS,
+      settle: "every timed change, the app's and the floor's alike, starts SETTLE_MS after the previous one ended, so a guest still busy with the last hotplug or unplug does not bill one run for the one before it",
       floorHow: "a long-lived python3 process on the same machine speaking QMP to ctrl/<instance>.qmp directly, timed inside python around connect..close",
       diagnostics,
     };
