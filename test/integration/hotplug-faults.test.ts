@@ -18,6 +18,7 @@ import { InstanceLocks } from "../../electron/node/instance-lock.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
 import { expectFailure, planOn, tempJournal } from "./hotplug-fixture.js";
+import { gatherInstanceStateLocked } from "../../electron/hotplug/locked-state.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";
 import { livePci, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
@@ -150,6 +151,31 @@ describe("hotplug faults", () => {
       await lock.release();
     } finally {
       again.close();
+    }
+  });
+
+  it("a change's read that waited for another operation's lock reads the bus again under the lock", async () => {
+    const other = await NodeSession.open(target);
+    try {
+      const held = await new InstanceLocks(other, node.root).acquire("lima.lab");
+      const reading = gatherInstanceStateLocked(session, "lima.lab", { root: node.root, nodeId: "lab", readers: { ganetiVersions: ["3.0.2"] }, nicTaps: false });
+      // Its first look at the bus (taken at once, without the lock) is over by now.
+      await new Promise((r) => setTimeout(r, 500));
+      // The holder changes the bus, then lets go.
+      const q = await kvmd(lima);
+      await q.execute("device_add", { driver: "virtio-net-pci", id: "while-locked", bus: "pci.0", addr: "0x15" });
+      q.close();
+      await held.release();
+      const g = await reading;
+      try {
+        expect(g.lock.held).toBe(true);
+        expect(g.state.livePci?.find((d) => d.qdevId === "while-locked")?.slot).toBe(0x15);
+      } finally {
+        g.qmp?.close();
+        await g.lock.release();
+      }
+    } finally {
+      other.close();
     }
   });
 

@@ -11,7 +11,17 @@ import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/s
 import { waitFor } from "../../electron/lab/processes.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { ExecTimeoutError } from "../../electron/node/exec.js";
-import { LinkInfoOut, NicFilesOut, NODE_HELPER_PY, NodeHelperError, closeNodeHelper, runNodeHelper } from "../../electron/node/node-helper.js";
+import {
+  LinkInfoOut,
+  NicFileOut,
+  NicFilesOut,
+  NODE_HELPER_PY,
+  NodeHelperError,
+  NodeHelperSkippedError,
+  closeNodeHelper,
+  runNodeHelper,
+  runNodeHelperChain,
+} from "../../electron/node/node-helper.js";
 
 let dir: string;
 let sshd: RunningSshd;
@@ -159,6 +169,27 @@ describe("node helper", () => {
     }
     s.close();
     await noHelpers();
+  });
+
+  it("a chain of requests goes out at once and stops at the first failure: what ran is exactly what answered", async () => {
+    const s = await open();
+    const d = await mkdtemp(join(dir, "chain-"));
+    const ok = join(d, "0");
+    const blocked = join(d, "not-a-dir");
+    await writeFile(blocked, "a file where a directory must be");
+    const never = join(d, "1");
+    const [first, second, third] = runNodeHelperChain(s, [
+      { op: "nic-file", args: { path: ok, action: "write", content: "tap0" }, schema: NicFileOut },
+      { op: "nic-file", args: { path: join(blocked, "2"), action: "write", content: "tap2" }, schema: NicFileOut },
+      { op: "nic-file", args: { path: never, action: "write", content: "tap1" }, schema: NicFileOut },
+    ]);
+    expect(await first).toEqual({ ok: true, previous: null });
+    await expect(second).rejects.toBeInstanceOf(NodeHelperError);
+    await expect(third).rejects.toBeInstanceOf(NodeHelperSkippedError);
+    expect(await readFile(ok, "utf8")).toBe("tap0");
+    await expect(readFile(never, "utf8")).rejects.toThrow(/ENOENT/);
+    // The helper serves the next request as usual.
+    expect((await runNodeHelper(s, "nic-files", { dir: d }, NicFilesOut)).files).toEqual({ "0": "tap0" });
   });
 
   it("a step past its limit fails with ExecTimeoutError; its helper is dropped and exits once the step returns", async () => {

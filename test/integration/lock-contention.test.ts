@@ -170,6 +170,40 @@ describe("InstanceLocks", () => {
     expect(gone.checked).toBeNull();
   });
 
+  it("asked to read, the lock request brings back the file's bytes as they were under the lock", async () => {
+    const a = new InstanceLocks(await open(), root);
+    const b = new InstanceLocks(await open(), root);
+    const file = join(dir, "read.runtime");
+    await writeFile(file, "before");
+    const first = await a.acquire("web12");
+    // The second taker waits; the holder changes the file before it lets go.
+    const waiting = b.acquire("web12", { timeoutMs: 10_000, retryMs: 100, check: file, read: true });
+    await new Promise((r) => setTimeout(r, 300));
+    await writeFile(file, "after the holder's change");
+    await first.release();
+    const second = keep(await waiting);
+    expect(second.checked?.bytes?.toString()).toBe("after the holder's change");
+    expect(second.checked?.size).toBe("after the holder's change".length);
+  });
+
+  it("says how long the lock had been free, and that it cannot tell after a holder died holding it", async () => {
+    const a = new InstanceLocks(await open(), root);
+    const first = await a.acquire("web13");
+    await first.release();
+    await new Promise((r) => setTimeout(r, 250));
+    const quiet = keep(await a.acquire("web13"));
+    // Released about 250 ms before: the node's clock says at least that, and not hours.
+    expect(quiet.quietMs).toBeGreaterThanOrEqual(240);
+    expect(quiet.quietMs).toBeLessThan(10_000);
+    await quiet.release();
+    // A holder whose connection dies leaves its holder record: the next taker is told "unknown".
+    const doomed = await open();
+    await new InstanceLocks(doomed, root).acquire("web13");
+    doomed.client.destroy();
+    const after = keep(await a.acquire("web13", { timeoutMs: 10_000, retryMs: 100 }));
+    expect(after.quietMs).toBeNull();
+  });
+
   it("release removes the holder record; the lock file stays (flock needs no cleanup)", async () => {
     const a = new InstanceLocks(await open(), root);
     const lock = await a.acquire("web8");

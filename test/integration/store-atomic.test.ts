@@ -6,6 +6,7 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
+import { InstanceLockedError, InstanceLocks } from "../../electron/node/instance-lock.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
 import { MAX_RUNTIME_BYTES, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../../electron/node/runtime-store.js";
@@ -82,6 +83,29 @@ describe("RuntimeStore over SFTP", () => {
     expect(await tempsLeft()).toEqual([]);
     const again = await store.readRuntimeFile(root, "web1");
     expect(again.text).toBe(NEW);
+  });
+
+  it("frees the instance lock in the same request as a write that went through, and keeps it when the write is refused", async () => {
+    await seed("web1", OLD);
+    const locks = new InstanceLocks(session, root);
+    const other = await NodeSession.open(sessionTarget(sshd));
+    try {
+      const lock = await locks.acquire("web1");
+      // Refused (the file is not what the plan saw): the caller still needs the lock to undo.
+      const refused = lock.handOver();
+      await expect(store.writeRuntimeFile(root, "web1", NEW, { expected: Buffer.from("something else"), unlock: refused.token })).rejects.toBeInstanceOf(RuntimeChangedError);
+      await expect(new InstanceLocks(other, root).acquire("web1")).rejects.toBeInstanceOf(InstanceLockedError);
+      const done = lock.handOver();
+      const r = await store.writeRuntimeFile(root, "web1", NEW, { expected: Buffer.from(OLD), unlock: done.token });
+      expect(r.unlocked).toBe(true);
+      done.released();
+      expect(lock.held).toBe(false);
+      expect(await readFile(runtimePath("web1"), "utf8")).toBe(NEW);
+      // Free at once for anyone else, with no unlock request of ours in between.
+      await (await new InstanceLocks(other, root).acquire("web1")).release();
+    } finally {
+      other.close();
+    }
   });
 
   it("refuses with RuntimeChangedError when someone wrote the file after the plan", async () => {
