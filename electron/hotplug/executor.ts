@@ -4,7 +4,11 @@
 // downgrade-safe runtime write (compare-and-swap, journaled for undo).
 //
 // Rules it keeps:
-// - the per-instance lock is held for the whole run;
+// - the per-instance lock is held for the whole run (the runtime write, the
+//   last step, frees it on the node in the same request once the file is
+//   replaced; a failed run keeps it until its undo is done);
+// - consecutive node-side steps go as one chain that the helper stops at the
+//   first failure (QEMU refusing a command inside the fd pass included);
 // - QMP sessions are short: closed before node-side steps (the python fd
 //   passer needs the socket, which takes one client) and before the write;
 // - a removal is recorded only after DEVICE_DELETED or the device leaving

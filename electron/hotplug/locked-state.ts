@@ -43,14 +43,26 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
   const shutdown = new RuntimeStore(session, nodeId).exists(paths.shutdown);
   const probeOpts = {
     ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
-    ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
+    // The session goes on to the executor: its commands get the executor's limit (openQmp's default).
+    commandTimeoutMs: opts.commandTimeoutMs ?? 15_000,
   };
-  const probing = probeAndKeep(session, paths.qmp, probeOpts);
+  let lockHeld = false;
+  void locking.then(
+    () => (lockHeld = true),
+    () => undefined,
+  );
+  // The socket serves one client: a session must not sit on it while we wait
+  // for another operation's lock (that operation needs it). Read, and if the
+  // lock is not ours yet, let go; it is read again once it is.
+  const probing = probeAndKeep(session, paths.qmp, probeOpts).then((p) => {
+    if (lockHeld || !p.qmp) return p;
+    p.qmp.close();
+    return { result: p.result };
+  });
   let lock: HeldLock;
   try {
     lock = await locking;
   } catch (err) {
-    void probing.then((p) => p.qmp?.close());
     shutdown.catch(() => undefined);
     throw err;
   }
@@ -61,8 +73,9 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
     const [p, userShutdown, t] = await Promise.all([probing, shutdown, taps]);
     qmp = p.qmp;
     let live = p.result;
-    if (!qmp && "problem" in live && live.problem.state === "busy") {
-      // The lock's last holder may have had the socket (it serves one client); it is free of ours now.
+    if (!qmp && !("problem" in live && live.problem.state === "stopped")) {
+      // Let go while the lock was not ours, or busy (the lock's last holder may
+      // have had the socket): read it now that no operation of ours is on it.
       const again = await probeAndKeep(session, paths.qmp, probeOpts);
       ({ qmp } = again);
       live = again.result;
@@ -75,7 +88,9 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
     const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label), live, userShutdown);
     return { ...plannerState(instance, g, opts, t), lock, ...(qmp ? { qmp } : {}) };
   } catch (err) {
+    // Also when the SFTP check failed before the probe's session was taken over.
     qmp?.close();
+    void probing.then((p) => p.qmp?.close());
     await lock.release();
     throw err;
   }

@@ -33,7 +33,7 @@ export interface JournalEntry {
   root: string;
   instance: string;
   planId: string;
-  /** ISO time the write was made. */
+  /** ISO time the entry was made: just before the write (with the executor, when its live steps began). */
   at: string;
   state: "pending" | "applied";
   /** The file's bytes before our write (what undo restores). */
@@ -93,7 +93,8 @@ export class Journal {
       throw err;
     }
     const applied: JournalEntry = { ...entry, state: "applied", previous: r.previous };
-    await this.save(applied, false);
+    // Old entries go only for a write that happened (not for a prepared one later discarded).
+    await Promise.all([this.save(applied, false), this.trim(entry.node, entry.instance)]);
     return { entry: applied, previous: r.previous, unlocked: r.unlocked };
   }
 
@@ -156,7 +157,6 @@ export class Journal {
       at: new Date().toISOString(),
     };
     await this.save(entry);
-    await this.trim(e.node, e.instance);
     return entry;
   }
 

@@ -279,14 +279,14 @@ def pass_fd(a):
                     r = q.pass_fd(fd, "getfd", {"fdname": name})
                     results.append({"command": "getfd", "ok": "return" in r, "error": r.get("error")})
                     if "error" in r:
-                        emit({"ok": True, "results": results, "fdset": None})
+                        emit({"ok": True, "results": results, "fdset": None, "after": [], "stop": True})
                         return
             else:
                 r = q.pass_fd(fds[0], "add-fd", {})
                 ok = "return" in r
                 results.append({"command": "add-fd", "ok": ok, "error": r.get("error"), "return": r.get("return")})
                 if not ok:
-                    emit({"ok": True, "results": results, "fdset": None})
+                    emit({"ok": True, "results": results, "fdset": None, "after": [], "stop": True})
                     return
                 fdset = r["return"]["fdset-id"]
         finally:
@@ -302,11 +302,13 @@ def pass_fd(a):
         # Reads in the same session right after the change (query-pci for the
         # verify step): no second connection, no extra round trip.
         after = []
-        if all(x["ok"] for x in results):
+        all_ok = all(x["ok"] for x in results)
+        if all_ok:
             for c in a.get("readAfter") or []:
                 r = q.call(c, {})
                 after.append(r.get("return"))
-        emit({"ok": True, "results": results, "fdset": fdset, "after": after})
+        # QEMU refused something: the step answered, but what is chained after it must not run.
+        emit({"ok": True, "results": results, "fdset": fdset, "after": after, "stop": not all_ok})
     finally:
         if q is not None:
             q.close()
@@ -360,11 +362,21 @@ def lock(a):
     except OSError as e:
         os.close(fd)
         raise Fail("cannot write %s.holder: %s" % (path, e.strerror))
+    quiet = quiet_ms(fd, left_behind)
+    try:
+        # "Held": a holder that ends without writing a release time (one that
+        # dies, or an older app) leaves the next taker "unknown", not a stale time.
+        os.ftruncate(fd, 0)
+    except OSError:
+        quiet = None
     token = a["token"]
     LOCKS[token] = {"fd": fd, "path": path, "stale": a["staleAfterS"], "seen": time.monotonic()}
     # Read under the lock, in the same request: the caller's first check costs no round trip.
     emit({"ok": True, "locked": True, "token": token, "check": sha256_of(a["check"], a.get("read", False)) if a.get("check") else None,
-          "quietMs": quiet_ms(fd, left_behind)})
+          "quietMs": quiet})
+
+def now_ns():
+    return int(time.monotonic() * 1e9)  # time.monotonic_ns needs Python 3.7
 
 def quiet_ms(fd, left_behind):
     # How long the lock had been free when we took it, from the release time
@@ -376,23 +388,27 @@ def quiet_ms(fd, left_behind):
         released = int(os.pread(fd, 32, 0).decode("ascii").strip())
     except (OSError, ValueError):
         return None
-    quiet = time.monotonic_ns() - released
+    quiet = now_ns() - released
     return quiet / 1e6 if quiet >= 0 else None
 
-def drop_lock(token):
+def drop_lock(token, clean=True):
+    # Never raises: it runs after a runtime write has already been renamed.
     l = LOCKS.pop(token, None)
     if l is None:
         return False
-    try:
-        os.ftruncate(l["fd"], 0)
-        os.pwrite(l["fd"], b"%d\n" % time.monotonic_ns(), 0)
-    except OSError:
-        pass  # the next holder then reads "unknown" and re-reads what it must
+    if clean:  # a holder dropped for silence may have been mid-change: leave "unknown"
+        try:
+            os.pwrite(l["fd"], ("%d\n" % now_ns()).encode("ascii"), 0)
+        except Exception:
+            pass  # the next holder then reads "unknown" and re-reads what it must
     try:
         os.unlink(l["path"] + ".holder")
-    except OSError:
+    except Exception:
         pass
-    os.close(l["fd"])  # closing the only fd of this open file ends the flock
+    try:
+        os.close(l["fd"])  # closing the only fd of this open file ends the flock
+    except Exception:
+        pass
     return True
 
 def unlock(a):
@@ -493,8 +509,9 @@ def send(obj):
     except (BrokenPipeError, OSError):
         return False  # nobody is listening any more
 
-# Ids of recent requests that did not succeed: a request sent "after" one of
-# them is skipped, so a chain sent in one go stops where a step failed.
+# Ids of recent requests that did not succeed (or answered "stop": QEMU
+# refused a command of theirs): a request sent "after" one of them is
+# skipped, so a chain sent in one go stops where a step failed.
 NOT_OK = []
 
 def handle(line):
@@ -513,7 +530,7 @@ def handle(line):
             out = answer(req["op"], req["args"])
     except Exception as e:
         out = {"ok": False, "error": "bad request: %s: %s" % (type(e).__name__, e)}
-    if not out.get("ok"):
+    if not out.get("ok") or out.get("stop"):  # "stop": answered, but what is chained after it must not run
         NOT_OK.append(rid)
         del NOT_OK[:-64]
     return send({"id": rid, "out": out})
@@ -522,7 +539,7 @@ def drop_stale():
     now = time.monotonic()
     for token, l in list(LOCKS.items()):
         if now >= l["seen"] + l["stale"]:
-            drop_lock(token)
+            drop_lock(token, clean=False)
             send({"event": "lock-dropped", "token": token, "why": "no heartbeat for %d s" % l["stale"]})
 
 def serve():
@@ -575,7 +592,7 @@ export const PassFdOut = z.object({
   ok: z.literal(true),
   fdset: z.number().int().nullable(),
   results: z.array(z.object({ command: z.string(), ok: z.boolean(), error: QmpErr, return: z.unknown().optional() })),
-  /** The returns of `readAfter`, in order (absent when a command failed). */
+  /** The returns of `readAfter`, in order (empty when a command failed). */
   after: z.array(z.unknown()),
 });
 
@@ -639,9 +656,10 @@ export interface HelperLink {
 }
 
 /**
- * The helper process of one session. Requests go one at a time: the script
- * is single-threaded anyway, and an answer can then only belong to the
- * request in flight (its id is still checked, to catch a desync).
+ * The helper process of one session. The script serves requests one after
+ * the other and answers in order, so answers are matched to the requests
+ * waiting, oldest first (ids are still checked, to catch a desync). Several
+ * wait at once only within a chain; otherwise a session's requests take turns.
  */
 class HelperProcess implements HelperLink {
   private nextId = 1;
@@ -916,9 +934,10 @@ export function runNodeHelperChain(session: NodeSession, requests: ChainedReques
   let expose: (answers: Promise<unknown>[]) => void = () => undefined;
   const turn = inTurn(session, timeoutMs, async (helper, left) => {
     let after: number | undefined;
-    const answers = requests.map((r) => {
+    const answers = requests.map((r, i) => {
       const id = helper.nextRequestId;
-      const p = helper.request(r.op, r.args, left, after);
+      // Each step keeps a whole limit of its own: the k-th may end k limits after the first began.
+      const p = helper.request(r.op, r.args, left + i * timeoutMs, after);
       after = id;
       return p;
     });

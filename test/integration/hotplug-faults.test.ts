@@ -91,6 +91,10 @@ describe("hotplug faults", () => {
     expect(r.undone.join("\n")).toContain(`delete tap ${tap}`);
     expect(r.runtimeUnchanged).toBe(true);
     expect(events.filter((e) => e.state === "undone").length).toBe(2);
+    // The nic file was chained behind the fd pass: QEMU's refusal stopped it on the node.
+    const nicFile = p.plan.steps.find((st) => st.kind === "node-nic-file");
+    expect(nicFile?.kind === "node-nic-file" && existsSync(join(lima.paths.nicDir, String(nicFile.seq)))).toBe(false);
+    expect(r.notUndone.join("\n")).not.toMatch(/ran on the node/);
     expect((await fileBytes(lima)).equals(before)).toBe(true);
     expect(existsSync(`/sys/class/net/${tap}`)).toBe(false);
     const q = await openQmp(session, lima.paths.qmp);
@@ -161,8 +165,9 @@ describe("hotplug faults", () => {
       const reading = gatherInstanceStateLocked(session, "lima.lab", { root: node.root, nodeId: "lab", readers: { ganetiVersions: ["3.0.2"] }, nicTaps: false });
       // Its first look at the bus (taken at once, without the lock) is over by now.
       await new Promise((r) => setTimeout(r, 500));
-      // The holder changes the bus, then lets go.
-      const q = await kvmd(lima);
+      // The holder changes the bus through the instance's own QMP socket, which
+      // serves one client: the waiting read must not be sitting on it.
+      const q = await openQmp(other, lima.paths.qmp, { greetingTimeoutMs: 2_000 });
       await q.execute("device_add", { driver: "virtio-net-pci", id: "while-locked", bus: "pci.0", addr: "0x15" });
       q.close();
       await held.release();

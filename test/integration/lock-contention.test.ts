@@ -137,7 +137,8 @@ describe("InstanceLocks", () => {
     expect(Date.now() - t0).toBeLessThan(4_000);
     expect(lost.message).toMatch(/no heartbeat/);
     expect(lock.held).toBe(false);
-    keep(await b.acquire("web6", { timeoutMs: 2_000 }));
+    // A holder dropped for silence may have been mid-change: the next taker is not told "quiet".
+    expect(keep(await b.acquire("web6", { timeoutMs: 2_000 })).quietMs).toBeNull();
   });
 
   it("a holder that keeps its heartbeat keeps the lock past staleAfterS", async () => {

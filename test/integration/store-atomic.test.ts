@@ -253,6 +253,10 @@ describe("Journal", () => {
       current = next;
     }
     expect((await journal.list(store.nodeId, "web1")).map((e) => e.planId)).toEqual(["p2", "p3", "p4"]);
+    // A run that prepared its entry but never wrote (it failed before the write) costs no history.
+    const unused = await journal.prepare(store.nodeId, { root, instance: "web1", planId: "failed-run", content: NEW, expected: current });
+    await journal.discard(unused);
+    expect((await journal.list(store.nodeId, "web1")).map((e) => e.planId)).toEqual(["p2", "p3", "p4"]);
   });
 });
 
