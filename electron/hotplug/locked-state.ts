@@ -8,14 +8,15 @@
 //   - the lock request, which also brings back the runtime file's bytes and
 //     how long the lock had been free;
 //   - the QMP channel, whose negotiation and bus reads go out as one batch
-//     (read again under the lock when the lock was taken or released by
-//     someone else since we started: their change may have been half done);
+//     (let go at once if the lock is not ours yet, since the socket serves one
+//     client; read again under the lock when the lock changed hands since we
+//     started: that change may have been half done);
 //   - the user-shutdown marker's lstat (SFTP).
 // The QMP session stays open for the executor's first QMP step.
 import type { NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
 import { InstanceLocks, type HeldLock } from "../node/instance-lock.js";
-import { RuntimeStore, MAX_RUNTIME_BYTES } from "../node/runtime-store.js";
+import { RuntimeStore, runtimeFileProblem } from "../node/runtime-store.js";
 import { instancePaths } from "../../shared/node/layout.js";
 import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
 import { probeAndKeep, readLive } from "../inventory/probe.js";
@@ -85,7 +86,7 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
       // another operation of ours may have been half done, so read it again.
       live = await readLive(qmp, paths.qmp);
     }
-    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label), live, userShutdown);
+    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label, instance), live, userShutdown);
     return { ...plannerState(instance, g, opts, t), lock, ...(qmp ? { qmp } : {}) };
   } catch (err) {
     // Also when the SFTP check failed before the probe's session was taken over.
@@ -97,10 +98,10 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
 }
 
 /** The runtime file as the lock request read it, in the words a plain read would use. */
-function runtimeRead(lock: HeldLock, path: string, node: string): RuntimeRead {
+function runtimeRead(lock: HeldLock, path: string, node: string, instance: string): RuntimeRead {
   const c = lock.checked;
-  if (!c) return { error: `${path} does not exist on ${node}: the instance is not running there (or the node root is wrong).` };
-  if (!c.regular) return { error: `${path} on ${node} is not a regular file; refusing to touch it. Inspect it on the node.` };
-  if (!c.bytes) return { error: `${path} on ${node} is larger than ${MAX_RUNTIME_BYTES} bytes (16 MiB), so it is not a runtime file. Inspect it on the node.` };
+  if (!c) return { error: runtimeFileProblem.missing(path, node, instance) };
+  if (!c.regular) return { error: runtimeFileProblem.notRegular(path, node) };
+  if (!c.bytes) return { error: runtimeFileProblem.tooLarge(path, node) };
   return { text: c.bytes.toString("utf8"), bytes: c.bytes };
 }

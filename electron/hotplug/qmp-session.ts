@@ -1,6 +1,6 @@
 // Short QMP sessions to ctrl/<instance>.qmp over the node's SSH connection.
 import type { NodeSession } from "../ssh/session.js";
-import { QmpClient } from "../qmp/client.js";
+import { QmpClient, qmpCacheKey } from "../qmp/client.js";
 
 export interface QmpTimeouts {
   greetingTimeoutMs?: number;
@@ -11,7 +11,7 @@ export async function openQmp(session: NodeSession, qmpPath: string, t: QmpTimeo
   const stream = await session.openUnixSocket(qmpPath);
   return QmpClient.connect(stream, {
     label: `${session.label}:${qmpPath}`,
-    cacheKey: `${session.label}:${qmpPath}`,
+    cacheKey: qmpCacheKey(session.label, qmpPath),
     greetingTimeoutMs: t.greetingTimeoutMs ?? 5000,
     commandTimeoutMs: t.commandTimeoutMs ?? 15_000,
   });

@@ -2,7 +2,7 @@
 // client at a time (Ganeti opens it per operation), so we read what we need
 // and let go. A socket that gives no greeting is reported as busy.
 import type { NodeSession } from "../ssh/session.js";
-import { QmpBusyError, QmpClient, QmpError, QmpTimeoutError } from "../qmp/client.js";
+import { QmpBusyError, QmpClient, QmpError, QmpTimeoutError, qmpCacheKey } from "../qmp/client.js";
 import { QueryStatusSchema } from "../../shared/qmp/messages.js";
 import { livePci, liveScsi, peripherals } from "../qmp/live-bus.js";
 import type { InstanceFacts, LiveFacts } from "../../shared/inventory/build.js";
@@ -27,9 +27,11 @@ export async function readLive(qmp: QmpClient, qmpPath: string): Promise<ProbeRe
   try {
     return { live: liveFacts(qmp, await readBus(qmp)) };
   } catch (err) {
-    return { problem: { state: "unreachable", detail: `QMP on ${qmpPath} failed: ${err instanceof Error ? err.message : String(err)}` } };
+    return { problem: { state: "unreachable", detail: failed(qmpPath, err) } };
   }
 }
+
+const failed = (qmpPath: string, err: unknown): string => `QMP on ${qmpPath} failed: ${err instanceof Error ? err.message : String(err)}`;
 
 /**
  * probeInstance for a caller that goes on to change the instance: the
@@ -50,13 +52,13 @@ export async function probeAndKeep(session: NodeSession, qmpPath: string, opts: 
     // The reads go out with the negotiation: one round trip for all of it.
     ({ client: qmp, first: bus } = await QmpClient.connectThen(
       stream,
-      { label: qmpPath, greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500, commandTimeoutMs: opts.commandTimeoutMs ?? 5000, cacheKey: `${session.label}:${qmpPath}` },
+      { label: qmpPath, greetingTimeoutMs: opts.greetingTimeoutMs ?? 2500, commandTimeoutMs: opts.commandTimeoutMs ?? 5000, cacheKey: qmpCacheKey(session.label, qmpPath) },
       readBus,
     ));
   } catch (err) {
     if (err instanceof QmpBusyError) return { result: { problem: { state: "busy", detail: err.message } } };
-    const why = err instanceof Error ? err.message : String(err);
-    return { result: { problem: { state: "unreachable", detail: err instanceof QmpError || err instanceof QmpTimeoutError ? `QMP on ${qmpPath} failed: ${why}` : why } } };
+    const detail = err instanceof QmpError || err instanceof QmpTimeoutError ? failed(qmpPath, err) : err instanceof Error ? err.message : String(err);
+    return { result: { problem: { state: "unreachable", detail } } };
   }
   return { result: { live: liveFacts(qmp, bus) }, qmp };
 }

@@ -20,6 +20,7 @@
 import { z } from "zod";
 import type { ClientChannel } from "ssh2";
 import type { NodeSession } from "../ssh/session.js";
+import { WriteBatch } from "../streams/write-batch.js";
 import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "./exec.js";
 
 export const NODE_HELPER_PY = String.raw`
@@ -667,7 +668,15 @@ class HelperProcess implements HelperLink {
   private endedWith: (why: string) => void = () => undefined;
   readonly ended = new Promise<string>((resolve) => (this.endedWith = resolve));
   private buffered = "";
-  private outgoing = "";
+  private firstOp = "";
+  private readonly outgoing = new WriteBatch((text) => {
+    if (this.closed) return;
+    try {
+      this.channel.write(text);
+    } catch (err) {
+      this.kill(new ExecError(`Cannot send "${this.firstOp}" to the node-side helper on ${this.session.label}: ${(err as Error).message}`, HELPER_ARGV));
+    }
+  });
   private stderr = "";
   private exit: { code: number | null; signal: string | null } | undefined;
   private closed = false;
@@ -753,18 +762,8 @@ class HelperProcess implements HelperLink {
 
   /** Lines written together (a chain) leave in one write: one SSH packet, one wake-up of the helper. */
   private send(line: string, op: string): void {
-    this.outgoing += line;
-    if (this.outgoing.length > line.length) return;
-    queueMicrotask(() => {
-      const out = this.outgoing;
-      this.outgoing = "";
-      if (this.closed) return;
-      try {
-        this.channel.write(out);
-      } catch (err) {
-        this.kill(new ExecError(`Cannot send "${op}" to the node-side helper on ${this.session.label}: ${(err as Error).message}`, HELPER_ARGV));
-      }
-    });
+    if (this.outgoing.empty) this.firstOp = op;
+    this.outgoing.add(line);
   }
 
   /** The id the next request will get (for a following request's `after`). */

@@ -69,6 +69,13 @@ function isMissing(err: unknown): boolean {
   return err instanceof SftpError && err.status === SFTP_STATUS.NO_SUCH_FILE;
 }
 
+/** Why a runtime file cannot be read or replaced, in the same words wherever it is found out. */
+export const runtimeFileProblem = {
+  missing: (path: string, node: string, instance: string) => `${path} does not exist on ${node}: instance ${instance} is not running there (or the node root is wrong).`,
+  notRegular: (path: string, node: string) => `${path} on ${node} is not a regular file; refusing to touch it. Inspect it on the node.`,
+  tooLarge: (path: string, node: string) => `${path} on ${node} is larger than ${MAX_RUNTIME_BYTES} bytes (16 MiB), so it is not a runtime file. Inspect it on the node.`,
+};
+
 /** What the node read of a runtime file: its digest (null: the file is gone). */
 export type RuntimeDigest = { sha256: string; size: number; regular?: boolean } | null;
 
@@ -77,7 +84,7 @@ export const sha256Hex = (bytes: Buffer): string => createHash("sha256").update(
 /** Throw unless the node's file is still exactly `expected` (the bytes a change was planned from). */
 export function assertUnchanged(path: string, node: string, now: RuntimeDigest, expected: Buffer): void {
   if (!now) throw new RuntimeChangedError(path, node, "the file no longer exists");
-  if (now.regular === false) throw new RuntimeFileError(`${path} on ${node} is not a regular file; refusing to touch it. Inspect it on the node.`);
+  if (now.regular === false) throw new RuntimeFileError(runtimeFileProblem.notRegular(path, node));
   if (now.sha256 === sha256Hex(expected)) return;
   const n = expected.length;
   throw new RuntimeChangedError(path, node, `it is now ${now.size} bytes, the plan saw ${n}${now.size === n ? " (same size, different bytes)" : ""}`);
@@ -154,7 +161,7 @@ export class RuntimeStore {
     const sftp = await this.sftp();
     const handle = await sftp.open(path, "r").catch((err: unknown) => {
       if (isMissing(err)) {
-        throw new RuntimeFileError(`${path} does not exist on ${this.session.label}: instance ${name} is not running there (or the node root is wrong).`);
+        throw new RuntimeFileError(runtimeFileProblem.missing(path, this.session.label, name));
       }
       throw err;
     });
@@ -248,7 +255,7 @@ export class RuntimeStore {
 
   private checkRegular(st: RemoteStat, path: string): void {
     if (!st.isFile) {
-      throw new RuntimeFileError(`${path} on ${this.session.label} is not a regular file; refusing to touch it. Inspect it on the node.`);
+      throw new RuntimeFileError(runtimeFileProblem.notRegular(path, this.session.label));
     }
     if (st.size > MAX_RUNTIME_BYTES) {
       throw new RuntimeFileError(
@@ -266,7 +273,7 @@ export class RuntimeStore {
       if (chunk.length === 0) break;
       total += chunk.length;
       if (total > MAX_RUNTIME_BYTES) {
-        throw new RuntimeFileError(`${path} on ${this.session.label} is larger than ${MAX_RUNTIME_BYTES} bytes (16 MiB), so it is not a runtime file. Inspect it on the node.`);
+        throw new RuntimeFileError(runtimeFileProblem.tooLarge(path, this.session.label));
       }
       parts.push(chunk);
     }

@@ -7,6 +7,7 @@
 import type { Duplex } from "node:stream";
 import { EventEmitter } from "node:events";
 import type { z } from "zod";
+import { WriteBatch } from "../streams/write-batch.js";
 import {
   QmpErrorSchema,
   QmpEventSchema,
@@ -72,6 +73,9 @@ export interface QmpConnectOptions {
   cacheKey?: string;
 }
 
+/** The cacheKey of a node's QMP socket: every session to it (probe or change) shares one entry. */
+export const qmpCacheKey = (node: string, socketPath: string): string => `${node}:${socketPath}`;
+
 /** Command lists by cacheKey, with the greeting they came with. */
 const commandLists = new Map<string, { greeting: string; commands: Set<string> }>();
 const COMMAND_LISTS_MAX = 4096;
@@ -88,7 +92,10 @@ const MAX_LINE = 16 * 1024 * 1024;
 export class QmpClient {
   readonly events = new EventEmitter();
   private buffer = "";
-  private outgoing = "";
+  /** Commands issued together (a pipelined batch) leave in one write. */
+  private readonly outgoing = new WriteBatch((text) => {
+    if (!this.closed) this.stream.write(text);
+  });
   private nextId = 1;
   private pending = new Map<string, Pending>();
   private closed: Error | undefined;
@@ -196,7 +203,7 @@ export class QmpClient {
         reject(new QmpTimeoutError(command, timeoutMs));
       }, timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
-      this.send(`${JSON.stringify(message)}\n`);
+      this.outgoing.add(`${JSON.stringify(message)}\n`);
     });
     return opts.schema ? opts.schema.parse(value) : value;
   }
@@ -297,20 +304,6 @@ export class QmpClient {
     clearTimeout(p.timer);
     this.pending.delete(String(id));
     return p;
-  }
-
-  /**
-   * Commands issued together (a pipelined batch) leave in one write, so one
-   * SSH packet and one wake-up of sshd and QEMU instead of one per command.
-   */
-  private send(line: string): void {
-    this.outgoing += line;
-    if (this.outgoing.length > line.length) return;
-    queueMicrotask(() => {
-      const out = this.outgoing;
-      this.outgoing = "";
-      if (!this.closed) this.stream.write(out);
-    });
   }
 
   /** `why` is called only for the first failure: an error (and its stack) is made once. */

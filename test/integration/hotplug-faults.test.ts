@@ -16,7 +16,7 @@ import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/node/journal.js";
 import { InstanceLocks } from "../../electron/node/instance-lock.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
-import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac, type ExecutePlanOptions, type ProgressEvent } from "../../electron/hotplug/index.js";
 import { expectFailure, planOn, tempJournal } from "./hotplug-fixture.js";
 import { gatherInstanceStateLocked } from "../../electron/hotplug/locked-state.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";
@@ -52,6 +52,10 @@ afterAll(async () => {
 
 const plan = (s: NodeSession, instance: string, intent: HotplugIntentInput) => planOn(s, node.root, instance, intent);
 
+/** executePlan on the lab node with this file's journal; `more` is what the test adds. */
+const execute = (s: NodeSession, instance: string, p: Awaited<ReturnType<typeof plan>>, more: Partial<ExecutePlanOptions>) =>
+  executePlan({ session: s, root: node.root, nodeId: "lab", instance, plan: p.plan, expectedRuntime: p.expected, journal, ...more });
+
 /** A second QMP client on the .kvmd socket: "someone else" acting behind the executor's back. */
 async function kvmd(inst: StartedLabInstance): Promise<QmpClient> {
   return QmpClient.connect(connect(inst.paths.kvmd), { label: inst.paths.kvmd });
@@ -72,14 +76,7 @@ describe("hotplug faults", () => {
     await q0.execute("device_add", { driver: "virtio-net-pci", id: "intruder", bus: "pci.0", addr: "0x10" });
     q0.close();
     const events: ProgressEvent[] = [];
-    const r = await executePlan({
-      session,
-      root: node.root,
-      nodeId: "lab",
-      instance: "lima.lab",
-      plan: p.plan,
-      expectedRuntime: p.expected,
-      journal,
+    const r = await execute(session, "lima.lab", p, {
       onProgress: (e) => void events.push(e),
     });
     expectFailure(r);
@@ -113,14 +110,7 @@ describe("hotplug faults", () => {
     const uuid = newDeviceUuid();
     const p = await plan(cut, "lima.lab", { action: "add-nic", uuid, mac: newMac(), link: node.network.bridge!, slot: "0x12" });
     const before = await fileBytes(lima);
-    const r = await executePlan({
-      session: cut,
-      root: node.root,
-      nodeId: "lab",
-      instance: "lima.lab",
-      plan: p.plan,
-      expectedRuntime: p.expected,
-      journal,
+    const r = await execute(cut, "lima.lab", p, {
       onProgress: async (e) => {
         // netdev_add and device_add ran node-side; cut before the NIC is verified and recorded.
         if (e.kind === "node-pass-fd" && e.state === "done") {
@@ -190,14 +180,7 @@ describe("hotplug faults", () => {
     const p = await plan(session, "lima.lab", { action: "remove", kind: "nic", ref: nic.uuid! });
     const before = await fileBytes(lima);
     const events: ProgressEvent[] = [];
-    const r = await executePlan({
-      session,
-      root: node.root,
-      nodeId: "lab",
-      instance: "lima.lab",
-      plan: p.plan,
-      expectedRuntime: p.expected,
-      journal,
+    const r = await execute(session, "lima.lab", p, {
       deviceDeletedTimeoutMs: 3000,
       onProgress: (e) => void events.push(e),
     });
@@ -221,14 +204,7 @@ describe("hotplug faults", () => {
     const theirs = readRuntime(kilo.runtimeText).runtime;
     theirs.hvparams.boot_order = "network";
     const theirText = writeRuntime(theirs, "C");
-    const r = await executePlan({
-      session,
-      root: node.root,
-      nodeId: "lab",
-      instance: "kilo.lab",
-      plan: p.plan,
-      expectedRuntime: p.expected,
-      journal,
+    const r = await execute(session, "kilo.lab", p, {
       onProgress: async (e) => {
         if (e.kind === "verify" && e.state === "done") await writeFile(kilo.paths.runtime, theirText, { mode: 0o600 });
       },
