@@ -1,8 +1,8 @@
 // Builds the app's main-process side once: settings, node manager, activity
 // log, event bus, service and dispatcher. Electron's main and the web host
 // both start from here, so the two transports run the same code.
-import { SettingsStore } from "../nodes/settings-store.js";
-import { NodeManager } from "../nodes/node-manager.js";
+import { SettingsStore } from "../node-registry/settings-store.js";
+import { NodeManager } from "../node-registry/node-manager.js";
 import { ActivityLog } from "./activity-log.js";
 import { Dispatcher, EventBus } from "./dispatch.js";
 import { createService, type LabLauncher, type RunPlan } from "./service.js";

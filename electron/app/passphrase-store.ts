@@ -9,7 +9,7 @@
 // Passphrases are handed to the node manager (which gives them to ssh2) and
 // to the backend, nothing else: no method returns one to a caller that could
 // put it into a status, an event, an activity entry or a log line.
-import type { PassphraseProvider } from "../nodes/node-manager.js";
+import type { PassphraseProvider } from "../node-registry/node-manager.js";
 
 export type BackendAvailability = { ok: true } | { ok: false; reason: string };
 

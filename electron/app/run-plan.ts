@@ -1,6 +1,6 @@
 // The service's RunPlan, carried out by the hotplug executor with a journal
 // in the app's data dir (previous runtime-file bytes, for undo).
-import { Journal } from "../node/journal.js";
+import { Journal } from "../hotplug/journal.js";
 import { executePlan } from "../hotplug/executor.js";
 import type { RunPlan } from "./service.js";
 

@@ -3,19 +3,19 @@
 // with the node services; planning is pure (shared/hotplug) and execution
 // goes through the executor, with progress and outcomes pushed as events.
 import { randomUUID } from "node:crypto";
-import type { NodeManager } from "../nodes/node-manager.js";
+import type { NodeManager } from "../node-registry/node-manager.js";
 import type { NodeSession } from "../ssh/session.js";
-import type { NodeConfig, NodeConfigInput } from "../../shared/nodes/schema.js";
+import type { NodeConfig, NodeConfigInput } from "../../shared/node-registry/schema.js";
 import type { ActivityEntry, AppInfo, NodeView, PlanPreview, UiIntent } from "../../shared/ipc/contract.js";
 import { planHotplug, type HotplugIntent, type PlanOk, type PlanStep } from "../../shared/hotplug/index.js";
 import { readRuntime, type Nic } from "../../shared/runtime/index.js";
 import { summarize } from "../../shared/inventory/view.js";
 import { comparableOf, diffInventory } from "../../shared/inventory/diff.js";
 import { gatherInstanceState } from "../hotplug/state.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { gatherInstance, loadNodeInventory, type GatheredInstance } from "../inventory/node-inventory.js";
 import { ActivityLog } from "./activity-log.js";
-import { importSshConfig } from "../nodes/ssh-config-import.js";
+import { importSshConfig } from "../node-registry/ssh-config-import.js";
 import { ApiError, EventBus, type Handlers } from "./dispatch.js";
 import { newDeviceUuid, newMac } from "../hotplug/ids.js";
 import type { PassphraseStore } from "./passphrase-store.js";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom } from "./node-options";
 import { NodeSession, type NodeTarget } from "../ssh/session";
-import { Journal } from "../node/journal";
+import { Journal } from "../hotplug/journal";
 import { executePlan, type ProgressEvent } from "../hotplug/executor";
 import { gatherInstanceState, type GatheredState } from "../hotplug/state";
 import { gatherInstanceStateLocked, type LockedState } from "../hotplug/locked-state";

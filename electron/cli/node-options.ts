@@ -5,7 +5,7 @@
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { NodeSession, type NodeTarget } from "../ssh/session.js";
-import { normalizeRoot } from "../../shared/node/layout.js";
+import { normalizeRoot } from "../../shared/on-node/layout.js";
 import { UsageError } from "./io";
 
 export const NODE_OPTIONS_HELP = `Node options:

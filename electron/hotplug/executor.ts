@@ -19,17 +19,17 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError, type QmpClient } from "../qmp/client.js";
-import { assertUnchanged, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../node/runtime-store.js";
-import type { Journal, JournalEntry } from "../node/journal.js";
-import { InstanceLockedError, InstanceLocks, type HeldLock } from "../node/instance-lock.js";
-import { ExecError } from "../node/exec.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { assertUnchanged, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../on-node/runtime-store.js";
+import type { Journal, JournalEntry } from "../hotplug/journal.js";
+import { InstanceLockedError, InstanceLocks, type HeldLock } from "../on-node/instance-lock.js";
+import { ExecError } from "../on-node/exec.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { FDSET_PLACEHOLDER, type PlanOk, type PlanStep, type PlanStepKind, type QmpCall, type QmpStep, type VerifyStep } from "../../shared/hotplug/index.js";
 import type { Generation } from "../../shared/runtime/index.js";
 import { displayPciAddr } from "../../shared/slots/index.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci, type LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
-import { NicFileOut, NodeHelperError, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper, runNodeHelperChain, type ChainedRequest } from "../node/node-helper.js";
+import { NicFileOut, NodeHelperError, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper, runNodeHelperChain, type ChainedRequest } from "../on-node/node-helper.js";
 
 export type StepState = "running" | "done" | "failed" | "undoing" | "undone" | "waiting-guest";
 

@@ -15,9 +15,9 @@
 // The QMP session stays open for the executor's first QMP step.
 import type { NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
-import { InstanceLocks, type HeldLock } from "../node/instance-lock.js";
-import { RuntimeStore, runtimeFileProblem } from "../node/runtime-store.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { InstanceLocks, type HeldLock } from "../on-node/instance-lock.js";
+import { RuntimeStore, runtimeFileProblem } from "../on-node/runtime-store.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
 import { probeAndKeep, readLive } from "../inventory/probe.js";
 import { plannerState, readNicTaps, type GatherOptions, type GatheredState } from "./state.js";

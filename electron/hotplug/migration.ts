@@ -3,8 +3,8 @@
 import { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
-import { RuntimeStore } from "../node/runtime-store.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { RuntimeStore } from "../on-node/runtime-store.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { readRuntime, type Generation } from "../../shared/runtime/index.js";
 import { checkRuntimeAgainstLive, type MigrationCheck } from "../../shared/hotplug/migration-check.js";
 import { livePci, liveScsi, openQmp, type QmpTimeouts } from "./qmp-session.js";

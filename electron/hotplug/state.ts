@@ -3,13 +3,13 @@
 // commands, QEMU version) turned into planner input, plus the tap names
 // Ganeti recorded in nic/<instance>/<seq> when a plan may remove a NIC.
 import type { NodeSession } from "../ssh/session.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import type { InstanceState, Readers } from "../../shared/hotplug/index.js";
 import { plannerInput } from "../../shared/inventory/planner-input.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { gatherInstance, type GatheredInstance } from "../inventory/node-inventory.js";
 import type { QmpTimeouts } from "./qmp-session.js";
-import { NicFilesOut, runNodeHelper } from "../node/node-helper.js";
+import { NicFilesOut, runNodeHelper } from "../on-node/node-helper.js";
 
 export interface GatherOptions extends QmpTimeouts {
   root: string;

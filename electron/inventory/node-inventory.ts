@@ -1,8 +1,8 @@
 // A node's inventory: every instance with its state, runtime generation and
 // PCI/SCSI maps from both the runtime file and the live bus.
 import type { NodeSession } from "../ssh/session.js";
-import { RuntimeStore } from "../node/runtime-store.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { RuntimeStore } from "../on-node/runtime-store.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { buildInstanceView, type InstanceFacts } from "../../shared/inventory/build.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { probeInstance, type ProbeOptions, type ProbeResult } from "./probe.js";

@@ -4,7 +4,7 @@
 // and run QEMU from what was read.
 import { randomBytes, randomUUID } from "node:crypto";
 import { readRuntime, writeRuntime, newNic, newDisk, type Generation, type Nic, type Runtime } from "../../shared/runtime/index.js";
-import { instancePaths, type InstancePaths } from "../../shared/node/layout.js";
+import { instancePaths, type InstancePaths } from "../../shared/on-node/layout.js";
 import { QEMU, type LabInstance, type LabNode } from "./node.js";
 
 export interface LabDiskSpec {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { connect, type Socket } from "node:net";
-import { kvmLayout, instancePaths, type InstancePaths } from "../../shared/node/layout.js";
+import { kvmLayout, instancePaths, type InstancePaths } from "../../shared/on-node/layout.js";
 import { buildQemuArgv, type RuntimeLike } from "../../shared/qemu/command-line.js";
 import { startSshd, type RunningSshd, type SshdInfo } from "./sshd.js";
 import { setUpNetwork, type LabNetwork } from "./network.js";

@@ -12,7 +12,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { BackendAvailability, PersistentSecretBackend } from "../app/passphrase-store.js";
-import { writeFileAtomic } from "../nodes/settings-store.js";
+import { writeFileAtomic } from "../node-registry/settings-store.js";
 
 /** The part of Electron's safeStorage this store uses. */
 export type SafeStorageLike = Pick<SafeStorage, "isAsyncEncryptionAvailable" | "encryptStringAsync" | "decryptStringAsync" | "getSelectedStorageBackend">;

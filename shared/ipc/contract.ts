@@ -2,7 +2,7 @@
 // IPC and the loopback web host) carry exactly these channels, and main
 // validates every request with these schemas before anything else runs.
 import { z } from "zod";
-import { AddNodeRequestSchema, NodeConfigSchema, NodeStatusSchema } from "../nodes/schema";
+import { AddNodeRequestSchema, NodeConfigSchema, NodeStatusSchema } from "../node-registry/schema";
 import { InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
 import { GenerationSchema } from "../runtime/generation";
 import { DeviceRefSchema, LinkSchema, MacSchema, NicModelSchema, NodePathSchema, ScsiIdSchema, SlotSchema } from "../hotplug/intent";

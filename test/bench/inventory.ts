@@ -13,7 +13,7 @@ import { startSshd, type RunningSshd, type SshdInfo } from "../../electron/lab/s
 import { descendantsOf } from "../../electron/lab/processes.js";
 import { NodeSession, type NodeTarget } from "../../electron/ssh/session.js";
 import { loadNodeInventory } from "../../electron/inventory/node-inventory.js";
-import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
+import { instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
 import { round, summarize, type Summary } from "./stats.js";
 
 export const instanceName = (i: number): string => `i${String(i).padStart(2, "0")}.lab`;

@@ -6,7 +6,7 @@ import { chromium, type Browser, type CDPSession, type Page } from "playwright-c
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
 import type { LabNode } from "../../electron/lab/node.js";
 import { buildInstanceRuntime } from "../../electron/lab/instances.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { mib, round, summarize } from "./stats.js";
 
 export const CHROMIUM = "/usr/bin/chromium";

@@ -8,14 +8,14 @@ import { LabNode } from "../../electron/lab/node.js";
 import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
-import { Journal } from "../../electron/node/journal.js";
+import { Journal } from "../../electron/hotplug/journal.js";
 import { checkInstanceMigration, executePlan, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
 import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";
 import { livePci, liveScsi, openQmp } from "../../electron/hotplug/qmp-session.js";
 import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { formatPciAddr } from "../../shared/slots/index.js";
 
 let node: LabNode;

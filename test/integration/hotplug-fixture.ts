@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeSession } from "../../electron/ssh/session.js";
-import { Journal } from "../../electron/node/journal.js";
+import { Journal } from "../../electron/hotplug/journal.js";
 import { gatherInstanceState, type ExecuteResult } from "../../electron/hotplug/index.js";
 import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
 import { waitFor } from "../../electron/lab/processes.js";
 import { NodeSession } from "../../electron/ssh/session.js";
-import { ExecTimeoutError } from "../../electron/node/exec.js";
+import { ExecTimeoutError } from "../../electron/on-node/exec.js";
 import {
   LinkInfoOut,
   NicFileOut,
@@ -21,7 +21,7 @@ import {
   closeNodeHelper,
   runNodeHelper,
   runNodeHelperChain,
-} from "../../electron/node/node-helper.js";
+} from "../../electron/on-node/node-helper.js";
 
 let dir: string;
 let sshd: RunningSshd;

@@ -10,7 +10,7 @@ import { startDefaultInstances, buildInstanceRuntime, startLabInstance, type Sta
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { loadInstanceView, loadNodeInventory } from "../../electron/inventory/node-inventory.js";
-import { instancePaths } from "../../shared/node/layout.js";
+import { instancePaths } from "../../shared/on-node/layout.js";
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
 import { execFile } from "node:child_process";
 import { join } from "node:path";

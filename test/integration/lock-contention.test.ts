@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
-import { InstanceLockedError, InstanceLocks, lockHolderSchema, type HeldLock } from "../../electron/node/instance-lock.js";
-import { execOnNode, ExecOutputLimitError, ExecTimeoutError } from "../../electron/node/exec.js";
+import { InstanceLockedError, InstanceLocks, lockHolderSchema, type HeldLock } from "../../electron/on-node/instance-lock.js";
+import { execOnNode, ExecOutputLimitError, ExecTimeoutError } from "../../electron/on-node/exec.js";
 
 let dir: string;
 let root: string;

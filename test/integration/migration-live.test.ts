@@ -10,7 +10,7 @@ import { LabNode } from "../../electron/lab/node.js";
 import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
-import { Journal } from "../../electron/node/journal.js";
+import { Journal } from "../../electron/hotplug/journal.js";
 import { checkInstanceMigration, executePlan, migrateAndWait, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
 import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";

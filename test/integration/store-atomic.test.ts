@@ -6,11 +6,11 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
-import { InstanceLockedError, InstanceLocks } from "../../electron/node/instance-lock.js";
+import { InstanceLockedError, InstanceLocks } from "../../electron/on-node/instance-lock.js";
 import { NodeSession } from "../../electron/ssh/session.js";
-import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
-import { MAX_RUNTIME_BYTES, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../../electron/node/runtime-store.js";
-import { Journal } from "../../electron/node/journal.js";
+import { instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
+import { MAX_RUNTIME_BYTES, RuntimeChangedError, RuntimeFileError, RuntimeStore } from "../../electron/on-node/runtime-store.js";
+import { Journal } from "../../electron/hotplug/journal.js";
 
 let dir: string;
 let root: string;

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { startSshd, type RunningSshd, sessionTarget } from "../../electron/lab/sshd.js";
 import { NodeSession } from "../../electron/ssh/session.js";
-import { instancePaths, kvmLayout } from "../../shared/node/layout.js";
-import { RuntimeStore } from "../../electron/node/runtime-store.js";
+import { instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
+import { RuntimeStore } from "../../electron/on-node/runtime-store.js";
 
 let dir: string;
 let root: string;

@@ -1,7 +1,7 @@
 // Commands run on a node appear in error messages people read: an inline
 // script is named by size, never dumped into the message.
 import { describe, it, expect } from "vitest";
-import { describeArgv } from "../../electron/node/exec";
+import { describeArgv } from "../../electron/on-node/exec";
 
 describe("describeArgv", () => {
   it("keeps short words as they are and quotes the rest", () => {

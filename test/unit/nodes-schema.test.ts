@@ -11,7 +11,7 @@ import {
   nodeConfigFromRequest,
   slugify,
   splitHostInput,
-} from "../../shared/nodes/schema";
+} from "../../shared/node-registry/schema";
 
 const base = { id: "node-1", name: "Node 1", host: "node1.example.org", user: "root", auth: { kind: "agent" } };
 

@@ -5,11 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SettingsStore } from "../../electron/nodes/settings-store";
-import { combineKnownHosts } from "../../electron/nodes/host-trust";
-import { DEFAULT_BACKOFF, backoffDelay } from "../../electron/nodes/backoff";
-import { NodeManager } from "../../electron/nodes/node-manager";
-import { NodeConfigSchema, type NodeConfig } from "../../shared/nodes/schema";
+import { SettingsStore } from "../../electron/node-registry/settings-store";
+import { combineKnownHosts } from "../../electron/node-registry/host-trust";
+import { DEFAULT_BACKOFF, backoffDelay } from "../../electron/node-registry/backoff";
+import { NodeManager } from "../../electron/node-registry/node-manager";
+import { NodeConfigSchema, type NodeConfig } from "../../shared/node-registry/schema";
 
 let dir: string;
 beforeEach(async () => {

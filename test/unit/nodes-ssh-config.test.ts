@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { candidateToRequest, importSshConfig } from "../../electron/nodes/ssh-config-import";
-import { nodeConfigFromRequest } from "../../shared/nodes/schema";
+import { candidateToRequest, importSshConfig } from "../../electron/node-registry/ssh-config-import";
+import { nodeConfigFromRequest } from "../../shared/node-registry/schema";
 
 let dir: string;
 beforeAll(async () => {

@@ -3,7 +3,7 @@
 import { describe, it, expect } from "vitest";
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
-import { RemoteArgumentError, remoteCommand, shellQuote } from "../../shared/node/remote-command.js";
+import { RemoteArgumentError, remoteCommand, shellQuote } from "../../shared/on-node/remote-command.js";
 
 /** Run `script` through /bin/sh -c and return stdout as a UTF-8 string. */
 function sh(script: string): string {

@@ -1,7 +1,7 @@
 // "Add node": host, port, user, key file or ssh-agent, root. Checked with
 // the same zod schema main uses, so field errors read exactly as main's.
 import { useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
-import { AddNodeRequestSchema, type AddNodeRequest } from "../../../shared/nodes/schema";
+import { AddNodeRequestSchema, type AddNodeRequest } from "../../../shared/node-registry/schema";
 import type { NodeView, SshConfigImportView } from "../../../shared/ipc/contract";
 import { useApi } from "../state/api-context";
 import { useAction } from "../state/use-action";

@@ -2,7 +2,7 @@
 // step for each failure), the host-key dialogs and the key passphrase dialog.
 import { memo, useState, type FormEvent } from "react";
 import type { NodeView, SetPassphraseResponse } from "../../../shared/ipc/contract";
-import type { NodeStatus } from "../../../shared/nodes/schema";
+import type { NodeStatus } from "../../../shared/node-registry/schema";
 import { useApi } from "../state/api-context";
 import { useAction } from "../state/use-action";
 import { useAppInfo } from "../state/hooks";

@@ -1,5 +1,5 @@
 // Small display helpers shared by the views.
-import type { NodeStatus } from "../../../shared/nodes/schema";
+import type { NodeStatus } from "../../../shared/node-registry/schema";
 
 export function timeOfDay(ms: number): string {
   return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });

@@ -18,7 +18,7 @@ import { hostname, userInfo } from "node:os";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
-import { assertInstanceName, normalizeRoot } from "../../shared/node/layout.js";
+import { assertInstanceName, normalizeRoot } from "../../shared/on-node/layout.js";
 import { LockOut, runNodeHelperOn, runNodeHelper, UnlockOut, type HelperLink } from "./node-helper.js";
 
 export const LOCKS_SUBDIR = "var/run/hotplug-desk/locks";

@@ -28,7 +28,7 @@ import {
   type NodeHostKeyProblem,
   type NodeState,
   type NodeStatus,
-} from "../../shared/nodes/schema.js";
+} from "../../shared/node-registry/schema.js";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { checkHostKey, combineKnownHosts, describeHostKeyProblem, fetchHostKey, problemFromHostKeyError } from "./host-trust.js";
 import type { CorruptSettings, SettingsStore } from "./settings-store.js";

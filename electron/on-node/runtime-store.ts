@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
-import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/node/layout.js";
+import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
 import { NodeSftp, SFTP_STATUS, SftpError, type RemoteStat } from "./sftp.js";
 import { NodeHelperError, runNodeHelper, WriteRuntimeOut } from "./node-helper.js";
 

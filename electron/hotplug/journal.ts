@@ -6,8 +6,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { assertInstanceName } from "../../shared/node/layout.js";
-import { RuntimeChangedError, RuntimeFileError, type RuntimeStore } from "./runtime-store.js";
+import { assertInstanceName } from "../../shared/on-node/layout.js";
+import { RuntimeChangedError, RuntimeFileError, type RuntimeStore } from "../on-node/runtime-store.js";
 
 export const DEFAULT_KEEP_PER_INSTANCE = 50;
 

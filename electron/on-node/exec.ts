@@ -3,7 +3,7 @@
 // shell syntax. Results are plain data; callers validate stdout with zod.
 import type { ClientChannel } from "ssh2";
 import type { NodeSession } from "../ssh/session.js";
-import { remoteCommand } from "../../shared/node/remote-command.js";
+import { remoteCommand } from "../../shared/on-node/remote-command.js";
 
 export interface ExecOptions {
   /** Written to the command's stdin, then stdin is closed (EOF). */

@@ -11,7 +11,7 @@ import { appendFile, mkdir, open, readdir, readFile, rename, unlink } from "node
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { NodesFileSchema, formatIssues, type NodeConfig } from "../../shared/nodes/schema.js";
+import { NodesFileSchema, formatIssues, type NodeConfig } from "../../shared/node-registry/schema.js";
 
 export interface SettingsStoreOptions {
   /** Electron's userData in the app; a temp dir in tests. */

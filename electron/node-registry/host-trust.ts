@@ -8,7 +8,7 @@
 import { Client } from "ssh2";
 import { HostKeyError } from "../ssh/session.js";
 import { hostField, keyTypeOfBlob, parseKnownHosts, verifyHostKey } from "../ssh/known-hosts.js";
-import type { NodeHostKeyProblem } from "../../shared/nodes/schema.js";
+import type { NodeHostKeyProblem } from "../../shared/node-registry/schema.js";
 import type { KnownHostsSource } from "./settings-store.js";
 
 export interface KnownHostsLocation {

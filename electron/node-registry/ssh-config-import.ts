@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import SSHConfig, { LineType, type Line, type Section } from "ssh-config";
-import { UserSchema, isValidHost, type AddNodeRequest } from "../../shared/nodes/schema.js";
+import { UserSchema, isValidHost, type AddNodeRequest } from "../../shared/node-registry/schema.js";
 
 export interface SshConfigCandidate {
   /** The Host name as written in the config. */
