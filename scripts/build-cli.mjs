@@ -7,7 +7,7 @@
 // no node_modules. ssh2's optional native add-ons stay out (it falls back to
 // its JavaScript crypto). `import x from "./f.py?raw"` loads f.py as text.
 import { build } from "esbuild";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -49,9 +49,32 @@ export const zodEnglishOnlyPlugin = {
   },
 };
 
-export async function buildCli({ outdir = CLI_OUT, metafile = false } = {}) {
+/**
+ * The bundle holds copies of npm packages (MIT, BSD and the like), so it
+ * ships their licence texts: out/cli/THIRD-PARTY-LICENSES.txt, one section
+ * per package found among the bundle's inputs.
+ */
+async function writeLicenses(metafile, outdir) {
+  const dirs = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//);
+    if (m) dirs.add(m[1]);
+  }
+  const sections = [];
+  for (const dir of [...dirs].sort()) {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, dir, "package.json"), "utf8"));
+    const licence = pkg.license ?? pkg.licenses?.map((l) => l.type).join(", ");
+    const files = (await readdir(path.join(ROOT, dir))).filter((f) => /^(licen[cs]e|copying|notice)/i.test(f)).sort();
+    const texts = await Promise.all(files.map((f) => readFile(path.join(ROOT, dir, f), "utf8")));
+    const body = texts.length ? texts.join("\n") : `(no licence file in the package; package.json says: ${licence ?? "nothing"})\n`;
+    sections.push(`${pkg.name}@${pkg.version} (${licence ?? "licence not stated"})\n\n${body.trimEnd()}\n`);
+  }
+  await writeFile(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), `npm packages bundled into the hotplug-desk command line\n\n${sections.join(`\n${"-".repeat(72)}\n\n`)}`);
+}
+
+export async function buildCli({ outdir = CLI_OUT } = {}) {
   await rm(outdir, { recursive: true, force: true });
-  return build({
+  const result = await build({
     absWorkingDir: ROOT,
     entryPoints: { main: "electron/cli/start.ts" },
     outdir,
@@ -77,14 +100,16 @@ export async function buildCli({ outdir = CLI_OUT, metafile = false } = {}) {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "linked",
-    metafile,
+    metafile: true,
     logLevel: "warning",
   });
+  await writeLicenses(result.metafile, outdir);
+  return result;
 }
 
 // `node scripts/build-cli.mjs [--metafile FILE]`: FILE gets esbuild's account of what went where.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf("--metafile");
-  const result = await buildCli({ metafile: i > 0 });
+  const result = await buildCli();
   if (i > 0) await writeFile(path.resolve(process.argv[i + 1]), JSON.stringify(result.metafile));
 }

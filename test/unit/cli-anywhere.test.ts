@@ -85,6 +85,16 @@ describe("the CLI bundle", () => {
     expect(notNode).toEqual([]);
   });
 
+  it("ships the licence of every npm package it holds", () => {
+    const names = new Set(
+      Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs).map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\/[^]*$/.exec(i)?.[1]).filter((n): n is string => !!n)),
+    );
+    expect([...names]).toEqual(expect.arrayContaining(["ssh2", "zod"]));
+    const licences = readFileSync(path.join(REPO, "out/cli/THIRD-PARTY-LICENSES.txt"), "utf8");
+    for (const n of names) expect(licences, n).toMatch(new RegExp(`^${n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}@\\d`, "m"));
+    expect(licences).toMatch(/Permission is hereby granted/);
+  });
+
   it("loads `import x from './f.py?raw'` as the file's text", () => {
     const dir = tmp("hd-cli-raw-");
     const py = 'print("hello from \\"raw\\"")\n# ünïcode and a `backtick` ${not a template}\n';
@@ -133,7 +143,7 @@ describe("the CLI wherever it runs", () => {
     const dir = tmp("hd-cli-pack-");
     const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: REPO, encoding: "utf8" }).trim().split("\n").at(-1)!;
     const listing = execFileSync("tar", ["tzf", path.join(dir, tarball)], { encoding: "utf8" }).trim().split("\n");
-    expect(listing).toEqual(expect.arrayContaining(["package/bin/hotplug-desk.cjs", "package/out/cli/main.mjs", "package/package.json"]));
+    expect(listing).toEqual(expect.arrayContaining(["package/bin/hotplug-desk.cjs", "package/out/cli/main.mjs", "package/out/cli/THIRD-PARTY-LICENSES.txt", "package/package.json"]));
     expect(listing.filter((f) => f.endsWith(".ts"))).toEqual([]);
     const prefix = path.join(dir, "prefix");
     const install = spawnSync("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", path.join(dir, tarball)], {
