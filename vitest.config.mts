@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: false,
-    reporters: ["default"],
+    // The second lists every skipped test with its reason after the run.
+    reporters: ["default", "./test/support/skip-reasons-reporter.ts"],
   },
 });

@@ -1,32 +1,23 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript CLI through tsx in a child node process and
-// exits with its code (the CLI is not compiled ahead of time).
+// hotplug-desk: runs the CLI bundle built ahead of time (scripts/build-cli.mjs
+// → out/cli/main.mjs) in this process. It is found from this file's own
+// location, so the command works from any directory, under cron's bare
+// environment and installed as a package; it needs no loader and no
+// node_modules.
 "use strict";
-const { spawn } = require("node:child_process");
+const { existsSync } = require("node:fs");
 const path = require("node:path");
+const { pathToFileURL } = require("node:url");
 
-const entry = path.resolve(__dirname, "..", "electron", "cli", "main.ts");
-const child = spawn(process.execPath, ["--import", "tsx", entry, ...process.argv.slice(2)], {
-  stdio: "inherit",
-  cwd: process.cwd(),
-});
-
-// Pass Ctrl-C and friends on; the child decides how to stop.
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(sig, () => child.kill(sig));
-}
-
-child.on("error", (err) => {
-  process.stderr.write(`hotplug-desk: cannot start node: ${err.message}\n`);
+const bundle = path.join(__dirname, "..", "out", "cli", "main.mjs");
+if (!existsSync(bundle)) {
+  process.stderr.write(
+    `hotplug-desk: the command line is not built (${bundle} is missing).\n` +
+      "In a clone of the repository, build it with: npm run build:cli\n",
+  );
   process.exit(1);
-});
-
-child.on("exit", (code, signal) => {
-  if (signal) {
-    // Re-raise so our parent sees the same signal death.
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
-    return;
-  }
-  process.exit(code ?? 1);
+}
+import(pathToFileURL(bundle).href).catch((err) => {
+  process.stderr.write(`hotplug-desk: cannot load ${bundle}: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
 });

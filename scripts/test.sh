@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test, from a fresh machine: system packages, npm packages, static
-# checks, then the suites (unit, conformance, lab, integration, e2e).
-# Ends with one line: "N passed, N failed[, N skipped]".
+# Every test, from a fresh machine: system packages (and Ganeti 3.1's code,
+# unpacked), npm packages, static checks, the CLI bundle, then the suites
+# (unit, conformance, lab, integration, e2e). Lists each skipped test with
+# its reason, then ends with one line: "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +17,11 @@ check() {
 }
 check typecheck npx tsc -p tsconfig.json --noEmit
 check lint npx eslint . --max-warnings=0
+# The CLI bundle (out/cli) that bin/hotplug-desk.cjs runs; its tests build it too.
+check "build the CLI" node scripts/build-cli.mjs
 
 mkdir -p test-results
-npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
+npx vitest run --reporter=default --reporter=./test/support/skip-reasons-reporter.ts --reporter=json --outputFile.json=test-results/vitest.json "$@"
 vitest_rc=$?
 
 if [[ -f test-results/vitest.json ]]; then

@@ -1,9 +1,8 @@
 // hotplug-desk command line: `hotplug-desk <area> <command> …`. Exit codes:
 // 0 ok, 1 the command failed (reasons on stderr), 2 bad command line.
+// Each area's module is imported when that area runs, so the file commands
+// (`runtime …`) never load the SSH side.
 import { UsageError, processIo, type CliIo } from "./io";
-import { runtimeCommand } from "./runtime-commands";
-import { inventoryCommand } from "./inventory-command";
-import { runHotplugCommand } from "./hotplug-commands";
 
 export const MAIN_USAGE = `Usage: hotplug-desk <area> <command> [options]
 
@@ -25,9 +24,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (area === undefined) throw new UsageError("missing area", MAIN_USAGE);
-    if (area === "runtime") return runtimeCommand(rest, io);
-    if (area === "inventory") return await inventoryCommand(rest, io);
-    if (area === "nic" || area === "disk" || area === "migrate-check") return await runHotplugCommand(argv, io);
+    if (area === "runtime") return (await import("./runtime-commands")).runtimeCommand(rest, io);
+    if (area === "inventory") return await (await import("./inventory-command")).inventoryCommand(rest, io);
+    if (area === "nic" || area === "disk" || area === "migrate-check") return await (await import("./hotplug-commands")).runHotplugCommand(argv, io);
     throw new UsageError(area.startsWith("-") ? `unknown option ${area}` : `unknown area "${area}"`, MAIN_USAGE);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -39,13 +38,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-// Runs as CommonJS under tsx (package.json has no "type"), so no top-level await.
-async function main(): Promise<void> {
-  const code = await run(process.argv.slice(2), processIo);
-  // Let stdout drain before exiting (large JSON to a pipe).
-  process.exitCode = code;
-}
-
-if (require.main === module) {
-  void main();
+/** Runs the command line of this process; the exit status is set, not forced, so stdout drains. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  process.exitCode = await run(argv, processIo);
 }

@@ -9,7 +9,8 @@
  *   d. -balloon X[,args] → -device virtio-balloon[,args];
  *   e. -vnc TLS args → -object tls-creds-…,id=vnctls0 + -vnc …,tls-creds=vnctls0;
  *   f. only inside the -vnc branch (as 3.1 has it): disk_discard not in
- *      {ignore, unmap} → ignore; remove -chroot <dir>.
+ *      {ignore, unmap} → ignore (3.1.0+); remove -chroot <dir> (3.1.1+;
+ *      3.0 and 3.1.0 keep it).
  * Every change is recorded as a note. Pure: works on copies.
  */
 import { driverForHvparams, type DeviceKind } from "./device-id";
@@ -130,7 +131,7 @@ export function upgradeRuntime(input: UpgradeInput): UpgradeResult {
     const c = kvmCmd.indexOf("-chroot");
     if (c >= 0) {
       const removed = kvmCmd.splice(c, 2);
-      notes.push({ rule: "chroot", detail: `kvm_cmd[${c}]: removed ${removed.join(" ")} (Ganeti 3.1 builds -run-with chroot at start)` });
+      notes.push({ rule: "chroot", detail: `kvm_cmd[${c}]: removed ${removed.join(" ")} (Ganeti 3.1.1+ drops it on load and builds -run-with chroot at start; 3.0 and 3.1.0 keep it)` });
     }
   }
 

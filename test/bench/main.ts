@@ -4,7 +4,7 @@
 // are reported as pass/fail; the command itself never fails on them.
 //
 // Environment: BENCH_RUNS (hotplug rounds, default 30), BENCH_ONLY
-// (comma list of hotplug,inventory,memory,ui).
+// (comma list of hotplug,inventory,memory,ui,cli).
 import { execFile } from "node:child_process";
 import { cpus, loadavg, totalmem, release } from "node:os";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { LabNode } from "../../electron/lab/node.js";
 import { ensureRendererBuilt } from "../../electron/web-host/renderer-build.js";
+import { benchCliStartup } from "./cli-startup.js";
 import { benchHotplug } from "./hotplug.js";
 import { benchInventory, startPausedInstances } from "./inventory.js";
 import { addStoppedInstances, benchUi, CHROMIUM } from "./ui.js";
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const log = (line: string) => process.stderr.write(`[bench ${round((Date.now() - t0) / 1000, 1)}s] ${line}\n`);
   const runs = Number(process.env.BENCH_RUNS ?? 30);
-  const only = new Set((process.env.BENCH_ONLY ?? "hotplug,inventory,memory,ui").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "hotplug,inventory,memory,ui,cli").split(",").map((s) => s.trim()));
 
   const result: Obj = {
     machine: {
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
     await ensureRendererBuilt(log).catch((err: unknown) => log(`renderer build failed: ${String(err)}`));
   }
 
+  if (only.has("cli")) result.cliStartup = await section("cli", log, () => benchCliStartup({ runs: 30, log }));
   if (only.has("hotplug")) result.hotplug = await section("hotplug", log, () => benchHotplug({ runs, log }));
 
   if (only.has("inventory") || only.has("memory") || only.has("ui")) {
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
     inventory50Maps: target(["inventory", "target"]),
     fleetView500: target(["ui", "fleetRender", "target"]),
     dragFrames: target(["ui", "drag", "target"]),
+    cliStartup: target(["cliStartup", "target"]),
   };
   (result.machine as Obj).loadAvgAtEnd = loadavg().map((v) => round(v));
   result.durationS = round((Date.now() - t0) / 1000, 1);

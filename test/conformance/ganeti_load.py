@@ -1,33 +1,62 @@
 #!/usr/bin/python3
 """Conformance peer: run Ganeti's own runtime-file code on our files.
 
-Run with /usr/bin/python3 and PYTHONPATH=/usr/share/ganeti/3.0 (Debian's
-ganeti-3.0). Reads one JSON request on stdin:
-  {"ops": [{"op": "load", "text": "..."},
+Run with /usr/bin/python3 and PYTHONPATH set to one Ganeti's Python code:
+/usr/share/ganeti/3.0 (Debian's ganeti-3.0) or the unpacked ganeti-3.1
+(scripts/ganeti-3.1.sh). Reads one JSON request on stdin:
+  {"ops": [{"op": "version"},
+           {"op": "load", "text": "..."},
            {"op": "save", "kvm_cmd": [...], "nics": [...], "hvparams": {...},
             "disks": [[disk, link, uri], ...]},
+           {"op": "device_ids", "uuids": [...]},
            {"op": "probe216"}]}
-and prints one JSON list of results. "load" runs hv_kvm's
-_AnalyzeSerializedRuntime (the loader every hotplug/migration uses) and
-re-saves the result the way _SaveKVMRuntime does. "save" builds objects with
-NIC.FromDict / Disk.FromDict and serializes them like _SaveKVMRuntime.
+and prints one JSON list of results. "load" runs the loader every hotplug
+and migration uses (3.0: hv_kvm._AnalyzeSerializedRuntime; 3.1:
+kvm_runtime.KVMRuntime.from_serialized) and re-saves the result the way
+that version saves runtime files. "save" builds objects with NIC.FromDict /
+Disk.FromDict and serializes them the same way. "device_ids" gives the
+QEMU ids Ganeti derives for NICs and disks with those uuids.
 """
 import json
 import sys
 import traceback
 
 
-def save_text(kvm_cmd, nics, hvparams, disks):
+def runtime_api():
+    """(load, save) for this Ganeti: text -> 4 parts, 4 parts -> text."""
     from ganeti import serializer
-    serialized_nics = [nic.ToDict() for nic in nics]
-    serialized_disks = [(blk.ToDict(), link, uri) for blk, link, uri in disks]
-    return serializer.Dump((kvm_cmd, serialized_nics, hvparams,
-                            serialized_disks)).decode("utf-8")
+    try:
+        from ganeti.hypervisor.hv_kvm.kvm_runtime import KVMRuntime  # 3.1+
+    except ImportError:
+        from ganeti.hypervisor import hv_kvm  # 2.16, 3.0
+
+        def save(kvm_cmd, nics, hvparams, disks):
+            serialized_nics = [nic.ToDict() for nic in nics]
+            serialized_disks = [(blk.ToDict(), link, uri) for blk, link, uri in disks]
+            return serializer.Dump((kvm_cmd, serialized_nics, hvparams, serialized_disks))
+        return hv_kvm._AnalyzeSerializedRuntime, save
+
+    def load(text):
+        runtime = KVMRuntime.from_serialized(text)
+        return runtime.kvm_cmd, runtime.kvm_nics, runtime.up_hvp, runtime.kvm_disks
+
+    def save(kvm_cmd, nics, hvparams, disks):
+        return KVMRuntime([kvm_cmd, nics, hvparams, disks]).serialize()
+    return load, save
+
+
+def as_text(data):
+    return data.decode("utf-8") if isinstance(data, bytes) else data
+
+
+def do_version():
+    from ganeti import constants
+    return {"ok": True, "version": constants.RELEASE_VERSION}
 
 
 def do_load(text):
-    from ganeti.hypervisor import hv_kvm
-    kvm_cmd, nics, hvparams, disks = hv_kvm._AnalyzeSerializedRuntime(text)
+    load, save = runtime_api()
+    kvm_cmd, nics, hvparams, disks = load(text)
     return {
         "ok": True,
         "kvm_cmd": kvm_cmd,
@@ -35,15 +64,25 @@ def do_load(text):
         "nics": [{"uuid": n.uuid, "hvinfo": n.hvinfo, "dict": n.ToDict()} for n in nics],
         "disks": [{"uuid": d.uuid, "hvinfo": d.hvinfo, "link": l, "uri": u,
                    "dict": d.ToDict()} for d, l, u in disks],
-        "resaved": save_text(kvm_cmd, nics, hvparams, disks),
+        "resaved": as_text(save(kvm_cmd, nics, hvparams, disks)),
     }
 
 
 def do_save(req):
     from ganeti import objects
+    _, save = runtime_api()
     nics = [objects.NIC.FromDict(n) for n in req["nics"]]
     disks = [(objects.Disk.FromDict(d), l, u) for d, l, u in req["disks"]]
-    return {"ok": True, "text": save_text(req["kvm_cmd"], nics, req["hvparams"], disks)}
+    return {"ok": True, "text": as_text(save(req["kvm_cmd"], nics, req["hvparams"], disks))}
+
+
+def do_device_ids(req):
+    from ganeti import constants, objects
+    from ganeti.hypervisor import hv_kvm
+    gen = hv_kvm._GenerateDeviceKVMId
+    return {"ok": True,
+            "nic": [gen(constants.HOTPLUG_TARGET_NIC, objects.NIC(uuid=u)) for u in req["uuids"]],
+            "disk": [gen(constants.HOTPLUG_TARGET_DISK, objects.Disk(uuid=u)) for u in req["uuids"]]}
 
 
 def do_probe216():
@@ -68,6 +107,10 @@ def main():
                 out.append(do_load(op["text"]))
             elif op["op"] == "save":
                 out.append(do_save(op))
+            elif op["op"] == "version":
+                out.append(do_version())
+            elif op["op"] == "device_ids":
+                out.append(do_device_ids(op))
             elif op["op"] == "probe216":
                 out.append(do_probe216())
             else:

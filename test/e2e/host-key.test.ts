@@ -3,20 +3,19 @@
 // key is unknown, the dialog shows the fingerprint sshd really presents, and
 // trusting it connects the node and records the key in the app's known_hosts.
 // Then the add-node form: a bad entry is refused per field, before main.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
 import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
+import { describeWhere, missingPrograms } from "../support/skip.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const canRun = existsSync(CHROMIUM) && existsSync("/usr/sbin/sshd");
-if (!canRun) console.log(`host-key e2e skipped: needs ${CHROMIUM} and /usr/sbin/sshd (npm test installs them as root)`);
+const missing = missingPrograms([[CHROMIUM, "chromium"], ["/usr/sbin/sshd", "openssh-server"]]);
 
-describe.skipIf(!canRun)("host-key trust and the add-node form in Chromium", () => {
+describeWhere(missing, "host-key trust and the add-node form in Chromium", () => {
   let dir: string;
   let sshd: RunningSshd;
   let app: AppUnderTest;

@@ -2,22 +2,22 @@
 // UI served by the web host against a real sshd: the node asks for the
 // passphrase, a wrong one is refused in the dialog, the right one connects.
 // The web host has no keychain, so "remember" is offered disabled with why.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { appendFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
 import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
 import { runCommand } from "../../electron/lab/processes.js";
+import { describeWhere, missingPrograms } from "../support/skip.js";
 
 const SHOTS = "test-results/screenshots";
 const CHROMIUM = "/usr/bin/chromium";
-const canRun = existsSync(CHROMIUM) && existsSync("/usr/sbin/sshd");
+const missing = missingPrograms([[CHROMIUM, "chromium"], ["/usr/sbin/sshd", "openssh-server"]]);
 const PASSPHRASE = "e2e-Passphrase-9d1";
 
-describe.skipIf(!canRun)("encrypted key passphrase in Chromium", () => {
+describeWhere(missing, "encrypted key passphrase in Chromium", () => {
   let dir: string;
   let sshd: RunningSshd;
   let app: AppUnderTest;

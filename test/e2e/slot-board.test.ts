@@ -1,28 +1,28 @@
 // End to end: Chromium drives the real UI, served by the real web host,
 // against a real lab node (sshd, QEMU, a booted guest). Nothing is faked:
 // the guest itself confirms where a hot-plugged NIC landed.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { connect } from "node:net";
 import { copyFile, mkdir, readFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
 import { LabNode } from "../../electron/lab/node.js";
 import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { descendantsOf } from "../../electron/lab/processes.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { readRuntime } from "../../shared/runtime/index.js";
+import { describeWhere, missingPrograms } from "../support/skip.js";
 
 const SHOTS = "test-results/screenshots";
 const CHROMIUM = "/usr/bin/chromium";
-const canRun = existsSync(CHROMIUM) && existsSync("/usr/bin/qemu-system-x86_64") && existsSync("/usr/sbin/sshd");
+const missing = missingPrograms([[CHROMIUM, "chromium"], ["/usr/bin/qemu-system-x86_64", "qemu-system-x86"], ["/usr/sbin/sshd", "openssh-server"]]);
 
 interface WireEvent {
   event: string;
   payload: { planId?: string; state?: string; index?: number; outcome?: string };
 }
 
-describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
+describeWhere(missing, "slot board in Chromium against a lab node", () => {
   let node: LabNode;
   let alpha: StartedLabInstance;
   let app: AppUnderTest;
@@ -224,6 +224,55 @@ describe.skipIf(!canRun)("slot board in Chromium against a lab node", () => {
     await guest.waitForPci((list) => !list.some((f) => f.address === "0000:00:10.0"), 30_000);
     await dialog.getByRole("button", { name: "Close", exact: true }).click();
     await expect.poll(() => slot("0x10").getAttribute("data-state"), { timeout: 30_000 }).toBe("free");
+  });
+
+  it("keyboard: Enter on a slot selects it; 'Move to…' moves its NIC to another slot and 'Unplug…' unplugs it; the guest sees each", async () => {
+    const press = async (target: Locator) => {
+      await target.focus();
+      await page.keyboard.press("Enter");
+    };
+    const details = page.getByTestId("details");
+    const dialog = page.getByTestId("review-dialog");
+    const apply = async (title: RegExp, execute: string[]) => {
+      const button = dialog.getByRole("button", { name: "Apply" });
+      await button.waitFor({ timeout: 30_000 });
+      expect(await dialog.locator("h2").textContent()).toMatch(title);
+      const text = (await dialog.textContent()) ?? "";
+      for (const e of execute) expect(text).toContain(`"execute":"${e}"`);
+      await press(button);
+      const outcome = dialog.getByTestId("outcome");
+      await outcome.waitFor({ timeout: 60_000 });
+      expect(await outcome.getAttribute("data-outcome"), (await outcome.textContent()) ?? "").toBe("succeeded");
+      await press(dialog.getByRole("button", { name: "Close", exact: true }));
+    };
+    const guestHas = (address: string, present: boolean) => guest.waitForPci((list) => list.some((f) => f.address === address) === present, 30_000);
+
+    // A NIC at 0x10 to work on, added from the slot's details.
+    await press(slot("0x10"));
+    await press(details.getByRole("button", { name: "Add NIC here" }));
+    await apply(/^Add a NIC at slot 0x10/, ["device_add"]);
+    await guestHas("0000:00:10.0", true);
+    await expect.poll(() => slot("0x10").getAttribute("data-state"), { timeout: 30_000 }).toBe("taken-both");
+
+    // Move to…: the picker lists the slots that take it; Enter on 0x11.
+    await press(slot("0x10"));
+    await press(details.getByRole("button", { name: "Move to…" }));
+    const picker = page.getByTestId("slot-picker");
+    await press(picker.locator(".pick-row", { has: page.locator(".pick-name", { hasText: /^Slot 0x11$/ }) }));
+    await apply(/^Move .* at slot 0x11/, ["device_del", "device_add"]);
+    await guestHas("0000:00:11.0", true);
+    await guestHas("0000:00:10.0", false);
+    await expect.poll(() => slot("0x11").getAttribute("data-state"), { timeout: 30_000 }).toBe("taken-both");
+    await expect.poll(() => slot("0x10").getAttribute("data-state"), { timeout: 30_000 }).toBe("free");
+
+    // Unplug…: waits for the guest to release it, then the slot is free.
+    await press(slot("0x11"));
+    await press(details.getByRole("button", { name: "Unplug…" }));
+    await apply(/^Unplug /, ["device_del"]);
+    await guestHas("0000:00:11.0", false);
+    await expect.poll(() => slot("0x11").getAttribute("data-state"), { timeout: 30_000 }).toBe("free");
+    const file = readRuntime(await readFile(alpha.paths.runtime, "utf8")).runtime;
+    expect(file.nics.map((n) => n.hvinfo?.addr)).not.toContain("0x11");
   });
 
   it("a SCSI disk on an instance without a SCSI controller: the plan adds the controller, and both are recorded", async () => {

@@ -2,13 +2,14 @@
 // it opens, connects to a lab node and shows that node's slot board. Where
 // no Electron binary exists (these build machines cannot download one), the
 // test reports itself skipped and says why.
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LabNode } from "../../electron/lab/node.js";
 import { startDefaultInstances } from "../../electron/lab/instances.js";
+import { describeWhere } from "../support/skip.js";
 
 const repo = resolve(__dirname, "../..");
 
@@ -21,9 +22,8 @@ function electronBinary(): { path?: string; why?: string } {
 }
 
 const binary = electronBinary();
-if (!binary.path) console.log(`Electron smoke test skipped: ${binary.why}`);
 
-describe.skipIf(!binary.path)("Electron app (smoke)", () => {
+describeWhere(binary.path ? undefined : `no Electron binary: ${binary.why}`, "Electron app (smoke)", () => {
   let node: LabNode;
   let dataDir: string;
 

@@ -13,12 +13,13 @@ import { loadInstanceView, loadNodeInventory } from "../../electron/inventory/no
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
 import { execFile } from "node:child_process";
-import { join } from "node:path";
 import { z } from "zod";
+import { CLI_BIN, buildCli } from "../unit/cli-bundle.js";
 
+/** The CLI as users run it: the built bundle (ssh2 inside it) through bin/. */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(__dirname, "../../electron/cli/main.ts"), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [CLI_BIN, ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -30,6 +31,7 @@ let session: NodeSession;
 const MANY = 16;
 
 beforeAll(async () => {
+  buildCli();
   node = await LabNode.start();
   instances = await startDefaultInstances(node);
   // A stopped instance (runtime file, no QEMU) and one the guest shut down itself.

@@ -1,23 +1,25 @@
-// The runtime CLI as a child process, on fixture files: JSON shape, exit
-// codes (0 ok, 1 refused/broken file, 2 usage), atomic output.
+// The runtime CLI as a child process (the built bundle, as users run it), on
+// fixture files: JSON shape, exit codes (0 ok, 1 refused/broken file, 2
+// usage), atomic output.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { readRuntime } from "../../shared/runtime";
-import { FIXTURES } from "./runtime-fixtures";
+import { FIXTURES, FX, upstreamRuntimePath } from "./runtime-fixtures";
+import { CLI_BIN, REPO, buildCli, runCli } from "./cli-bundle";
 
-const ROOT = path.resolve(__dirname, "../..");
-const MAIN = path.join(ROOT, "electron/cli/main.ts");
-const B = path.join(FIXTURES, "synthesized/runtime.gen-B.v2.15-py2.json");
-const C = path.join(FIXTURES, "synthesized/runtime.gen-C.v3.x-py3.json");
-const C_UPSTREAM = path.join(FIXTURES, "kvm_runtime.v2.16-master.hvinfo.json");
+const B = path.join(FIXTURES, FX.b);
+const C = path.join(FIXTURES, FX.cPy3);
 const tmp = mkdtempSync(path.join(os.tmpdir(), "hd-cli-"));
 
+beforeAll(() => {
+  buildCli();
+});
+
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(args, { cwd: REPO });
 }
 
 /** A generation C file with one SCSI disk (cannot be written as B). */
@@ -64,7 +66,7 @@ describe("hotplug-desk runtime", () => {
     const r = cli("runtime", "inspect", scsiFile());
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).devices[3]).toMatchObject({ bus: "scsi.0", scsiId: 3, guestAddress: "scsi.0 channel 0, target 3, lun 0" });
-    const u = JSON.parse(cli("runtime", "inspect", C_UPSTREAM).stdout);
+    const u = JSON.parse(cli("runtime", "inspect", upstreamRuntimePath()).stdout);
     expect(u.warnings.join("\n")).toMatch(/one-line layout/);
   });
 
@@ -98,7 +100,7 @@ describe("hotplug-desk runtime", () => {
     const r = cli("runtime", "check", C);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("ok: generation C, 2 NICs, 2 disks\n");
-    expect(cli("runtime", "check", C_UPSTREAM).stdout).toBe("ok: generation C, 1 NIC, 2 disks\n");
+    expect(cli("runtime", "check", upstreamRuntimePath()).stdout).toBe("ok: generation C, 1 NIC, 2 disks\n");
   });
 
   it("check: a malformed file exits non-zero and names the problem", () => {
@@ -147,10 +149,9 @@ describe("hotplug-desk runtime", () => {
   });
 
   it("the bin launcher forwards arguments and the exit code", () => {
-    const launcher = path.join(ROOT, "bin/hotplug-desk.cjs");
-    const ok = spawnSync(process.execPath, [launcher, "runtime", "check", C], { cwd: ROOT, encoding: "utf8" });
+    const ok = spawnSync(CLI_BIN, ["runtime", "check", C], { cwd: REPO, encoding: "utf8" });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/^ok: generation C/);
-    expect(spawnSync(process.execPath, [launcher, "runtime", "bogus"], { cwd: ROOT, encoding: "utf8" }).status).toBe(2);
+    expect(spawnSync(CLI_BIN, ["runtime", "bogus"], { cwd: REPO, encoding: "utf8" }).status).toBe(2);
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { planHotplug, qmpStepsOf, FDSET_PLACEHOLDER, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
-import { readFixture } from "./runtime-fixtures";
+import { FX, readFixture, readUpstream } from "./runtime-fixtures";
 
 const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024, "-device", "virtio-balloon"];
 const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none", use_chroot: false, vhost_net: false };
@@ -134,7 +134,7 @@ describe("NIC add", () => {
   });
 
   it("generation B readers: old-style id with the slot, pci int in the file, 3 reserved slots", () => {
-    const text = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const text = readFixture(FX.b);
     const livePci = [live(0), live(1), live(2), live(3, "balloon", 0x1af4), live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")];
     const p = ok(
       planHotplug(state(text, { livePci, readers: { ganetiVersions: ["2.15.2", "3.0.2"] } }), { action: "add-nic", uuid: "11111111-2222-4333-8444-555555555555", mac: "aa:00:00:00:00:01", link: "br0" }),
@@ -150,7 +150,7 @@ describe("NIC add", () => {
   });
 
   it("a floor of B on 3.x nodes still uses the 3.x reservation (12) but writes B", () => {
-    const text = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const text = readFixture(FX.b);
     const livePci = [0, 1, 2, 3].map((s) => live(s)).concat([live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")]);
     const p = ok(planHotplug(state(text, { livePci, readers: { ganetiVersions: ["3.0.2"], floor: "B" } }), { action: "add-nic", uuid: "11111111-2222-4333-8444-555555555555", mac: "aa:00:00:00:00:01", link: "br0" }));
     expect(p.writeGeneration).toBe("B");
@@ -235,7 +235,7 @@ describe("disk add", () => {
   });
 
   it("SCSI: uses scsi_controller_type and keeps the in-memory upgrades out of kvm_cmd", () => {
-    const text = readFixture("kvm_runtime.v2.16-master.hvinfo.json").replace('"soundhw": ""', '"scsi_controller_type": "virtio-scsi-pci", "soundhw": ""');
+    const text = readUpstream().replace('"soundhw": ""', '"scsi_controller_type": "virtio-scsi-pci", "soundhw": ""');
     const p = ok(planHotplug(state(text), { action: "add-disk", uuid: NEW, path: "/dev/vg0/data", bus: "scsi", scsiId: 3 }));
     expect(qmpCalls(p.steps)[0]).toEqual(["device_add", { driver: "virtio-scsi-pci", id: "scsi", bus: "pci.0", addr: "0x5" }]);
     // "-balloon virtio" stays as written (each reader upgrades it itself).

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { planHotplug, parseIntent, type InstanceState, type Plan, type RefusalCode } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
-import { readFixture } from "./runtime-fixtures";
+import { FX, readFixture } from "./runtime-fixtures";
 
 const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024];
 const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none" };
@@ -75,7 +75,7 @@ describe("Ganeti's refusals (§6)", () => {
   });
 
   it("generation A devices cannot be removed (no slot, no id)", () => {
-    const a = readFixture("synthesized/runtime.gen-A.v2.9-py2.json");
+    const a = readFixture(FX.a);
     refused(planHotplug(state({}, a), { action: "remove", kind: "nic", ref: NIC0 }), "not-removable", /no recorded slot/, /nics\[0\]/, /instance stopped/);
   });
 
@@ -147,7 +147,7 @@ describe("slot and identity refusals", () => {
 
 describe("readers and generations", () => {
   it("generation B target refuses a SCSI disk: nothing live that cannot be recorded", () => {
-    const b = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const b = readFixture(FX.b);
     const livePci = [live(0), live(1), live(2), live(3, "balloon"), live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")];
     const msg = refused(
       planHotplug(state({ livePci, readers: { ganetiVersions: ["2.15.2", "3.0.2"] } }, b), { action: "add-disk", uuid: "11111111-2222-4333-8444-555555555555", path: "/dev/vg0/x", bus: "scsi" }),
@@ -160,7 +160,7 @@ describe("readers and generations", () => {
   });
 
   it("generation B target refuses a non-virtio NIC model (2.10–2.15 derive the driver from nic_type)", () => {
-    const b = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const b = readFixture(FX.b);
     const livePci = [live(0), live(1), live(2), live(3), live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")];
     refused(planHotplug(state({ livePci, readers: { ganetiVersions: ["2.15.2"] } }, b), { ...ADD_NIC, uuid: "11111111-2222-4333-8444-555555555555", model: "e1000" }), "write-refused", /driver/);
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { planHotplug, qmpStepsOf, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
-import { readFixture } from "./runtime-fixtures";
+import { FX, readFixture } from "./runtime-fixtures";
 
 const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024];
 const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none" };
@@ -73,7 +73,7 @@ describe("remove", () => {
   });
 
   it("after a B→C upgrade the running old-style id is used, not Ganeti 2.16+'s regenerated one", () => {
-    const b = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const b = readFixture(FX.b);
     const livePci = [live(0), live(1), live(2), live(3, "balloon"), live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")];
     const p = ok(planHotplug(state(b, livePci), { action: "remove", kind: "nic", ref: NIC0 }));
     expect(p.writeGeneration).toBe("C");
@@ -109,7 +109,7 @@ describe("modify NIC", () => {
   });
 
   it("an upgraded NIC gets its new-style id back when written as C (heals the §4 bug)", () => {
-    const b = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const b = readFixture(FX.b);
     const livePci = [live(0), live(1), live(2), live(3, "balloon"), live(4, "hotdisk-7c079136-pci-4"), live(5, "hotnic-003fc157-pci-5"), live(6, "hotnic-9e7c85f6-pci-6"), live(7, "hotdisk-9f5c5bd4-pci-7")];
     const p = ok(planHotplug(state(b, livePci), { action: "modify-nic", ref: NIC0, link: "br1" }));
     const adds = qmpStepsOf(p.steps).filter((s) => s.command === "device_add");

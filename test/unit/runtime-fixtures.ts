@@ -1,41 +1,68 @@
-// Shared fixture loading for runtime-*.test.ts (not a test file itself).
+// Runtime files for the runtime, planner, CLI and conformance tests (not a
+// test file itself): the project's own files in test/fixtures/runtime, and
+// Ganeti's upstream test file from the Debian package ganeti-testsuite. The
+// upstream file is required: a test that reads it where it is missing fails
+// and says what to install.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { dumpGanetiJson, parsePyJson } from "../../shared/pyjson";
 
-export const FIXTURES = path.resolve(__dirname, "../../../shared/research/fixtures");
+export const FIXTURES = path.resolve(__dirname, "../fixtures/runtime");
 export const UPSTREAM_RUNTIME = "/usr/share/ganeti/testsuite/test/data/kvm_runtime.json";
+export const UPSTREAM_NAME = "upstream kvm_runtime.json (ganeti-testsuite)";
+
+/** Fixture names (files in FIXTURES) by what they are. */
+export const FX = {
+  a: "gen-a.py2.runtime",
+  b: "gen-b.py2.runtime",
+  cPy2: "gen-c.py2.runtime",
+  cPy3: "gen-c.py3.runtime",
+} as const;
 
 export interface Fixture {
   name: string;
-  /** One-line Ganeti layout (pretty-printed files normalized through pyjson). */
-  text: string;
-  oneLineOnDisk: boolean;
+  /** One-line Ganeti layout (pretty-printed files normalized through pyjson); throws when the file is missing. */
+  readonly text: string;
+  readonly oneLineOnDisk: boolean;
 }
 
+/** The upstream file's path; throws, naming the package, where it is missing. */
+export function upstreamRuntimePath(): string {
+  if (!existsSync(UPSTREAM_RUNTIME)) {
+    throw new Error(`${UPSTREAM_RUNTIME} is missing: install the Debian package ganeti-testsuite (npm test installs it through scripts/system-packages.sh)`);
+  }
+  return UPSTREAM_RUNTIME;
+}
+
+function fixtureAt(name: string, file: () => string): Fixture {
+  let raw: string | undefined;
+  const read = () => (raw ??= readFileSync(file(), "utf8"));
+  return {
+    name,
+    get text() {
+      return dumpGanetiJson(parsePyJson(read()));
+    },
+    get oneLineOnDisk() {
+      return read() === this.text;
+    },
+  };
+}
+
+/** Every runtime file the tests run over: ours, then the upstream one. */
 export function runtimeFixtures(): Fixture[] {
-  const files = [
-    path.join(FIXTURES, "kvm_runtime.v2.10-2.15.pci.json"),
-    path.join(FIXTURES, "kvm_runtime.v2.16-master.hvinfo.json"),
-    ...readdirSync(path.join(FIXTURES, "synthesized")).map((f) => path.join(FIXTURES, "synthesized", f)),
-  ];
-  if (existsSync(UPSTREAM_RUNTIME)) files.push(UPSTREAM_RUNTIME);
-  return files.map((f) => {
-    const raw = readFileSync(f, "utf8");
-    const text = dumpGanetiJson(parsePyJson(raw));
-    return { name: path.relative(path.dirname(FIXTURES), f).replace(/^\.\.\//, ""), text, oneLineOnDisk: raw === text };
-  });
+  const ours = readdirSync(FIXTURES)
+    .filter((f) => f.endsWith(".runtime"))
+    .sort()
+    .map((f) => fixtureAt(f, () => path.join(FIXTURES, f)));
+  return [...ours, fixtureAt(UPSTREAM_NAME, upstreamRuntimePath)];
 }
 
-export function readFixture(rel: string): string {
-  return dumpGanetiJson(parsePyJson(readFileSync(path.join(FIXTURES, rel), "utf8")));
+/** One of our fixtures (a name from FX) in one-line form. */
+export function readFixture(name: string): string {
+  return dumpGanetiJson(parsePyJson(readFileSync(path.join(FIXTURES, name), "utf8")));
 }
 
-export function vectors(): {
-  device_id: { versions: string; dev_type_const: string; uuid: string | null; pci?: number | null; expected?: string }[];
-  hvinfo_generation_fresh_instance: { dev_type: string; kvm_devid: string; hv_dev_type: string; expected: Record<string, unknown> }[];
-  runtime_lookup_by_uuid: { fixture: string; target: string; uuid: string; expected?: Record<string, unknown> }[];
-  upgrade_pci_to_hvinfo: Record<string, unknown>[];
-} {
-  return JSON.parse(readFileSync(path.join(FIXTURES, "device_id_slot_vectors.json"), "utf8"));
+/** The upstream file in one-line form. */
+export function readUpstream(): string {
+  return dumpGanetiJson(parsePyJson(readFileSync(upstreamRuntimePath(), "utf8")));
 }

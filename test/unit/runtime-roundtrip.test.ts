@@ -1,19 +1,20 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { readRuntime, writeRuntime, type Generation } from "../../shared/runtime";
-import { readFixture, runtimeFixtures } from "./runtime-fixtures";
+import { FX, UPSTREAM_NAME, readFixture, readUpstream, runtimeFixtures } from "./runtime-fixtures";
 
 const fixtures = runtimeFixtures();
 
 describe("runtime: every fixture round-trips byte for byte", () => {
-  it("has the expected fixtures (upstream + synthesized, A/B/C, py2/py3)", () => {
-    expect(fixtures.length).toBeGreaterThanOrEqual(11);
+  it("has the expected fixtures (ours A/B/C in py2 and py3 layouts, and Ganeti's upstream file)", () => {
+    expect(fixtures.map((f) => f.name)).toEqual([FX.a, FX.b, FX.cPy2, FX.cPy3, UPSTREAM_NAME]);
     const gens = new Set(fixtures.map((f) => readRuntime(f.text).generation));
     expect([...gens].sort()).toEqual(["A", "B", "C"]);
   });
 
   for (const f of fixtures) {
-    it(`${f.name}${f.oneLineOnDisk ? "" : " (pretty-printed on disk; compared in one-line form)"}`, () => {
+    // A file pretty-printed on disk (Ganeti's upstream one) is compared in its one-line form.
+    it(f.name, () => {
       const doc = readRuntime(f.text);
       expect(writeRuntime(doc.runtime, doc.generation)).toBe(f.text);
     });
@@ -21,12 +22,11 @@ describe("runtime: every fixture round-trips byte for byte", () => {
 
   it("expected generations", () => {
     const gen = (rel: string): Generation => readRuntime(readFixture(rel)).generation;
-    expect(gen("kvm_runtime.v2.10-2.15.pci.json")).toBe("B");
-    expect(gen("kvm_runtime.v2.16-master.hvinfo.json")).toBe("C");
-    expect(gen("synthesized/runtime.gen-A.v2.9-py2.json")).toBe("A");
-    expect(gen("synthesized/runtime.gen-B.v2.15-py2.json")).toBe("B");
-    expect(gen("synthesized/runtime.gen-C.v2.16-py2.json")).toBe("C");
-    expect(gen("synthesized/runtime.gen-C.v3.x-py3.json")).toBe("C");
+    expect(readRuntime(readUpstream()).generation).toBe("C");
+    expect(gen(FX.a)).toBe("A");
+    expect(gen(FX.b)).toBe("B");
+    expect(gen(FX.cPy2)).toBe("C");
+    expect(gen(FX.cPy3)).toBe("C");
   });
 });
 
@@ -46,18 +46,17 @@ describe("runtime: upgrade then write is stable", () => {
   }
 
   it("B → C → B gives back the B bytes (upgraded ids are old-style)", () => {
-    for (const rel of ["synthesized/runtime.gen-B.v2.15-py2.json", "kvm_runtime.v2.10-2.15.pci.json"]) {
-      const t = readFixture(rel);
-      const c = writeRuntime(readRuntime(t).runtime, "C");
-      const back = readRuntime(c);
-      const b = writeRuntime(back.runtime, "B");
-      expect(readRuntime(b).runtime.nics).toEqual(readRuntime(t).runtime.nics);
-      expect(readRuntime(b).runtime.disks).toEqual(readRuntime(t).runtime.disks);
-    }
+    const t = readFixture(FX.b);
+    const c = writeRuntime(readRuntime(t).runtime, "C");
+    const back = readRuntime(c);
+    const b = writeRuntime(back.runtime, "B");
+    expect(readRuntime(b).runtime.nics).toEqual(readRuntime(t).runtime.nics);
+    expect(readRuntime(b).runtime.disks).toEqual(readRuntime(t).runtime.disks);
+    expect(b).toBe(t);
   });
 
   it("A → C adds hvinfo {} as Ganeti does, and C → A removes it again", () => {
-    const t = readFixture("synthesized/runtime.gen-A.v2.9-py2.json");
+    const t = readFixture(FX.a);
     const c = writeRuntime(readRuntime(t).runtime, "C");
     expect(c).toContain('"nicparams": {"link": "br0", "mode": "bridged"}, "hvinfo": {}, "uuid"');
     expect(c.trimEnd().endsWith(", []]")).toBe(true);
@@ -65,7 +64,7 @@ describe("runtime: upgrade then write is stable", () => {
   });
 
   it("property: unrelated hvparams edits keep every other byte", () => {
-    const t = readFixture("synthesized/runtime.gen-C.v2.16-py2.json");
+    const t = readFixture(FX.cPy2);
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== "__proto__"), fc.integer(), (key, value) => {
         const doc = readRuntime(t);

@@ -13,19 +13,27 @@ import {
   upgradeRuntime,
   writeRuntime,
 } from "../../shared/runtime";
-import { readFixture, vectors } from "./runtime-fixtures";
+import { FX, readFixture, readUpstream } from "./runtime-fixtures";
 
-const V = vectors();
+// Values from Ganeti's unit tests and docs (TestGenerateDeviceKVMId,
+// design-scsi-kvm.rst); the conformance suite also checks our ids against
+// Ganeti's own _GenerateDeviceKVMId on many uuids.
+const NIC0 = "003fc157-66a8-4e6d-8b7e-ec4f69751396";
+const DISK1 = "9f5c5bd4-6f60-480b-acdc-9bb1a4b7df79";
 const HV = { nic_type: "paravirtual", disk_type: "paravirtual" };
 
-describe("device ids (device_id_slot_vectors.json)", () => {
-  for (const v of V.device_id) {
-    if (!v.expected || !v.uuid) continue;
-    it(`${v.dev_type_const} ${v.uuid} → ${v.expected}`, () => {
-      const kind = v.dev_type_const.replace(/^hot/, "") as "nic" | "disk";
-      const id = v.dev_type_const.startsWith("hot") ? deviceIdV1(kind, v.uuid as string, v.pci as number) : deviceIdV2(kind, v.uuid as string);
-      expect(id).toBe(v.expected);
-      expect(isValidQemuId(id)).toBe(true);
+describe("device ids", () => {
+  const cases: [string, () => string, string][] = [
+    ["2.10-2.15 NIC", () => deviceIdV1("nic", NIC0, 5), "hotnic-003fc157-pci-5"],
+    ["2.10-2.15 disk", () => deviceIdV1("disk", "e4b113da-0000-0000-0000-000000000000", 5), "hotdisk-e4b113da-pci-5"],
+    ["2.16+ NIC", () => deviceIdV2("nic", NIC0), "nic-003fc157-66a8-4e6d"],
+    ["2.16+ disk", () => deviceIdV2("disk", "932df160-7a22-4067-a566-7e0ca8386133"), "disk-932df160-7a22-4067"],
+    ["2.16+ disk (design doc)", () => deviceIdV2("disk", "9e7c85f6-b6e5-4243-b27d-680b78c6d203"), "disk-9e7c85f6-b6e5-4243"],
+  ];
+  for (const [name, make, expected] of cases) {
+    it(`${name} → ${expected}`, () => {
+      expect(make()).toBe(expected);
+      expect(isValidQemuId(expected)).toBe(true);
     });
   }
   it("rsplit/split semantics and QEMU id rules", () => {
@@ -42,53 +50,59 @@ describe("device ids (device_id_slot_vectors.json)", () => {
   });
 });
 
-describe("upgrade vectors", () => {
-  for (const v of V.upgrade_pci_to_hvinfo) {
-    const name = JSON.stringify(v.input_nic ?? v.input_disk ?? v.kvm_cmd_in ?? v.hvparams_in ?? v.input);
-    it(`${v.versions}: ${name}`, () => {
-      if (v.input_nic || v.input_disk) {
-        const isNic = !!v.input_nic;
-        const dev = (v.input_nic ?? v.input_disk) as Record<string, unknown>;
-        const hv = { ...HV, ...((v.hvparams as object) ?? {}) };
-        const r = upgradeRuntime({
-          kvmCmd: [],
-          nics: isNic ? [dev] : [],
-          hvparams: hv,
-          disks: isNic ? [] : [{ disk: dev as { uuid: string }, linkName: "/l", uri: null }],
-        });
-        const out = (isNic ? r.nics[0] : r.disks[0]?.disk) as Record<string, unknown>;
-        if (v.expected_hvinfo_in_insertion_order) {
-          expect(out.hvinfo).toEqual(v.expected_hvinfo_in_insertion_order);
-          expect(Object.keys(out.hvinfo as object)).toEqual(["driver", "id", "addr", "bus"]);
-          expect("pci" in out).toBe(false);
-        }
-        if (v.expected_hvinfo) expect(out.hvinfo).toEqual(v.expected_hvinfo);
-        if (!("uuid" in dev)) {
-          // Deviation from Ganeti (random uuid): deterministic, noted, not removable.
-          expect(out.uuid).toBeUndefined();
-          expect(r.notes.map((n) => n.rule)).toContain("nic-uuid");
-          expect(hotRemoveBlocker({ kind: "nic", index: 0, nic: out })).toMatch(/no uuid/);
-        }
-      } else if (v.kvm_cmd_in) {
-        const r = upgradeRuntime({ kvmCmd: ["-vnc", "x", ...(v.kvm_cmd_in as string[])].slice(v.versions === "2.16+" ? 2 : 0), nics: [], hvparams: {}, disks: [] });
-        const expected = v.versions === "2.16+" ? v.kvm_cmd_out : ["-vnc", "x", ...(v.kvm_cmd_out as string[])];
-        expect(r.kvmCmd).toEqual(expected);
-      } else if (v.hvparams_in) {
-        const r = upgradeRuntime({ kvmCmd: ["-vnc", ":1"], nics: [], hvparams: v.hvparams_in as Record<string, unknown>, disks: [] });
-        expect(r.hvparams).toEqual(v.hvparams_out);
-        // ...but only inside the -vnc branch (Ganeti 3.1's indentation).
-        const r2 = upgradeRuntime({ kvmCmd: [], nics: [], hvparams: v.hvparams_in as Record<string, unknown>, disks: [] });
-        expect(r2.hvparams).toEqual(v.hvparams_in);
-      } else if (v.input === "3-element top-level list") {
-        const d = readRuntime('[["/usr/bin/kvm"], [], {}]\n');
-        expect(d.generation).toBe("A");
-        expect(d.runtime.disks).toEqual([]);
-      }
-    });
-  }
+describe("upgrade rules, one at a time", () => {
+  const upgradeNic = (nic: Record<string, unknown>, hvparams: Record<string, unknown> = HV) =>
+    upgradeRuntime({ kvmCmd: [], nics: [nic], hvparams, disks: [] });
+  const cmd = (kvmCmd: (string | number)[]) => upgradeRuntime({ kvmCmd, nics: [], hvparams: {}, disks: [] }).kvmCmd;
 
-  it("-chroot survives when there is no -vnc (3.1 nests it there)", () => {
-    expect(upgradeRuntime({ kvmCmd: ["-chroot", "/x"], nics: [], hvparams: {}, disks: [] }).kvmCmd).toEqual(["-chroot", "/x"]);
+  it("a NIC's pci becomes hvinfo with the old id, keys in Ganeti's insertion order", () => {
+    const out = upgradeNic({ pci: 6, uuid: NIC0 }).nics[0] as Record<string, unknown>;
+    expect(out.hvinfo).toEqual({ driver: "virtio-net-pci", id: "hotnic-003fc157-pci-6", addr: "0x6", bus: "pci.0" });
+    expect(Object.keys(out.hvinfo as object)).toEqual(["driver", "id", "addr", "bus"]);
+    expect("pci" in out).toBe(false);
+  });
+
+  it("a disk's pci likewise, the driver from disk_type", () => {
+    const r = upgradeRuntime({ kvmCmd: [], nics: [], hvparams: { ...HV, disk_type: "scsi-hd" }, disks: [{ disk: { pci: 4, uuid: "7c079136-2573-4112-82d0-0d3d2aa90d8f" }, linkName: "/l", uri: null }] });
+    expect(r.disks[0]?.disk.hvinfo).toEqual({ driver: "scsi-hd", id: "hotdisk-7c079136-pci-4", addr: "0x4", bus: "pci.0" });
+  });
+
+  it("a generation A NIC (no pci) gets an empty hvinfo", () => {
+    expect(upgradeNic({ uuid: NIC0 }).nics[0]?.hvinfo).toEqual({});
+  });
+
+  it("a NIC without uuid: no random uuid (Ganeti's would change on every load), noted, not removable", () => {
+    const r = upgradeNic({ mac: "aa:00:00:00:00:01" });
+    const out = r.nics[0] as Record<string, unknown>;
+    expect(out.uuid).toBeUndefined();
+    expect(r.notes.map((n) => n.rule)).toContain("nic-uuid");
+    expect(hotRemoveBlocker({ kind: "nic", index: 0, nic: out })).toMatch(/no uuid/);
+  });
+
+  it("a 3-entry file reads with an empty disk list", () => {
+    const d = readRuntime('[["/usr/bin/kvm"], [], {}]\n');
+    expect(d.generation).toBe("A");
+    expect(d.runtime.disks).toEqual([]);
+  });
+
+  it("-balloon, -localtime and -vnc TLS options become what QEMU takes now", () => {
+    expect(cmd(["-balloon", "virtio"])).toEqual(["-device", "virtio-balloon"]);
+    expect(cmd(["-balloon", "virtio,id=balloon,bus=pci.0,addr=0x3"])).toEqual(["-device", "virtio-balloon,id=balloon,bus=pci.0,addr=0x3"]);
+    expect(cmd(["-localtime"])).toEqual(["-rtc", "base=localtime"]);
+    // "tls" picks tls-creds-anon, then x509verify= makes it tls-creds-x509.
+    expect(cmd(["-vnc", "0.0.0.0:5100,tls,x509verify=/etc/ganeti/vnc"])).toEqual([
+      "-object", "tls-creds-x509,id=vnctls0,endpoint=server,dir=/etc/ganeti/vnc,verify-peer=yes", "-vnc", "0.0.0.0:5100,tls-creds=vnctls0",
+    ]);
+    expect(cmd(["-vnc", ":1,tls"])).toEqual(["-object", "tls-creds-anon,id=vnctls0,endpoint=server", "-vnc", ":1,tls-creds=vnctls0"]);
+  });
+
+  it("disk_discard \"default\" becomes \"ignore\" and -chroot goes, only inside the -vnc branch (Ganeti 3.1's indentation)", () => {
+    const withVnc = upgradeRuntime({ kvmCmd: ["-vnc", ":1", "-chroot", "/var/run/ganeti/kvm-hypervisor/chroot/inst1"], nics: [], hvparams: { disk_discard: "default" }, disks: [] });
+    expect(withVnc.hvparams).toEqual({ disk_discard: "ignore" });
+    expect(withVnc.kvmCmd).toEqual(["-vnc", ":1"]);
+    const without = upgradeRuntime({ kvmCmd: ["-chroot", "/c"], nics: [], hvparams: { disk_discard: "default" }, disks: [] });
+    expect(without.hvparams).toEqual({ disk_discard: "default" });
+    expect(without.kvmCmd).toEqual(["-chroot", "/c"]);
   });
 
   it("applies the rules in Ganeti's order and notes each one", () => {
@@ -109,21 +123,21 @@ describe("upgrade vectors", () => {
     expect(writeRuntime(d.runtime, "C")).toContain('"-localtime", "-balloon", "virtio"');
   });
 
-  it("runtime lookups (TestGetRuntimeInfo)", () => {
-    for (const v of V.runtime_lookup_by_uuid) {
-      if (v.fixture === "either") {
-        const rt = readRuntime(readFixture("kvm_runtime.v2.16-master.hvinfo.json")).runtime;
-        expect(findDeviceByUuid(rt, v.uuid)).toBeUndefined();
-        continue;
-      }
-      const doc = readRuntime(readFixture(v.fixture));
-      const ref = findDeviceByUuid(doc.runtime, v.uuid);
-      expect(ref?.kind).toBe(v.target);
+  it("runtime lookups by uuid (TestGetRuntimeInfo)", () => {
+    const cases: [string, string, "nic" | "disk", string][] = [
+      [readFixture(FX.b), NIC0, "nic", "0x5"],
+      [readFixture(FX.b), DISK1, "disk", "0x7"],
+      [readUpstream(), NIC0, "nic", "0x8"],
+      [readUpstream(), DISK1, "disk", "0xa"],
+    ];
+    for (const [text, uuid, kind, addr] of cases) {
+      const rt = readRuntime(text).runtime;
+      const ref = findDeviceByUuid(rt, uuid);
+      expect(ref?.kind).toBe(kind);
       const dev = ref?.kind === "nic" ? ref.nic : ref?.kind === "disk" ? ref.entry.disk : undefined;
-      const slot = v.expected?.pci ?? undefined;
-      if (slot !== undefined) expect(dev?.hvinfo?.addr).toBe(`0x${(slot as number).toString(16)}`);
-      if (v.expected?.["hvinfo.addr"]) expect(dev?.hvinfo?.addr).toBe(v.expected["hvinfo.addr"]);
-      if (dev?.hvinfo?.id) expect(findDeviceById(doc.runtime, dev.hvinfo.id)).toEqual(ref);
+      expect(dev?.hvinfo?.addr).toBe(addr);
+      expect(findDeviceById(rt, dev?.hvinfo?.id ?? "")).toEqual(ref);
+      expect(findDeviceByUuid(rt, "aaaaaaaa-66a8-4e6d-8b7e-ec4f69751396")).toBeUndefined();
     }
   });
 });

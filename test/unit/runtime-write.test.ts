@@ -9,7 +9,7 @@ import {
   writeRuntime,
   type Runtime,
 } from "../../shared/runtime";
-import { readFixture } from "./runtime-fixtures";
+import { FX, readFixture } from "./runtime-fixtures";
 
 const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024, "-vnc", "0.0.0.0:5100"];
 const HV = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual" };
@@ -60,7 +60,7 @@ describe("creating runtimes", () => {
   });
 
   it("adding a NIC to an existing file keeps every old byte", () => {
-    const t = readFixture("synthesized/runtime.gen-C.v2.16-py2.json");
+    const t = readFixture(FX.cPy2);
     const doc = readRuntime(t);
     const rt: Runtime = { ...doc.runtime, nics: [...doc.runtime.nics, newNic({ uuid: "11111111-2222-3333-4444-555555555555", mac: "aa:00:00:00:00:01", link: "br0", slot: 16 })] };
     const out = writeRuntime(rt, "C");
@@ -94,7 +94,7 @@ describe("refusals", () => {
   });
 
   it("any hot-plugged device into generation A; disks in A", () => {
-    const t = readFixture("synthesized/runtime.gen-A.v2.9-py2.json");
+    const t = readFixture(FX.a);
     const doc = readRuntime(t);
     const rt: Runtime = { ...doc.runtime, nics: [...doc.runtime.nics, newNic({ uuid: NIC_UUID, mac: "m", link: "br0", slot: 5, idStyle: "v1" })] };
     const e = refusal(() => writeRuntime(rt, "A"));
@@ -125,7 +125,7 @@ describe("refusals", () => {
 });
 
 describe("malformed files give clear errors", () => {
-  const t = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+  const t = readFixture(FX.b);
   const bad = (text: string): string => {
     try {
       readRuntime(text);
@@ -153,7 +153,7 @@ describe("malformed files give clear errors", () => {
     expect(bad(t.replace('"size": 10240', '"size": "big"'))).toMatch(/disks\[0\]\.disk\.size: expected integer/);
     expect(bad(t.replace('"/var/run/ganeti/instance-disks/inst1.example.com:1"', "3"))).toMatch(/disks\[1\]\.linkName/);
     expect(bad(t.replace('"-m", 1024', '"-m", 1.5'))).toMatch(/kvm_cmd\[4\]: expected a string or an integer/);
-    const c = readFixture("synthesized/runtime.gen-C.v3.x-py3.json");
+    const c = readFixture(FX.cPy3);
     expect(bad(c.replace('"addr": "0xd"', '"addr": "0x20"'))).toMatch(/nics\[0\]\.hvinfo\.addr: expected a PCI slot/);
     expect(bad(c.replace('"bus": "pci.0", "addr": "0xd"', '"bus": "usb.0", "addr": "0xd"'))).toMatch(/nics\[0\]\.hvinfo\.bus: expected "pci.0" or "scsi.0"/);
     expect(bad(t.replace('"-balloon", "virtio,id=balloon,bus=pci.0,addr=0x3"', '"-balloon", 3'))).toMatch(/kvm_cmd\[10\]: expected the string argument of -balloon/);
@@ -163,7 +163,7 @@ describe("malformed files give clear errors", () => {
     expect(bad("[" + " ".repeat(17 * 1024 * 1024) + "]")).toMatch(/16 MiB/);
   });
   it("hostile strings: NUL, unicode, very long ids, __proto__", () => {
-    const c = readFixture("synthesized/runtime.gen-C.v3.x-py3.json");
+    const c = readFixture(FX.cPy3);
     const nul = c.replace('"aa:00:00:bf:2f:16"', '"aa\\u0000\\ud83d\\ude00\\u00e9"');
     const d = readRuntime(nul);
     expect(d.runtime.nics[0]?.mac).toBe("aa\u0000😀é");

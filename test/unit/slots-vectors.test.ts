@@ -1,8 +1,8 @@
-// Allocator vectors from research/fixtures/device_id_slot_vectors.json
-// (pci_allocator_master, scsi_allocator_master, hvinfo_generation_fresh_instance),
-// transcribed from Ganeti's own unit tests. "reserve" in Ganeti's allocator
-// is modelled two ways here: as a queued plan (pending) and as a runtime-file
-// entry, since both must stop the slot being handed out again.
+// PCI and SCSI allocator vectors, transcribed from Ganeti's own unit tests
+// (TestPCIAllocator, TestSCSIAllocator, TestGenerateDeviceHVInfo). "reserve"
+// in Ganeti's allocator is modelled two ways here: as a queued plan (pending)
+// and as a runtime-file entry, since both must stop the slot being handed out
+// again.
 import { describe, expect, it } from "vitest";
 import {
   checkPciSlot,
