@@ -7,12 +7,12 @@ import { existsSync } from "node:fs";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
 import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { startWebHost, type WebHost } from "../../electron/web-host/server.js";
 import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
-import { ServerMessageSchema, WIRE_PATH, WIRE_PROTOCOL_PREFIX, type ServerMessage } from "../../shared/ipc/wire.js";
+import type { ServerMessage } from "../../shared/ipc/wire.js";
+import { apiCall, openApiSocket } from "./web-api-client.js";
 import { TrustHostKeyResponseSchema } from "../../shared/ipc/contract.js";
 
 let dir: string;
@@ -30,7 +30,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function startApp(name: string, withGesture: boolean): Promise<{ app: ComposedApp; host: WebHost; terminal: string[]; dataDir: string; ws: WebSocket; call: (channel: string, req: unknown) => Promise<ServerMessage> }> {
+interface AppWithClient {
+  app: ComposedApp;
+  terminal: string[];
+  dataDir: string;
+  call: (channel: string, req: unknown) => Promise<ServerMessage>;
+  stop(): Promise<void>;
+}
+
+async function startApp(name: string, withGesture: boolean): Promise<AppWithClient> {
   const dataDir = join(dir, name);
   const terminal: string[] = [];
   const app = await composeApp({
@@ -43,25 +51,21 @@ async function startApp(name: string, withGesture: boolean): Promise<{ app: Comp
   });
   await app.nodes.add({ id: "lab", name: "Lab node", host: sshd.host, port: sshd.port, user: sshd.user, auth: { kind: "key", keyPath: sshd.privateKeyPath }, root: "/" });
   expect((await app.nodes.connect("lab")).hostKey).toMatchObject({ verdict: "unknown", fingerprint: sshd.hostKeyFingerprint });
-  const host = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir: join(dir, "static") });
+  const host: WebHost = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir: join(dir, "static") });
   // The scripted client: the token and the right origin, nothing else.
-  const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WIRE_PATH}`, [`${WIRE_PROTOCOL_PREFIX}${host.token}`], { origin: `http://127.0.0.1:${host.port}` });
-  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  const ws = await openApiSocket(host.port, { token: host.token });
   let nextId = 1;
-  const call = (channel: string, request: unknown) =>
-    new Promise<ServerMessage>((resolve) => {
-      const id = nextId++;
-      const onMsg = (data: WebSocket.RawData) => {
-        const m = ServerMessageSchema.parse(JSON.parse(String(data)));
-        if (m.type === "result" && m.id === id) {
-          ws.off("message", onMsg);
-          resolve(m);
-        }
-      };
-      ws.on("message", onMsg);
-      ws.send(JSON.stringify({ type: "call", id, channel, request }));
-    });
-  return { app, host, terminal, dataDir, ws, call };
+  return {
+    app,
+    terminal,
+    dataDir,
+    call: (channel, request) => apiCall(ws, nextId++, channel, request),
+    stop: async () => {
+      ws.close();
+      await host.close();
+      await app.dispose();
+    },
+  };
 }
 
 const trustResult = (m: ServerMessage) => {
@@ -104,9 +108,7 @@ describe("host-key trust through the web host's WebSocket", () => {
       const activity = t.app.activity.list({ nodeId: "lab" }).map((e) => e.summary);
       expect(activity.some((s) => /Trusted host key ssh-ed25519 .* one-time code/.test(s))).toBe(true);
     } finally {
-      t.ws.close();
-      await t.host.close();
-      await t.app.dispose();
+      await t.stop();
     }
   });
 
@@ -117,9 +119,7 @@ describe("host-key trust through the web host's WebSocket", () => {
       expect(r).toMatchObject({ ok: false, error: { message: expect.stringMatching(/is not the one .* presented/) } });
       expect(t.terminal).toEqual([]);
     } finally {
-      t.ws.close();
-      await t.host.close();
-      await t.app.dispose();
+      await t.stop();
     }
   });
 
@@ -130,9 +130,7 @@ describe("host-key trust through the web host's WebSocket", () => {
       expect(r).toMatchObject({ outcome: "declined", reason: expect.stringMatching(/no way to ask you/) });
       expect(existsSync(join(t.dataDir, "known_hosts"))).toBe(false);
     } finally {
-      t.ws.close();
-      await t.host.close();
-      await t.app.dispose();
+      await t.stop();
     }
   });
 });

@@ -7,11 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:http";
 import { connect } from "node:net";
-import WebSocket from "ws";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { startWebHost, type WebHost } from "../../electron/web-host/server.js";
-import { ServerMessageSchema, WIRE_PATH, WIRE_PROTOCOL_PREFIX } from "../../shared/ipc/wire.js";
 import { SshConfigImportSchema } from "../../shared/ipc/contract.js";
+import { apiCall, openApiSocket } from "./web-api-client.js";
 
 let dir: string;
 let app: ComposedApp;
@@ -52,30 +51,8 @@ function get(path: string, headers: Record<string, string> = {}): Promise<{ stat
   });
 }
 
-function open(opts: { token?: string; origin?: string } = {}): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WIRE_PATH}`, [`${WIRE_PROTOCOL_PREFIX}${opts.token ?? host.token}`], {
-    origin: opts.origin ?? `http://127.0.0.1:${host.port}`,
-  });
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-  });
-}
-
-function call(ws: WebSocket, id: number, channel: string, req: unknown) {
-  return new Promise<ReturnType<typeof ServerMessageSchema.parse>>((resolve) => {
-    const onMsg = (data: WebSocket.RawData) => {
-      const m = ServerMessageSchema.parse(JSON.parse(String(data)));
-      if (m.type === "result" && m.id === id) {
-        ws.off("message", onMsg);
-        resolve(m);
-      }
-    };
-    ws.on("message", onMsg);
-    ws.send(JSON.stringify({ type: "call", id, channel, request: req }));
-  });
-}
+const open = (opts: { token?: string; origin?: string } = {}) => openApiSocket(host.port, { token: opts.token ?? host.token, ...(opts.origin ? { origin: opts.origin } : {}) });
+const call = apiCall;
 
 /** Sends raw bytes, half-closes, and returns everything the server answered before closing. */
 function raw(text: string | Buffer): Promise<string> {
