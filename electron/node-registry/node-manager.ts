@@ -551,6 +551,10 @@ export class NodeManager {
         detail: `The key file ${keyPath ?? "(none)"} cannot be used for ${label}: ${message}. Pick another key file, ${orAgent}.`,
       };
     }
+    if (e.name === "SshAlgorithmError") {
+      // The node offers only algorithms this app refuses (SHA-1): retrying will not change that.
+      return { final: true, detail: `${message} Then connect again.` };
+    }
     if (e.level === "agent") {
       return { final: true, detail: `ssh-agent (SSH_AUTH_SOCK) failed while authenticating to ${label}: ${message}. Check that ssh-agent runs and holds your key (ssh-add -l), then connect again.` };
     }

@@ -128,6 +128,16 @@ describe("SHA-1 algorithms", () => {
     expect((err as Error).message).toContain("not ssh-rsa with SHA-1 signatures");
   });
 
+  it("the node manager stops there (a retry cannot help) and says why", async () => {
+    const store = new SettingsStore({ dataDir: await mkdtemp(join(dir, "data-")), userKnownHostsPath: await knownHosts("kh-sha1-user", sha1HostKey, ["ssh-rsa"]) });
+    const manager = await NodeManager.open({ store });
+    managers.push(manager);
+    await manager.add({ id: "old", name: "old", host: sha1HostKey.host, port: sha1HostKey.port, user: sha1HostKey.user, auth: { kind: "key", keyPath: sha1HostKey.privateKeyPath }, root: "/" });
+    const status = await manager.connect("old");
+    expect(status.state).toBe("failed");
+    expect(status.detail).toMatch(/offers no SSH algorithm this app accepts for a host-key algorithm/);
+  });
+
   it("a node that offers only hmac-sha1 is refused, saying why", async () => {
     const err = await openOrError(target(sha1Mac, sha1Mac.knownHostsPath));
     expect(err).toBeInstanceOf(Error);
