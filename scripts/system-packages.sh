@@ -15,6 +15,7 @@ LAB=(
 TEST=(
   chromium                        # end-to-end UI tests (Playwright drives it)
   ganeti-3.0 ganeti-testsuite     # Ganeti 3.0.2's code and test data: the conformance peer
+  strace                          # what local-state writes do on disk (fsync order)
 )
 if [[ "${1:-test}" == "lab" ]]; then PACKAGES=("${LAB[@]}"); else PACKAGES=("${LAB[@]}" "${TEST[@]}"); fi
 

@@ -8,6 +8,7 @@ import { Dispatcher, EventBus } from "./dispatch.js";
 import { createService, type LabLauncher, type RunPlan } from "./service.js";
 import { PassphraseStore, type PersistentSecretBackend } from "./passphrase-store.js";
 import type { AppInfo } from "../../shared/ipc/contract.js";
+import type { TrustGesture } from "../node-registry/trust-gesture.js";
 
 export interface ComposeOptions {
   dataDir: string;
@@ -25,6 +26,8 @@ export interface ComposeOptions {
    * in memory until the app quits.
    */
   secretBackend?: PersistentSecretBackend;
+  /** How this transport has the user confirm a host key; without one, trust is refused. */
+  trustGesture?: TrustGesture;
 }
 
 export interface ComposedApp {
@@ -43,7 +46,7 @@ export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
   const nodes = await NodeManager.open({ store, passphrases });
   const activity = await ActivityLog.open(opts.dataDir);
   const bus = new EventBus();
-  const service = createService({ nodes, passphrases, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
+  const service = createService({ nodes, passphrases, trustKnownHostsLine: (line) => store.appendKnownHost(line), ...(opts.trustGesture ? { trustGesture: opts.trustGesture } : {}), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
   if (nodes.loadProblem) {
     await activity.add({ nodeId: "app", summary: "Node settings were unreadable and were set aside", outcome: "failed", detail: JSON.stringify(nodes.loadProblem) });
   }

@@ -19,6 +19,7 @@ import { importSshConfig } from "../node-registry/ssh-config-import.js";
 import { ApiError, EventBus, type Handlers } from "./dispatch.js";
 import { newDeviceUuid, newMac } from "../hotplug/ids.js";
 import type { PassphraseStore } from "./passphrase-store.js";
+import { NO_TRUST_GESTURE, trustHostKeyWithGesture, type TrustGesture } from "../node-registry/trust-gesture.js";
 
 export interface StepProgress {
   index: number;
@@ -59,6 +60,8 @@ export interface ServiceDeps {
   passphrases: PassphraseStore;
   /** Add a line to the app's own known_hosts. */
   trustKnownHostsLine: (line: string) => Promise<void>;
+  /** How this transport asks the user to confirm a host key (none: trust is refused). */
+  trustGesture?: TrustGesture;
   activity: ActivityLog;
   bus: EventBus;
   runPlan: RunPlan;
@@ -226,10 +229,11 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
       return nodeView(nodeId);
     },
 
-    "nodes.trustHostKey": async ({ nodeId, fingerprint }) => {
-      await deps.nodes.trustHostKey(nodeId, fingerprint);
-      await log({ nodeId, summary: `Trusted host key ${fingerprint}`, outcome: "info" });
-      return nodeView(nodeId);
+    // Host-key trust (issue 13): only with the user's gesture, through the transport's port.
+    "nodes.trustHostKey": async (req) => {
+      const r = await trustHostKeyWithGesture(deps.nodes, deps.trustGesture ?? NO_TRUST_GESTURE, req);
+      if (r.outcome !== "code-needed") await log({ nodeId: req.nodeId, ...r.activity });
+      return r.outcome === "trusted" ? { outcome: "trusted", node: nodeView(req.nodeId) } : r.outcome === "declined" ? { outcome: "declined", reason: r.reason } : r;
     },
 
     "inventory.list": async ({ nodeId }) => {

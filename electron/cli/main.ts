@@ -40,5 +40,20 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 /** Runs the command line of this process; the exit status is set, not forced, so stdout drains. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  process.exitCode = await run(argv, processIo);
+  let finished = false;
+  // Safety net: if something the command waits for never settles, Node would
+  // exit 0 with nothing said once the event loop is empty. Say so and fail.
+  process.once("beforeExit", () => {
+    if (finished) return;
+    const message = "the command stopped before finishing: something it waited for never answered. Nothing can be assumed done; check the node.";
+    if (argv[0] === "nic" || argv[0] === "disk" || argv[0] === "migrate-check") {
+      process.stdout.write(`${JSON.stringify({ status: "error", error: { name: "Unfinished", message } }, null, 2)}\n`);
+    } else {
+      process.stderr.write(`hotplug-desk: ${message}\n`);
+    }
+    process.exitCode = 1;
+  });
+  const code = await run(argv, processIo);
+  finished = true;
+  process.exitCode = code;
 }

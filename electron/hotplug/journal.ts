@@ -3,11 +3,12 @@
 // can be undone with the same compare-and-swap as any other write: undo
 // writes `previous` only if the file still holds what we wrote.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { assertInstanceName } from "../../shared/on-node/layout.js";
 import { RuntimeChangedError, RuntimeFileError, type RuntimeStore } from "../on-node/runtime-store.js";
+import { mkdirDurable, pruneOrphanTempFiles, replaceFileDurable } from "../local-state/durable.js";
 
 export const DEFAULT_KEEP_PER_INSTANCE = 50;
 
@@ -51,10 +52,19 @@ export interface JournaledWrite {
 }
 
 export class Journal {
+  /** Temp files left by writers that died: removed before this process writes its first entry. */
+  private pruning: Promise<void> | undefined;
+
   constructor(
     readonly dir: string,
     readonly keepPerInstance: number = DEFAULT_KEEP_PER_INSTANCE,
   ) {}
+
+  /** Removes temp files no live writer holds (a crash between write and rename leaves one). Returns their paths. */
+  async pruneOrphans(): Promise<string[]> {
+    // <dir>/<node>/<instance>/<id>.json.<pid>.<hex>.tmp
+    return pruneOrphanTempFiles(this.dir, { depth: 2 });
+  }
 
   /** Write through `store` and journal it. The entry is on disk (pending)
    * before the node is touched, so a crash between cannot lose the undo. */
@@ -156,24 +166,29 @@ export class Journal {
       id: `${String(Date.now()).padStart(13, "0")}-${randomBytes(4).toString("hex")}`,
       at: new Date().toISOString(),
     };
+    // Once per process, at its first write: small (a few dirs of <= keepPerInstance files).
+    this.pruning ??= this.pruneOrphans().then(
+      () => undefined,
+      () => undefined,
+    );
+    await this.pruning;
     await this.save(entry);
     return entry;
   }
 
   private async save(entry: JournalEntry, makeDir = true): Promise<void> {
     const dir = this.instanceDir(entry.node, entry.instance);
-    if (makeDir) await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (makeDir) await mkdirDurable(dir);
     const body = JSON.stringify({
       v: 1,
       ...entry,
       previous: entry.previous.toString("base64"),
       written: entry.written.toString("base64"),
     });
-    // Replace atomically so a crash never leaves half an entry.
-    const path = this.entryPath(entry);
-    const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-    await writeFile(tmp, body, { mode: 0o600, flag: "wx" });
-    await rename(tmp, path);
+    // Atomic and durable (fsync of the file, then of the directory after the
+    // rename): a crash leaves the old entry or the new one, never half, and a
+    // pending entry is on disk before the node is touched.
+    await replaceFileDurable(this.entryPath(entry), body);
   }
 
   private async trim(node: string, instance: string): Promise<void> {

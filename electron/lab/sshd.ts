@@ -23,7 +23,25 @@ export interface SshdInfo {
   hostPublicKey: string;
 }
 
+export interface HostKeyInfo {
+  /** "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256". */
+  type: string;
+  /** The host key line, "<type> AAAA...". */
+  publicKey: string;
+  /** "SHA256:..." as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+}
+
+export interface SshdOptions {
+  /** Host keys to give sshd, in order (default ed25519 only); the first is hostPublicKey. */
+  hostKeyTypes?: readonly ("ed25519" | "rsa" | "ecdsa")[];
+  /** More sshd_config lines (e.g. HostKeyAlgorithms, MACs) for tests of what a client accepts. */
+  extraConfig?: readonly string[];
+}
+
 export interface RunningSshd extends SshdInfo {
+  /** Every host key sshd has (the first is hostPublicKey). */
+  hostKeys: HostKeyInfo[];
   process: LabProcess;
   stop(): Promise<void>;
 }
@@ -52,18 +70,24 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
-async function keygen(path: string, comment: string): Promise<void> {
-  await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
+async function keygen(path: string, comment: string, type: "ed25519" | "rsa" | "ecdsa" = "ed25519"): Promise<void> {
+  await runCommand("ssh-keygen", ["-q", "-t", type, ...(type === "rsa" ? ["-b", "3072"] : []), "-N", "", "-C", comment, "-f", path]);
 }
 
-export async function startSshd(dir: string): Promise<RunningSshd> {
+async function hostKeyInfo(path: string): Promise<HostKeyInfo> {
+  const publicKey = (await readFile(`${path}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
+  const fingerprint = (await runCommand("ssh-keygen", ["-l", "-E", "sha256", "-f", `${path}.pub`])).trim().split(/\s+/)[1] ?? "";
+  return { type: publicKey.split(" ")[0] ?? "", publicKey, fingerprint };
+}
+
+export async function startSshd(dir: string, opts: SshdOptions = {}): Promise<RunningSshd> {
   if (!existsSync(SSHD)) {
     throw new Error(`${SSHD} is missing: install it with "apt-get install openssh-server".`);
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const hostKey = join(dir, "host_ed25519");
+  const hostKeyPaths = (opts.hostKeyTypes ?? ["ed25519"]).map((t) => ({ t, path: join(dir, `host_${t}`) }));
   const clientKey = join(dir, "client_ed25519");
-  await keygen(hostKey, "hotplug-desk-lab-host");
+  for (const k of hostKeyPaths) await keygen(k.path, "hotplug-desk-lab-host", k.t);
   await keygen(clientKey, "hotplug-desk-lab-client");
   const authorized = join(dir, "authorized_keys");
   await writeFile(authorized, await readFile(`${clientKey}.pub`), { mode: 0o600 });
@@ -73,8 +97,9 @@ export async function startSshd(dir: string): Promise<RunningSshd> {
     await mkdir("/run/sshd", { mode: 0o755 });
   }
 
-  const hostPublicKey = (await readFile(`${hostKey}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
-  const fp = (await runCommand("ssh-keygen", ["-l", "-E", "sha256", "-f", `${hostKey}.pub`])).trim().split(/\s+/)[1] ?? "";
+  const hostKeys = await Promise.all(hostKeyPaths.map((k) => hostKeyInfo(k.path)));
+  const hostPublicKey = hostKeys[0]?.publicKey ?? "";
+  const fp = hostKeys[0]?.fingerprint ?? "";
   const user = userInfo().username;
 
   // Ports can be taken between choosing and binding: try a few.
@@ -86,7 +111,7 @@ export async function startSshd(dir: string): Promise<RunningSshd> {
       [
         `Port ${port}`,
         "ListenAddress 127.0.0.1",
-        `HostKey ${hostKey}`,
+        ...hostKeyPaths.map((k) => `HostKey ${k.path}`),
         `PidFile ${join(dir, "sshd.pid")}`,
         `AuthorizedKeysFile ${authorized}`,
         "PubkeyAuthentication yes",
@@ -105,6 +130,7 @@ export async function startSshd(dir: string): Promise<RunningSshd> {
         "MaxStartups 64:30:128",
         "ClientAliveInterval 0",
         "LogLevel VERBOSE",
+        ...(opts.extraConfig ?? []),
         "",
       ].join("\n"),
       { mode: 0o600 },
@@ -130,6 +156,7 @@ export async function startSshd(dir: string): Promise<RunningSshd> {
       knownHostsPath,
       hostKeyFingerprint: fp,
       hostPublicKey,
+      hostKeys,
       process: proc,
       stop: () => stopProcess(proc),
     };

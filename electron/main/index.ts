@@ -3,18 +3,20 @@
 // context-isolated renderer without Node; a custom app:// scheme instead of
 // file://; CSP on every response; navigation, new windows and permission
 // requests refused; IPC checked for its sender and validated with zod.
-import { app, BrowserWindow, protocol, safeStorage, session, net, screen, shell } from "electron";
+import { app, BrowserWindow, dialog, protocol, safeStorage, session, net, screen, shell } from "electron";
 import { join, normalize, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { composeApp } from "../app/compose.js";
 import { makeRunPlan } from "../app/run-plan.js";
 import { labLauncher } from "../app/lab-launcher.js";
-import { CONTENT_SECURITY_POLICY } from "../../shared/ipc/csp.js";
+import { ELECTRON_CSP } from "../../shared/ipc/csp.js";
 import { APP_HOST, APP_ORIGIN, APP_SCHEME } from "../../shared/ipc/electron-channels.js";
 import { registerIpc } from "./ipc.js";
 import { SecretStore } from "./secrets.js";
 import { installMenu } from "./menu.js";
 import { loadWindowState, onScreen, saveWindowState } from "./window-state.js";
+import { dialogTrustGesture } from "./trust-dialog.js";
+import { mayOpenExternally } from "./external-links.js";
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 app.enableSandbox();
@@ -31,7 +33,7 @@ function serveRenderer(): void {
     if (!file.startsWith(rendererDir + sep)) return new Response("Not found", { status: 404 });
     const res = await net.fetch(pathToFileURL(file).toString());
     const headers = new Headers(res.headers);
-    headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
+    headers.set("content-security-policy", ELECTRON_CSP);
     return new Response(res.body, { status: res.status, headers });
   });
 }
@@ -48,9 +50,11 @@ async function main(): Promise<void> {
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, "Content-Security-Policy": [CONTENT_SECURITY_POLICY] } });
+    callback({ responseHeaders: { ...details.responseHeaders, "Content-Security-Policy": [ELECTRON_CSP] } });
   });
 
+  // The window the trust dialog belongs to (made below, after the app is composed).
+  const windowRef: { current?: BrowserWindow } = {};
   const composed = await composeApp({
     dataDir,
     transport: "electron",
@@ -59,6 +63,8 @@ async function main(): Promise<void> {
     lab: labLauncher(),
     // Key passphrases the user asks to remember: OS keychain only, never plain text.
     secretBackend: new SecretStore(dataDir, safeStorage),
+    // Trusting a host key: main's own dialog, which the page cannot answer.
+    trustGesture: dialogTrustGesture(() => (windowRef.current?.isDestroyed() === false ? windowRef.current : undefined), (w, o) => dialog.showMessageBox(w, o)),
   });
   installMenu(dataDir);
 
@@ -78,6 +84,7 @@ async function main(): Promise<void> {
       spellcheck: false,
     },
   });
+  windowRef.current = win;
   if (saved.maximized) win.maximize();
   const unregister = registerIpc(composed.dispatcher, composed.bus, () => (win.isDestroyed() ? undefined : win.webContents), devUrl);
 
@@ -86,8 +93,8 @@ async function main(): Promise<void> {
     if (new URL(url).origin !== allowedOrigin) e.preventDefault();
   });
   win.webContents.setWindowOpenHandler(({ url }) => {
-    // Links to documentation open in the browser; nothing opens inside the app.
-    if (url.startsWith("https://")) void shell.openExternal(url);
+    // Only the app's own links (external-links.ts) open in the browser; nothing opens inside the app.
+    if (mayOpenExternally(url)) void shell.openExternal(url);
     return { action: "deny" };
   });
   win.webContents.on("will-attach-webview", (e) => e.preventDefault());

@@ -7,6 +7,7 @@
 // one text; line numbers are mapped back to (file, line) for messages.
 import { Client } from "ssh2";
 import { HostKeyError } from "../ssh/session.js";
+import { sshAlgorithms } from "../ssh/algorithms.js";
 import { hostField, keyTypeOfBlob, parseKnownHosts, verifyHostKey } from "../ssh/known-hosts.js";
 import type { NodeHostKeyProblem } from "../../shared/node-registry/schema.js";
 import type { KnownHostsSource } from "./settings-store.js";
@@ -53,16 +54,15 @@ export function problemFromHostKeyError(err: HostKeyError, combined: CombinedKno
   switch (v.kind) {
     case "unknown":
       return { verdict: "unknown", fingerprint: v.fingerprint, keyType: v.keyType };
-    case "changed": {
-      const first = v.lines[0];
+    case "changed":
       return {
         verdict: "changed",
         fingerprint: v.fingerprint,
-        keyType: (first !== undefined ? keyTypeAtLine(combined, first) : undefined) ?? "unknown",
+        keyType: v.keyType,
         knownFingerprints: v.knownFingerprints,
+        knownKeyTypes: v.knownKeyTypes,
         knownAt: v.lines.map((l) => combined.locate(l)),
       };
-    }
     case "revoked":
       return { verdict: "revoked", fingerprint: v.fingerprint, keyType: keyTypeAtLine(combined, v.line) ?? "unknown", knownAt: [combined.locate(v.line)] };
   }
@@ -79,13 +79,22 @@ export function checkHostKey(sources: readonly KnownHostsSource[], host: string,
     case "unknown":
       return { kind: "unknown", verdict: "unknown", fingerprint: v.fingerprint, keyType };
     case "changed":
-      return { kind: "changed", verdict: "changed", fingerprint: v.fingerprint, keyType, knownFingerprints: v.knownFingerprints, knownAt: v.lines.map((l) => combined.locate(l)) };
+      return {
+        kind: "changed",
+        verdict: "changed",
+        fingerprint: v.fingerprint,
+        keyType,
+        knownFingerprints: v.knownFingerprints,
+        knownKeyTypes: v.knownKeyTypes,
+        knownAt: v.lines.map((l) => combined.locate(l)),
+      };
     case "revoked":
       return { kind: "revoked", verdict: "revoked", fingerprint: v.fingerprint, keyType, knownAt: [combined.locate(v.line)] };
   }
 }
 
-function nodeKeyFile(keyType: string): string {
+/** Where the node keeps its host key of this type (for "ssh-keygen -lf" on the node). */
+export function nodeKeyFile(keyType: string): string {
   if (keyType === "ssh-ed25519") return "/etc/ssh/ssh_host_ed25519_key.pub";
   if (keyType.startsWith("ecdsa-")) return "/etc/ssh/ssh_host_ecdsa_key.pub";
   if (keyType === "ssh-rsa" || keyType.startsWith("rsa-")) return "/etc/ssh/ssh_host_rsa_key.pub";
@@ -97,6 +106,11 @@ function where(locations: readonly KnownHostsLocation[] | undefined): string {
   return locations.map((l) => `${l.file} line ${l.line}`).join(", ");
 }
 
+/** "ssh-ed25519 SHA256:…, …" (types where known). */
+function knownKeys(p: NodeHostKeyProblem): string {
+  return (p.knownFingerprints ?? []).map((f, i) => (p.knownKeyTypes?.[i] ? `${p.knownKeyTypes[i]} ${f}` : f)).join(", ");
+}
+
 /** What to tell a person about a host-key problem, including the next step. */
 export function describeHostKeyProblem(label: string, host: string, port: number, p: NodeHostKeyProblem): string {
   switch (p.verdict) {
@@ -106,7 +120,8 @@ export function describeHostKeyProblem(label: string, host: string, port: number
       const files = [...new Set((p.knownAt ?? []).map((l) => l.file))];
       const remove = files.map((f) => `ssh-keygen -R "${hostField(host, port)}" -f ${f}`).join("; ");
       return (
-        `The host key of ${label} CHANGED: it now presents ${p.keyType} ${p.fingerprint}, but ${where(p.knownAt)} trusts ${(p.knownFingerprints ?? []).join(", ")}. ` +
+        `The host key of ${label} CHANGED: it now presents ${p.keyType} ${p.fingerprint}, but ${where(p.knownAt)} trusts ${knownKeys(p)}. ` +
+        (p.knownKeyTypes && !p.knownKeyTypes.includes(p.keyType) ? `A node that proved itself with ${p.knownKeyTypes.join(" / ")} and now offers only ${p.keyType} is as suspect as one with a new key. ` : "") +
         `Refusing to connect: this can mean someone is intercepting the connection. If the node was reinstalled, remove the old line (${where(p.knownAt)}${remove ? `, e.g. ${remove}` : ""}), connect again and trust the new key.`
       );
     }
@@ -137,6 +152,8 @@ export function fetchHostKey(host: string, port: number, username: string, timeo
       host,
       port,
       username,
+      // The same lists as a session, so the key fetched is the one a session is shown.
+      algorithms: sshAlgorithms(),
       readyTimeout: timeoutMs,
       hostVerifier: (blob: Buffer) => {
         key = Buffer.from(blob);

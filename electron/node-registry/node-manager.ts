@@ -286,12 +286,12 @@ export class NodeManager {
   }
 
   /**
-   * Trusts the host key the node presented in its last "unknown" verdict, if
-   * `fingerprint` is exactly that key's (as the user compared it). Appends it
-   * to the app's known_hosts and connects. A changed or revoked key is never
-   * trusted here: the old line has to be removed by the user first.
+   * The node's pending "unknown" host-key verdict, if `fingerprint` is
+   * exactly its key's; otherwise a refusal that says why (nothing pending, a
+   * changed or revoked key, another fingerprint). Checked before the user is
+   * asked to confirm, and again by trustHostKey.
    */
-  async trustHostKey(id: string, fingerprint: string): Promise<void> {
+  hostKeyAwaitingTrust(id: string, fingerprint: string): NodeHostKeyProblem {
     this.assertLive();
     const r = this.record(id);
     const { config } = r;
@@ -309,6 +309,20 @@ export class NodeManager {
         `Not trusting: the fingerprint given (${fingerprint.trim() || "empty"}) is not the one ${label} presented (${problem.fingerprint}). Compare again with ssh-keygen -lf on the node; nothing was written.`,
       );
     }
+    return { ...problem };
+  }
+
+  /**
+   * Trusts the host key the node presented in its last "unknown" verdict, if
+   * `fingerprint` is exactly that key's (as the user compared it). Appends it
+   * to the app's known_hosts and connects. A changed or revoked key is never
+   * trusted here: the old line has to be removed by the user first.
+   */
+  async trustHostKey(id: string, fingerprint: string): Promise<void> {
+    const problem = this.hostKeyAwaitingTrust(id, fingerprint);
+    const r = this.record(id);
+    const { config } = r;
+    const label = this.label(config);
     if (r.trusting) throw new NodeManagerError("host-key-refused", `The host key of ${label} is already being trusted.`);
     r.trusting = true;
     try {
@@ -536,6 +550,10 @@ export class NodeManager {
         final: true,
         detail: `The key file ${keyPath ?? "(none)"} cannot be used for ${label}: ${message}. Pick another key file, ${orAgent}.`,
       };
+    }
+    if (e.name === "SshAlgorithmError") {
+      // The node offers only algorithms this app refuses (SHA-1): retrying will not change that.
+      return { final: true, detail: `${message} Then connect again.` };
     }
     if (e.level === "agent") {
       return { final: true, detail: `ssh-agent (SSH_AUTH_SOCK) failed while authenticating to ${label}: ${message}. Check that ssh-agent runs and holds your key (ssh-add -l), then connect again.` };

@@ -14,7 +14,15 @@ export interface KnownHostEntry {
 export type HostKeyVerdict =
   | { kind: "trusted"; fingerprint: string }
   | { kind: "unknown"; fingerprint: string; keyType: string }
-  | { kind: "changed"; fingerprint: string; knownFingerprints: string[]; lines: number[] }
+  | {
+      kind: "changed";
+      fingerprint: string;
+      keyType: string;
+      knownFingerprints: string[];
+      /** The type of each known key, in the same order (another type than the presented one is just as much a change). */
+      knownKeyTypes: string[];
+      lines: number[];
+    }
   | { kind: "revoked"; fingerprint: string; line: number };
 
 export function fingerprintOf(keyBlob: Buffer): string {
@@ -80,17 +88,32 @@ export function verifyHostKey(knownHostsText: string, host: string, port: number
   if (revoked) return { kind: "revoked", fingerprint, line: revoked.line };
   const forHost = entries.filter((e) => e.marker === null && hostMatches(e.hosts, host, port));
   if (forHost.some((e) => e.keyBase64 === presented)) return { kind: "trusted", fingerprint };
-  // Only a key of the same type counts as "changed"; a host may have several types.
-  const sameType = forHost.filter((e) => e.keyType === keyType);
-  if (sameType.length > 0) {
+  // Any key known for the host makes a key we do not know a change, whatever
+  // its type: a server that used to prove itself with ed25519 and now offers
+  // only ssh-rsa is as suspicious as one with another ed25519 key. (The
+  // client asks for the known types first, so a host that still has its
+  // known key is never judged by another one; see knownHostKeyTypes.)
+  if (forHost.length > 0) {
+    // Keys of the presented type first: they are the ones it replaced.
+    const ordered = [...forHost.filter((e) => e.keyType === keyType), ...forHost.filter((e) => e.keyType !== keyType)];
     return {
       kind: "changed",
       fingerprint,
-      knownFingerprints: sameType.map((e) => fingerprintOf(Buffer.from(e.keyBase64, "base64"))),
-      lines: sameType.map((e) => e.line),
+      keyType,
+      knownFingerprints: ordered.map((e) => fingerprintOf(Buffer.from(e.keyBase64, "base64"))),
+      knownKeyTypes: ordered.map((e) => e.keyType),
+      lines: ordered.map((e) => e.line),
     };
   }
   return { kind: "unknown", fingerprint, keyType };
+}
+
+/** Key types known_hosts trusts for host:port (not revoked, not CA lines), in file order, each once. */
+export function knownHostKeyTypes(knownHostsText: string, host: string, port: number): string[] {
+  const types = parseKnownHosts(knownHostsText)
+    .filter((e) => e.marker === null && hostMatches(e.hosts, host, port))
+    .map((e) => e.keyType);
+  return [...new Set(types)];
 }
 
 /** The line to append when the user trusts a key. */

@@ -4,7 +4,8 @@
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { readFile } from "node:fs/promises";
 import type { Duplex } from "node:stream";
-import { keyTypeOfBlob, verifyHostKey, type HostKeyVerdict } from "./known-hosts.js";
+import { keyTypeOfBlob, knownHostKeyTypes, verifyHostKey, type HostKeyVerdict } from "./known-hosts.js";
+import { describeHandshakeFailure, sshAlgorithms } from "./algorithms.js";
 
 export interface NodeTarget {
   host: string;
@@ -39,10 +40,27 @@ export class HostKeyError extends Error {
       case "unknown":
         return `The host key of ${target} (${v.keyType} ${v.fingerprint}) is not in ${path}. Check the fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and trust it explicitly.`;
       case "changed":
-        return `The host key of ${target} CHANGED: it now presents ${v.fingerprint}, but ${path} (line ${v.lines.join(", ")}) trusts ${v.knownFingerprints.join(", ")}. Refusing to connect. If the node was reinstalled, remove the old line and trust the new key.`;
+        return `The host key of ${target} CHANGED: it now presents ${v.keyType} ${v.fingerprint}, but ${path} (line ${v.lines.join(", ")}) trusts ${v.knownFingerprints.map((f, i) => `${v.knownKeyTypes[i]} ${f}`).join(", ")}. Refusing to connect. If the node was reinstalled, remove the old line and trust the new key.`;
       case "revoked":
         return `The host key of ${target} (${v.fingerprint}) is marked @revoked in ${path} (line ${v.line}). Refusing to connect.`;
     }
+  }
+}
+
+/** ssh2's connect errors, with the algorithm refusals said for people. */
+function describeConnectError(label: string, err: Error): Error {
+  const handshake = describeHandshakeFailure(label, err.message);
+  if (!handshake) return err;
+  const e = new Error(handshake, { cause: err });
+  e.name = "SshAlgorithmError";
+  return e;
+}
+
+/** The connection ended before it was ready (a cut, a node that hung up): nothing was done on the node. */
+export class SshConnectClosedError extends Error {
+  constructor(label: string, stage: string) {
+    super(`The SSH connection to ${label} was closed ${stage}, before it was ready: nothing was done on the node. Check that the node is reachable and its sshd is running, then try again.`);
+    this.name = "SshConnectClosedError";
   }
 }
 
@@ -76,6 +94,8 @@ export class NodeSession {
       host: target.host,
       port: target.port,
       username: target.username,
+      // Explicit lists (no SHA-1); the host's known key types first.
+      algorithms: sshAlgorithms(knownHostKeyTypes(knownHosts, target.host, target.port)),
       readyTimeout: target.readyTimeoutMs ?? 15_000,
       // Keepalive is off by default in ssh2; without it a dead node never closes.
       keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
@@ -97,10 +117,34 @@ export class NodeSession {
       return false;
     };
     const client = new Client();
+    // The connect settles on whatever comes first: ready, an error, or the
+    // connection ending or closing at any point of the handshake (ssh2
+    // reports a cut there with "close" alone, and a promise that never
+    // settles lets a CLI exit 0 with nothing done and nothing said).
+    let stage = "before the key exchange";
     await new Promise<void>((resolve, reject) => {
-      client.once("ready", () => resolve());
-      client.once("error", (err) => reject(rejection ?? err));
-      client.connect(config);
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        client.destroy();
+        reject(rejection ?? err);
+      };
+      client.once("handshake", () => (stage = "during authentication"));
+      client.once("ready", () => {
+        if (settled) return;
+        settled = true;
+        resolve();
+      });
+      // Stays attached: an error after "ready" is for the session's users (they see "close").
+      client.on("error", (err) => fail(describeConnectError(label, err)));
+      client.once("end", () => fail(new SshConnectClosedError(label, stage)));
+      client.once("close", () => fail(new SshConnectClosedError(label, stage)));
+      try {
+        client.connect(config);
+      } catch (err) {
+        fail(err instanceof Error ? err : new Error(String(err)));
+      }
     });
     // Requests here are small and wait on their answer; with Nagle's algorithm
     // a write stalls behind an unacknowledged one (delayed ACK, ~40 ms).

@@ -2,12 +2,7 @@
 // browser on this machine through the web host.
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
-import { composeApp } from "../app/compose.js";
-import { makeRunPlan } from "../app/run-plan.js";
-import { labLauncher } from "../app/lab-launcher.js";
-import { startWebHost } from "./server.js";
-import { ensureRendererBuilt } from "./renderer-build.js";
+import { runWebHost } from "./run.js";
 
 function dataDir(): string {
   const base = process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config");
@@ -15,22 +10,20 @@ function dataDir(): string {
 }
 
 async function main(): Promise<void> {
-  const dir = process.env.HOTPLUG_DESK_DATA_DIR ?? dataDir();
-  const staticDir = await ensureRendererBuilt((l) => console.error(l));
-  const app = await composeApp({ dataDir: dir, transport: "web", version: process.env.npm_package_version ?? "dev", runPlan: makeRunPlan({ journalDir: join(dir, "journal") }), lab: labLauncher() });
-  const port = Number(process.env.HOTPLUG_DESK_PORT ?? 0);
-  const host = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir, port });
-  console.log(`Hotplug Desk is running. Open this address in a browser on this machine:\n\n  ${host.openUrl}\n\nSettings: ${dir}   Ctrl-C stops it.`);
-  if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) {
-    // Best effort: a desktop session opens the browser for the user.
-    spawn("xdg-open", [host.openUrl], { stdio: "ignore", detached: true }).on("error", () => {}).unref();
-  }
+  const running = await runWebHost({
+    dataDir: process.env.HOTPLUG_DESK_DATA_DIR ?? dataDir(),
+    port: Number(process.env.HOTPLUG_DESK_PORT ?? 0),
+    terminal: (text) => process.stdout.write(text),
+    terminalIsTty: process.stdout.isTTY === true,
+    env: process.env,
+    version: process.env.npm_package_version ?? "dev",
+    lab: true,
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await host.close();
-    await app.dispose();
+    await running.stop();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop());

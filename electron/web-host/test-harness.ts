@@ -9,6 +9,7 @@ import { composeApp, type ComposedApp } from "../app/compose.js";
 import { makeRunPlan } from "../app/run-plan.js";
 import { startWebHost, type WebHost } from "./server.js";
 import { ensureRendererBuilt } from "./renderer-build.js";
+import { typedCodeGesture } from "./typed-code-gesture.js";
 
 export interface AppUnderTest {
   /** Open this in the browser: it carries the token in the fragment. */
@@ -19,6 +20,8 @@ export interface AppUnderTest {
   app: ComposedApp;
   host: WebHost;
   dataDir: string;
+  /** What the web host printed to "its terminal" (one-time trust codes), as a user would read it. */
+  terminal: string[];
   stop(): Promise<void>;
 }
 
@@ -40,7 +43,17 @@ export async function startAppForTest(opts: {
     // As if the user had already trusted the lab's host key in this app.
     await writeFile(join(dataDir, "known_hosts"), `[127.0.0.1]:${info.port} ${info.hostPublicKey}\n`, { mode: 0o600 });
   }
-  const app = await composeApp({ dataDir, transport: "web", version: "test", runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }), userKnownHostsPath: null, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
+  const terminal: string[] = [];
+  const app = await composeApp({
+    dataDir,
+    transport: "web",
+    version: "test",
+    runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }),
+    userKnownHostsPath: null,
+    // The web host's own gesture: codes go to its terminal, here a list the test reads.
+    trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
+    ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}),
+  });
   const nodeId = opts.nodeId ?? "lab";
   await app.nodes.add({
     id: nodeId,
@@ -61,6 +74,7 @@ export async function startAppForTest(opts: {
     app,
     host,
     dataDir,
+    terminal,
     stop: async () => {
       await host.close();
       await app.dispose();

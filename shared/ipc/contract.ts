@@ -32,6 +32,18 @@ export const SetPassphraseResponseSchema = NodeViewSchema.extend({
 export type SetPassphraseResponse = z.infer<typeof SetPassphraseResponseSchema>;
 
 /**
+ * nodes.trustHostKey: trust needs the user's gesture, seen by main (a dialog
+ * of main's own in Electron; in the web host a one-time code printed in its
+ * terminal). "code-needed": ask the user for the code and call again with it.
+ */
+export const TrustHostKeyResponseSchema = z.discriminatedUnion("outcome", [
+  z.object({ outcome: z.literal("trusted"), node: NodeViewSchema }),
+  z.object({ outcome: z.literal("code-needed"), prompt: z.string() }),
+  z.object({ outcome: z.literal("declined"), reason: z.string() }),
+]);
+export type TrustHostKeyResponse = z.infer<typeof TrustHostKeyResponseSchema>;
+
+/**
  * What the UI asks for. Main adds what must not come from the renderer or
  * from shared/ (new uuids, generated MACs) before planning.
  */
@@ -183,7 +195,15 @@ export const contract = {
     response: SetPassphraseResponseSchema,
   },
   "nodes.forgetPassphrase": { request: NodeRef, response: Empty },
-  "nodes.trustHostKey": { request: z.strictObject({ nodeId: NodeIdRef, fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/) }), response: NodeViewSchema },
+  "nodes.trustHostKey": {
+    request: z.strictObject({
+      nodeId: NodeIdRef,
+      fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/),
+      /** The one-time code the user typed, where the transport asks for one (the web host). */
+      code: z.string().max(32).optional(),
+    }),
+    response: TrustHostKeyResponseSchema,
+  },
   "inventory.list": { request: z.strictObject({ nodeId: NodeIdRef.optional() }), response: z.array(InstanceSummarySchema) },
   "instance.get": { request: InstanceKey, response: InstanceViewSchema },
   "runtime.get": { request: InstanceKey, response: RuntimeFileViewSchema },

@@ -148,6 +148,8 @@ export const NodeHostKeyProblemSchema = z.object({
   keyType: z.string(),
   /** For "changed": the keys known_hosts trusts instead. */
   knownFingerprints: z.array(z.string()).optional(),
+  /** For "changed": the type of each of knownFingerprints (may differ from keyType: another type is a change too). */
+  knownKeyTypes: z.array(z.string()).optional(),
   /** known_hosts lines that conflict with the presented key (changed / revoked). */
   knownAt: z.array(z.object({ file: z.string(), line: z.int().positive() })).optional(),
 });

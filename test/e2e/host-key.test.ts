@@ -1,7 +1,9 @@
 // End to end: a node whose host key the app has never seen. Chromium drives
 // the real UI through the web host against a real sshd: the panel says the
-// key is unknown, the dialog shows the fingerprint sshd really presents, and
-// trusting it connects the node and records the key in the app's known_hosts.
+// key is unknown, the dialog shows the fingerprint sshd really presents, the
+// web host asks for the one-time code it printed in its terminal (the page
+// alone cannot trust a key), and with it the node connects and the key is
+// recorded in the app's known_hosts.
 // Then the add-node form: a bad entry is refused per field, before main.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -50,6 +52,20 @@ describeWhere(missing, "host-key trust and the add-node form in Chromium", () =>
     const dialog = page.getByTestId("host-key-dialog");
     expect(await dialog.textContent()).toContain(sshd.hostKeyFingerprint);
     await dialog.getByRole("button", { name: "Trust and connect" }).click();
+    const codeField = dialog.getByLabel("One-time code");
+    await codeField.waitFor({ timeout: 30_000 });
+    expect(await dialog.textContent()).toMatch(/terminal where Hotplug Desk was started/);
+    expect(await readFile(join(app.dataDir, "known_hosts"), "utf8").catch(() => "")).toBe("");
+    // A wrong code is refused in the dialog; nothing is written.
+    await codeField.fill("0000 0000");
+    await dialog.getByRole("button", { name: "Confirm code and trust" }).click();
+    await expect.poll(() => dialog.getByRole("alert").textContent().catch(() => ""), { timeout: 10_000 }).toMatch(/wrong/);
+    // The user reads the code in the web host's terminal and types it.
+    const printed = app.terminal.join("");
+    expect(printed).toContain(sshd.hostKeyFingerprint);
+    const code = [...printed.matchAll(/\n {4}(\d{4} \d{4})\n/g)].at(-1)![1]!;
+    await codeField.fill(code);
+    await dialog.getByRole("button", { name: "Confirm code and trust" }).click();
     await expect.poll(() => panel.textContent(), { timeout: 30_000 }).toMatch(/ready/);
     const knownHosts = await readFile(join(app.dataDir, "known_hosts"), "utf8");
     expect(knownHosts).toContain(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}`);

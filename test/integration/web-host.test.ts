@@ -6,11 +6,11 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:http";
-import WebSocket from "ws";
+import { connect } from "node:net";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { startWebHost, type WebHost } from "../../electron/web-host/server.js";
-import { ServerMessageSchema, WIRE_PATH, WIRE_PROTOCOL_PREFIX } from "../../shared/ipc/wire.js";
 import { SshConfigImportSchema } from "../../shared/ipc/contract.js";
+import { apiCall, openApiSocket } from "./web-api-client.js";
 
 let dir: string;
 let app: ComposedApp;
@@ -51,29 +51,26 @@ function get(path: string, headers: Record<string, string> = {}): Promise<{ stat
   });
 }
 
-function open(opts: { token?: string; origin?: string } = {}): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WIRE_PATH}`, [`${WIRE_PROTOCOL_PREFIX}${opts.token ?? host.token}`], {
-    origin: opts.origin ?? `http://127.0.0.1:${host.port}`,
-  });
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+const open = (opts: { token?: string; origin?: string } = {}) => openApiSocket(host.port, { token: opts.token ?? host.token, ...(opts.origin ? { origin: opts.origin } : {}) });
+const call = apiCall;
+
+/** Sends raw bytes, half-closes, and returns everything the server answered before closing. */
+function raw(text: string | Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(host.port, "127.0.0.1", () => s.end(text));
+    let out = "";
+    s.on("data", (d: Buffer) => (out += d.toString("latin1")));
+    s.on("close", () => resolve(out));
+    s.on("error", () => undefined);
   });
 }
 
-function call(ws: WebSocket, id: number, channel: string, req: unknown) {
-  return new Promise<ReturnType<typeof ServerMessageSchema.parse>>((resolve) => {
-    const onMsg = (data: WebSocket.RawData) => {
-      const m = ServerMessageSchema.parse(JSON.parse(String(data)));
-      if (m.type === "result" && m.id === id) {
-        ws.off("message", onMsg);
-        resolve(m);
-      }
-    };
-    ws.on("message", onMsg);
-    ws.send(JSON.stringify({ type: "call", id, channel, request: req }));
-  });
+/** A WebSocket frame from the client (masked), with any opcode and payload. */
+function frame(opcode: number, payload: Buffer, fin = true): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | len]) : Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, len >> 8, len & 255]);
+  return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
 }
 
 describe("web host", () => {
@@ -86,10 +83,46 @@ describe("web host", () => {
   it("serves the UI with a strict CSP and refuses paths outside it and foreign Host headers", async () => {
     const page = await get("/");
     expect(page.status).toBe(200);
-    expect(String(page.headers["content-security-policy"])).toContain("script-src 'self'");
+    const csp = String(page.headers["content-security-policy"]);
+    expect(csp).toContain("script-src 'self'");
+    // Sockets only to this host's own port, never any loopback port.
+    expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${host.port} ws://localhost:${host.port}`);
+    expect(csp).not.toContain("*");
     expect((await get("/../secret.txt")).body).not.toContain("not for the browser");
     expect((await get("/%2e%2e/secret.txt")).status).toBe(404);
     expect((await get("/", { host: "evil.example:80" })).status).toBe(421);
+  });
+
+  it("answers bad request targets with 400 and keeps serving (issue 13: one request used to end the process)", async () => {
+    const hostHeader = `Host: 127.0.0.1:${host.port}`;
+    expect(await raw(`GET /%E0%A4%A HTTP/1.1\r\n${hostHeader}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw(`GET /%zz/../x HTTP/1.1\r\n${hostHeader}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw(`GET /a%00b HTTP/1.1\r\n${hostHeader}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw(`GET http://127.0.0.1/ HTTP/1.1\r\n${hostHeader}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    const upgrade = (path: string) => `GET ${path} HTTP/1.1\r\n${hostHeader}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    expect(await raw(upgrade("//["))).toMatch(/^HTTP\/1\.1 (400|403) /);
+    expect(await raw(upgrade("/%E0%A4%A"))).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw(`GARBAGE\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw(`GET / HTTP/1.1\r\n${hostHeader}\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    // Still up, still serving.
+    expect((await get("/")).status).toBe(200);
+  });
+
+  it("survives invalid WebSocket frames on an authenticated connection and keeps serving others", async () => {
+    for (const bad of [frame(0x3, Buffer.from("x")), frame(0x1, Buffer.from([0xff, 0xfe])), frame(0x9, Buffer.alloc(200)), frame(0x2, Buffer.from("{}"))]) {
+      const ws = await open();
+      const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+      ws.on("error", () => undefined);
+      // Straight onto the TCP socket: the ws client would refuse to send these.
+      (ws as unknown as { _socket: import("node:net").Socket })._socket.write(bad);
+      expect(await closed).toBeGreaterThanOrEqual(1002);
+    }
+    const ws = await open();
+    try {
+      expect(await call(ws, 1, "app.info", {})).toMatchObject({ ok: true });
+    } finally {
+      ws.close();
+    }
   });
 
   it("refuses the API without the token or from another origin", async () => {

@@ -267,16 +267,27 @@ export function HostKeyDialog(props: { node: NodeView; onClose: () => void }) {
   const api = useApi();
   const { config, status } = props.node;
   const hk = status.hostKey;
-  const { pending: busy, error, run } = useAction();
+  const { pending: busy, error, setError, run } = useAction();
+  // Set when main asks for the one-time code from its terminal (web host).
+  const [codePrompt, setCodePrompt] = useState<string | null>(null);
+  const [code, setCode] = useState("");
   if (!hk) return null;
   const where = `${config.host}${config.port !== 22 ? `:${config.port}` : ""}`;
+  const formId = `trust-${config.id}`;
 
   if (hk.verdict === "unknown") {
-    const trust = () =>
-      run(async () => {
-        await api.call("nodes.trustHostKey", { nodeId: config.id, fingerprint: hk.fingerprint });
-        props.onClose();
+    // The page only asks; main has the user confirm (its own dialog, or the code from its terminal).
+    const trust = (e?: FormEvent) => {
+      e?.preventDefault();
+      if (busy || (codePrompt !== null && code.trim() === "")) return;
+      return run(async () => {
+        const r = await api.call("nodes.trustHostKey", { nodeId: config.id, fingerprint: hk.fingerprint, ...(codePrompt !== null ? { code: code.trim() } : {}) });
+        setCode("");
+        if (r.outcome === "trusted") props.onClose();
+        else if (r.outcome === "code-needed") setCodePrompt(r.prompt);
+        else setError(r.reason);
       });
+    };
     return (
       <Dialog
         title={`Trust the host key of ${config.name}?`}
@@ -287,24 +298,43 @@ export function HostKeyDialog(props: { node: NodeView; onClose: () => void }) {
             <button type="button" onClick={props.onClose} disabled={busy}>
               Don't trust
             </button>
-            <button type="button" className="primary" onClick={trust} disabled={busy}>
-              {busy ? "Saving…" : "Trust and connect"}
+            <button type="submit" form={formId} className="primary" disabled={busy || (codePrompt !== null && code.trim() === "")}>
+              {busy ? "Waiting for your confirmation…" : codePrompt !== null ? "Confirm code and trust" : "Trust and connect"}
             </button>
           </>
         }
       >
-        <p>
-          This is the first connection to <strong>{where}</strong>. Compare the fingerprint below with the node's own (run{" "}
-          <code>ssh-keygen -lf /etc/ssh/ssh_host_{hk.keyType.replace(/^ssh-/, "")}_key.pub</code> on the node) before trusting it.
-        </p>
-        <dl className="kv">
-          <dt>Key type</dt>
-          <dd>{hk.keyType}</dd>
-          <dt>Fingerprint</dt>
-          <dd>
-            <code className="fingerprint">{hk.fingerprint}</code>
-          </dd>
-        </dl>
+        <form id={formId} onSubmit={trust} autoComplete="off">
+          <p>
+            This is the first connection to <strong>{where}</strong>. Compare the fingerprint below with the node's own (run{" "}
+            <code>ssh-keygen -lf /etc/ssh/ssh_host_{hk.keyType.replace(/^ssh-/, "").replace(/^ecdsa-.*/, "ecdsa")}_key.pub</code> on the node) before trusting it.
+          </p>
+          <dl className="kv">
+            <dt>Key type</dt>
+            <dd>{hk.keyType}</dd>
+            <dt>Fingerprint</dt>
+            <dd>
+              <code className="fingerprint">{hk.fingerprint}</code>
+            </dd>
+          </dl>
+          {codePrompt !== null ? (
+            <div className="field">
+              <label htmlFor={`${formId}-code`}>One-time code</label>
+              <input
+                id={`${formId}-code`}
+                inputMode="numeric"
+                autoComplete="one-time-code"
+                spellCheck={false}
+                autoFocus
+                maxLength={32}
+                value={code}
+                onChange={(e) => setCode(e.target.value)}
+                disabled={busy}
+              />
+              <div className="field-hint">{codePrompt}</div>
+            </div>
+          ) : null}
+        </form>
         {error ? (
           <div className="banner bad" role="alert">
             {error}
@@ -340,9 +370,10 @@ export function HostKeyDialog(props: { node: NodeView; onClose: () => void }) {
           <>
             <dt>Trusted before</dt>
             <dd>
-              {hk.knownFingerprints.map((f) => (
+              {hk.knownFingerprints.map((f, i) => (
                 <div key={f}>
                   <code className="fingerprint">{f}</code>
+                  {hk.knownKeyTypes?.[i] ? ` (${hk.knownKeyTypes[i]})` : null}
                 </div>
               ))}
             </dd>

@@ -1,0 +1,66 @@
+// A TCP relay on 127.0.0.1 in front of a real server (the lab's sshd) that
+// passes exactly `cutAfter` bytes in one direction and then drops both sides:
+// a network cut at a known point of a connection, however fast the machine.
+// Not a fake: the bytes on both sides are the real client's and server's.
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+
+export type Direction = "up" | "down";
+
+export interface CuttingRelay {
+  port: number;
+  /** Resolves with the direction and byte count when the relay cut a connection. */
+  cut: Promise<{ direction: Direction; passed: number }>;
+  close(): Promise<void>;
+}
+
+export async function startCuttingRelay(targetPort: number, cutAfter: number, direction: Direction): Promise<CuttingRelay> {
+  let resolveCut: (c: { direction: Direction; passed: number }) => void = () => {};
+  const cut = new Promise<{ direction: Direction; passed: number }>((r) => (resolveCut = r));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    let passed = 0;
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    const relay = (from: Direction, to: Socket) => (d: Buffer) => {
+      if (from !== direction) {
+        to.write(d);
+        return;
+      }
+      const room = cutAfter - passed;
+      if (d.length < room) {
+        passed += d.length;
+        to.write(d);
+        return;
+      }
+      passed += room;
+      // The last bytes before the cut go out, then the connection is gone.
+      to.write(d.subarray(0, room), () => end());
+      resolveCut({ direction, passed });
+      client.pause();
+      upstream.pause();
+    };
+    client.on("data", relay("up", upstream));
+    upstream.on("data", relay("down", client));
+    for (const s of [client, upstream]) {
+      s.on("error", end);
+      s.on("close", () => {
+        sockets.delete(s);
+        end();
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
