@@ -5,8 +5,12 @@
 const { spawn } = require("node:child_process");
 const path = require("node:path");
 
+const { pathToFileURL } = require("node:url");
+
 const entry = path.resolve(__dirname, "..", "electron", "cli", "main.ts");
-const child = spawn(process.execPath, ["--import", "tsx", entry, ...process.argv.slice(2)], {
+// The node helper's Python source is imported as text (`?raw`); this teaches tsx that.
+const textLoader = pathToFileURL(path.resolve(__dirname, "..", "scripts", "text-loader.mjs")).href;
+const child = spawn(process.execPath, ["--import", "tsx", "--import", textLoader, entry, ...process.argv.slice(2)], {
   stdio: "inherit",
   cwd: process.cwd(),
 });

@@ -8,8 +8,9 @@ import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/on-no
 import { NodeSftp, SFTP_STATUS, SftpError, type RemoteStat } from "./sftp.js";
 import { NodeHelperError, runNodeHelper, WriteRuntimeOut } from "./node-helper.js";
 
-/** Runtime files are a few KiB; anything near this is not one. */
-export const MAX_RUNTIME_BYTES = 16 * 1024 * 1024;
+import { MAX_RUNTIME_BYTES } from "./helper-protocol.js";
+
+export { MAX_RUNTIME_BYTES };
 /** Ganeti creates runtime files 0600 (utils.WriteFile via mkstemp). */
 export const RUNTIME_MODE = 0o600;
 const READ_CHUNK = 256 * 1024;

@@ -18,7 +18,7 @@ import { z } from "zod";
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(__dirname, "../../electron/cli/main.ts"), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ["--import", "tsx", "--import", join(__dirname, "../../scripts/text-loader.mjs"), join(__dirname, "../../electron/cli/main.ts"), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

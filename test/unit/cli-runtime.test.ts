@@ -16,7 +16,7 @@ const C_UPSTREAM = path.join(FIXTURES, "kvm_runtime.v2.16-master.hvinfo.json");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "hd-cli-"));
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--import", path.join(ROOT, "scripts/text-loader.mjs"), MAIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
