@@ -16,6 +16,7 @@ check() {
 }
 check typecheck npx tsc -p tsconfig.json --noEmit
 check lint npx eslint . --max-warnings=0
+check pyflakes pyflakes3 electron/on-node/node_helper.py
 
 mkdir -p test-results
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"

@@ -18,6 +18,7 @@ import {
   type Generation,
   type RuntimeDocument,
 } from "../../shared/runtime";
+import { decodeRuntimeBytes } from "../../shared/runtime/text";
 import { displayPciAddr, guestPciAddress, pciSlotMap, QEMU_DEFAULT_PCI_RESERVATIONS, type FilePciSlot } from "../../shared/slots";
 import { UsageError, writeFileAtomic, type CliIo } from "./io";
 
@@ -84,13 +85,19 @@ function oneFile(positionals: string[], usage: string): string {
 class CommandFailed extends Error {}
 
 function load(file: string, io: CliIo): RuntimeDocument {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (e) {
     io.err(`cannot read ${file}: ${(e as Error).message}\n`);
     throw new CommandFailed();
   }
+  const decoded = decodeRuntimeBytes(bytes);
+  if (!decoded.ok) {
+    io.err(`${file}: byte ${decoded.offset} is not UTF-8; Ganeti writes runtime files as ASCII JSON, so this file was changed by something else and would not be kept exactly. Inspect it.\n`);
+    throw new CommandFailed();
+  }
+  const text = decoded.text;
   try {
     return readRuntime(text);
   } catch (e) {
