@@ -11,12 +11,16 @@ export const MAX_RUNTIME_BYTES = 16 * 1024 * 1024;
  * file of MAX_RUNTIME_BYTES in base64, plus the answer around it.
  */
 export const MAX_HELPER_LINE = Math.ceil(MAX_RUNTIME_BYTES / 3) * 4 + 64 * 1024;
+/** A runtime file of MAX_RUNTIME_BYTES in base64. */
+const MAX_RUNTIME_BASE64 = Math.ceil(MAX_RUNTIME_BYTES / 3) * 4;
 
 const IFNAME_HELP = "at most 15 bytes (Linux IFNAMSIZ) of letters, digits, '_', '.', '+' and '-', not starting with '-'";
-/** A Linux interface name the helper accepts (node_helper.py IFNAME). */
+/** The interface names the helper accepts: the same pattern as node_helper.py's IFNAME (a test compares them). */
+export const IFNAME_PATTERN = "^[A-Za-z0-9_.+][A-Za-z0-9_.+-]{0,14}$";
+/** A Linux interface name the helper accepts. */
 export const IfNameSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_.+][A-Za-z0-9_.+-]{0,14}$/, { error: (i) => `${JSON.stringify(i.input)} is not a usable interface name: ${IFNAME_HELP}` })
+  .regex(new RegExp(IFNAME_PATTERN), { error: (i) => `${JSON.stringify(i.input)} is not a usable interface name: ${IFNAME_HELP}` })
   .refine((n) => n !== "." && n !== "..", { error: `"." and ".." are not interface names` });
 
 const AbsPath = z
@@ -86,7 +90,7 @@ const WriteRuntimeArgs = z.strictObject({
   path: AbsPath,
   temp: AbsPath,
   expectedSha256: Sha256,
-  content: z.base64().max(MAX_HELPER_LINE),
+  content: z.base64().max(MAX_RUNTIME_BASE64),
   /** A lock of this helper to free once the file is replaced; the write is refused if the helper does not hold it. */
   unlock: Token.nullable(),
 });

@@ -122,6 +122,21 @@ describe("hotplug-desk runtime", () => {
     expect(missing.stderr).toMatch(/cannot read/);
   });
 
+  it("a file with bytes that are not UTF-8 is refused by every command, never rewritten with replacement characters", () => {
+    const text = readFileSync(C);
+    const at = text.indexOf("inst1");
+    const bytes = Buffer.from(text);
+    bytes[at] = 0xfe;
+    const f = path.join(tmp, "latin.runtime");
+    writeFileSync(f, bytes);
+    for (const cmd of [["inspect"], ["check"], ["convert", "--to", "C"]]) {
+      const r = cli("runtime", cmd[0]!, f, ...cmd.slice(1));
+      expect(r.code, cmd[0]).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(new RegExp(`byte ${at} is not UTF-8`));
+    }
+  });
+
   it("usage errors exit 2 and name the problem; --help exits 0", () => {
     const cases: [string[], RegExp][] = [
       [["runtime", "inspect", "--frob", C], /unknown option --frob/],
