@@ -45,15 +45,23 @@ describe("runtime: upgrade then write is stable", () => {
     });
   }
 
-  it("B → C → B gives back the B bytes (upgraded ids are old-style)", () => {
+  it("B → C → B gives back the B content for the file's own readers (upgraded ids are old-style)", () => {
     for (const rel of ["synthesized/runtime.gen-B.v2.15-py2.json", "kvm_runtime.v2.10-2.15.pci.json"]) {
       const t = readFixture(rel);
       const c = writeRuntime(readRuntime(t).runtime, "C");
       const back = readRuntime(c);
-      const b = writeRuntime(back.runtime, "B");
+      const b = writeRuntime(back.runtime, { generation: "B", readers: ["2.15.2"] });
       expect(readRuntime(b).runtime.nics).toEqual(readRuntime(t).runtime.nics);
       expect(readRuntime(b).runtime.disks).toEqual(readRuntime(t).runtime.disks);
     }
+  });
+
+  it("C → B for every B reader drops the disk keys Ganeti 2.10 rejects (the 2.15 file's nodes, serial_no, ctime, mtime)", () => {
+    const t = readFixture("synthesized/runtime.gen-B.v2.15-py2.json");
+    const c = writeRuntime(readRuntime(t).runtime, "C");
+    const b = readRuntime(writeRuntime(readRuntime(c).runtime, "B"));
+    for (const e of b.runtime.disks) for (const k of ["nodes", "serial_no", "ctime", "mtime"]) expect(e.disk, k).not.toHaveProperty(k);
+    expect(b.runtime.nics).toEqual(readRuntime(t).runtime.nics);
   });
 
   it("A → C adds hvinfo {} as Ganeti does, and C → A removes it again", () => {
