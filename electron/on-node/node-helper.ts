@@ -21,7 +21,7 @@ import type { ClientChannel } from "ssh2";
 import type { NodeSession } from "../ssh/session.js";
 import { WriteBatch } from "../streams/write-batch.js";
 import { abortChannel, describeArgv, ExecError, ExecOutputLimitError, ExecTimeoutError, openExec } from "./exec.js";
-import { checkRequest, FailedOut, MAX_HELPER_LINE, parseHelperLine, type HelperEvent } from "./helper-protocol.js";
+import { checkRequest, FailedOut, HELPER_ANSWERS, MAX_HELPER_LINE, parseHelperLine, type HelperArgs, type HelperEvent, type HelperOp } from "./helper-protocol.js";
 // The Python source, as text, at build time (Vite and esbuild: `?raw`; tsx: scripts/text-loader.mjs).
 import nodeHelperSource from "./node_helper.py?raw";
 
@@ -326,6 +326,25 @@ export async function runNodeHelperOn<S extends z.ZodTypeAny>(
   const sendable = checkedArgs(op, args, session);
   const { answer, link } = await inTurn(session, timeoutMs, (helper, left) => helper.request(op, sendable, left).then((answer) => ({ answer, link: helper })));
   return { out: checked(op, answer, schema), link };
+}
+
+/** The answer an op's schema gives. */
+export type HelperAnswer<O extends HelperOp> = z.infer<(typeof HELPER_ANSWERS)[O]>;
+
+/** runNodeHelper with the op's own request and answer types (helper-protocol.ts). */
+export function callNodeHelper<O extends HelperOp>(session: NodeSession, op: O, args: HelperArgs<O>, timeoutMs = 30_000): Promise<HelperAnswer<O>> {
+  // The answer is checked against HELPER_ANSWERS[op], whose output type this is.
+  return runNodeHelper(session, op, args as Record<string, unknown>, HELPER_ANSWERS[op] as z.ZodTypeAny, timeoutMs) as Promise<HelperAnswer<O>>;
+}
+
+/** callNodeHelper, also handing back the process that ran the op. */
+export function callNodeHelperOn<O extends HelperOp>(
+  session: NodeSession,
+  op: O,
+  args: HelperArgs<O>,
+  timeoutMs = 30_000,
+): Promise<{ out: HelperAnswer<O>; link: HelperLink }> {
+  return runNodeHelperOn(session, op, args as Record<string, unknown>, HELPER_ANSWERS[op] as z.ZodTypeAny, timeoutMs) as Promise<{ out: HelperAnswer<O>; link: HelperLink }>;
 }
 
 /** A step that was not run because the one before it in its chain failed. */

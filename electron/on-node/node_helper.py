@@ -675,6 +675,8 @@ def write_runtime(a):
     # where over SFTP a round trip separates them), and the directory is
     # fsynced after the rename, which SFTP has no request for.
     target, temp, expected = a["path"], a["temp"], a["expectedSha256"]
+    if os.path.dirname(temp) != os.path.dirname(target):
+        raise Fail("the temp file %s is not beside %s: the rename would not be atomic" % (temp, target))
     token = a.get("unlock")
     if token and token not in LOCKS:
         # The lock this write was to end is not ours (dropped for silence, or

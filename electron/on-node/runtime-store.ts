@@ -2,12 +2,11 @@
 // SFTP; replace it atomically with a compare-and-swap against the bytes the
 // change was planned from, through the session's node helper.
 import { createHash, randomBytes } from "node:crypto";
-import type { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
 import { decodeRuntimeBytes } from "../../shared/runtime/text.js";
 import { NodeSftp, SFTP_STATUS, SftpError, type RemoteStat } from "./sftp.js";
-import { NodeHelperError, runNodeHelper, WriteRuntimeOut } from "./node-helper.js";
+import { callNodeHelper, NodeHelperError, type HelperAnswer } from "./node-helper.js";
 
 import { MAX_RUNTIME_BYTES } from "./helper-protocol.js";
 
@@ -224,13 +223,12 @@ export class RuntimeStore {
     }
     const temp = `${dir}/.${name}.runtime.${randomBytes(8).toString("hex")}${TEMP_SUFFIX}`;
     const expectedSha256 = sha256Hex(options.expected);
-    let r: z.infer<typeof WriteRuntimeOut>;
+    let r: HelperAnswer<"write-runtime">;
     try {
-      r = await runNodeHelper(
+      r = await callNodeHelper(
         this.session,
         "write-runtime",
         { path: target, temp, expectedSha256, content: data.toString("base64"), unlock: options.unlock ?? null },
-        WriteRuntimeOut,
         60_000,
       );
     } catch (err) {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NODE_HELPER_PY } from "../../electron/on-node/node-helper";
 import { IFNAME_PATTERN, MAX_RUNTIME_BYTES, parseHelperLine, type HelperLine } from "../../electron/on-node/helper-protocol";
+import { OLDEST_HELPER_PYTHON } from "../../shared/ganeti/versions";
 
 const PYTHON = "/usr/bin/python3";
 const hasPython = existsSync(PYTHON);
@@ -138,8 +139,10 @@ function python(script: string, src = NODE_HELPER_PY): string {
 
 // What Python 3.5 lacks that the helper might reach for: syntax is checked
 // by ast with feature_version=(3, 5); these names by a walk of the tree.
+const OLDEST = OLDEST_HELPER_PYTHON.split(".").map(Number);
 const NEWER_THAN_35 = String.raw`
 import ast, sys
+FEATURE_VERSION = (${OLDEST.join(", ")})
 NAMES = {"monotonic_ns", "time_ns", "perf_counter_ns", "process_time_ns", "isascii", "fromisoformat", "removeprefix",
          "removesuffix", "nullcontext", "breakpoint", "memfd_create", "isqrt", "prod", "cached_property", "fspath",
          "pidfd_open", "waitstatus_to_exitcode", "copy_file_range", "get_running_loop"}
@@ -147,9 +150,9 @@ KEYWORDS = {"capture_output", "text"}
 MODULES = {"secrets", "dataclasses", "contextvars", "zoneinfo", "graphlib", "tomllib", "importlib.resources"}
 def problems(src):
     try:
-        tree = ast.parse(src, feature_version=(3, 5))
+        tree = ast.parse(src, feature_version=FEATURE_VERSION)
     except SyntaxError as e:
-        return ["syntax Python 3.5 lacks, line %d: %s" % (e.lineno, e.msg)]
+        return ["syntax Python %d.%d lacks, line %d: %s" % (FEATURE_VERSION + (e.lineno, e.msg))]
     out = []
     for n in ast.walk(tree):
         if isinstance(n, ast.Attribute) and n.attr in NAMES:
@@ -168,6 +171,7 @@ print("\n".join(problems(SRC)))
 
 describe.skipIf(!hasPython)(`node_helper.py under ${PYTHON}${hasPython ? "" : ` (skipped: ${NO_PYTHON})`}`, () => {
   it("is Python 3.5: no syntax and no library names a 3.5 node lacks (and the check does catch them)", () => {
+    expect(OLDEST_HELPER_PYTHON).toBe("3.5"); // the oldest python3 on Ganeti 2.10-2.15 nodes, from the version table
     expect(python(NEWER_THAN_35)).toBe("\n");
     // The check can fail: the same source with an f-string, and with monotonic_ns.
     expect(python(NEWER_THAN_35, `${NODE_HELPER_PY}\nx = f"{1}"\n`)).toMatch(/syntax Python 3.5 lacks/);
