@@ -250,7 +250,8 @@ class HelperProcess implements HelperLink {
     const p = this.pending.shift();
     if (!parsed) {
       // Not a line of the protocol: the helper is out of step, start afresh.
-      this.kill(p && new NodeHelperError(p.op, `The node-side step "${p.op}" on ${this.session.label} did not answer with JSON: ${line.trim().slice(0, 500) || "an empty line"}.`));
+      p?.reject(new NodeHelperError(p.op, `The node-side step "${p.op}" on ${this.session.label} did not answer with JSON: ${line.trim().slice(0, 500) || "an empty line"}.`));
+      this.kill();
       return;
     }
     if (p) p.resolve(parsed);

@@ -424,6 +424,25 @@ describe("node helper: what it refuses (issue 13)", () => {
     }
   });
 
+  it("a line on the helper's stdout that is not the protocol fails the waiting step at once and restarts the helper", async (ctx) => {
+    if (!isRoot || !hasTun) ctx.skip(`${NEEDS_TAPS} (an ifup hook is the node-side code that can write to the helper's stdout)`);
+    // A misbehaving hook writes to its parent's stdout (the SSH channel), ahead of the helper's answer.
+    const root = await nodeRoot();
+    await mkdir(join(root, "etc/ganeti"), { recursive: true });
+    await writeFile(join(root, "etc/ganeti/kvm-ifup-custom"), "#!/bin/sh\necho 'hook says hello' > /proc/$PPID/fd/1\n", { mode: 0o755 });
+    const tap = tapName();
+    const s = await open();
+    try {
+      const step = runNodeHelper(s, "tap-create", { tap, link: "", mode: "routed", root, env: {}, instance: "inst1" }, TapCreateOut, 20_000);
+      await expect(step).rejects.toBeInstanceOf(NodeHelperError);
+      await expect(step).rejects.toThrow(/"tap-create" .* did not answer with JSON: hook says hello/);
+      // The next step gets a fresh helper.
+      expect((await runNodeHelper(s, "link-info", { names: ["lo"] }, LinkInfoOut)).links.lo?.exists).toBe(true);
+    } finally {
+      deleteLink(tap);
+    }
+  });
+
   it("a runtime file with bytes that are not UTF-8 is refused, not read with replacement characters", async () => {
     const text = '[["kvm", "-name", "inst1"], [], {}, []]\n';
     const bytes = Buffer.from(text);
