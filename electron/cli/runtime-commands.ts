@@ -8,6 +8,7 @@ import {
   GenerationSchema,
   RuntimeReadError,
   RuntimeWriteError,
+  decodeRuntimeBytes,
   hotRemoveBlocker,
   isPciHvinfo,
   isScsiHvinfo,
@@ -18,7 +19,6 @@ import {
   type Generation,
   type RuntimeDocument,
 } from "../../shared/runtime";
-import { decodeRuntimeBytes } from "../../shared/runtime/text";
 import { GANETI_RELEASES, OLDEST_WRITTEN_FOR, parseGanetiVersion } from "../../shared/ganeti/versions";
 import { displayPciAddr, guestPciAddress, pciSlotMap, QEMU_DEFAULT_PCI_RESERVATIONS, type FilePciSlot } from "../../shared/slots";
 import { UsageError, writeFileAtomic, type CliIo } from "./io";
