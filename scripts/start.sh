@@ -13,4 +13,4 @@ if bin=$(node scripts/electron-binary.cjs 2>/tmp/hotplug-desk-electron.why); the
   exec "$bin" .
 fi
 echo "No Electron binary here ($(cat /tmp/hotplug-desk-electron.why)); opening the same UI through the web host instead."
-exec npx tsx electron/web-host/main.ts
+exec npx tsx --import ./scripts/text-loader.mjs electron/web-host/main.ts

@@ -16,6 +16,7 @@ TEST=(
   chromium                        # end-to-end UI tests (Playwright drives it)
   ganeti-3.0 ganeti-testsuite     # Ganeti 3.0.2's code and test data: the conformance peer
   strace                          # what local-state writes do on disk (fsync order)
+  pyflakes3                       # lints the node helper (electron/on-node/node_helper.py)
 )
 if [[ "${1:-test}" == "lab" ]]; then PACKAGES=("${LAB[@]}"); else PACKAGES=("${LAB[@]}" "${TEST[@]}"); fi
 

@@ -19,6 +19,7 @@ check typecheck npx tsc -p tsconfig.json --noEmit
 check lint npx eslint . --max-warnings=0
 # The CLI bundle (out/cli) that bin/hotplug-desk.cjs runs; its tests build it too.
 check "build the CLI" node scripts/build-cli.mjs
+check pyflakes pyflakes3 electron/on-node/node_helper.py
 
 mkdir -p test-results
 npx vitest run --reporter=default --reporter=./test/support/skip-reasons-reporter.ts --reporter=json --outputFile.json=test-results/vitest.json "$@"

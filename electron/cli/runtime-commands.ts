@@ -8,6 +8,7 @@ import {
   GenerationSchema,
   RuntimeReadError,
   RuntimeWriteError,
+  decodeRuntimeBytes,
   hotRemoveBlocker,
   isPciHvinfo,
   isScsiHvinfo,
@@ -18,6 +19,7 @@ import {
   type Generation,
   type RuntimeDocument,
 } from "../../shared/runtime";
+import { GANETI_RELEASES, OLDEST_WRITTEN_FOR, parseGanetiVersion } from "../../shared/ganeti/versions";
 import { displayPciAddr, guestPciAddress, pciSlotMap, QEMU_DEFAULT_PCI_RESERVATIONS, type FilePciSlot } from "../../shared/slots";
 import { UsageError, writeFileAtomic, type CliIo } from "./io";
 
@@ -41,15 +43,19 @@ Options:
   -h, --help   show this help
 `;
 
-const CONVERT_USAGE = `Usage: hotplug-desk runtime convert FILE --to A|B|C [-o OUT]
+const CONVERT_USAGE = `Usage: hotplug-desk runtime convert FILE --to A|B|C [--ganeti-version V]... [-o OUT]
 
 Write FILE in the layout Ganeti of generation A (<= 2.9), B (2.10-2.15) or C (2.16+)
-reads. Unchanged content keeps its bytes. Refused (exit 1, reasons on stderr) when the
-target cannot express the file, e.g. a SCSI disk in generation B.
+reads. NIC and disk entries keep only the keys every reader accepts (older Ganeti
+rejects a key it does not know): those of the Ganeti versions given, or without
+--ganeti-version, of every release of the target generation (B: 2.10.0 to 2.15.2).
+Other content keeps its bytes. Refused (exit 1, reasons on stderr) when the target
+cannot express the file, e.g. a SCSI disk in generation B.
 Options:
-  --to A|B|C         target generation (required)
-  -o, --output OUT   write to OUT atomically (temp file + rename, mode 0600) instead of stdout
-  -h, --help         show this help
+  --to A|B|C              target generation (required)
+  --ganeti-version V      a Ganeti version that will read the file, e.g. 2.14.0 (repeat for each)
+  -o, --output OUT        write to OUT atomically (temp file + rename, mode 0600) instead of stdout
+  -h, --help              show this help
 `;
 
 const CHECK_USAGE = `Usage: hotplug-desk runtime check FILE
@@ -60,12 +66,12 @@ Options:
   -h, --help   show this help
 `;
 
-type Options = Record<string, { type: "string" | "boolean"; short?: string }>;
+type Options = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
-function parse(args: string[], options: Options, usage: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+function parse(args: string[], options: Options, usage: string): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
   try {
     const r = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+    return { values: r.values as Record<string, string | boolean | string[] | undefined>, positionals: r.positionals };
   } catch (e) {
     const err = e as Error & { code?: string };
     // node's message names the flag but then suggests "--" for positionals; keep the first part.
@@ -84,13 +90,19 @@ function oneFile(positionals: string[], usage: string): string {
 class CommandFailed extends Error {}
 
 function load(file: string, io: CliIo): RuntimeDocument {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (e) {
     io.err(`cannot read ${file}: ${(e as Error).message}\n`);
     throw new CommandFailed();
   }
+  const decoded = decodeRuntimeBytes(bytes);
+  if (!decoded.ok) {
+    io.err(`${file}: byte ${decoded.offset} is not UTF-8; Ganeti writes runtime files as ASCII JSON, so this file was changed by something else and would not be kept exactly. Inspect it.\n`);
+    throw new CommandFailed();
+  }
+  const text = decoded.text;
   try {
     return readRuntime(text);
   } catch (e) {
@@ -115,9 +127,12 @@ function fileSlotsOf(doc: RuntimeDocument): FilePciSlot[] {
   return out;
 }
 
-/** Reserved count as the file's own generation sees it (2.10.2–2.15: 3; 2.16+: the hvparam or 12). */
+/** Reserved count as the file's own generation sees it (2.10.2–2.15: 3; 2.16+: the hvparam or 12), from the version table. */
 function reservedFor(doc: RuntimeDocument): number {
-  if (doc.generation !== "C") return 3;
+  if (doc.generation !== "C") {
+    const last = GANETI_RELEASES.filter((r) => r.generation === "B").at(-1)?.pciReservation;
+    return last?.kind === "fixed" ? last.count : QEMU_DEFAULT_PCI_RESERVATIONS;
+  }
   const r = doc.runtime.hvparams.kvm_pci_reservations;
   return typeof r === "number" ? r : QEMU_DEFAULT_PCI_RESERVATIONS;
 }
@@ -194,7 +209,7 @@ function inspect(args: string[], io: CliIo): number {
 }
 
 function convert(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { to: { type: "string" }, output: { type: "string", short: "o" } }, CONVERT_USAGE);
+  const { values, positionals } = parse(args, { to: { type: "string" }, output: { type: "string", short: "o" }, "ganeti-version": { type: "string", multiple: true } }, CONVERT_USAGE);
   if (values.help) {
     io.out(CONVERT_USAGE);
     return 0;
@@ -204,10 +219,15 @@ function convert(args: string[], io: CliIo): number {
   const to = GenerationSchema.safeParse(String(values.to).toUpperCase());
   if (!to.success) throw new UsageError(`--to ${String(values.to)}: expected A, B or C`, CONVERT_USAGE);
   const target: Generation = to.data;
+  const versions = (values["ganeti-version"] as string[] | undefined) ?? [];
+  for (const v of versions) {
+    if (!parseGanetiVersion(v)) throw new UsageError(`--ganeti-version ${v}: not a Ganeti version (expected e.g. 2.15.2 or 3.0.2)`, CONVERT_USAGE);
+  }
   const doc = load(file, io);
   let text: string;
   try {
-    text = writeRuntime(doc.runtime, target);
+    // No version: every reader of the target generation, the oldest included.
+    text = writeRuntime(doc.runtime, { generation: target, readers: versions.length ? versions : [OLDEST_WRITTEN_FOR[target]] });
   } catch (e) {
     if (!(e instanceof RuntimeWriteError)) throw e;
     io.err(

@@ -354,10 +354,10 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
         if (step.link) env.LINK = step.link;
         if (step.mode === "bridged" && step.link) env.BRIDGE = step.link;
         if (step.vlan) env.VLAN = step.vlan;
-        return { op: "tap-create", args: { tap: step.tap, link: step.link, mode: step.mode, root, env }, schema: TapCreateOut };
+        return { op: "tap-create", args: { tap: step.tap, link: step.link, mode: step.mode, root, env, instance }, schema: TapCreateOut };
       }
       case "node-tap-remove":
-        return { op: "tap-remove", args: { tap: step.tap, nicFile: `${paths.nicDir}/${step.seq}` }, schema: TapRemoveOut };
+        return { op: "tap-remove", args: { tap: step.tap, nicFile: `${paths.nicDir}/${step.seq}`, instance }, schema: TapRemoveOut };
       case "node-nic-file":
         return { op: "nic-file", args: { path: `${paths.nicDir}/${step.seq}`, action: step.action, content: step.tap ?? "" }, schema: NicFileOut };
       case "node-pass-fd":
@@ -450,7 +450,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ExecuteResu
           kind: step.kind,
           describe: `delete tap ${step.tap} on the node`,
           run: async () => {
-            const d = await runNodeHelper(session, "tap-remove", { tap: step.tap }, TapRemoveOut);
+            const d = await runNodeHelper(session, "tap-remove", { tap: step.tap, instance }, TapRemoveOut);
             return d.removed ? undefined : `tap ${step.tap} was already gone`;
           },
         });

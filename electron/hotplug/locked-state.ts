@@ -16,7 +16,7 @@
 import type { NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
 import { InstanceLocks, type HeldLock } from "../on-node/instance-lock.js";
-import { RuntimeStore, runtimeFileProblem } from "../on-node/runtime-store.js";
+import { RuntimeStore, runtimeFileProblem, runtimeText } from "../on-node/runtime-store.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
 import { probeAndKeep, readLive } from "../inventory/probe.js";
@@ -103,5 +103,6 @@ function runtimeRead(lock: HeldLock, path: string, node: string, instance: strin
   if (!c) return { error: runtimeFileProblem.missing(path, node, instance) };
   if (!c.regular) return { error: runtimeFileProblem.notRegular(path, node) };
   if (!c.bytes) return { error: runtimeFileProblem.tooLarge(path, node) };
-  return { text: c.bytes.toString("utf8"), bytes: c.bytes };
+  const t = runtimeText(c.bytes, path, node);
+  return "error" in t ? t : { text: t.text, bytes: c.bytes };
 }

@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, normalizeRoot } from "../../shared/on-node/layout.js";
-import { LockOut, runNodeHelperOn, runNodeHelper, UnlockOut, type HelperLink } from "./node-helper.js";
+import { callNodeHelper, callNodeHelperOn, type HelperLink } from "./node-helper.js";
 
 export const LOCKS_SUBDIR = "var/run/hotplug-desk/locks";
 export const lockHolderSchema = z.object({
@@ -154,7 +154,7 @@ export class HeldLock {
     clearInterval(this.heartbeat);
     if (this.gone) return;
     // A token is random, so an unlock that reaches a restarted helper frees nothing else.
-    await runNodeHelper(this.session, "unlock", { token: this.token }, UnlockOut, 5_000).catch(() => undefined);
+    await callNodeHelper(this.session, "unlock", { token: this.token }, 5_000).catch(() => undefined);
     this.endLost("released");
   }
 }
@@ -201,9 +201,9 @@ export class InstanceLocks {
   private async tryOnce(instance: string, path: string, holder: LockHolder, check: string | undefined, read: boolean): Promise<HeldLock | { holder: string | null }> {
     const token = randomBytes(16).toString("hex");
     const args = { dir: this.dir, path, holder: JSON.stringify(holder), staleAfterS: this.staleAfterS, token, check: check ?? null, read };
-    let r: Awaited<ReturnType<typeof runNodeHelperOn<typeof LockOut>>>;
+    let r: Awaited<ReturnType<typeof callNodeHelperOn<"lock">>>;
     try {
-      r = await runNodeHelperOn(this.session, "lock", args, LockOut, 15_000);
+      r = await callNodeHelperOn(this.session, "lock", args, 15_000);
     } catch (err) {
       throw new InstanceLockError(`Cannot take the lock ${path} on ${this.session.label}: ${(err as Error).message}`);
     }

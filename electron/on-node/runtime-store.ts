@@ -2,14 +2,15 @@
 // SFTP; replace it atomically with a compare-and-swap against the bytes the
 // change was planned from, through the session's node helper.
 import { createHash, randomBytes } from "node:crypto";
-import type { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
+import { decodeRuntimeBytes } from "../../shared/runtime/text.js";
 import { NodeSftp, SFTP_STATUS, SftpError, type RemoteStat } from "./sftp.js";
-import { NodeHelperError, runNodeHelper, WriteRuntimeOut } from "./node-helper.js";
+import { callNodeHelper, NodeHelperError, type HelperAnswer } from "./node-helper.js";
 
-/** Runtime files are a few KiB; anything near this is not one. */
-export const MAX_RUNTIME_BYTES = 16 * 1024 * 1024;
+import { MAX_RUNTIME_BYTES } from "./helper-protocol.js";
+
+export { MAX_RUNTIME_BYTES };
 /** Ganeti creates runtime files 0600 (utils.WriteFile via mkstemp). */
 export const RUNTIME_MODE = 0o600;
 const READ_CHUNK = 256 * 1024;
@@ -74,7 +75,15 @@ export const runtimeFileProblem = {
   missing: (path: string, node: string, instance: string) => `${path} does not exist on ${node}: instance ${instance} is not running there (or the node root is wrong).`,
   notRegular: (path: string, node: string) => `${path} on ${node} is not a regular file; refusing to touch it. Inspect it on the node.`,
   tooLarge: (path: string, node: string) => `${path} on ${node} is larger than ${MAX_RUNTIME_BYTES} bytes (16 MiB), so it is not a runtime file. Inspect it on the node.`,
+  notUtf8: (path: string, node: string, offset: number) =>
+    `${path} on ${node} has bytes that are not UTF-8 (the first at byte ${offset}): Ganeti writes runtime files as ASCII JSON, so this one was changed by something else. Nothing is planned from it, so those bytes cannot be rewritten; inspect the file on the node.`,
 };
+
+/** A runtime file's text, exactly its bytes: the text, or why it cannot be used (bytes that are not UTF-8). */
+export function runtimeText(bytes: Uint8Array, path: string, node: string): { text: string } | { error: string } {
+  const d = decodeRuntimeBytes(bytes);
+  return d.ok ? { text: d.text } : { error: runtimeFileProblem.notUtf8(path, node, d.offset) };
+}
 
 /** What the node read of a runtime file: its digest (null: the file is gone). */
 export type RuntimeDigest = { sha256: string; size: number; regular?: boolean } | null;
@@ -169,7 +178,9 @@ export class RuntimeStore {
       const st = await sftp.fstat(handle, path);
       this.checkRegular(st, path);
       const bytes = await this.readAll(sftp, handle, path);
-      return { text: bytes.toString("utf8"), bytes, mtimeMs: st.mtime * 1000, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      const t = runtimeText(bytes, path, this.session.label);
+      if ("error" in t) throw new RuntimeFileError(t.error);
+      return { text: t.text, bytes, mtimeMs: st.mtime * 1000, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     } finally {
       await sftp.close(handle, path).catch(() => undefined);
     }
@@ -212,13 +223,12 @@ export class RuntimeStore {
     }
     const temp = `${dir}/.${name}.runtime.${randomBytes(8).toString("hex")}${TEMP_SUFFIX}`;
     const expectedSha256 = sha256Hex(options.expected);
-    let r: z.infer<typeof WriteRuntimeOut>;
+    let r: HelperAnswer<"write-runtime">;
     try {
-      r = await runNodeHelper(
+      r = await callNodeHelper(
         this.session,
         "write-runtime",
         { path: target, temp, expectedSha256, content: data.toString("base64"), unlock: options.unlock ?? null },
-        WriteRuntimeOut,
         60_000,
       );
     } catch (err) {

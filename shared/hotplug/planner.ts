@@ -28,15 +28,17 @@ import {
   hvinfoSlot,
   newDisk,
   newNic,
-  oldestCommonGeneration,
   parseDeviceId,
   writeRuntime,
+  writeTargetFor,
   GENERATION_LABEL,
   type DeviceKind,
   type DeviceRef,
   type Generation,
   type Runtime,
+  type WriteTarget,
 } from "../runtime";
+import { GanetiVersionError, oldestGanetiVersion } from "../ganeti/versions";
 import {
   checkPciSlot,
   checkScsiId,
@@ -46,10 +48,8 @@ import {
   scsiTargetLimit,
   formatPciAddr,
   guestPciAddress,
-  parseGanetiVersion,
   pciReservations,
   type FilePciSlot,
-  type GanetiVersion,
   type FileScsiTarget,
   type PciBusInput,
   type ScsiBusInput,
@@ -153,6 +153,8 @@ interface Ctx {
   state: InstanceState;
   hv: Record<string, unknown>;
   gen: Generation;
+  /** The generation and the readers the runtime file is written for. */
+  target: Required<WriteTarget>;
   oldestVersion: string;
   reservedCount: number;
   warnings: string[];
@@ -167,13 +169,12 @@ function deepCopy<T>(v: T): T {
 }
 
 function oldestVersion(versions: string[]): string {
-  let best: { text: string; v: GanetiVersion } | undefined;
-  for (const text of versions) {
-    const v = parseGanetiVersion(text);
-    if (!v) refuse("bad-version", `Reader version "${text}" is not a Ganeti version (expected e.g. "2.15.2" or "3.0.2"): fix the node list for this instance.`);
-    if (!best || (v.major - best.v.major || v.minor - best.v.minor || v.patch - best.v.patch) < 0) best = { text, v };
+  try {
+    return (oldestGanetiVersion(versions) as { text: string }).text;
+  } catch (e) {
+    if (!(e instanceof GanetiVersionError)) throw e;
+    refuse("bad-version", `Reader version "${e.text}" is not a Ganeti version (expected e.g. "2.15.2" or "3.0.2"): fix the node list for this instance.`);
   }
-  return (best as { text: string }).text;
 }
 
 function makeCtx(state: InstanceState): Ctx {
@@ -182,12 +183,13 @@ function makeCtx(state: InstanceState): Ctx {
     refuse("no-readers", `No Ganeti versions given for ${state.name}: list this node's version and those of every node it may migrate to, so the runtime file is written in a format they all read.`);
   }
   const oldest = oldestVersion(versions);
-  let gen: Generation;
+  let target: Required<WriteTarget>;
   try {
-    gen = oldestCommonGeneration(versions, state.readers.floor);
+    target = writeTargetFor(versions, state.readers.floor);
   } catch (e) {
     refuse("bad-version", `${(e as Error).message}: fix the node versions for ${state.name}.`);
   }
+  const gen = target.generation;
   const hv = state.runtime.runtime.hvparams;
   const rawRes = hv.kvm_pci_reservations;
   const res = pciReservations(oldest, typeof rawRes === "number" ? rawRes : null);
@@ -198,7 +200,7 @@ function makeCtx(state: InstanceState): Ctx {
       `${state.name}: the runtime file must stay readable by Ganeti ≤ 2.9 (generation A), which records no PCI slots, so a hotplugged device could not be recorded. Raise the floor or upgrade those nodes to 2.10+.`,
     );
   }
-  return { state, hv, gen, oldestVersion: oldest, reservedCount: res.count, warnings: [], rt: deepCopy(state.runtime.runtime) };
+  return { state, hv, gen, target, oldestVersion: oldest, reservedCount: res.count, warnings: [], rt: deepCopy(state.runtime.runtime) };
 }
 
 // ---------------------------------------------------------------- checks
@@ -822,7 +824,7 @@ export function planHotplug(state: InstanceState, intent: HotplugIntent | unknow
       i.action === "add-nic" ? planAddNic(ctx, i) : i.action === "add-disk" ? planAddDisk(ctx, i) : i.action === "remove" ? planRemove(ctx, i) : planModifyNic(ctx, i);
     let fileTextAfter: string;
     try {
-      fileTextAfter = writeRuntime(ctx.rt, ctx.gen);
+      fileTextAfter = writeRuntime(ctx.rt, ctx.target);
     } catch (e) {
       if (e instanceof RuntimeWriteError) return { ok: false, refusals: refusalsFromWrite(ctx, e) };
       throw e;

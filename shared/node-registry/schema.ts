@@ -8,7 +8,8 @@
 // and kept apart from the settings (electron/app/passphrase-store.ts); or
 // the key is used through ssh-agent (`ssh-add <key>`, then agent auth).
 import { z } from "zod";
-import { GenerationSchema, generationForGanetiVersion } from "../runtime/generation.js";
+import { GenerationSchema } from "../runtime/generation.js";
+import { parseGanetiVersion } from "../ganeti/versions.js";
 
 const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // RFC 1123 labels; "_" is tolerated because real ssh configs use it.
@@ -88,14 +89,7 @@ export const RootSchema = text("root").refine(
   'root must be an absolute path on the node, "/" for a normal install (e.g. /srv/chroot); no "..", "//" or trailing "/"',
 );
 
-export const GanetiVersionSchema = text("ganetiVersion").refine((v) => {
-  try {
-    generationForGanetiVersion(v);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'ganetiVersion must be a Ganeti version such as "3.0.2" or "2.15.2" (see `gnt-cluster version` on the node)');
+export const GanetiVersionSchema = text("ganetiVersion").refine((v) => parseGanetiVersion(v) !== null, 'ganetiVersion must be a Ganeti version such as "3.0.2" or "2.15.2" (see `gnt-cluster version` on the node)');
 
 export const NodeConfigSchema = strict("a node's settings", {
   id: NodeIdSchema,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { GENERATIONS, OLDEST_WRITTEN_FOR, ganetiRelease, requireGanetiVersion } from "../ganeti/versions";
 
 /**
  * Runtime-file generations (research/ganeti-kvm.md §2.2):
@@ -7,7 +8,7 @@ import { z } from "zod";
  * - C: 4 entries, devices carry `hvinfo`, Ganeti 2.16.0beta2+, 3.x.
  * Newer Ganeti reads older files; older Ganeti rejects newer ones.
  */
-export const GenerationSchema = z.enum(["A", "B", "C"]);
+export const GenerationSchema = z.enum(GENERATIONS);
 export type Generation = z.infer<typeof GenerationSchema>;
 
 export const GENERATION_LABEL: Record<Generation, string> = {
@@ -27,29 +28,13 @@ export function olderGeneration(a: Generation, b: Generation): Generation {
   return compareGenerations(a, b) <= 0 ? a : b;
 }
 
-const VERSION_RE = /^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/;
-
 /**
- * The generation a Ganeti version writes (and the newest it reads).
- * Accepts "2.15.2", "v2.16.0", "2.16.0~beta1-1" (Debian), "2.16.0beta2", "3.0".
+ * The generation a Ganeti version writes (and the newest it reads), from
+ * the version table (shared/ganeti/versions.ts). Accepts "2.15.2",
+ * "v2.16.0", "2.16.0~beta1-1" (Debian), "2.16.0beta2", "3.0".
  */
 export function generationForGanetiVersion(version: string): Generation {
-  const m = VERSION_RE.exec(version);
-  if (!m) throw new Error(`not a Ganeti version: ${JSON.stringify(version)} (expected e.g. "2.15.2" or "3.0.2")`);
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  const patch = Number(m[3] ?? "0");
-  const rest = (m[4] ?? "").toLowerCase();
-  if (major < 2) return "A";
-  if (major > 2) return "C";
-  if (minor <= 9) return "A";
-  if (minor <= 15) return "B";
-  if (minor === 16 && patch === 0) {
-    // hvinfo arrived in 2.16.0beta2; 2.16.0beta1 still wrote `pci`.
-    const beta = /^[~.-]?beta(\d+)/.exec(rest);
-    if (beta && Number(beta[1]) < 2) return "B";
-  }
-  return "C";
+  return ganetiRelease(requireGanetiVersion(version)).generation;
 }
 
 /**
@@ -64,4 +49,28 @@ export function oldestCommonGeneration(nodeVersions: readonly string[], floor?: 
   let gen: Generation = floor ?? "C";
   for (const v of nodeVersions) gen = olderGeneration(gen, generationForGanetiVersion(v));
   return gen;
+}
+
+/**
+ * What a write is for: a generation, and the Ganeti versions that will read
+ * the file. A reader rejects NIC and Disk keys it does not know, and the
+ * Disk keys grew inside generation B, so the keys written are those every
+ * reader accepts. Without `readers`, every reader of the generation the app
+ * writes for (OLDEST_WRITTEN_FOR), keeping only the keys a source file of
+ * the same generation already carried (its own readers read them).
+ */
+export interface WriteTarget {
+  generation: Generation;
+  readers?: readonly string[];
+}
+
+/**
+ * The target for a file read by `readers`, lowered to `floor` when the admin
+ * sets one: then the readers of that older generation may read it too, and
+ * all of them are targeted.
+ */
+export function writeTargetFor(readers: readonly string[], floor?: Generation): Required<WriteTarget> {
+  const generation = oldestCommonGeneration(readers, floor);
+  const lowered = readers.length === 0 || readers.every((v) => compareGenerations(generationForGanetiVersion(v), generation) > 0);
+  return { generation, readers: lowered ? [...readers, OLDEST_WRITTEN_FOR[generation]] : [...readers] };
 }

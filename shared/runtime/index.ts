@@ -18,4 +18,5 @@ export * from "./device-id";
 export { upgradeRuntime, type UpgradeInput, type UpgradeResult } from "./upgrade";
 export { readRuntime, parseRawRuntime, validateRawRuntime, type RuntimeDocument, type RawRuntime } from "./read";
 export { writeRuntime } from "./write";
+export { decodeRuntimeBytes } from "./text";
 export { newNic, newDisk, emptyRuntime, type NewNicOptions, type NewDiskOptions, type IdStyle } from "./create";

@@ -16,14 +16,21 @@
  *   becomes hvinfo in its place, as Ganeti 2.16+ would write it); B → `pci`
  *   (only PCI slots, only old-style ids, refusals otherwise); A → no slot
  *   at all, no disk list.
+ * - NIC and Disk dicts (a disk's children too) carry only the keys every
+ *   reader accepts (shared/ganeti/versions.ts): a reader rejects a key it
+ *   does not know, and the Disk keys grew inside generation B, so a Ganeti
+ *   3.0 disk (`forthcoming`, `nodes`) written for a 2.13 reader loses them.
+ *   With no readers named, every reader of the generation is targeted, and
+ *   a device keeps the keys its source file of the same generation had.
  * - No app marker is written (no extra hvparams key): Ganeti merges runtime
  *   hvparams into the instance's (FillDict) and we could not verify that no
  *   version rejects an unknown key, so we do not add one.
  */
+import { OLDEST_WRITTEN_FOR, ganetiRelease, keysReadBy, parseGanetiVersion, type GanetiVersion } from "../ganeti/versions";
 import { PyDict, dumpGanetiJson, fromPlain, mergeOntoRaw, plainEqual, type PyValue } from "../pyjson";
 import { deviceIdV1, driverForHvparams, isValidQemuId, type DeviceKind } from "./device-id";
 import { RuntimeWriteError, type WriteRefusal } from "./errors";
-import type { Generation } from "./generation";
+import { compareGenerations, type Generation, type WriteTarget } from "./generation";
 import { parseRawRuntime, readRuntime, type RawRuntime } from "./read";
 import {
   DISK_SLOTS,
@@ -162,11 +169,63 @@ function checkCollisions(rt: Runtime, refuse: (r: WriteRefusal) => void): void {
 interface Origin {
   raw: RawRuntime;
   upgraded: Runtime;
+  generation: Generation;
 }
 
 function loadOrigin(rt: Runtime): Origin | null {
   if (!rt.origin) return null;
-  return { raw: parseRawRuntime(rt.origin.text), upgraded: readRuntime(rt.origin.text).runtime };
+  const doc = readRuntime(rt.origin.text);
+  return { raw: parseRawRuntime(rt.origin.text), upgraded: doc.runtime, generation: doc.generation };
+}
+
+/** The NIC and Disk keys the target's readers accept; `lenient`: also those a same-generation source already had. */
+interface ReaderKeys {
+  nic: Set<string>;
+  disk: Set<string> | null;
+  lenient: boolean;
+}
+
+function readerKeys(target: WriteTarget, origin: Origin | null, refuse: (r: WriteRefusal) => void): ReaderKeys {
+  const gen = target.generation;
+  if (target.readers === undefined) {
+    const keys = keysReadBy([parseGanetiVersion(OLDEST_WRITTEN_FOR[gen]) as GanetiVersion]);
+    return { ...keys, lenient: origin?.generation === gen };
+  }
+  const readers: GanetiVersion[] = [];
+  for (const text of target.readers) {
+    const v = parseGanetiVersion(text);
+    if (!v) {
+      refuse({ reason: `reader version ${JSON.stringify(text)} is not a Ganeti version (expected e.g. "2.15.2" or "3.0.2")` });
+      continue;
+    }
+    const reads = ganetiRelease(v).generation;
+    if (compareGenerations(reads, gen) < 0) refuse({ reason: `Ganeti ${text} reads generation ${reads} files only, so it cannot read this generation ${gen} file` });
+    readers.push(v);
+  }
+  if (readers.length === 0) return { ...keysReadBy([parseGanetiVersion(OLDEST_WRITTEN_FOR[gen]) as GanetiVersion]), lenient: false };
+  return { ...keysReadBy(readers), lenient: false };
+}
+
+/** `dev` with only the keys in `allowed` (or in `kept`, what its source had); a disk's children likewise. */
+function restrictKeys<T extends Record<string, unknown>>(dev: T, allowed: Set<string>, kept: Set<string>, childKeys: Set<string> | null, childKept: Set<string>): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(dev)) {
+    if (!allowed.has(k) && !kept.has(k)) continue;
+    out[k] = k === "children" && childKeys && Array.isArray(v) ? v.map((c) => (isRecord(c) ? restrictKeys(c, childKeys, childKept, childKeys, childKept) : c)) : v;
+  }
+  return out as T;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Every key of the dicts in a raw `children` list (the source's disk children). */
+function childKeysOf(tpl: PyDict | undefined): Set<string> {
+  const out = new Set<string>();
+  const children = tpl?.get("children");
+  if (Array.isArray(children)) for (const c of children) if (c instanceof PyDict) for (const k of c.keys()) out.add(k);
+  return out;
 }
 
 /** Pair model devices with raw ones: by uuid, else the k-th uuid-less with the k-th uuid-less. */
@@ -188,12 +247,13 @@ function matchTemplates<M>(model: M[], rawList: PyDict[], uuidOf: (m: M) => stri
 }
 
 /**
- * Serialize `runtime` for readers of generation `target`, exactly as
- * Ganeti's serializer would lay it out (one line, Python json, "\n").
- * Throws RuntimeWriteError listing every reason when the target cannot
- * express the runtime.
+ * Serialize `runtime` for readers of generation `target` (and, when named,
+ * exactly those Ganeti versions), as Ganeti's serializer would lay it out
+ * (one line, Python json, "\n"). Throws RuntimeWriteError listing every
+ * reason when the target cannot express the runtime.
  */
-export function writeRuntime(runtime: Runtime, target: Generation): string {
+export function writeRuntime(runtime: Runtime, to: Generation | WriteTarget): string {
+  const target = typeof to === "string" ? to : to.generation;
   const parsed = RuntimeSchema.safeParse(runtime);
   if (!parsed.success) {
     throw new RuntimeWriteError(parsed.error.issues.map((i) => ({ reason: `${i.path.join(".")}: ${i.message}` })));
@@ -204,6 +264,8 @@ export function writeRuntime(runtime: Runtime, target: Generation): string {
     reasons.push(r);
   };
   const origin = loadOrigin(rt);
+  const keys = readerKeys(typeof to === "string" ? { generation: to } : to, origin, refuse);
+  const none = new Set<string>();
 
   // kvm_cmd: the source's, unless the caller changed it.
   let kvmCmd: PyValue;
@@ -231,8 +293,9 @@ export function writeRuntime(runtime: Runtime, target: Generation): string {
 
   const nicTemplates = matchTemplates(rt.nics, origin?.raw.nics ?? [], (n) => n.uuid);
   const nics = rt.nics.map((nic, i) => {
-    const desired = deviceForTarget(nic, "nic", i, target, rt.hvparams, refuse);
     const tpl = nicTemplates[i];
+    const kept = keys.lenient && tpl ? new Set(tpl.keys()) : none;
+    const desired = restrictKeys(deviceForTarget(nic, "nic", i, target, rt.hvparams, refuse), keys.nic, kept, null, none);
     return tpl ? mergeOntoRaw(tpl, desired, { renames: RENAMES, placeNewKey: PLACE_NIC }) : fromPlain(desired);
   });
 
@@ -247,9 +310,17 @@ export function writeRuntime(runtime: Runtime, target: Generation): string {
   } else {
     const rawDisks = (origin?.raw.disks ?? []).filter((e): e is [PyDict, PyValue, PyValue] => e[0] instanceof PyDict);
     const diskTemplates = matchTemplates(rt.disks, rawDisks.map((e) => e[0]), (e) => e.disk.uuid);
+    const diskKeys = keys.disk ?? new Set<string>();
     disks = rt.disks.map((e, i) => {
-      const desired = deviceForTarget(e.disk, "disk", i, target, rt.hvparams, refuse);
       const tpl = diskTemplates[i];
+      const lenient = keys.lenient && tpl !== undefined;
+      const desired = restrictKeys(
+        deviceForTarget(e.disk, "disk", i, target, rt.hvparams, refuse),
+        diskKeys,
+        lenient ? new Set(tpl.keys()) : none,
+        diskKeys,
+        lenient ? childKeysOf(tpl) : none,
+      );
       const tplEntry = tpl ? rawDisks.find((r) => r[0] === tpl) : undefined;
       const disk = tpl ? mergeOntoRaw(tpl, desired, { renames: RENAMES, placeNewKey: PLACE_DISK }) : fromPlain(desired);
       return [

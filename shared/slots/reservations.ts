@@ -1,39 +1,15 @@
 // How many low PCI slots Ganeti keeps for QEMU's own devices, by Ganeti
-// version (research/ganeti-kvm.md §5.1, §5.5).
-//
-//   2.10.0 - 2.10.1  "1111" + 28*"0"   -> 4 (slots 0-3)
-//   2.10.2 - 2.15.x  "111"  + 29*"0"   -> 3 (host bridge, ISA bridge, VGA)
-//   2.16+ / 3.x      hvparam kvm_pci_reservations (0..32), default 12
-//
-// Before 2.10 Ganeti has no hotplug. Slots 0 and 1 (host bridge, ISA bridge
-// on the `pc` machine) are held regardless of the count: see slot-map.ts.
+// version: the version table's pciReservation (shared/ganeti/versions.ts).
+// Slots 0 and 1 (host bridge, ISA bridge on the `pc` machine) are held
+// regardless of the count: see slot-map.ts.
 
+import { DEFAULT_KVM_PCI_RESERVATIONS, formatGanetiVersion, ganetiRelease, parseGanetiVersion } from "../ganeti/versions";
 import { PCI_SLOT_COUNT } from "./pci-addr";
 
-export const QEMU_DEFAULT_PCI_RESERVATIONS = 12;
+export const QEMU_DEFAULT_PCI_RESERVATIONS = DEFAULT_KVM_PCI_RESERVATIONS;
 
 /** Slots QEMU itself places on the `pc` machine, whatever Ganeti reserves. */
 export const QEMU_FIXED_SLOTS: readonly number[] = [0, 1];
-
-export interface GanetiVersion {
-  major: number;
-  minor: number;
-  patch: number;
-}
-
-/**
- * Reads "2.16.2", "3.0", "2.15.2-1" (Debian revision) or "2.16.0~rc1" /
- * "2.16.0beta1" (pre-release suffix, ignored). Returns null otherwise.
- */
-export function parseGanetiVersion(text: string): GanetiVersion | null {
-  const m = /^\s*(\d+)\.(\d+)(?:\.(\d+))?(?:[~+\-a-z].*)?\s*$/i.exec(text);
-  if (m === null) return null;
-  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]) };
-}
-
-function cmp(a: GanetiVersion, b: GanetiVersion): number {
-  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
-}
 
 export type ReservationSource = "version-default" | "hvparam";
 
@@ -59,31 +35,24 @@ export function pciReservations(
       message: `Cannot read Ganeti version "${ganetiVersion}": expected e.g. "2.16.2" or "3.0.2". Check the node's gnt-cluster version output.`,
     };
   }
-  const shown = `${v.major}.${v.minor}.${v.patch}`;
-  if (cmp(v, { major: 2, minor: 10, patch: 0 }) < 0) {
+  const shown = formatGanetiVersion(v);
+  const res = ganetiRelease(v).pciReservation;
+  if (res.kind === "none") {
     return {
       ok: false,
       code: "no-hotplug",
       message: `Ganeti ${shown} has no device hotplug (it came in 2.10): upgrade the cluster, or add the device with the instance stopped.`,
     };
   }
-  if (cmp(v, { major: 2, minor: 10, patch: 2 }) < 0) {
-    return { ok: true, count: 4, source: "version-default", explanation: `Ganeti ${shown} reserves slots 0x00–0x03.` };
-  }
-  if (cmp(v, { major: 2, minor: 16, patch: 0 }) < 0) {
-    return {
-      ok: true,
-      count: 3,
-      source: "version-default",
-      explanation: `Ganeti ${shown} reserves slots 0x00–0x02 (host bridge, ISA bridge, VGA).`,
-    };
+  if (res.kind === "fixed") {
+    return { ok: true, count: res.count, source: "version-default", explanation: `Ganeti ${shown} reserves ${res.why}.` };
   }
   if (kvmPciReservations === undefined || kvmPciReservations === null) {
     return {
       ok: true,
-      count: QEMU_DEFAULT_PCI_RESERVATIONS,
+      count: res.default,
       source: "version-default",
-      explanation: `Ganeti ${shown} reserves slots 0x00–0x0b (kvm_pci_reservations not set, default 12).`,
+      explanation: `Ganeti ${shown} reserves slots 0x00–0x${(res.default - 1).toString(16).padStart(2, "0")} (kvm_pci_reservations not set, default ${res.default}).`,
     };
   }
   // Ganeti validates the hvparam as 0 <= x <= 32; anything else did not come

@@ -50,7 +50,7 @@ function appMemoryChild(lab: LabNode, expected: number): Promise<Record<string, 
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
-      ["--expose-gc", "--import", "tsx", join(__dirname, "app-memory.ts"), JSON.stringify({ info: lab.info, expected })],
+      ["--expose-gc", "--import", "tsx", "--import", join(REPO, "scripts/text-loader.mjs"), join(__dirname, "app-memory.ts"), JSON.stringify({ info: lab.info, expected })],
       { cwd: REPO, timeout: 120_000, maxBuffer: 4 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`memory child failed: ${stderr.trim() || err.message}`));

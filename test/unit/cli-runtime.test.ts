@@ -80,20 +80,39 @@ describe("hotplug-desk runtime", () => {
     expect(readdirSync(tmp).filter((f) => f.includes("never"))).toEqual([]);
   });
 
-  it("convert round trip B→C→B gives the original bytes; -o writes atomically with mode 0600", () => {
+  it("convert round trip B→C→B gives the original bytes for the file's own readers; -o writes atomically with mode 0600", () => {
     const toC = cli("runtime", "convert", B, "--to", "C");
     expect(toC.code).toBe(0);
     expect(readRuntime(toC.stdout).generation).toBe("C");
     const cFile = path.join(tmp, "c.runtime");
     writeFileSync(cFile, toC.stdout);
     const out = path.join(tmp, "b.runtime");
-    const back = cli("runtime", "convert", cFile, "--to", "b", "-o", out);
+    // The file came from Ganeti 2.15: for 2.15 readers, every key stays.
+    const back = cli("runtime", "convert", cFile, "--to", "b", "--ganeti-version", "2.15.2", "-o", out);
     expect(back.code).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(readFileSync(B, "utf8"));
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(readdirSync(tmp).filter((f) => f.endsWith(".new"))).toEqual([]);
     // Same generation: byte-identical.
     expect(cli("runtime", "convert", C, "--to", "C").stdout).toBe(readFileSync(C, "utf8"));
+  });
+
+  it("convert --to B without a version writes for every 2.10-2.15 reader: disk keys 2.10 rejects are dropped", () => {
+    const original = readRuntime(readFileSync(B, "utf8"));
+    const diskKeys = Object.keys(original.runtime.disks[0]!.disk);
+    expect(diskKeys).toEqual(expect.arrayContaining(["nodes", "serial_no", "ctime", "mtime"])); // written by 2.15
+    const every = cli("runtime", "convert", B, "--to", "B");
+    expect(every.code).toBe(0);
+    const disk = readRuntime(every.stdout).runtime.disks[0]!.disk;
+    for (const k of ["nodes", "serial_no", "ctime", "mtime", "forthcoming"]) expect(disk, k).not.toHaveProperty(k);
+    expect(disk).toMatchObject({ uuid: original.runtime.disks[0]!.disk.uuid, size: original.runtime.disks[0]!.disk.size });
+    // For 2.12 readers serial_no and the timestamps stay, nodes does not.
+    const d212 = readRuntime(cli("runtime", "convert", B, "--to", "B", "--ganeti-version", "2.12.6", "--ganeti-version", "3.0.2").stdout).runtime.disks[0]!.disk;
+    expect(d212).toHaveProperty("serial_no");
+    expect(d212).not.toHaveProperty("nodes");
+    const bad = cli("runtime", "convert", B, "--to", "B", "--ganeti-version", "soon");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--ganeti-version soon: not a Ganeti version/);
   });
 
   it("check: ok line for good files", () => {
@@ -122,6 +141,21 @@ describe("hotplug-desk runtime", () => {
     const missing = cli("runtime", "check", path.join(tmp, "nope"));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot read/);
+  });
+
+  it("a file with bytes that are not UTF-8 is refused by every command, never rewritten with replacement characters", () => {
+    const text = readFileSync(C);
+    const at = text.indexOf("inst1");
+    const bytes = Buffer.from(text);
+    bytes[at] = 0xfe;
+    const f = path.join(tmp, "latin.runtime");
+    writeFileSync(f, bytes);
+    for (const cmd of [["inspect"], ["check"], ["convert", "--to", "C"]]) {
+      const r = cli("runtime", cmd[0]!, f, ...cmd.slice(1));
+      expect(r.code, cmd[0]).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(new RegExp(`byte ${at} is not UTF-8`));
+    }
   });
 
   it("usage errors exit 2 and name the problem; --help exits 0", () => {

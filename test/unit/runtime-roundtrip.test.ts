@@ -45,14 +45,22 @@ describe("runtime: upgrade then write is stable", () => {
     });
   }
 
-  it("B → C → B gives back the B bytes (upgraded ids are old-style)", () => {
+  it("B → C → B gives back the B bytes for the file's own readers (upgraded ids are old-style)", () => {
     const t = readFixture(FX.b);
     const c = writeRuntime(readRuntime(t).runtime, "C");
     const back = readRuntime(c);
-    const b = writeRuntime(back.runtime, "B");
+    const b = writeRuntime(back.runtime, { generation: "B", readers: ["2.15.2"] });
     expect(readRuntime(b).runtime.nics).toEqual(readRuntime(t).runtime.nics);
     expect(readRuntime(b).runtime.disks).toEqual(readRuntime(t).runtime.disks);
     expect(b).toBe(t);
+  });
+
+  it("C → B for every B reader drops the disk keys Ganeti 2.10 rejects (the 2.15 file's nodes, serial_no, ctime, mtime)", () => {
+    const t = readFixture(FX.b);
+    const c = writeRuntime(readRuntime(t).runtime, "C");
+    const b = readRuntime(writeRuntime(readRuntime(c).runtime, "B"));
+    for (const e of b.runtime.disks) for (const k of ["nodes", "serial_no", "ctime", "mtime"]) expect(e.disk, k).not.toHaveProperty(k);
+    expect(b.runtime.nics).toEqual(readRuntime(t).runtime.nics);
   });
 
   it("A → C adds hvinfo {} as Ganeti does, and C → A removes it again", () => {
