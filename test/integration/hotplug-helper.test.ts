@@ -340,7 +340,7 @@ describe("node helper: what it refuses (issue 13)", () => {
   });
 
   it("a tap is deleted only when Ganeti recorded it for the instance or the app made it for the instance", async (ctx) => {
-    if (!isRoot || !hasTun) ctx.skip(NEEDS_TAPS);
+    if (!isRoot || !hasTun) ctx.skip(`${NEEDS_TAPS}`);
     const root = await nodeRoot();
     const nicDir = instancePaths(root, "inst1").nicDir;
     await mkdir(nicDir, { recursive: true });

@@ -6,6 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { missingPrograms, describeWhere } from "../support/skip.js";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,8 +16,7 @@ import { ActivityLog, ACTIVITY_FILE, ACTIVITY_PREVIOUS_FILE } from "../../electr
 
 const repo = resolve(__dirname, "../..");
 const STRACE = "/usr/bin/strace";
-const canTrace = existsSync(STRACE);
-if (!canTrace) console.log(`local-state fsync tests skipped: needs ${STRACE} (npm test installs it as root)`);
+const NO_TRACE = missingPrograms([[STRACE, "strace"]]);
 
 let dir: string;
 beforeAll(async () => {
@@ -46,7 +46,7 @@ function traced(mode: string, target: string): Promise<{ out: string; trace: str
 const find = (trace: string[], re: RegExp, from = 0) => trace.findIndex((l, i) => i >= from && re.test(l));
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-describe.skipIf(!canTrace)("local state is fsynced (strace of a real process)", () => {
+describeWhere(NO_TRACE, "local state is fsynced (strace of a real process)", () => {
   it("a journal entry: the temp file is fsynced before it is renamed into place, the directory after", async () => {
     const jdir = join(dir, "journal");
     const { out, trace } = await traced("journal", jdir);

@@ -1,19 +1,19 @@
-// The web host started as `npm start` starts it (tsx electron/web-host/main.ts),
+// The web host started as `npm start` starts it (tsx --import ./scripts/text-loader.mjs electron/web-host/main.ts),
 // with a real Chromium as the user's browser ($BROWSER): the browser reaches
 // the address with the token through a 0600 redirect file in the user's
 // runtime directory, and the token is in no process's argv (/proc/*/cmdline
 // is readable by every local user). Output to a pipe carries no token.
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { it, expect, beforeAll, afterAll } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { missingPrograms, describeWhere } from "../support/skip.js";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const repo = resolve(__dirname, "../..");
 const CHROMIUM = "/usr/bin/chromium";
-const canRun = existsSync(CHROMIUM);
-if (!canRun) console.log(`web host launch test skipped: needs ${CHROMIUM} (npm test installs it as root)`);
+const NO_CHROMIUM = missingPrograms([[CHROMIUM, "chromium"]]);
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -36,7 +36,7 @@ async function allCommandLines(): Promise<{ pid: number; argv: string }[]> {
   return out;
 }
 
-describe.skipIf(!canRun)("npm start's web host and the user's browser", () => {
+describeWhere(NO_CHROMIUM, "npm start's web host and the user's browser", () => {
   let dir: string;
   let runtimeDir: string;
   let profile: string;
@@ -60,7 +60,7 @@ describe.skipIf(!canRun)("npm start's web host and the user's browser", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, BROWSER: browser, XDG_RUNTIME_DIR: runtimeDir, HOTPLUG_DESK_DATA_DIR: join(dir, "data") };
     delete env.DISPLAY;
     delete env.WAYLAND_DISPLAY;
-    host = spawn(join(repo, "node_modules/.bin/tsx"), ["electron/web-host/main.ts"], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
+    host = spawn(join(repo, "node_modules/.bin/tsx"), ["--import", "./scripts/text-loader.mjs", "electron/web-host/main.ts"], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
     host.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
     host.stderr!.on("data", (d: Buffer) => (stdout += d.toString()));
   });

@@ -3,10 +3,11 @@
 // the runtime write, reads under the lock, events, chains. Plus the checks
 // that keep it runnable on Python 3.5, the oldest python3 on Ganeti
 // 2.10-2.15 nodes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { describeWhere } from "../support/skip.js";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -169,7 +170,7 @@ def problems(src):
 print("\n".join(problems(SRC)))
 `;
 
-describe.skipIf(!hasPython)(`node_helper.py under ${PYTHON}${hasPython ? "" : ` (skipped: ${NO_PYTHON})`}`, () => {
+describeWhere(hasPython ? undefined : NO_PYTHON, `node_helper.py under ${PYTHON}`, () => {
   it("is Python 3.5: no syntax and no library names a 3.5 node lacks (and the check does catch them)", () => {
     expect(OLDEST_HELPER_PYTHON).toBe("3.5"); // the oldest python3 on Ganeti 2.10-2.15 nodes, from the version table
     expect(python(NEWER_THAN_35)).toBe("\n");
