@@ -65,7 +65,7 @@ import {
   type ModifyNicIntent,
   type RemoveIntent,
 } from "./intent";
-import type { InstanceState, QemuVersion } from "./instance-state";
+import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
 import { FDSET_PLACEHOLDER, type PlanStep, type QmpStep } from "./steps";
 
 export type RefusalCode =
@@ -150,7 +150,7 @@ function refuse(code: RefusalCode, message: string): never {
 
 /** Everything derived once from the state, shared by all intents. */
 interface Ctx {
-  state: InstanceState;
+  state: InstanceSnapshot;
   hv: Record<string, unknown>;
   gen: Generation;
   oldestVersion: string;
@@ -176,7 +176,7 @@ function oldestVersion(versions: string[]): string {
   return (best as { text: string }).text;
 }
 
-function makeCtx(state: InstanceState): Ctx {
+function makeCtx(state: InstanceSnapshot): Ctx {
   const versions = state.readers.ganetiVersions;
   if (versions.length === 0) {
     refuse("no-readers", `No Ganeti versions given for ${state.name}: list this node's version and those of every node it may migrate to, so the runtime file is written in a format they all read.`);
@@ -812,7 +812,7 @@ function refusalsFromWrite(ctx: Ctx, e: RuntimeWriteError): Refusal[] {
  * Plan one hotplug change. `intent` may be unvalidated input (from IPC or
  * the CLI); invalid intents come back as refusals.
  */
-export function planHotplug(state: InstanceState, intent: HotplugIntent | unknown): Plan {
+export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unknown): Plan {
   const parsed = parseIntent(intent);
   if (!parsed.ok) return { ok: false, refusals: parsed.issues.map((m) => ({ code: "invalid-intent", message: `Invalid request: ${m}` })) };
   try {

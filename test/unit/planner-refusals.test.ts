@@ -1,7 +1,7 @@
 // Every refusal the planner makes (Ganeti's own, §6, and ours), each with a
 // message that names the device or slot and the next step.
 import { describe, expect, it } from "vitest";
-import { planHotplug, parseIntent, type InstanceState, type Plan, type RefusalCode } from "../../shared/hotplug";
+import { planHotplug, parseIntent, type InstanceSnapshot, type Plan, type RefusalCode } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
 import { readFixture } from "./runtime-fixtures";
@@ -26,7 +26,7 @@ function text(hv: HvParams = HV, scsi = false): string {
   return writeRuntime(rt, "C");
 }
 const LIVE = [live(0), live(1), live(2), live(3), live(12, "disk-7c079136-2573-4112"), live(13, "nic-003fc157-66a8-4e6d")];
-function state(over: Partial<InstanceState> = {}, t = text()): InstanceState {
+function state(over: Partial<InstanceSnapshot> = {}, t = text()): InstanceSnapshot {
   return { name: "inst1", runtime: readRuntime(t), livePci: LIVE, qmpCommands: null, qemuVersion: { major: 7, minor: 2, micro: 0 }, readers: { ganetiVersions: ["3.0.2"] }, ...over };
 }
 function refused(p: Plan, code: RefusalCode, ...mustMention: (string | RegExp)[]): string {

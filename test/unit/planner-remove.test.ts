@@ -2,7 +2,7 @@
 // blockdev-del, the running id (old-style ids after a B→C upgrade), and the
 // NIC modify = remove + add at the same slot.
 import { describe, expect, it } from "vitest";
-import { planHotplug, qmpStepsOf, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
+import { planHotplug, qmpStepsOf, type InstanceSnapshot, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
 import { readFixture } from "./runtime-fixtures";
@@ -23,7 +23,7 @@ function text(): string {
   rt.nics.push(newNic({ uuid: NIC0, mac: "aa:00:00:bf:2f:16", link: "br0", slot: 13 }));
   return writeRuntime(rt, "C");
 }
-function state(t: string, livePci: LivePciDevice[], over: Partial<InstanceState> = {}): InstanceState {
+function state(t: string, livePci: LivePciDevice[], over: Partial<InstanceSnapshot> = {}): InstanceSnapshot {
   return { name: "inst1", runtime: readRuntime(t), livePci, qmpCommands: null, qemuVersion: { major: 7, minor: 2, micro: 0 }, readers: { ganetiVersions: ["3.0.2"] }, ...over };
 }
 const LIVE = [live(0), live(1), live(2), live(3), live(4, "scsi"), live(12, "disk-7c079136-2573-4112"), live(13, "nic-003fc157-66a8-4e6d")];
