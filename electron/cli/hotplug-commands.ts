@@ -8,13 +8,13 @@ import { parseArgs } from "node:util";
 import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom } from "./node-options";
 import { NodeSession, type NodeTarget } from "../ssh/session";
 import { Journal } from "../hotplug/journal";
-import { executePlan, type ProgressEvent } from "../hotplug/executor";
+import { executePlan } from "../hotplug/executor";
 import { gatherInstanceState, type GatheredState } from "../hotplug/state";
 import { gatherInstanceStateLocked, type LockedState } from "../hotplug/locked-state";
 import { checkInstanceMigration } from "../hotplug/migration";
 import { newDeviceUuid, newMac } from "../hotplug/ids";
 import { GenerationSchema } from "../../shared/runtime";
-import { planHotplug, type HotplugIntentInput, type Readers } from "../../shared/hotplug";
+import { planHotplug, type HotplugIntentInput, type Readers, type StepProgress } from "../../shared/hotplug";
 import { UsageError, processIo, type CliIo } from "./io";
 
 export const HOTPLUG_USAGE = `Usage: hotplug-desk <command> INSTANCE [options] --node USER@HOST[:PORT] [node options]
@@ -210,7 +210,7 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       print({ ...base, status: "dry-run", plan: { ...planOut, fileTextAfter: plan.fileTextAfter } });
       return 0;
     }
-    const progress: ProgressEvent[] = [];
+    const progress: StepProgress[] = [];
     handedOver = true;
     const result = await executePlan({
       session,

@@ -4,3 +4,5 @@ export * from "./instance-snapshot";
 export * from "./steps";
 export * from "./planner";
 export { describeRuntimeChange } from "./diff";
+export * from "./progress";
+export * from "./outcome";

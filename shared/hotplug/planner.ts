@@ -66,7 +66,7 @@ import {
   type RemoveIntent,
 } from "./intent";
 import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
-import { FDSET_PLACEHOLDER, type PlanStep, type QmpStep } from "./steps";
+import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type QmpStep } from "./steps";
 
 export type RefusalCode =
   | "invalid-intent"
@@ -92,16 +92,6 @@ export type RefusalCode =
 export interface Refusal {
   code: RefusalCode;
   message: string;
-}
-
-export interface PlannedSlot {
-  bus: "pci" | "scsi";
-  /** PCI slot (bus pci). */
-  slot?: number;
-  /** SCSI target (bus scsi); channel and lun are always 0. */
-  scsiId?: number;
-  /** Guest-side: "0000:00:10.0" for PCI; "scsi.0 channel 0, target 3, lun 0" for SCSI. */
-  guestAddress: string;
 }
 
 export interface PlanOk {

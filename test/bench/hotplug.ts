@@ -20,8 +20,8 @@ import { gatherInstanceState } from "../../electron/hotplug/state.js";
 import { gatherInstanceStateLocked } from "../../electron/hotplug/locked-state.js";
 import type { HeldLock } from "../../electron/on-node/instance-lock.js";
 import type { QmpClient } from "../../electron/qmp/client.js";
-import { planHotplug, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep } from "../../shared/hotplug/index.js";
-import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { planHotplug, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep, type StepProgress } from "../../shared/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
 import { QmpFloor, type FloorRequest } from "./floor.js";
 import { execOnNode } from "../../electron/on-node/exec.js";
 import { RuntimeStore } from "../../electron/on-node/runtime-store.js";
@@ -125,7 +125,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
         read = { plan, expected: g.expectedRuntime, readMs: t1 - t0, planMs: performance.now() - t1, lock: g.lock, ...(g.qmp ? { qmp: g.qmp } : {}) };
       }
       const tApply = performance.now();
-      const events: { e: ProgressEvent; t: number }[] = [];
+      const events: { e: StepProgress; t: number }[] = [];
       const r = await executePlan({
         session: s,
         root: node.root,
