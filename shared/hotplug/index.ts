@@ -6,3 +6,5 @@ export * from "./planner";
 export { describeRuntimeChange } from "./diff";
 export * from "./progress";
 export * from "./outcome";
+export * from "./change-request";
+export * from "./compose";
