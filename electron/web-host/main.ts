@@ -4,7 +4,6 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { composeApp } from "../app/compose.js";
-import { makeRunPlan } from "../app/run-plan.js";
 import { labLauncher } from "../app/lab-launcher.js";
 import { startWebHost } from "./server.js";
 import { ensureRendererBuilt } from "./renderer-build.js";
@@ -17,7 +16,7 @@ function dataDir(): string {
 async function main(): Promise<void> {
   const dir = process.env.HOTPLUG_DESK_DATA_DIR ?? dataDir();
   const staticDir = await ensureRendererBuilt((l) => console.error(l));
-  const app = await composeApp({ dataDir: dir, transport: "web", version: process.env.npm_package_version ?? "dev", runPlan: makeRunPlan({ journalDir: join(dir, "journal") }), lab: labLauncher() });
+  const app = await composeApp({ dataDir: dir, transport: "web", version: process.env.npm_package_version ?? "dev", lab: labLauncher() });
   const port = Number(process.env.HOTPLUG_DESK_PORT ?? 0);
   const host = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir, port });
   console.log(`Hotplug Desk is running. Open this address in a browser on this machine:\n\n  ${host.openUrl}\n\nSettings: ${dir}   Ctrl-C stops it.`);

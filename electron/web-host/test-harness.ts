@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LabNodeInfo } from "../lab/node.js";
 import { composeApp, type ComposedApp } from "../app/compose.js";
-import { makeRunPlan } from "../app/run-plan.js";
 import { startWebHost, type WebHost } from "./server.js";
 import { ensureRendererBuilt } from "./renderer-build.js";
 
@@ -40,7 +39,7 @@ export async function startAppForTest(opts: {
     // As if the user had already trusted the lab's host key in this app.
     await writeFile(join(dataDir, "known_hosts"), `[127.0.0.1]:${info.port} ${info.hostPublicKey}\n`, { mode: 0o600 });
   }
-  const app = await composeApp({ dataDir, transport: "web", version: "test", runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }), userKnownHostsPath: null, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
+  const app = await composeApp({ dataDir, transport: "web", version: "test", userKnownHostsPath: null, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
   const nodeId = opts.nodeId ?? "lab";
   await app.nodes.add({
     id: nodeId,
