@@ -1,6 +1,7 @@
 // app.info, activity.list and lab.start: the app itself, its log, and the
 // local lab node it can start.
-import { ApiError, type Handlers } from "./dispatch.js";
+import { ApiError } from "../../shared/ipc/transport.js";
+import type { Handlers } from "./dispatch.js";
 import type { ServiceContext } from "./service-context.js";
 
 export function appHandlers(ctx: ServiceContext): Pick<Handlers, "app.info" | "activity.list" | "lab.start"> {

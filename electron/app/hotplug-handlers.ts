@@ -4,7 +4,8 @@
 import { randomUUID } from "node:crypto";
 import type { PlanPreview } from "../../shared/ipc/contract.js";
 import type { ChangeTarget, HotplugChanges } from "../hotplug/change.js";
-import { ApiError, type Handlers } from "./dispatch.js";
+import { ApiError } from "../../shared/ipc/transport.js";
+import type { Handlers } from "./dispatch.js";
 import type { ServiceContext } from "./service-context.js";
 
 export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): Pick<Handlers, "hotplug.plan" | "hotplug.execute"> {

@@ -1,7 +1,8 @@
 // nodes.*: the configured nodes, their connections, host keys and key-file
 // passphrases.
 import { importSshConfig } from "../node-registry/ssh-config-import.js";
-import { ApiError, type Handlers } from "./dispatch.js";
+import { ApiError } from "../../shared/ipc/transport.js";
+import type { Handlers } from "./dispatch.js";
 import type { ServiceContext } from "./service-context.js";
 
 type NodeChannel = Extract<keyof Handlers, `nodes.${string}`>;

@@ -7,7 +7,8 @@ import type { Readers } from "../../shared/hotplug/index.js";
 import type { Journal } from "../hotplug/journal.js";
 import type { ActivityLog } from "./activity-log.js";
 import type { PassphraseStore } from "./passphrase-store.js";
-import { ApiError, type EventBus } from "./dispatch.js";
+import { ApiError } from "../../shared/ipc/transport.js";
+import type { EventBus } from "./dispatch.js";
 
 export interface LabLauncher {
   available(): boolean;

@@ -166,14 +166,14 @@ export const events = {
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
 
-/** The API object the UI sees (window.api), identical on both transports. */
+/**
+ * The API the UI's code uses, identical on both transports (over Electron
+ * it wraps the preload's window.api: see shared/ipc/transport.ts).
+ */
 export interface HotplugDeskApi {
   call<C extends Channel>(channel: C, request: Request<C>): Promise<Response<C>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
 }
-
-/** An error that crossed the transport: the message is for people. */
-export const ApiErrorSchema = z.object({ message: z.string(), code: z.string().optional() });
 
 export function isChannel(value: unknown): value is Channel {
   return typeof value === "string" && Object.hasOwn(contract, value);
