@@ -16,20 +16,12 @@ import {
   type Plan,
   type PlanOk,
 } from "../../shared/hotplug";
-import type { LivePciDevice } from "../../shared/qmp/query-pci";
-import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams, type Nic } from "../../shared/runtime";
+import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type Nic } from "../../shared/runtime";
+import { DISK0, HV, KVM, NEW, NIC0, live } from "./planner-instance";
 
-const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024];
-const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none" };
-const NIC0 = "003fc157-66a8-4e6d-8b7e-ec4f69751396";
 const NIC1 = "5f0c6b1e-2d3a-4b5c-8d7e-9f0a1b2c3d4e";
-const DISK0 = "7c079136-2573-4112-82d0-0d3d2aa90d8f";
-const NEW = "9e7c85f6-b6e5-4243-b27d-680b78c6d203";
 const IDS = { uuid: () => NEW, mac: () => "aa:00:00:12:34:56" };
 
-function live(slot: number, qdevId = ""): LivePciDevice {
-  return { slot, function: 0, qdevId, vendorId: 0x1af4, deviceId: 0x1000, classDesc: null, classCode: 0, isBridge: false };
-}
 /** inst1: a disk at 0x0c, a routed NIC without a link at 0x0d, a bridged NIC on br7 (vlan .100) at 0x0e. */
 function snapshot(): InstanceSnapshot {
   const rt = emptyRuntime(KVM, HV);

@@ -4,18 +4,11 @@
 import { describe, expect, it } from "vitest";
 import { planHotplug, qmpStepsOf, type InstanceSnapshot, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
-import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
+import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime } from "../../shared/runtime";
 import { readFixture } from "./runtime-fixtures";
+import { DISK0, HV, KVM, NIC0, SCSI0, live } from "./planner-instance";
 
-const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024];
-const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none" };
-const NIC0 = "003fc157-66a8-4e6d-8b7e-ec4f69751396";
-const DISK0 = "7c079136-2573-4112-82d0-0d3d2aa90d8f";
-const SCSI0 = "932df160-7a22-4067-a566-7e0ca8386133";
 
-function live(slot: number, qdevId = ""): LivePciDevice {
-  return { slot, function: 0, qdevId, vendorId: 0x1af4, deviceId: 0x1000, classDesc: null, classCode: 0, isBridge: false };
-}
 function text(): string {
   const rt = emptyRuntime(KVM, HV);
   rt.disks.push(newDisk({ uuid: DISK0, size: 1024, linkName: "/l:0", slot: 12 }));
