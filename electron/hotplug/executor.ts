@@ -54,7 +54,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ChangeOutco
       }
       await run.emit({ index, kind: step.kind, describe: step.describe, state: "running" });
       try {
-        run.sendChainFrom(index);
+        run.chain.sendFrom(index);
         const done = await kind.run(run, index, step);
         for (const u of done.undo ?? []) run.undo.push({ index, ...u });
         if (done.failure) throw done.failure;

@@ -1,11 +1,10 @@
 // One run of a plan: everything the steps share while it lasts. The QMP
 // session (opened when a step needs it, closed before node-side steps and
-// the write), node-side requests sent ahead as one chain, the undo stack,
+// the write), node-side requests sent ahead as one chain (node-chain.ts), the undo stack,
 // the lock, the journal entry made while the live steps run, and how a
 // failure is rolled back and reported. The steps themselves are in
 // step-kinds.ts; executor.ts walks the plan.
 import { randomUUID } from "node:crypto";
-import type { z } from "zod";
 import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
 import { RuntimeChangedError, RuntimeFileError } from "../on-node/runtime-store.js";
@@ -15,7 +14,8 @@ import { instancePaths, type InstancePaths } from "../../shared/on-node/layout.j
 import type { ChangeFailed, ChangeSucceeded, PlanOk, PlanStep, PlanStepKind, ProgressKind, StepProgress, VerifiedDevice } from "../../shared/hotplug/index.js";
 import type { LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
-import { runNodeHelper, runNodeHelperChain, type ChainedRequest } from "../on-node/node-helper.js";
+import type { ChainedRequest } from "../on-node/node-helper.js";
+import { NodeChain } from "./node-chain.js";
 import { NEXT_STEP, StepFailure, failureCause } from "./step-failure.js";
 
 export interface ExecutePlanOptions {
@@ -88,19 +88,14 @@ export class PlanRun {
   private readonly onSshClose = () => {
     this.sshClosed = true;
   };
-  /**
-   * Answers of node-side steps already sent, by step index. Consecutive
-   * node-side steps (tap, nic file, fd passing) go to the helper as one
-   * chain: one round trip, and the helper skips the rest of the chain at
-   * the first failure, so what ran is exactly what answered.
-   */
-  private readonly chained = new Map<number, { describe: string; answer: Promise<unknown> }>();
+  /** The node-side steps, sent ahead in chains. */
+  readonly chain: NodeChain;
   private journaling: Promise<JournalEntry> | undefined;
 
   constructor(
     readonly opts: ExecutePlanOptions,
     /** The node helper request a node-side step makes (undefined for other steps). */
-    private readonly nodeRequest: (run: PlanRun, index: number, step: PlanStep) => ChainedRequest | undefined,
+    nodeRequest: (run: PlanRun, index: number, step: PlanStep) => ChainedRequest | undefined,
   ) {
     this.session = opts.session;
     this.instance = opts.instance;
@@ -109,6 +104,7 @@ export class PlanRun {
     this.paths = instancePaths(opts.root, opts.instance);
     this.total = opts.plan.steps.length;
     this.qmp = opts.openQmp;
+    this.chain = new NodeChain(opts.session, opts.plan.steps, (index, step) => nodeRequest(this, index, step), () => this.closeQmp());
     this.session.client.once("close", this.onSshClose);
   }
 
@@ -195,59 +191,6 @@ export class PlanRun {
     return nic ? { seq: file.seq, mac: nic.mac ?? "", uuid: nic.uuid ?? "" } : undefined;
   }
 
-  // ---- node-side steps
-
-  /** Sends the node-side steps from `index` on as one chain, when there are two or more in a row. */
-  sendChainFrom(index: number): void {
-    if (this.chained.has(index)) return;
-    const run: { index: number; describe: string; req: ChainedRequest }[] = [];
-    for (let i = index; i < this.total; i++) {
-      const step = this.plan.steps[i]!;
-      const req = this.nodeRequest(this, i, step);
-      if (!req) break;
-      run.push({ index: i, describe: step.describe, req });
-    }
-    if (run.length < 2) return;
-    // The fd passer connects to .qmp itself, and the socket serves one client.
-    this.closeQmp();
-    const answers = runNodeHelperChain(
-      this.session,
-      run.map((r) => r.req),
-    );
-    run.forEach((r, k) => this.chained.set(r.index, { describe: r.describe, answer: answers[k]! }));
-  }
-
-  /** A node-side step's answer, checked against `schema` (the one its request names). */
-  async callNode<S extends z.ZodTypeAny>(index: number, step: PlanStep, schema: S): Promise<z.infer<S>> {
-    const pre = this.chained.get(index);
-    if (pre) {
-      this.chained.delete(index);
-      // Checked by the chain with the request's schema, which is `schema`.
-      return (await pre.answer) as z.infer<S>;
-    }
-    const req = this.nodeRequest(this, index, step);
-    if (!req) throw new StepFailure("other", `Step ${index + 1} (${step.kind}) is not a node-side step. This is an executor bug.`);
-    // The fd passer connects to .qmp itself, and the socket serves one client.
-    this.closeQmp();
-    return runNodeHelper(this.session, req.op, req.args, schema);
-  }
-
-  /** Chained steps after a failure: skipped by the helper, or (if their own answer was fine) already run. */
-  private async settleChained(): Promise<string[]> {
-    const left = [...this.chained.values()];
-    this.chained.clear();
-    const ran: string[] = [];
-    for (const c of left) {
-      try {
-        await c.answer;
-        ran.push(`${c.describe}: it ran on the node before the failure above was known; check it`);
-      } catch {
-        // Skipped, or failed: nothing of it stands.
-      }
-    }
-    return ran;
-  }
-
   // ---- the journal
 
   /**
@@ -280,7 +223,7 @@ export class PlanRun {
 
   private async rollback(): Promise<{ undone: string[]; notUndone: string[] }> {
     const undone: string[] = [];
-    const notUndone: string[] = await this.settleChained();
+    const notUndone: string[] = await this.chain.settle();
     for (const u of [...this.undo].reverse()) {
       if (this.sshClosed) {
         notUndone.push(`${u.describe}: the SSH connection is gone`);

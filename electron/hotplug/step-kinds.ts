@@ -94,7 +94,7 @@ const tapCreate: StepKind<PlanStepOf<"node-tap-create">> = {
     return { op: "tap-create", args: { tap: step.tap, link: step.link, mode: step.mode, root: run.opts.root, env }, schema: TapCreateOut };
   },
   async run(run, index, step) {
-    const r = await run.callNode(index, step, TapCreateOut);
+    const r = await run.chain.answer(index, step, TapCreateOut);
     const how = `tap ${step.tap}: ${r.how}${r.master ? ` (master ${r.master})` : ""}`;
     run.notes.push(how);
     return {
@@ -117,7 +117,7 @@ const tapRemove: StepKind<PlanStepOf<"node-tap-remove">> = {
   device: (step) => (step.tap ? `tap ${step.tap}` : undefined),
   request: (run, _index, step) => ({ op: "tap-remove", args: { tap: step.tap, nicFile: `${run.paths.nicDir}/${step.seq}` }, schema: TapRemoveOut }),
   async run(run, index, step) {
-    const r = await run.callNode(index, step, TapRemoveOut);
+    const r = await run.chain.answer(index, step, TapRemoveOut);
     const what = r.removed ? `deleted tap ${r.tap}` : `no tap to delete${r.tap ? ` (${r.tap} is already gone)` : ""}`;
     run.notes.push(what);
     return { detail: what };
@@ -129,7 +129,7 @@ const nicFile: StepKind<PlanStepOf<"node-nic-file">> = {
   request: (run, _index, step) => ({ op: "nic-file", args: { path: `${run.paths.nicDir}/${step.seq}`, action: step.action, content: step.tap ?? "" }, schema: NicFileOut }),
   async run(run, index, step) {
     const path = `${run.paths.nicDir}/${step.seq}`;
-    const r = await run.callNode(index, step, NicFileOut);
+    const r = await run.chain.answer(index, step, NicFileOut);
     return {
       undo: [
         {
@@ -161,7 +161,7 @@ const passFd: StepKind<PlanStepOf<"node-pass-fd">> = {
     schema: PassFdOut,
   }),
   async run(run, index, step) {
-    const r = await run.callNode(index, step, PassFdOut);
+    const r = await run.chain.answer(index, step, PassFdOut);
     if (run.readsBusAfter(index) && r.after.length === 1) {
       run.freshPci = { afterStep: index, devices: liveSlotsFromQueryPci(QueryPciResultSchema.parse(r.after[0])) };
     }
