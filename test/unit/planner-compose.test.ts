@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ChangeRequestSchema,
+  PlanStepSchema,
   completeChange,
   defaultLink,
   describeChange,
@@ -146,5 +147,19 @@ describe("composing a change on an instance left with no devices in between", ()
     const p = ok(planComposed(s, intents({ action: "move-nic", ref: NIC1, slot: 0x11 }, s)));
     expect(p.fileDiff.filter((l) => l.startsWith("~ format"))).toEqual([]);
     expect(p.warnings.join(" ")).not.toMatch(/rewritten from generation/);
+  });
+});
+
+describe("a plan's steps as the contract carries them", () => {
+  it("parse to exactly the planner's steps, every kind of them", () => {
+    const s = snapshot();
+    const plans = [
+      ok(planComposed(s, intents({ action: "move-nic", ref: NIC1, slot: 0x11 }))),
+      ok(planComposed(s, intents({ action: "add-disk", path: "/dev/vg0/d", bus: "pci" }))),
+      ok(planComposed(s, intents({ action: "remove", kind: "disk", ref: DISK0 }))),
+    ];
+    const steps = plans.flatMap((p) => p.steps);
+    expect(new Set(steps.map((st) => st.kind)).size).toBeGreaterThanOrEqual(7);
+    expect(PlanStepSchema.array().parse(JSON.parse(JSON.stringify(steps)))).toEqual(steps);
   });
 });
