@@ -104,7 +104,8 @@ type Planned = { ok: true; plan: PlanOk; intents: HotplugIntentInput[] } | { ok:
 
 export class HotplugChanges {
   readonly kept: KeptPlans;
-  private readonly running = new Map<string, number>();
+  /** Changes running now, per node. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly deps: ChangeDeps) {
     this.kept = new KeptPlans(deps.planTtlMs);
@@ -112,7 +113,17 @@ export class HotplugChanges {
 
   /** Whether a change is being applied on the node now. */
   changing(nodeId: string): boolean {
-    return (this.running.get(nodeId) ?? 0) > 0;
+    return (this.inFlight.get(nodeId) ?? 0) > 0;
+  }
+
+  /** Runs `fn` counted as a change on the node (executePlan does not throw: it returns failures as outcomes). */
+  private async running<T>(nodeId: string, fn: () => Promise<T>): Promise<T> {
+    this.inFlight.set(nodeId, (this.inFlight.get(nodeId) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      this.inFlight.set(nodeId, (this.inFlight.get(nodeId) ?? 1) - 1);
+    }
   }
 
   /** Reads the instance (no lock), plans the change and keeps the plan for `apply`. */
@@ -132,11 +143,14 @@ export class HotplugChanges {
    * again; when that fails, the outcome says so and nothing ran.
    */
   async apply(kept: KeptPlan, connect: () => Promise<ChangeTarget>, report: ChangeReport = {}): Promise<ChangeOutcome> {
-    this.running.set(kept.nodeId, (this.running.get(kept.nodeId) ?? 0) + 1);
-    let outcome: ChangeOutcome;
-    try {
-      const target = await connect();
-      outcome = await executePlan({
+    const outcome = await this.running(kept.nodeId, async () => {
+      let target: ChangeTarget;
+      try {
+        target = await connect();
+      } catch (err) {
+        return notStarted(kept.planId, `Connect to ${kept.nodeId}`, err);
+      }
+      return executePlan({
         session: target.session,
         root: target.root,
         nodeId: target.nodeId,
@@ -147,11 +161,7 @@ export class HotplugChanges {
         planId: kept.planId,
         ...(report.progress ? { onProgress: report.progress } : {}),
       });
-    } catch (err) {
-      outcome = notStarted(kept.planId, `Connect to ${kept.nodeId}`, err);
-    } finally {
-      this.running.set(kept.nodeId, (this.running.get(kept.nodeId) ?? 1) - 1);
-    }
+    });
     await this.finished(kept, outcome, report);
     return outcome;
   }
@@ -175,19 +185,21 @@ export class HotplugChanges {
       if (!planned.ok) return { ...base, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
       if (opts.dryRun) return { ...base, status: "dry-run", plan: planned.plan };
       handedOver = true;
-      const outcome = await executePlan({
-        session: target.session,
-        root: target.root,
-        nodeId: target.nodeId,
-        instance,
-        plan: planned.plan,
-        expectedRuntime: state.expectedRuntime,
-        journal: this.deps.journal,
-        ...(state.lock ? { lock: state.lock } : {}),
-        ...(state.qmp ? { openQmp: state.qmp } : {}),
-        ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
-        ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
-      });
+      const outcome = await this.running(target.nodeId, () =>
+        executePlan({
+          session: target.session,
+          root: target.root,
+          nodeId: target.nodeId,
+          instance,
+          plan: planned.plan,
+          expectedRuntime: state.expectedRuntime,
+          journal: this.deps.journal,
+          ...(state.lock ? { lock: state.lock } : {}),
+          ...(state.qmp ? { openQmp: state.qmp } : {}),
+          ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
+          ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
+        }),
+      );
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
       return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
     } finally {
