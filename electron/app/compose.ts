@@ -1,11 +1,13 @@
 // Builds the app's main-process side once: settings, node manager, activity
 // log, event bus, service and dispatcher. Electron's main and the web host
 // both start from here, so the two transports run the same code.
+import { join } from "node:path";
 import { SettingsStore } from "../node-registry/settings-store.js";
 import { NodeManager } from "../node-registry/node-manager.js";
 import { ActivityLog } from "./activity-log.js";
 import { Dispatcher, EventBus } from "./dispatch.js";
-import { createService, type LabLauncher, type RunPlan } from "./service.js";
+import { createService, type LabLauncher } from "./service.js";
+import { Journal } from "../hotplug/journal.js";
 import { PassphraseStore, type PersistentSecretBackend } from "./passphrase-store.js";
 import type { AppInfo } from "../../shared/ipc/contract.js";
 import type { TrustGesture } from "../node-registry/trust-gesture.js";
@@ -14,7 +16,8 @@ export interface ComposeOptions {
   dataDir: string;
   transport: AppInfo["transport"];
   version: string;
-  runPlan: RunPlan;
+  /** The undo journal of runtime-file writes (default: journal/ in dataDir). */
+  journalDir?: string;
   lab?: LabLauncher;
   /** The user's ~/.ssh/known_hosts (read-only); null to ignore it (tests). */
   userKnownHostsPath?: string | null;
@@ -46,7 +49,7 @@ export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
   const nodes = await NodeManager.open({ store, passphrases });
   const activity = await ActivityLog.open(opts.dataDir);
   const bus = new EventBus();
-  const service = createService({ nodes, passphrases, trustKnownHostsLine: (line) => store.appendKnownHost(line), ...(opts.trustGesture ? { trustGesture: opts.trustGesture } : {}), activity, bus, runPlan: opts.runPlan, lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
+  const service = createService({ nodes, passphrases, trustKnownHostsLine: (line) => store.appendKnownHost(line), ...(opts.trustGesture ? { trustGesture: opts.trustGesture } : {}), activity, bus, journal: new Journal(opts.journalDir ?? join(opts.dataDir, "journal")), lab: opts.lab, version: opts.version, transport: opts.transport, ...(opts.watchIntervalMs !== undefined ? { watchIntervalMs: opts.watchIntervalMs } : {}) });
   if (nodes.loadProblem) {
     await activity.add({ nodeId: "app", summary: "Node settings were unreadable and were set aside", outcome: "failed", detail: JSON.stringify(nodes.loadProblem) });
   }

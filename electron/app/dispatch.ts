@@ -3,20 +3,11 @@
 import { EventEmitter } from "node:events";
 import { z } from "zod";
 import { contract, events, isChannel, type Channel, type EventName, type EventPayload, type Response } from "../../shared/ipc/contract.js";
+import { ApiError, type WireError } from "../../shared/ipc/transport.js";
 
 export type Handlers = {
   [C in Channel]: (request: z.infer<(typeof contract)[C]["request"]>) => Promise<Response<C>>;
 };
-
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code = "error",
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
 
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message)).join("; ");
@@ -50,7 +41,7 @@ export class Dispatcher {
 }
 
 /** An error as it may cross to the UI: a message for people and a code, no stack. */
-export function toWireError(err: unknown): { message: string; code?: string } {
+export function toWireError(err: unknown): WireError {
   if (err instanceof ApiError) return { message: err.message, code: err.code };
   if (err instanceof Error) return { message: err.message, code: err.name };
   return { message: String(err) };

@@ -1,20 +1,19 @@
-// `hotplug-desk nic|disk|migrate-check …`: hotplug against a node over SSH,
-// through the same planner and executor the app uses. Prints one JSON
-// object on stdout; exit 0 = done (or consistent / dry run), 1 = refused,
-// failed or inconsistent, 2 = bad command line.
+// `hotplug-desk nic|disk|migrate-check …`: hotplug against a node over SSH.
+// The command line becomes a change request, and the change goes the one
+// way the app's changes go (electron/hotplug/change.ts), locked from the
+// read to the write. Prints one JSON object on stdout; exit 0 = done (or
+// consistent / dry run), 1 = refused, failed or inconsistent, 2 = bad
+// command line.
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom } from "./node-options";
 import { NodeSession, type NodeTarget } from "../ssh/session";
 import { Journal } from "../hotplug/journal";
-import { executePlan, type ProgressEvent } from "../hotplug/executor";
-import { gatherInstanceState, type GatheredState } from "../hotplug/state";
-import { gatherInstanceStateLocked, type LockedState } from "../hotplug/locked-state";
+import { HotplugChanges } from "../hotplug/change";
 import { checkInstanceMigration } from "../hotplug/migration";
-import { newDeviceUuid, newMac } from "../hotplug/ids";
 import { GenerationSchema } from "../../shared/runtime";
-import { planHotplug, type HotplugIntentInput, type Readers } from "../../shared/hotplug";
+import type { ChangeRequestInput, PlanOk, Readers } from "../../shared/hotplug";
 import { UsageError, processIo, type CliIo } from "./io";
 
 export const HOTPLUG_USAGE = `Usage: hotplug-desk <command> INSTANCE [options] --node USER@HOST[:PORT] [node options]
@@ -23,6 +22,7 @@ Commands:
   nic add INSTANCE [--slot 0xNN] [--mac M] [--link BR] [--mode bridged|openvswitch|routed] [--vlan V] [--uuid U]
   nic remove INSTANCE ID|UUID
   nic modify INSTANCE ID|UUID [--mac M] [--link BR]
+  nic move INSTANCE ID|UUID --slot 0xNN   unplug and plug the same NIC at another slot
   disk add INSTANCE --path P [--bus pci|scsi] [--slot 0xNN | --scsi-id N] [--size-mib N] [--uuid U]
   disk remove INSTANCE ID|UUID
   migrate-check INSTANCE   compare a target built from the runtime file with the live bus
@@ -100,7 +100,10 @@ function defaultJournalDir(): string {
   return join(state, "hotplug-desk", "journal");
 }
 
-type Command = { kind: "change"; name: string; instance: string; intent: (linkOfNic0: string | undefined) => HotplugIntentInput } | { kind: "migrate-check"; instance: string };
+type Command = { kind: "change"; name: string; instance: string; request: ChangeRequestInput } | { kind: "migrate-check"; instance: string };
+
+const NIC_VERBS = ["add", "remove", "modify", "move"];
+const DISK_VERBS = ["add", "remove"];
 
 function command(positionals: string[], v: Values): Command {
   const words = positionals[0] === "hotplug" ? positionals.slice(1) : positionals;
@@ -111,49 +114,40 @@ function command(positionals: string[], v: Values): Command {
     return { kind: "migrate-check", instance: verb };
   }
   if (area !== "nic" && area !== "disk") throw new UsageError(area ? `unknown command "${area}"` : "missing command", HOTPLUG_USAGE);
-  if (!verb || !["add", "remove", "modify"].includes(verb) || (area === "disk" && verb === "modify")) {
-    throw new UsageError(`${area}: expected ${area === "nic" ? "add, remove or modify" : "add or remove"}`, HOTPLUG_USAGE);
-  }
+  const verbs = area === "nic" ? NIC_VERBS : DISK_VERBS;
+  if (!verb || !verbs.includes(verb)) throw new UsageError(`${area}: expected ${verbs.slice(0, -1).join(", ")} or ${verbs.at(-1)}`, HOTPLUG_USAGE);
   if (!instance) throw new UsageError(`${area} ${verb}: missing INSTANCE`, HOTPLUG_USAGE);
   if (extra.length) throw new UsageError(`${area} ${verb}: unexpected ${extra.join(" ")}`, HOTPLUG_USAGE);
   const name = `${area} ${verb}`;
+  const change = (request: ChangeRequestInput): Command => ({ kind: "change", name, instance, request });
+  // Options left out stay out: the change fills in ids, MAC and link the same way for the app and here.
+  const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
   if (verb === "add") {
     if (ref !== undefined) throw new UsageError(`${name}: unexpected ${ref}`, HOTPLUG_USAGE);
-    const uuid = v.uuid ?? newDeviceUuid();
-    if (area === "nic") {
-      return {
-        kind: "change",
-        name,
-        instance,
-        intent: (link0) => {
-          const mode = v.mode ?? "bridged";
-          const link = v.link ?? (mode === "routed" ? undefined : link0);
-          if (link === undefined && mode !== "routed") throw new UsageError(`${name}: no --link given and the instance has no NIC to take it from`, HOTPLUG_USAGE);
-          return { action: "add-nic", uuid, mac: v.mac ?? newMac(), ...(link !== undefined ? { link } : {}), mode, ...(v.vlan !== undefined ? { vlan: v.vlan } : {}), ...(v.slot !== undefined ? { slot: v.slot } : {}) } as HotplugIntentInput;
-        },
-      };
-    }
+    // --mode is checked with the rest of the request (a bad one is refused, naming the three).
+    if (area === "nic") return change({ action: "add-nic", ...given({ slot: v.slot, mac: v.mac, link: v.link, mode: v.mode as "bridged" | undefined, vlan: v.vlan, uuid: v.uuid }) });
     if (!v.path) throw new UsageError(`${name}: missing --path P (a file or block device on the node)`, HOTPLUG_USAGE);
     const bus = v.bus ?? "pci";
     if (bus !== "pci" && bus !== "scsi") throw new UsageError(`--bus ${bus}: expected pci or scsi`, HOTPLUG_USAGE);
-    const scsiId = int(v["scsi-id"], "scsi-id");
-    const sizeMiB = int(v["size-mib"], "size-mib");
-    const path = v.path;
-    return {
-      kind: "change",
-      name,
-      instance,
-      intent: () =>
-        ({ action: "add-disk", uuid, path, bus, ...(v.slot !== undefined ? { slot: v.slot } : {}), ...(scsiId !== undefined ? { scsiId } : {}), ...(sizeMiB !== undefined ? { sizeMiB } : {}) }) as HotplugIntentInput,
-    };
+    return change({ action: "add-disk", path: v.path, bus, ...given({ slot: v.slot, scsiId: int(v["scsi-id"], "scsi-id"), sizeMiB: int(v["size-mib"], "size-mib"), uuid: v.uuid }) });
   }
   if (!ref) throw new UsageError(`${name}: missing ID|UUID of the ${area}`, HOTPLUG_USAGE);
-  if (verb === "remove") return { kind: "change", name, instance, intent: () => ({ action: "remove", kind: area, ref }) };
+  if (verb === "remove") return change({ action: "remove", kind: area, ref });
+  if (verb === "move") {
+    if (v.slot === undefined) throw new UsageError(`${name}: missing --slot 0xNN (where the NIC goes)`, HOTPLUG_USAGE);
+    return change({ action: "move-nic", ref, slot: v.slot });
+  }
+  return change({ action: "modify-nic", ref, ...given({ mac: v.mac, link: v.link }) });
+}
+
+/** The plan as scripts read it: steps in order, where the device goes, and what the file becomes. */
+function planOut(plan: PlanOk) {
   return {
-    kind: "change",
-    name,
-    instance,
-    intent: () => ({ action: "modify-nic", ref, ...(v.mac !== undefined ? { mac: v.mac } : {}), ...(v.link !== undefined ? { link: v.link } : {}) }) as HotplugIntentInput,
+    steps: plan.steps.map((s, i) => ({ index: i, kind: s.kind, describe: s.describe })),
+    slot: plan.slot,
+    writeGeneration: plan.writeGeneration,
+    fileDiff: plan.fileDiff,
+    warnings: plan.warnings,
   };
 }
 
@@ -179,64 +173,35 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       return r.ok ? 0 : 1;
     }
 
-    // A change reads the instance under its lock (the plan is made from what the lock saw); a dry run only reads.
-    const gathered: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> = v["dry-run"]
-      ? await gatherInstanceState(session, cmd.instance, { root, ...(readers ? { readers } : {}) })
-      : await gatherInstanceStateLocked(session, cmd.instance, { root, nodeId, ...(readers ? { readers } : {}) });
-    let handedOver = false;
-    try {
-    const intent = cmd.intent(gathered.state.runtime.runtime.nics[0]?.nicparams?.link);
-    const plan = planHotplug(gathered.state, intent);
+    const changes = new HotplugChanges({ journal: new Journal(v.journal ?? defaultJournalDir()) });
+    const r = await changes.now({ session, nodeId, root, ...(readers ? { readers } : {}) }, cmd.instance, cmd.request, {
+      dryRun: v["dry-run"] ?? false,
+      ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
+      report: {
+        progress: (e) => {
+          // Progress on stderr, so stdout stays one JSON document for scripts.
+          if (e.state !== "running") io.err(`[${e.index + 1}/${e.total}] ${e.state}: ${e.describe}${e.detail ? ` (${e.detail})` : ""}\n`);
+        },
+      },
+    });
     const base = {
       command: cmd.name,
       node: nodeId,
       instance: cmd.instance,
-      intent,
-      ...(gathered.readersAssumed ? { readersAssumed: gathered.readersAssumed } : {}),
-      ...(gathered.liveProblem ? { liveProblem: gathered.liveProblem } : {}),
+      // One intent for most changes; a change made of parts (nic move) lists them all.
+      ...(r.intents.length === 1 ? { intent: r.intents[0] } : r.intents.length > 1 ? { intents: r.intents } : {}),
+      ...r.read,
     };
-    if (!plan.ok) {
-      print({ ...base, status: "refused", refusals: plan.refusals });
-      return 1;
-    }
-    const planOut = {
-      steps: plan.steps.map((s, i) => ({ index: i, kind: s.kind, describe: s.describe })),
-      slot: plan.slot,
-      writeGeneration: plan.writeGeneration,
-      fileDiff: plan.fileDiff,
-      warnings: plan.warnings,
-    };
-    if (v["dry-run"]) {
-      print({ ...base, status: "dry-run", plan: { ...planOut, fileTextAfter: plan.fileTextAfter } });
-      return 0;
-    }
-    const progress: ProgressEvent[] = [];
-    handedOver = true;
-    const result = await executePlan({
-      session,
-      root,
-      nodeId,
-      instance: cmd.instance,
-      plan,
-      expectedRuntime: gathered.expectedRuntime,
-      ...(gathered.lock ? { lock: gathered.lock } : {}),
-      ...(gathered.qmp ? { openQmp: gathered.qmp } : {}),
-      journal: new Journal(v.journal ?? defaultJournalDir()),
-      ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
-      onProgress: (e) => {
-        progress.push(e);
-        // Progress on stderr, so stdout stays one JSON document for scripts.
-        if (e.state !== "running") io.err(`[${e.index + 1}/${e.total}] ${e.state}: ${e.describe}${e.detail ? ` (${e.detail})` : ""}\n`);
-      },
-    });
-    print({ ...base, status: result.ok ? "done" : "failed", plan: planOut, result });
-    return result.ok ? 0 : 1;
-    } finally {
-      // Refused or dry run: nothing ran, let the instance go.
-      if (!handedOver) {
-        gathered.qmp?.close();
-        await gathered.lock?.release();
-      }
+    switch (r.status) {
+      case "refused":
+        print({ ...base, status: "refused", refusals: r.refusals });
+        return 1;
+      case "dry-run":
+        print({ ...base, status: "dry-run", plan: { ...planOut(r.plan), fileTextAfter: r.plan.fileTextAfter } });
+        return 0;
+      default:
+        print({ ...base, status: r.status, plan: planOut(r.plan), result: r.outcome });
+        return r.outcome.ok ? 0 : 1;
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -1,4 +1,7 @@
-// Hotplug services of the main process: gather state, run plans, check migration.
+// Hotplug services of the main process: the one change path (change.ts),
+// gathering state, running plans, checking migration.
+export * from "./change.js";
+export * from "./kept-plans.js";
 export * from "./executor.js";
 export * from "./state.js";
 export * from "./migration.js";

@@ -1,10 +1,10 @@
-// Gathers the planner's InstanceState for one instance on a node. It is the
+// Gathers the planner's InstanceSnapshot for one instance on a node. It is the
 // inventory's one read of the instance (runtime bytes, live PCI/SCSI, QMP
 // commands, QEMU version) turned into planner input, plus the tap names
 // Ganeti recorded in nic/<instance>/<seq> when a plan may remove a NIC.
 import type { NodeSession } from "../ssh/session.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
-import type { InstanceState, Readers } from "../../shared/hotplug/index.js";
+import type { InstanceSnapshot, Readers } from "../../shared/hotplug/index.js";
 import { plannerInput } from "../../shared/inventory/planner-input.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { gatherInstance, type GatheredInstance } from "../inventory/node-inventory.js";
@@ -22,7 +22,7 @@ export interface GatherOptions extends QmpTimeouts {
 }
 
 export interface GatheredState {
-  state: InstanceState;
+  state: InstanceSnapshot;
   /** The runtime file's bytes as read: pass as executePlan's expectedRuntime. */
   expectedRuntime: Buffer;
   /** The same read as the inventory shows it. */

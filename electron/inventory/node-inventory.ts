@@ -3,7 +3,8 @@
 import type { NodeSession } from "../ssh/session.js";
 import { RuntimeStore } from "../on-node/runtime-store.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
-import { buildInstanceView, type InstanceFacts } from "../../shared/inventory/build.js";
+import { buildInstanceView } from "../../shared/inventory/build.js";
+import type { InstanceFacts } from "../../shared/inventory/facts.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { probeInstance, type ProbeOptions, type ProbeResult } from "./probe.js";
 

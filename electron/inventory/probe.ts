@@ -5,7 +5,7 @@ import type { NodeSession } from "../ssh/session.js";
 import { QmpBusyError, QmpClient, QmpError, QmpTimeoutError, qmpCacheKey } from "../qmp/client.js";
 import { QueryStatusSchema } from "../../shared/qmp/messages.js";
 import { livePci, liveScsi, peripherals } from "../qmp/live-bus.js";
-import type { InstanceFacts, LiveFacts } from "../../shared/inventory/build.js";
+import type { InstanceFacts, LiveFacts } from "../../shared/inventory/facts.js";
 
 
 export interface ProbeOptions {

@@ -7,7 +7,6 @@ import { app, BrowserWindow, dialog, protocol, safeStorage, session, net, screen
 import { join, normalize, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { composeApp } from "../app/compose.js";
-import { makeRunPlan } from "../app/run-plan.js";
 import { labLauncher } from "../app/lab-launcher.js";
 import { ELECTRON_CSP } from "../../shared/ipc/csp.js";
 import { APP_HOST, APP_ORIGIN, APP_SCHEME } from "../../shared/ipc/electron-channels.js";
@@ -59,7 +58,6 @@ async function main(): Promise<void> {
     dataDir,
     transport: "electron",
     version: app.getVersion(),
-    runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }),
     lab: labLauncher(),
     // Key passphrases the user asks to remember: OS keychain only, never plain text.
     secretBackend: new SecretStore(dataDir, safeStorage),

@@ -2,9 +2,7 @@
 // composed app, its HTTP/WebSocket host on 127.0.0.1, the trust gesture that
 // prints one-time codes in this terminal, and the browser opened on a
 // private redirect file so the token is in no process's argv.
-import { join } from "node:path";
 import { composeApp, type ComposedApp } from "../app/compose.js";
-import { makeRunPlan } from "../app/run-plan.js";
 import { labLauncher } from "../app/lab-launcher.js";
 import type { Dispatcher } from "../app/dispatch.js";
 import { startWebHost, type WebHost } from "./server.js";
@@ -40,7 +38,6 @@ export async function runWebHost(opts: WebHostRunOptions): Promise<RunningWebHos
     dataDir: opts.dataDir,
     transport: "web",
     version: opts.version,
-    runPlan: makeRunPlan({ journalDir: join(opts.dataDir, "journal") }),
     ...(opts.lab ? { lab: labLauncher() } : {}),
     trustGesture: typedCodeGesture({ terminal: opts.terminal }),
   });

@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LabNodeInfo } from "../lab/node.js";
 import { composeApp, type ComposedApp } from "../app/compose.js";
-import { makeRunPlan } from "../app/run-plan.js";
 import { startWebHost, type WebHost } from "./server.js";
 import { ensureRendererBuilt } from "./renderer-build.js";
 import { typedCodeGesture } from "./typed-code-gesture.js";
@@ -48,7 +47,6 @@ export async function startAppForTest(opts: {
     dataDir,
     transport: "web",
     version: "test",
-    runPlan: makeRunPlan({ journalDir: join(dataDir, "journal") }),
     userKnownHostsPath: null,
     // The web host's own gesture: codes go to its terminal, here a list the test reads.
     trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),

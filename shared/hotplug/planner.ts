@@ -65,8 +65,8 @@ import {
   type ModifyNicIntent,
   type RemoveIntent,
 } from "./intent";
-import type { InstanceState, QemuVersion } from "./instance-state";
-import { FDSET_PLACEHOLDER, type PlanStep, type QmpStep } from "./steps";
+import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
+import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type QmpStep } from "./steps";
 
 export type RefusalCode =
   | "invalid-intent"
@@ -92,16 +92,6 @@ export type RefusalCode =
 export interface Refusal {
   code: RefusalCode;
   message: string;
-}
-
-export interface PlannedSlot {
-  bus: "pci" | "scsi";
-  /** PCI slot (bus pci). */
-  slot?: number;
-  /** SCSI target (bus scsi); channel and lun are always 0. */
-  scsiId?: number;
-  /** Guest-side: "0000:00:10.0" for PCI; "scsi.0 channel 0, target 3, lun 0" for SCSI. */
-  guestAddress: string;
 }
 
 export interface PlanOk {
@@ -150,7 +140,7 @@ function refuse(code: RefusalCode, message: string): never {
 
 /** Everything derived once from the state, shared by all intents. */
 interface Ctx {
-  state: InstanceState;
+  state: InstanceSnapshot;
   hv: Record<string, unknown>;
   gen: Generation;
   /** The generation and the readers the runtime file is written for. */
@@ -177,7 +167,7 @@ function oldestVersion(versions: string[]): string {
   }
 }
 
-function makeCtx(state: InstanceState): Ctx {
+function makeCtx(state: InstanceSnapshot): Ctx {
   const versions = state.readers.ganetiVersions;
   if (versions.length === 0) {
     refuse("no-readers", `No Ganeti versions given for ${state.name}: list this node's version and those of every node it may migrate to, so the runtime file is written in a format they all read.`);
@@ -814,7 +804,7 @@ function refusalsFromWrite(ctx: Ctx, e: RuntimeWriteError): Refusal[] {
  * Plan one hotplug change. `intent` may be unvalidated input (from IPC or
  * the CLI); invalid intents come back as refusals.
  */
-export function planHotplug(state: InstanceState, intent: HotplugIntent | unknown): Plan {
+export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unknown): Plan {
   const parsed = parseIntent(intent);
   if (!parsed.ok) return { ok: false, refusals: parsed.issues.map((m) => ({ code: "invalid-intent", message: `Invalid request: ${m}` })) };
   try {

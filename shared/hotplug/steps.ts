@@ -1,15 +1,18 @@
 /**
  * The plan the executor runs, step by step, in order. Every step carries
  * `describe`, one sentence for the preview ("what will happen"), so the UI
- * shows exactly what the executor does.
+ * shows exactly what the executor does. The schemas are the types: a plan
+ * crosses the contract to the review dialog as these steps, typed by kind.
  */
-import type { Generation } from "../runtime";
+import { z } from "zod";
+import { GenerationSchema } from "../runtime/generation";
 
 /** A QMP command exactly as it goes on the wire (`{"execute": command, "arguments": arguments}`). */
-export interface QmpCall {
-  command: string;
-  arguments: Record<string, unknown>;
-}
+export const QmpCallSchema = z.object({
+  command: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+});
+export type QmpCall = z.infer<typeof QmpCallSchema>;
 
 /**
  * In a node-pass-fd step's commands, a string argument equal to this is
@@ -18,46 +21,52 @@ export interface QmpCall {
  */
 export const FDSET_PLACEHOLDER = "{fdset-id}";
 
-export interface QmpStep extends QmpCall {
-  kind: "qmp";
+export const QmpStepSchema = z.object({
+  kind: z.literal("qmp"),
+  ...QmpCallSchema.shape,
   /** What undoes this command if a later step fails. */
-  undo?: QmpCall;
+  undo: QmpCallSchema.optional(),
   /**
    * True when "not found" from QEMU is success: a disk started with -drive
    * loses its block backend together with its device, so blockdev-del has
    * nothing left to delete.
    */
-  tolerateMissing?: boolean;
-  describe: string;
-}
+  tolerateMissing: z.boolean().optional(),
+  describe: z.string(),
+});
+export type QmpStep = z.infer<typeof QmpStepSchema>;
 
-export interface NodeTapCreateStep {
-  kind: "node-tap-create";
+/** Create a persistent tap (ip tuntap add … mode tap vnet_hdr), attach it per mode, set it up. */
+export const NodeTapCreateStepSchema = z.object({
+  kind: z.literal("node-tap-create"),
   /** Interface name, at most 15 characters. */
-  tap: string;
+  tap: z.string(),
   /** Bridge (bridged), OVS switch (openvswitch) or routing table (routed); "" for none. */
-  link: string;
-  mode: "bridged" | "openvswitch" | "routed";
+  link: z.string(),
+  mode: z.enum(["bridged", "openvswitch", "routed"]),
   /** Ganeti nicparams vlan ("" for none). */
-  vlan: string;
-  /** Create a persistent tap (ip tuntap add … mode tap vnet_hdr), attach it per mode, set it up. */
-  describe: string;
-}
+  vlan: z.string(),
+  describe: z.string(),
+});
+export type NodeTapCreateStep = z.infer<typeof NodeTapCreateStepSchema>;
 
-export interface NodeTapRemoveStep {
-  kind: "node-tap-remove";
+/** Delete the tap if it still exists (a tap Ganeti opened vanishes with its netdev). */
+export const NodeTapRemoveStepSchema = z.object({
+  kind: z.literal("node-tap-remove"),
   /** null when the name is unknown: read it from nic/<instance>/<seq>. */
-  tap: string | null;
-  seq: number;
-  /** Delete the tap if it still exists (a tap Ganeti opened vanishes with its netdev). */
-  describe: string;
-}
+  tap: z.string().nullable(),
+  seq: z.number().int(),
+  describe: z.string(),
+});
+export type NodeTapRemoveStep = z.infer<typeof NodeTapRemoveStepSchema>;
 
-export type FdSource =
+export const FdSourceSchema = z.discriminatedUnion("type", [
   /** Open /dev/net/tun, TUNSETIFF to this tap (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR); with vhost also /dev/vhost-net. */
-  | { type: "tap"; tap: string; vhost: boolean }
+  z.object({ type: z.literal("tap"), tap: z.string(), vhost: z.boolean() }),
   /** open(path, O_RDWR) on the node, as root. */
-  | { type: "path"; path: string };
+  z.object({ type: z.literal("path"), path: z.string() }),
+]);
+export type FdSource = z.infer<typeof FdSourceSchema>;
 
 /**
  * File descriptors travel with SCM_RIGHTS over a local UNIX socket, so this
@@ -69,73 +78,119 @@ export type FdSource =
  * connection closes before a block device holds it. The executor's own QMP
  * session must be closed meanwhile (.qmp takes one client at a time).
  */
-export interface NodePassFdStep {
-  kind: "node-pass-fd";
-  mechanism: "getfd" | "add-fd";
-  socket: "qmp";
-  source: FdSource;
+export const NodePassFdStepSchema = z.object({
+  kind: z.literal("node-pass-fd"),
+  mechanism: z.enum(["getfd", "add-fd"]),
+  socket: z.literal("qmp"),
+  source: FdSourceSchema,
   /** getfd names, in the order the fds are sent (tap fd first, then vhost). */
-  fdnames: string[];
-  commands: QmpStep[];
-  describe: string;
-}
+  fdnames: z.array(z.string()),
+  commands: z.array(QmpStepSchema),
+  describe: z.string(),
+});
+export type NodePassFdStep = z.infer<typeof NodePassFdStepSchema>;
 
-export interface WaitDeviceDeletedStep {
-  kind: "wait-device-deleted";
-  id: string;
+/** Done on DEVICE_DELETED for this id, or when the id leaves query-pci; DEVICE_UNPLUG_GUEST_ERROR fails. */
+export const WaitDeviceDeletedStepSchema = z.object({
+  kind: z.literal("wait-device-deleted"),
+  id: z.string(),
   /** Give up after this long; the removal is then NOT recorded. */
-  timeoutMs: number;
-  /** Done on DEVICE_DELETED for this id, or when the id leaves query-pci; DEVICE_UNPLUG_GUEST_ERROR fails. */
-  describe: string;
-}
+  timeoutMs: z.number().int(),
+  describe: z.string(),
+});
+export type WaitDeviceDeletedStep = z.infer<typeof WaitDeviceDeletedStepSchema>;
 
-export interface VerifyStep {
-  kind: "verify";
-  expect: "present" | "absent";
-  id: string;
-  bus: "pci" | "scsi";
+export const VerifyStepSchema = z.object({
+  kind: z.literal("verify"),
+  expect: z.enum(["present", "absent"]),
+  id: z.string(),
+  bus: z.enum(["pci", "scsi"]),
   /** PCI: the slot the device must occupy (present). */
-  slot?: number;
+  slot: z.number().int().optional(),
   /** SCSI: the target id (present). */
-  scsiId?: number;
-  describe: string;
-}
+  scsiId: z.number().int().optional(),
+  describe: z.string(),
+});
+export type VerifyStep = z.infer<typeof VerifyStepSchema>;
 
 /** Ganeti's bookkeeping file nic/<instance>/<seq> holding the tap name. */
-export interface NodeNicFileStep {
-  kind: "node-nic-file";
-  action: "write" | "remove";
-  instance: string;
-  seq: number;
-  tap?: string;
-  describe: string;
-}
+export const NodeNicFileStepSchema = z.object({
+  kind: z.literal("node-nic-file"),
+  action: z.enum(["write", "remove"]),
+  instance: z.string(),
+  seq: z.number().int(),
+  tap: z.string().optional(),
+  describe: z.string(),
+});
+export type NodeNicFileStep = z.infer<typeof NodeNicFileStepSchema>;
 
-export interface WriteRuntimeStep {
-  kind: "write-runtime";
-  instance: string;
-  generation: Generation;
-  /**
-   * Replace conf/<instance>.runtime with the plan's fileTextAfter (temp +
-   * fsync + rename, 0600) only if the file still holds the bytes the plan
-   * was made from.
-   */
-  describe: string;
-}
+/**
+ * Replace conf/<instance>.runtime with the plan's fileTextAfter (temp +
+ * fsync + rename, 0600) only if the file still holds the bytes the plan
+ * was made from.
+ */
+export const WriteRuntimeStepSchema = z.object({
+  kind: z.literal("write-runtime"),
+  instance: z.string(),
+  generation: GenerationSchema,
+  describe: z.string(),
+});
+export type WriteRuntimeStep = z.infer<typeof WriteRuntimeStepSchema>;
 
-export type PlanStep =
-  | NodeTapCreateStep
-  | NodeTapRemoveStep
-  | NodePassFdStep
-  | QmpStep
-  | WaitDeviceDeletedStep
-  | VerifyStep
-  | NodeNicFileStep
-  | WriteRuntimeStep;
-
+export const PlanStepSchema = z.discriminatedUnion("kind", [
+  NodeTapCreateStepSchema,
+  NodeTapRemoveStepSchema,
+  NodePassFdStepSchema,
+  QmpStepSchema,
+  WaitDeviceDeletedStepSchema,
+  VerifyStepSchema,
+  NodeNicFileStepSchema,
+  WriteRuntimeStepSchema,
+]);
+export type PlanStep = z.infer<typeof PlanStepSchema>;
 export type PlanStepKind = PlanStep["kind"];
+/** One plan step of the given kind. */
+export type PlanStepOf<K extends PlanStepKind> = Extract<PlanStep, { kind: K }>;
+
+/** Where the added device goes (for a remove: where it was). */
+export const PlannedSlotSchema = z.object({
+  bus: z.enum(["pci", "scsi"]),
+  /** PCI slot (bus pci). */
+  slot: z.number().int().optional(),
+  /** SCSI target (bus scsi); channel and lun are always 0. */
+  scsiId: z.number().int().optional(),
+  /** Guest-side: "0000:00:10.0" for PCI; "scsi.0 channel 0, target 3, lun 0" for SCSI. */
+  guestAddress: z.string(),
+});
+export type PlannedSlot = z.infer<typeof PlannedSlotSchema>;
 
 /** Every QMP command a plan sends, in order, including those sent inside a node-pass-fd step. */
 export function qmpStepsOf(steps: readonly PlanStep[]): QmpStep[] {
   return steps.flatMap((s) => (s.kind === "qmp" ? [s] : s.kind === "node-pass-fd" ? s.commands : []));
+}
+
+/** A QMP call as QEMU receives it (arguments left out when there are none, as QEMU allows). */
+export function qmpWireText(call: QmpCall): string {
+  return JSON.stringify(Object.keys(call.arguments).length > 0 ? { execute: call.command, arguments: call.arguments } : { execute: call.command });
+}
+
+/**
+ * A step as it goes on the wire, for people to check before they apply it:
+ * a QMP step as QEMU receives it; a node-side fd pass as its request, then
+ * each QMP command it sends after passing the fd, one per line; any other
+ * step as its JSON (its sentence is shown beside it, so it is left out).
+ */
+export function stepWireText(step: PlanStep): string {
+  switch (step.kind) {
+    case "qmp":
+      return qmpWireText(step);
+    case "node-pass-fd": {
+      const { describe: _d, commands, ...request } = step;
+      return [JSON.stringify(request), ...commands.map(qmpWireText)].join("\n");
+    }
+    default: {
+      const { describe: _d, ...rest } = step;
+      return JSON.stringify(rest);
+    }
+  }
 }

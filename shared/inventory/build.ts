@@ -4,7 +4,6 @@
 import { readRuntime, type RuntimeDocument } from "../runtime/index";
 import { isPciHvinfo, isScsiHvinfo, hvinfoSlot, type Hvinfo } from "../runtime/schema";
 import { hotRemoveBlocker } from "../runtime/device-id";
-import type { LivePciDevice } from "../qmp/query-pci";
 import {
   describeLiveDevice,
   guestPciAddress,
@@ -15,36 +14,11 @@ import {
   QEMU_DEFAULT_PCI_RESERVATIONS,
   type FilePciSlot,
   type FileScsiTarget,
-  type LiveScsiTarget,
 } from "../slots/index";
 import { pinnedPciDevices } from "../qemu/command-line";
 import { assumedReaderVersion } from "./planner-input";
-import type { DeviceView, InstanceState, InstanceView } from "./view";
-
-export interface LiveFacts {
-  status: "running" | "paused";
-  qemuVersion: string;
-  pci: LivePciDevice[];
-  scsi: LiveScsiTarget[];
-  scsiController: boolean;
-  /** query-commands names (what this QEMU supports). */
-  qmpCommands: string[];
-}
-
-export interface InstanceFacts {
-  node: string;
-  name: string;
-  /** The node's Ganeti version, when the user told us; picks the slot reservation. */
-  ganetiVersion?: string;
-  runtimeText: string | null;
-  /** Why the runtime file could not be read, when it could not. */
-  runtimeReadError?: string;
-  userShutdown: boolean;
-  live: LiveFacts | null;
-  /** Why there are no live facts: "busy", "stopped", "unreachable" with a sentence. */
-  liveProblem?: { state: Extract<InstanceState, "busy" | "stopped" | "unreachable">; detail: string };
-}
-
+import type { InstanceFacts } from "./facts";
+import type { DeviceView, InstanceRunState, InstanceView } from "./view";
 
 function reservation(facts: InstanceFacts, doc: RuntimeDocument | null): { count: number; note: string } {
   // Unknown node version: the file's own generation tells which Ganeti wrote it.
@@ -59,7 +33,7 @@ function reservation(facts: InstanceFacts, doc: RuntimeDocument | null): { count
   return { count: r.code === "no-hotplug" ? 32 : QEMU_DEFAULT_PCI_RESERVATIONS, note: r.message };
 }
 
-function stateOf(facts: InstanceFacts): { state: InstanceState; detail?: string } {
+function stateOf(facts: InstanceFacts): { state: InstanceRunState; detail?: string } {
   if (facts.live) return { state: facts.live.status };
   if (facts.userShutdown && facts.liveProblem?.state !== "busy") {
     return { state: "user-shutdown", detail: "The guest shut itself down (kvmd left ctrl/<instance>.shutdown)." };

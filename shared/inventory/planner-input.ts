@@ -2,8 +2,8 @@
 // instance serves both the view and the plan.
 import { readRuntime } from "../runtime/index";
 import type { Generation } from "../runtime/generation";
-import type { InstanceState } from "../hotplug/instance-state";
-import type { InstanceFacts } from "./build";
+import type { InstanceSnapshot } from "../hotplug/instance-snapshot";
+import type { InstanceFacts } from "./facts";
 
 export interface ReaderFacts {
   /** Ganeti versions of this node and of every node the instance may migrate to. */
@@ -11,7 +11,7 @@ export interface ReaderFacts {
   floor?: Generation;
 }
 
-export type PlannerInput = { ok: true; state: InstanceState } | { ok: false; reason: string };
+export type PlannerInput = { ok: true; state: InstanceSnapshot } | { ok: false; reason: string };
 
 /** Ganeti version to assume for a node whose version nobody entered: the file's own generation decides. */
 export function assumedReaderVersion(generation: Generation): string {

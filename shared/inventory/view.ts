@@ -74,13 +74,13 @@ export const DeviceViewSchema = z.object({
 });
 export type DeviceView = z.infer<typeof DeviceViewSchema>;
 
-export const InstanceStateSchema = z.enum(["running", "paused", "stopped", "user-shutdown", "busy", "unreachable"]);
-export type InstanceState = z.infer<typeof InstanceStateSchema>;
+export const InstanceRunStateSchema = z.enum(["running", "paused", "stopped", "user-shutdown", "busy", "unreachable"]);
+export type InstanceRunState = z.infer<typeof InstanceRunStateSchema>;
 
 export const InstanceViewSchema = z.object({
   node: z.string(),
   name: z.string(),
-  state: InstanceStateSchema,
+  state: InstanceRunStateSchema,
   /** Why the state is what it is, when that is not obvious (busy, unreachable). */
   stateDetail: z.string().optional(),
   qemuVersion: z.string().optional(),

@@ -5,7 +5,10 @@ import { z } from "zod";
 import { AddNodeRequestSchema, NodeConfigSchema, NodeStatusSchema } from "../node-registry/schema";
 import { InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
 import { GenerationSchema } from "../runtime/generation";
-import { DeviceRefSchema, LinkSchema, MacSchema, NicModelSchema, NodePathSchema, ScsiIdSchema, SlotSchema } from "../hotplug/intent";
+import { ChangeRequestSchema } from "../hotplug/change-request";
+import { PlanStepSchema, PlannedSlotSchema } from "../hotplug/steps";
+import { StepProgressSchema } from "../hotplug/progress";
+import { ChangeOutcomeSchema } from "../hotplug/outcome";
 
 const NodeIdRef = z.string().min(1).max(64);
 const InstanceRef = z.string().min(1).max(253);
@@ -43,40 +46,7 @@ export const TrustHostKeyResponseSchema = z.discriminatedUnion("outcome", [
 ]);
 export type TrustHostKeyResponse = z.infer<typeof TrustHostKeyResponseSchema>;
 
-/**
- * What the UI asks for. Main adds what must not come from the renderer or
- * from shared/ (new uuids, generated MACs) before planning.
- */
-export const UiIntentSchema = z.discriminatedUnion("action", [
-  z.strictObject({
-    action: z.literal("add-nic"),
-    slot: SlotSchema.optional(),
-    mac: MacSchema.optional(),
-    link: LinkSchema.optional(),
-    model: NicModelSchema.optional(),
-  }),
-  z.strictObject({
-    action: z.literal("add-disk"),
-    path: NodePathSchema,
-    bus: z.enum(["pci", "scsi"]),
-    slot: SlotSchema.optional(),
-    scsiId: ScsiIdSchema.optional(),
-  }),
-  z.strictObject({ action: z.literal("remove"), kind: z.enum(["nic", "disk"]), ref: DeviceRefSchema }),
-  z.strictObject({ action: z.literal("modify-nic"), ref: DeviceRefSchema, mac: MacSchema.optional(), link: LinkSchema.optional() }),
-  /** Move a NIC to another slot: Ganeti's remove + add, keeping its MAC and uuid. */
-  z.strictObject({ action: z.literal("move-nic"), ref: DeviceRefSchema, slot: SlotSchema }),
-]);
-export type UiIntent = z.infer<typeof UiIntentSchema>;
-export type UiIntentInput = z.input<typeof UiIntentSchema>;
-
-export const PlanStepViewSchema = z.object({
-  kind: z.string(),
-  describe: z.string(),
-  /** The exact step (QMP command and arguments, node-side action). */
-  detail: z.record(z.string(), z.unknown()),
-});
-
+/** A plan for review: exactly what the executor will run, step by step, typed by kind. */
 export const PlanPreviewSchema = z.discriminatedUnion("ok", [
   z.object({
     ok: z.literal(true),
@@ -84,10 +54,10 @@ export const PlanPreviewSchema = z.discriminatedUnion("ok", [
     nodeId: z.string(),
     instance: z.string(),
     summary: z.string(),
-    steps: z.array(PlanStepViewSchema),
+    steps: z.array(PlanStepSchema),
     writeGeneration: GenerationSchema,
     fileDiff: z.array(z.string()),
-    slot: z.object({ bus: z.enum(["pci", "scsi"]), slot: z.number().int().optional(), scsiId: z.number().int().optional(), guestAddress: z.string() }),
+    slot: PlannedSlotSchema,
     warnings: z.array(z.string()),
   }),
   z.object({
@@ -100,33 +70,20 @@ export const PlanPreviewSchema = z.discriminatedUnion("ok", [
 ]);
 export type PlanPreview = z.infer<typeof PlanPreviewSchema>;
 
-export const StepStateSchema = z.enum(["pending", "running", "done", "failed", "undoing", "undone", "waiting-guest"]);
-
-export const OperationProgressSchema = z.object({
+/** Which applied plan an event is about. */
+export const OperationRefSchema = z.object({
   operationId: z.string(),
   planId: z.string(),
   nodeId: z.string(),
   instance: z.string(),
-  index: z.number().int(),
-  total: z.number().int(),
-  kind: z.string(),
-  describe: z.string(),
-  state: StepStateSchema,
-  message: z.string().optional(),
 });
+
+/** A step of an applied plan changed state (shared/hotplug's StepProgress). */
+export const OperationProgressSchema = OperationRefSchema.extend(StepProgressSchema.shape);
 export type OperationProgress = z.infer<typeof OperationProgressSchema>;
 
-export const OperationOutcomeSchema = z.object({
-  operationId: z.string(),
-  planId: z.string(),
-  nodeId: z.string(),
-  instance: z.string(),
-  outcome: z.enum(["succeeded", "failed"]),
-  message: z.string(),
-  /** What was undone after a failure, in order. */
-  undone: z.array(z.string()),
-  failedStep: z.string().optional(),
-});
+/** An applied plan ended (shared/hotplug's ChangeOutcome). */
+export const OperationOutcomeSchema = OperationRefSchema.extend({ outcome: ChangeOutcomeSchema });
 export type OperationOutcome = z.infer<typeof OperationOutcomeSchema>;
 
 export const ActivityEntrySchema = z.object({
@@ -207,7 +164,7 @@ export const contract = {
   "inventory.list": { request: z.strictObject({ nodeId: NodeIdRef.optional() }), response: z.array(InstanceSummarySchema) },
   "instance.get": { request: InstanceKey, response: InstanceViewSchema },
   "runtime.get": { request: InstanceKey, response: RuntimeFileViewSchema },
-  "hotplug.plan": { request: z.strictObject({ nodeId: NodeIdRef, instance: InstanceRef, intent: UiIntentSchema }), response: PlanPreviewSchema },
+  "hotplug.plan": { request: z.strictObject({ nodeId: NodeIdRef, instance: InstanceRef, intent: ChangeRequestSchema }), response: PlanPreviewSchema },
   "hotplug.execute": { request: z.strictObject({ planId: z.string().min(1).max(64) }), response: z.object({ operationId: z.string() }) },
   "activity.list": { request: z.strictObject({ nodeId: NodeIdRef.optional(), instance: InstanceRef.optional() }), response: z.array(ActivityEntrySchema) },
   "lab.start": { request: Empty, response: NodeViewSchema },
@@ -229,14 +186,14 @@ export const events = {
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
 
-/** The API object the UI sees (window.api), identical on both transports. */
+/**
+ * The API the UI's code uses, identical on both transports (over Electron
+ * it wraps the preload's window.api: see shared/ipc/transport.ts).
+ */
 export interface HotplugDeskApi {
   call<C extends Channel>(channel: C, request: Request<C>): Promise<Response<C>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
 }
-
-/** An error that crossed the transport: the message is for people. */
-export const ApiErrorSchema = z.object({ message: z.string(), code: z.string().optional() });
 
 export function isChannel(value: unknown): value is Channel {
   return typeof value === "string" && Object.hasOwn(contract, value);

@@ -1,6 +1,7 @@
 // Messages on the web host's WebSocket (/api). Electron IPC carries the same
 // calls natively; this is only the browser transport's framing.
 import { z } from "zod";
+import { WireErrorSchema } from "./transport";
 
 export const WIRE_PATH = "/api";
 /** The browser sends its token as this WebSocket subprotocol prefix + token. */
@@ -17,7 +18,7 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 // A plain union: both result shapes share type "result" (told apart by ok).
 export const ServerMessageSchema = z.union([
   z.object({ type: z.literal("result"), id: z.number().int(), ok: z.literal(true), response: z.unknown() }),
-  z.object({ type: z.literal("result"), id: z.number().int(), ok: z.literal(false), error: z.object({ message: z.string(), code: z.string().optional() }) }),
+  z.object({ type: z.literal("result"), id: z.number().int(), ok: z.literal(false), error: WireErrorSchema }),
   z.object({ type: z.literal("event"), event: z.string(), payload: z.unknown() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;

@@ -17,11 +17,9 @@ import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
 import { gatherInstance } from "../../electron/inventory/node-inventory.js";
 import { gatherInstanceState } from "../../electron/hotplug/state.js";
-import { gatherInstanceStateLocked } from "../../electron/hotplug/locked-state.js";
-import type { HeldLock } from "../../electron/on-node/instance-lock.js";
-import type { QmpClient } from "../../electron/qmp/client.js";
-import { planHotplug, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep } from "../../shared/hotplug/index.js";
-import { executePlan, newDeviceUuid, newMac, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { HotplugChanges } from "../../electron/hotplug/change.js";
+import { planHotplug, type ChangeOutcome, type ChangeRequestInput, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep, type StepProgress } from "../../shared/hotplug/index.js";
+import { newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
 import { QmpFloor, type FloorRequest } from "./floor.js";
 import { execOnNode } from "../../electron/on-node/exec.js";
 import { RuntimeStore } from "../../electron/on-node/runtime-store.js";
@@ -103,44 +101,40 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     };
 
     /**
-     * One request, from the read to "done and recorded", with the executor's step timestamps.
-     * "request" is the CLI's path (a change asked for in one go): the lock is taken first and the
-     * instance read under it (gatherInstanceStateLocked), then planned and executed.
-     * "review" is the UI's: read and plan when the review dialog opens, then Apply (executePlan
-     * takes the lock and checks the file is still what the plan saw); applyMs is that Apply alone.
+     * One change, from the request to "done and recorded", through the one change path the app and the CLI
+     * use (HotplugChanges), with the executor's step timestamps.
+     * "request" is the CLI's path (`changes.now`: the lock is taken first and the instance read under it,
+     * then planned and executed). "review" is the UI's: `changes.review` when the review dialog opens (read and
+     * plan without the lock), then `changes.apply` at Apply (the lock taken, the file checked unchanged);
+     * applyMs is that Apply alone.
      */
-    const appRun = async (intent: HotplugIntentInput, mode: "request" | "review"): Promise<AppRun & { plan: PlanOk }> => {
+    const changes = new HotplugChanges({ journal });
+    const target = { session: s, nodeId: NODE_ID, root: node.root };
+    const appRun = async (request: ChangeRequestInput, mode: "request" | "review"): Promise<AppRun & { plan: PlanOk }> => {
+      const events: { e: StepProgress; t: number }[] = [];
+      const progress = (e: StepProgress) => void events.push({ e, t: performance.now() });
       const t0 = performance.now();
-      let read: { plan: PlanOk; expected: Buffer; readMs: number; planMs: number; lock?: HeldLock; qmp?: QmpClient };
-      if (mode === "review") read = await readAndPlan(intent);
-      else {
-        const g = await gatherInstanceStateLocked(s, NAME, { root: node.root, nodeId: NODE_ID, nicTaps: intent.action === "remove" });
-        const t1 = performance.now();
-        const plan = planHotplug(g.state, intent);
-        if (!plan.ok) {
-          g.qmp?.close();
-          await g.lock.release();
-          throw new Error(`plan refused: ${plan.refusals.map((r) => r.message).join("; ")}`);
-        }
-        read = { plan, expected: g.expectedRuntime, readMs: t1 - t0, planMs: performance.now() - t1, lock: g.lock, ...(g.qmp ? { qmp: g.qmp } : {}) };
+      let plan: PlanOk;
+      let outcome: ChangeOutcome;
+      let tApply: number;
+      const phases: Partial<Record<Phase, number>> = {};
+      if (mode === "request") {
+        const r = await changes.now(target, NAME, request, { report: { progress } });
+        if (r.status === "refused") throw new Error(`plan refused: ${r.refusals.map((x) => x.message).join("; ")}`);
+        if (r.status === "dry-run") throw new Error("not a dry run");
+        ({ plan, outcome } = r);
+        phases.read = r.timings.readMs;
+        phases.plan = r.timings.planMs;
+        tApply = t0 + r.timings.readMs + r.timings.planMs;
+      } else {
+        const reviewed = await changes.review(target, NAME, request);
+        if (!reviewed.ok) throw new Error(`plan refused: ${reviewed.refusals.map((x) => x.message).join("; ")}`);
+        tApply = performance.now();
+        plan = reviewed.kept.plan;
+        outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => target, { progress });
       }
-      const tApply = performance.now();
-      const events: { e: ProgressEvent; t: number }[] = [];
-      const r = await executePlan({
-        session: s,
-        root: node.root,
-        nodeId: NODE_ID,
-        instance: NAME,
-        plan: read.plan,
-        expectedRuntime: read.expected,
-        journal,
-        ...(read.lock ? { lock: read.lock } : {}),
-        ...(read.qmp ? { openQmp: read.qmp } : {}),
-        onProgress: (e) => void events.push({ e, t: performance.now() }),
-      });
       const tEnd = performance.now();
-      if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
-      const phases: Partial<Record<Phase, number>> = { read: read.readMs, plan: read.planMs };
+      if (!outcome.ok) throw new Error(`execution failed: ${outcome.error.message}`);
       const started = new Map<number, number>();
       for (const { e, t } of events) {
         if (e.state === "running") started.set(e.index, t);
@@ -153,7 +147,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       phases.finish = tEnd - (events.at(-1)?.t ?? tEnd);
       // Whatever no step accounts for: the executor's setup, between-step bookkeeping.
       phases.other = tEnd - t0 - Object.values(phases).reduce((a, b) => a + b, 0);
-      return { totalMs: tEnd - t0, applyMs: tEnd - tApply, phases, plan: read.plan };
+      return { totalMs: tEnd - t0, applyMs: tEnd - tApply, phases, plan };
     };
 
     /**
@@ -297,7 +291,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
                   p95Ms: whole.p95Ms,
                   ratio: round(whole.p50Ms / fl.p50Ms),
                   apply: { p50Ms: apply.p50Ms, p95Ms: apply.p95Ms, ratio: round(apply.p50Ms / fl.p50Ms) },
-                  note: "the UI's path: read and plan without the lock when the review dialog opens, then Apply (executePlan takes the lock and checks the file is still what the plan saw); apply is Apply alone",
+                  note: "the UI's path: changes.review (read and plan without the lock) when the review dialog opens, then changes.apply at Apply (the lock taken, the file checked still what the plan saw); apply is Apply alone",
                 },
               };
             })()
@@ -313,7 +307,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
     const nicAdd = report("nicAdd");
     return {
       instance: `${NAME}: generation C, booted guest (TCG), ${node.network.mode === "tap" ? "tap NICs on a bridge" : "user-mode NICs"}`,
-      path: "the CLI's request over a warm SSH connection: gatherInstanceStateLocked (lock + runtime bytes under it, QMP bus read) -> planHotplug -> executePlan (node steps, QMP, verify, journaled runtime write, unlock)",
+      path: "the CLI's request over a warm SSH connection, through the change path the app and the CLI share (HotplugChanges.now): gatherInstanceStateLocked (lock + runtime bytes under it, QMP bus read) -> complete the request, planComposed -> executePlan (node steps, QMP, verify, journaled runtime write, unlock)",
       nicAdd: {
         ...nicAdd,
         target: { rule: "ratio <= 3 and p50 < 150 ms", ratioMax: 3, p50MaxMs: 150, pass: nicAdd.ratio <= 3 && nicAdd.p50Ms < 150 },
@@ -322,7 +316,7 @@ export async function benchHotplug(opts: HotplugOptions): Promise<Record<string,
       nicRemove: report("nicRemove"),
       diskRemove: report("diskRemove"),
       steps:
-        "read = gatherInstanceStateLocked: one request to the session's long-lived python3 node helper takes the flock and returns the runtime file's bytes read under it, while a QMP session over SSH streamlocal sends its negotiation and bus reads as one batch (read again under the lock if the lock changed hands since the read began) and SFTP checks the shutdown marker, all at once; plan = planHotplug; precheck = the file-unchanged check against the bytes read under the lock (no round trip); node = the first answer of the chain of node-side steps (tap via ioctls), sent in one packet with the fd pass and the nic file, each run only if the one before it succeeded; passFd = the chain's fd pass: the tap fd passed with getfd, netdev_add/device_add and a query-pci read in the same QMP session on the node; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci (for a NIC add: the passFd step's read, no round trip); write = one helper request doing the compare-and-swap write on the node and freeing the lock (the journal's pending entry was made while the live steps ran), then the entry marked applied; finish = after the last step; other = outside any step",
+        "read = gatherInstanceStateLocked: one request to the session's long-lived python3 node helper takes the flock and returns the runtime file's bytes read under it, while a QMP session over SSH streamlocal sends its negotiation and bus reads as one batch (read again under the lock if the lock changed hands since the read began) and SFTP checks the shutdown marker, all at once; plan = complete the request and planComposed (planHotplug for one intent); precheck = the file-unchanged check against the bytes read under the lock (no round trip); node = the first answer of the chain of node-side steps (tap via ioctls), sent in one packet with the fd pass and the nic file, each run only if the one before it succeeded; passFd = the chain's fd pass: the tap fd passed with getfd, netdev_add/device_add and a query-pci read in the same QMP session on the node; qmp = QMP over SSH streamlocal; guestRelease = wait for DEVICE_DELETED; verify = query-pci (for a NIC add: the passFd step's read, no round trip); write = one helper request doing the compare-and-swap write on the node and freeing the lock (the journal's pending entry was made while the live steps ran), then the entry marked applied; finish = after the last step; other = outside any step",
       settleMs: SETTLE_MS,
       settle: "every timed change, the app's and the floor's alike, starts SETTLE_MS after the previous one ended, so a guest still busy with the last hotplug or unplug does not bill one run for the one before it",
       floorHow: "a long-lived python3 process on the same machine speaking QMP to ctrl/<instance>.qmp directly, timed inside python around connect..close",

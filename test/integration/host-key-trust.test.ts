@@ -46,7 +46,6 @@ async function startApp(name: string, withGesture: boolean): Promise<AppWithClie
     transport: "web",
     version: "test",
     userKnownHostsPath: null,
-    runPlan: async () => ({ ok: false, error: "not used here", undone: [] }),
     ...(withGesture ? { trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }) } : {}),
   });
   await app.nodes.add({ id: "lab", name: "Lab node", host: sshd.host, port: sshd.port, user: sshd.user, auth: { kind: "key", keyPath: sshd.privateKeyPath }, root: "/" });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { LabNode } from "../../electron/lab/node.js";
 import { startLabInstance, type StartedLabInstance } from "../../electron/lab/instances.js";
 import { runHotplugCommand } from "../../electron/cli/hotplug-commands.js";
+import { readRuntime } from "../../shared/runtime/index.js";
 
 let node: LabNode;
 let nov: StartedLabInstance;
@@ -77,6 +78,24 @@ describe("hotplug CLI", () => {
     expect((r.json.result as { cause: string; error: { message: string } }).cause).toBe("guest-holds-device");
     expect((r.json.result as { error: { message: string } }).error.message).toContain("still in use by the guest");
     expect(await readFile(nov.paths.runtime, "utf8")).toContain(uuid);
+  });
+
+  it("nic move: --dry-run plans the unplug and the plug as one change, written once; without --slot it is a bad command line", async () => {
+    const before = await readFile(nov.paths.runtime, "utf8");
+    const nic0 = readRuntime(before).runtime.nics[0]!;
+    const r = await cli("nic", "move", "november.lab", nic0.uuid!, "--slot", "0x12", "--dry-run");
+    expect(r.code, JSON.stringify(r.json)).toBe(0);
+    expect(r.json.status).toBe("dry-run");
+    expect((r.json.intents as { action: string }[]).map((i) => i.action)).toEqual(["remove", "add-nic"]);
+    const plan = r.json.plan as { steps: { kind: string }[]; slot: { slot: number }; fileTextAfter: string };
+    expect(plan.slot.slot).toBe(0x12);
+    expect(plan.steps.filter((s) => s.kind === "write-runtime")).toHaveLength(1);
+    const moved = readRuntime(plan.fileTextAfter).runtime.nics.find((n) => n.uuid === nic0.uuid);
+    expect(moved).toMatchObject({ mac: nic0.mac, hvinfo: { addr: "0x12" } });
+    expect(await readFile(nov.paths.runtime, "utf8")).toBe(before);
+    const bad = await cli("nic", "move", "november.lab", nic0.uuid!);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("missing --slot");
   });
 
   it("refusals and bad command lines have their own statuses", async () => {

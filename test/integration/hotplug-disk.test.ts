@@ -9,11 +9,11 @@ import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from 
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
-import { checkInstanceMigration, executePlan, newDeviceUuid, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { checkInstanceMigration, executePlan, newDeviceUuid } from "../../electron/hotplug/index.js";
 import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";
 import { livePci, liveScsi, openQmp } from "../../electron/hotplug/qmp-session.js";
-import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
+import type { ChangeOutcome, HotplugIntentInput, PlanOk, StepProgress } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { formatPciAddr } from "../../shared/slots/index.js";
@@ -46,7 +46,7 @@ afterAll(async () => {
 
 const plan = (instance: string, intent: HotplugIntentInput) => planOn(session, node.root, instance, intent);
 
-async function run(instance: string, p: { plan: PlanOk; expected: Buffer }, events: ProgressEvent[] = []): Promise<ExecuteResult> {
+async function run(instance: string, p: { plan: PlanOk; expected: Buffer }, events: StepProgress[] = []): Promise<ChangeOutcome> {
   return executePlan({ session, root: node.root, nodeId: "lab", instance, plan: p.plan, expectedRuntime: p.expected, journal, onProgress: (e) => void events.push(e) });
 }
 
@@ -115,7 +115,7 @@ describe("disk hotplug on a real guest", () => {
       [scsiUuid, scsiId],
       [pciUuid, pciId],
     ] as const) {
-      const events: ProgressEvent[] = [];
+      const events: StepProgress[] = [];
       const r = await run("india.lab", await plan("india.lab", { action: "remove", kind: "disk", ref: uuid }), events);
       expectOk(r);
       expect(events.find((e) => e.kind === "wait-device-deleted" && e.state === "done")?.detail).toMatch(/DEVICE_DELETED|left the bus/);

@@ -16,12 +16,12 @@ import { QmpClient } from "../../electron/qmp/client.js";
 import { Journal } from "../../electron/hotplug/journal.js";
 import { InstanceLocks } from "../../electron/on-node/instance-lock.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
-import { executePlan, newDeviceUuid, newMac, type ExecutePlanOptions, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac, type ExecutePlanOptions } from "../../electron/hotplug/index.js";
 import { expectFailure, planOn, tempJournal } from "./hotplug-fixture.js";
 import { gatherInstanceStateLocked } from "../../electron/hotplug/locked-state.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";
 import { livePci, openQmp } from "../../electron/hotplug/qmp-session.js";
-import type { HotplugIntentInput } from "../../shared/hotplug/index.js";
+import type { HotplugIntentInput, StepProgress } from "../../shared/hotplug/index.js";
 import { deviceIdV2, readRuntime, writeRuntime } from "../../shared/runtime/index.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 
@@ -75,7 +75,7 @@ describe("hotplug faults", () => {
     const q0 = await kvmd(lima);
     await q0.execute("device_add", { driver: "virtio-net-pci", id: "intruder", bus: "pci.0", addr: "0x10" });
     q0.close();
-    const events: ProgressEvent[] = [];
+    const events: StepProgress[] = [];
     const r = await execute(session, "lima.lab", p, {
       onProgress: (e) => void events.push(e),
     });
@@ -179,7 +179,7 @@ describe("hotplug faults", () => {
     const id = nic.hvinfo!.id as string;
     const p = await plan(session, "lima.lab", { action: "remove", kind: "nic", ref: nic.uuid! });
     const before = await fileBytes(lima);
-    const events: ProgressEvent[] = [];
+    const events: StepProgress[] = [];
     const r = await execute(session, "lima.lab", p, {
       deviceDeletedTimeoutMs: 3000,
       onProgress: (e) => void events.push(e),

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
-import { gatherInstanceState, type ExecuteResult } from "../../electron/hotplug/index.js";
-import { planHotplug, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
+import { gatherInstanceState } from "../../electron/hotplug/index.js";
+import { planHotplug, type ChangeOutcome, type HotplugIntentInput, type PlanOk } from "../../shared/hotplug/index.js";
 
 export async function tempJournal(): Promise<{ journal: Journal; dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "hd-journal-"));
@@ -21,10 +21,10 @@ export async function planOn(session: NodeSession, root: string, instance: strin
   return { plan: p, expected: g.expectedRuntime };
 }
 
-export function expectOk(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: true }> {
+export function expectOk(r: ChangeOutcome): asserts r is Extract<ChangeOutcome, { ok: true }> {
   if (!r.ok) throw new Error(`execution failed: ${r.error.message}`);
 }
 
-export function expectFailure(r: ExecuteResult): asserts r is Extract<ExecuteResult, { ok: false }> {
+export function expectFailure(r: ChangeOutcome): asserts r is Extract<ChangeOutcome, { ok: false }> {
   if (r.ok) throw new Error("expected the plan to fail, but it succeeded");
 }

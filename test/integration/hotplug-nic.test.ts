@@ -12,11 +12,11 @@ import { buildInstanceRuntime, startLabInstance, type StartedLabInstance } from 
 import { GuestConsole } from "../lab/guest-console.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
-import { executePlan, newDeviceUuid, newMac, type ExecuteResult, type ProgressEvent } from "../../electron/hotplug/index.js";
+import { executePlan, newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
 import { expectOk, planOn, tempJournal } from "./hotplug-fixture.js";
 import { sessionTarget } from "../../electron/lab/sshd.js";
 import { openQmp, livePci } from "../../electron/hotplug/qmp-session.js";
-import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
+import type { ChangeOutcome, HotplugIntentInput, PlanOk, StepProgress } from "../../shared/hotplug/index.js";
 import { readRuntime, writeRuntime, deviceIdV2 } from "../../shared/runtime/index.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 
@@ -52,7 +52,7 @@ afterAll(async () => {
 
 const plan = (instance: string, intent: HotplugIntentInput, readers = ["3.0.2"]) => planOn(session, ROOT(), instance, intent, readers);
 
-async function run(instance: string, p: { plan: PlanOk; expected: Buffer }, events: ProgressEvent[] = []): Promise<ExecuteResult> {
+async function run(instance: string, p: { plan: PlanOk; expected: Buffer }, events: StepProgress[] = []): Promise<ChangeOutcome> {
   return executePlan({ session, root: ROOT(), nodeId: "lab", instance, plan: p.plan, expectedRuntime: p.expected, journal, onProgress: (e) => void events.push(e) });
 }
 
@@ -85,7 +85,7 @@ describe("NIC hotplug on a real guest", () => {
   const tap = `tap${uuid.slice(0, 8)}`;
 
   it("adds a NIC at slot 0x10: the guest sees 0000:00:10.0 and Ganeti 3.0.2 loads the written file with it at 0x10", async () => {
-    const events: ProgressEvent[] = [];
+    const events: StepProgress[] = [];
     const mac = newMac();
     const p = await plan("gamma.lab", { action: "add-nic", uuid, mac, link: node.network.bridge!, slot: "0x10" });
     const r = await run("gamma.lab", p, events);
@@ -134,7 +134,7 @@ describe("NIC hotplug on a real guest", () => {
   });
 
   it("removes the NIC: DEVICE_DELETED, then the guest no longer sees it, the tap is gone and the file no longer has it", async () => {
-    const events: ProgressEvent[] = [];
+    const events: StepProgress[] = [];
     const p = await plan("gamma.lab", { action: "remove", kind: "nic", ref: uuid });
     const r = await run("gamma.lab", p, events);
     expectOk(r);

@@ -424,7 +424,6 @@ describe("an encrypted key file against the lab sshd", () => {
       version: "test",
       userKnownHostsPath: sshd.knownHostsPath,
       watchIntervalMs: 0,
-      runPlan: async () => ({ ok: false, error: "not used here", undone: [] }),
     });
     const emitted: unknown[] = [];
     const off = app.bus.subscribe((event, payload) => emitted.push({ event, payload }));
@@ -501,7 +500,6 @@ describe("an encrypted key file against the lab sshd", () => {
         version: "test",
         userKnownHostsPath: sshd.knownHostsPath,
         watchIntervalMs: 0,
-        runPlan: async () => ({ ok: false, error: "not used here", undone: [] }),
         secretBackend: new SecretStore(dataDir, keychain, "linux"),
       });
     const first = await start();

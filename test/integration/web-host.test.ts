@@ -27,8 +27,6 @@ beforeAll(async () => {
     transport: "web",
     version: "test",
     userKnownHostsPath: null,
-    // No plan is executed in this file: the transport is what is under test.
-    runPlan: async () => ({ ok: false, error: "not used here", undone: [] }),
   });
   host = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir });
 });

@@ -1,7 +1,7 @@
 // Plans for adding NICs and disks: slot choice, exact QMP arguments, ids per
 // write generation, fd passing, the SCSI controller, and the file written.
 import { describe, expect, it } from "vitest";
-import { planHotplug, qmpStepsOf, FDSET_PLACEHOLDER, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
+import { planHotplug, qmpStepsOf, FDSET_PLACEHOLDER, type InstanceSnapshot, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
 import { FX, readFixture, readUpstream } from "./runtime-fixtures";
@@ -32,7 +32,7 @@ function baseText(hv: HvParams = HV): string {
   rt.nics.push(newNic({ uuid: NIC0, mac: "aa:00:00:bf:2f:16", link: "br0", slot: 13 }));
   return writeRuntime(rt, "C");
 }
-function state(text: string, over: Partial<InstanceState> = {}): InstanceState {
+function state(text: string, over: Partial<InstanceSnapshot> = {}): InstanceSnapshot {
   return {
     name: "inst1",
     runtime: readRuntime(text),

@@ -3,7 +3,7 @@
 // them claims, and the bytes it writes read back with the device there.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planHotplug, type InstanceState } from "../../shared/hotplug";
+import { planHotplug, type InstanceSnapshot } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type Generation } from "../../shared/runtime";
 
@@ -40,7 +40,7 @@ const worldArb: fc.Arbitrary<World> = fc.record({
   }),
 });
 
-function build(w: World): { state: InstanceState; fileSlots: Set<number>; liveSlots: Set<number>; scsiTaken: Set<number>; reserved: number } {
+function build(w: World): { state: InstanceSnapshot; fileSlots: Set<number>; liveSlots: Set<number>; scsiTaken: Set<number>; reserved: number } {
   const hv = { disk_type: "paravirtual", nic_type: "paravirtual", security_model: "none", ...(w.gen === "C" ? { kvm_pci_reservations: w.reservations } : {}) };
   const rt = emptyRuntime(["/usr/bin/kvm", "-name", "i", "-m", 512], hv);
   const pciUsed = new Set<number>();
@@ -80,7 +80,7 @@ function build(w: World): { state: InstanceState; fileSlots: Set<number>; liveSl
   w.liveExtra.forEach((s, i) => live.push(mk(s, `other${i}`)));
   const liveScsi = w.liveScsiExtra.map((t, i) => ({ scsiId: t, qdevId: `scsi-other${i}` }));
   for (const e of rt.disks) if (e.disk.hvinfo?.bus === "scsi.0") liveScsi.push({ scsiId: Number(e.disk.hvinfo["scsi-id"]), qdevId: String(e.disk.hvinfo.id) });
-  const state: InstanceState = {
+  const state: InstanceSnapshot = {
     name: "i",
     runtime: readRuntime(text),
     livePci: live,

@@ -1,23 +1,14 @@
 // Every refusal the planner makes (Ganeti's own, §6, and ours), each with a
 // message that names the device or slot and the next step.
 import { describe, expect, it } from "vitest";
-import { planHotplug, parseIntent, type InstanceState, type Plan, type RefusalCode } from "../../shared/hotplug";
-import type { LivePciDevice } from "../../shared/qmp/query-pci";
+import { planHotplug, parseIntent, type InstanceSnapshot, type Plan, type RefusalCode } from "../../shared/hotplug";
 import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
 import { FX, readFixture } from "./runtime-fixtures";
+import { DISK0, HV, KVM, NEW, NIC0, SCSI0, live } from "./planner-instance";
 
-const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024];
-const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none" };
-const NIC0 = "003fc157-66a8-4e6d-8b7e-ec4f69751396";
-const DISK0 = "7c079136-2573-4112-82d0-0d3d2aa90d8f";
-const SCSI0 = "932df160-7a22-4067-a566-7e0ca8386133";
-const NEW = "9e7c85f6-b6e5-4243-b27d-680b78c6d203";
 const ADD_NIC = { action: "add-nic", uuid: NEW, mac: "aa:00:00:12:34:56", link: "br0" };
 const ADD_DISK = { action: "add-disk", uuid: NEW, path: "/dev/vg0/data", bus: "pci" };
 
-function live(slot: number, qdevId = ""): LivePciDevice {
-  return { slot, function: 0, qdevId, vendorId: 0x1af4, deviceId: 0x1000, classDesc: null, classCode: 0, isBridge: false };
-}
 function text(hv: HvParams = HV, scsi = false): string {
   const rt = emptyRuntime(KVM, hv);
   rt.disks.push(newDisk({ uuid: DISK0, size: 1024, linkName: "/l:0", slot: 12 }));
@@ -26,7 +17,7 @@ function text(hv: HvParams = HV, scsi = false): string {
   return writeRuntime(rt, "C");
 }
 const LIVE = [live(0), live(1), live(2), live(3), live(12, "disk-7c079136-2573-4112"), live(13, "nic-003fc157-66a8-4e6d")];
-function state(over: Partial<InstanceState> = {}, t = text()): InstanceState {
+function state(over: Partial<InstanceSnapshot> = {}, t = text()): InstanceSnapshot {
   return { name: "inst1", runtime: readRuntime(t), livePci: LIVE, qmpCommands: null, qemuVersion: { major: 7, minor: 2, micro: 0 }, readers: { ganetiVersions: ["3.0.2"] }, ...over };
 }
 function refused(p: Plan, code: RefusalCode, ...mustMention: (string | RegExp)[]): string {

@@ -2,20 +2,13 @@
 // blockdev-del, the running id (old-style ids after a B→C upgrade), and the
 // NIC modify = remove + add at the same slot.
 import { describe, expect, it } from "vitest";
-import { planHotplug, qmpStepsOf, type InstanceState, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
+import { planHotplug, qmpStepsOf, type InstanceSnapshot, type Plan, type PlanOk, type PlanStep } from "../../shared/hotplug";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
-import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime, type HvParams } from "../../shared/runtime";
+import { emptyRuntime, newDisk, newNic, readRuntime, writeRuntime } from "../../shared/runtime";
 import { FX, readFixture } from "./runtime-fixtures";
+import { DISK0, HV, KVM, NIC0, SCSI0, live } from "./planner-instance";
 
-const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024];
-const HV: HvParams = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", security_model: "none" };
-const NIC0 = "003fc157-66a8-4e6d-8b7e-ec4f69751396";
-const DISK0 = "7c079136-2573-4112-82d0-0d3d2aa90d8f";
-const SCSI0 = "932df160-7a22-4067-a566-7e0ca8386133";
 
-function live(slot: number, qdevId = ""): LivePciDevice {
-  return { slot, function: 0, qdevId, vendorId: 0x1af4, deviceId: 0x1000, classDesc: null, classCode: 0, isBridge: false };
-}
 function text(): string {
   const rt = emptyRuntime(KVM, HV);
   rt.disks.push(newDisk({ uuid: DISK0, size: 1024, linkName: "/l:0", slot: 12 }));
@@ -23,7 +16,7 @@ function text(): string {
   rt.nics.push(newNic({ uuid: NIC0, mac: "aa:00:00:bf:2f:16", link: "br0", slot: 13 }));
   return writeRuntime(rt, "C");
 }
-function state(t: string, livePci: LivePciDevice[], over: Partial<InstanceState> = {}): InstanceState {
+function state(t: string, livePci: LivePciDevice[], over: Partial<InstanceSnapshot> = {}): InstanceSnapshot {
   return { name: "inst1", runtime: readRuntime(t), livePci, qmpCommands: null, qemuVersion: { major: 7, minor: 2, micro: 0 }, readers: { ganetiVersions: ["3.0.2"] }, ...over };
 }
 const LIVE = [live(0), live(1), live(2), live(3), live(4, "scsi"), live(12, "disk-7c079136-2573-4112"), live(13, "nic-003fc157-66a8-4e6d")];

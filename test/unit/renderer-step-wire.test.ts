@@ -1,7 +1,10 @@
 // The review dialog shows the exact QMP commands, including those a
 // node-side step sends after passing an fd.
 import { describe, it, expect } from "vitest";
-import { stepWire } from "../../renderer/src/components/ReviewDialog";
+import { stepWireText, type PlanStep } from "../../shared/hotplug/steps";
+
+// The steps as the review dialog gets them (only the fields each assertion is about).
+const stepWire = (step: Partial<PlanStep>) => stepWireText(step as PlanStep);
 
 describe("review dialog: steps as they go on the wire", () => {
   it("shows a QMP step as QEMU receives it", () => {

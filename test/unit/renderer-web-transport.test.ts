@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, WebSocket as NodeWebSocket } from "ws";
 import { createWebApi, tokenFromHash, apiUrlFor, type WebApi, type WebSocketFactory } from "../../renderer/src/api/web-transport";
 import { WIRE_PROTOCOL_PREFIX } from "../../shared/ipc/wire";
+import { ApiError } from "../../shared/ipc/transport";
 
 const factory: WebSocketFactory = (url, protocol) => new NodeWebSocket(url, protocol) as never;
 
@@ -60,6 +61,10 @@ describe("web transport", () => {
     expect(harness.protocols).toEqual([`${WIRE_PROTOCOL_PREFIX}tok123`]);
     expect(info).toEqual({ status: "fulfilled", value: { version: "1", transport: "web", labAvailable: false, labRunning: false } });
     expect(list.status === "rejected" && (list.reason as Error).message).toBe("no such thing");
+    // One error type with one code, as over Electron IPC.
+    expect(list.status === "rejected" && list.reason).toBeInstanceOf(ApiError);
+    expect(list.status === "rejected" && (list.reason as ApiError).code).toBe("x");
+    expect(bad.status === "rejected" && (bad.reason as ApiError).code).toBe("bad-response");
     expect(bad.status === "rejected" && (bad.reason as Error).message).toMatch(/does not match this page's contract/);
   });
 

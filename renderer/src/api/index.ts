@@ -1,11 +1,13 @@
 // Picks the transport: Electron's preload provides window.api; in a plain
 // browser the page was served by the web host and talks to it over WebSocket.
 import type { HotplugDeskApi } from "../../../shared/ipc/contract";
+import { responseOf, type BridgeApi } from "../../../shared/ipc/transport";
 import { apiUrlFor, createWebApi, tokenFromHash, type ConnectionStatus } from "./web-transport";
 
 declare global {
   interface Window {
-    api?: HotplugDeskApi;
+    /** Set by Electron's preload: checked answers and events, the same checks as the web transport's. */
+    api?: BridgeApi;
   }
 }
 
@@ -21,7 +23,8 @@ export type ApiChoice = { ok: true; api: DeskApi } | { ok: false; message: strin
 export function chooseApi(win: Window = window): ApiChoice {
   const bridged = win.api;
   if (bridged) {
-    return { ok: true, api: { transport: "electron", call: bridged.call.bind(bridged), on: bridged.on.bind(bridged) } };
+    // A failed answer becomes the ApiError here, on the page's side of the bridge.
+    return { ok: true, api: { transport: "electron", call: (channel, request) => bridged.call(channel, request).then(responseOf), on: bridged.on.bind(bridged) } };
   }
   const token = tokenFromHash(win.location.hash);
   if (token === null) {
@@ -44,5 +47,5 @@ export function chooseApi(win: Window = window): ApiChoice {
   };
 }
 
-export { ApiError } from "./web-transport";
+export { ApiError } from "../../../shared/ipc/transport";
 export type { ConnectionStatus } from "./web-transport";

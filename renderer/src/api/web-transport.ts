@@ -2,7 +2,8 @@
 // Electron preload provides, carried over one WebSocket (framing in
 // shared/ipc/wire.ts). Calls made while the socket is down wait for it;
 // calls in flight when it drops fail, because their outcome is unknown.
-import { contract, events, type Channel, type EventName, type EventPayload, type HotplugDeskApi, type Request, type Response } from "../../../shared/ipc/contract";
+import type { Channel, EventName, EventPayload, HotplugDeskApi, Request, Response } from "../../../shared/ipc/contract";
+import { ApiError, checkAnswer, checkEvent, responseOf } from "../../../shared/ipc/transport";
 import { ServerMessageSchema, WIRE_MAX_BYTES, WIRE_PATH, WIRE_PROTOCOL_PREFIX, type ClientMessage } from "../../../shared/ipc/wire";
 
 /** The part of the DOM WebSocket this client uses (lets tests pass another implementation). */
@@ -23,17 +24,6 @@ export interface ConnectionStatus {
   state: ConnectionState;
   /** For people: why the connection is not open, and what to do. */
   detail?: string;
-}
-
-/** An error the host reported (its message is written for people). */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
 }
 
 export interface WebApi extends HotplugDeskApi {
@@ -128,26 +118,22 @@ export function createWebApi(opts: WebTransportOptions): WebApi {
     if (!msg.success) return;
     const m = msg.data;
     if (m.type === "event") {
-      if (!Object.hasOwn(events, m.event)) return;
-      const schema = events[m.event as EventName];
-      const payload = schema.safeParse(m.payload);
-      if (!payload.success) {
-        console.warn(`Ignoring malformed ${m.event} event`, payload.error.issues);
+      const payload = checkEvent(m.event as EventName, m.payload);
+      if (payload === undefined) {
+        console.warn(`Ignoring the event ${m.event}: not one of this page's contract, or not of its shape`);
         return;
       }
-      for (const l of [...(listeners.get(m.event) ?? [])]) (l as (p: unknown) => void)(payload.data);
+      for (const l of [...(listeners.get(m.event) ?? [])]) (l as (p: unknown) => void)(payload);
       return;
     }
     const p = settle(m.id);
     if (!p) return;
-    if (!m.ok) {
-      p.reject(new ApiError(m.error.message, m.error.code));
-      return;
+    // Checked with the schemas main answered with (as the preload checks it): a mismatch means the host and this page are from different builds.
+    try {
+      p.resolve(responseOf(checkAnswer(p.channel, m)));
+    } catch (err) {
+      p.reject(err as ApiError);
     }
-    // Same schemas main validated with: a mismatch means the host and this page are from different builds.
-    const parsed = contract[p.channel].response.safeParse(m.response);
-    if (parsed.success) p.resolve(parsed.data);
-    else p.reject(new ApiError(`The host's answer to ${p.channel} does not match this page's contract (reload the page; the host may have been updated).`, "bad-response"));
   };
 
   const connect = (): void => {

@@ -2,7 +2,11 @@
 // is exactly what the executor will run (hotplug.plan), and progress comes
 // from operation.progress events for this plan.
 import { useEffect, useRef, useState, type ReactNode } from "react";
-import type { OperationOutcome, OperationProgress, PlanPreview, UiIntentInput } from "../../../shared/ipc/contract";
+import type { OperationOutcome, OperationProgress, PlanPreview } from "../../../shared/ipc/contract";
+import type { ChangeRequestInput } from "../../../shared/hotplug/change-request";
+import { stepWireText } from "../../../shared/hotplug/steps";
+import { describeOutcome } from "../../../shared/hotplug/outcome";
+import type { StepState } from "../../../shared/hotplug/progress";
 import { useApi } from "../state/api-context";
 import { errorMessage } from "../lib/format";
 import { Dialog } from "./Dialog";
@@ -15,7 +19,8 @@ type Phase =
   | { kind: "finished"; plan: Extract<PlanPreview, { ok: true }>; outcome: OperationOutcome }
   | { kind: "lost"; plan: Extract<PlanPreview, { ok: true }>; message: string };
 
-const STEP_STATE: Record<OperationProgress["state"], { icon: string; label: string }> = {
+/** A step's state as shown: the progress states, and "pending" for a step not reached yet. */
+const STEP_STATE: Record<StepState | "pending", { icon: string; label: string }> = {
   pending: { icon: "○", label: "waiting" },
   running: { icon: "◐", label: "running…" },
   done: { icon: "✓", label: "done" },
@@ -25,24 +30,6 @@ const STEP_STATE: Record<OperationProgress["state"], { icon: string; label: stri
   "waiting-guest": { icon: "⧗", label: "waiting for the guest to release it" },
 };
 
-function qmpWire(command: unknown, args: unknown): string {
-  return JSON.stringify(args && typeof args === "object" && Object.keys(args).length > 0 ? { execute: command, arguments: args } : { execute: command });
-}
-
-/**
- * A step's detail as it goes on the wire: QMP commands as QEMU receives them
- * (also those a node-side step sends after passing an fd), other steps as JSON.
- */
-export function stepWire(detail: Record<string, unknown>): string {
-  if (typeof detail.command === "string") return qmpWire(detail.command, detail.arguments);
-  const { commands, ...rest } = detail;
-  if (Array.isArray(commands)) {
-    const sent = commands.map((c) => (c && typeof c === "object" ? qmpWire((c as Record<string, unknown>).command, (c as Record<string, unknown>).arguments) : ""));
-    return [JSON.stringify(rest), ...sent].join("\n");
-  }
-  return JSON.stringify(detail);
-}
-
 function diffClass(line: string): string {
   if (line.startsWith("+")) return "diff-add";
   if (line.startsWith("-")) return "diff-del";
@@ -50,7 +37,7 @@ function diffClass(line: string): string {
   return "diff-same";
 }
 
-export function ReviewDialog(props: { nodeId: string; instance: string; intent: UiIntentInput; title: string; onClose: (changed: boolean) => void }) {
+export function ReviewDialog(props: { nodeId: string; instance: string; intent: ChangeRequestInput; title: string; onClose: (changed: boolean) => void }) {
   const api = useApi();
   const [phase, setPhase] = useState<Phase>({ kind: "planning" });
   const [progress, setProgress] = useState<Map<number, OperationProgress>>(new Map());
@@ -166,10 +153,10 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
                     <span className="step-no">{i + 1}.</span>
                   )}
                   <span className="step-describe">{s.describe}</span>
-                  {st && p && p.state !== "done" && p.state !== "pending" ? <span className="step-label">{st.label}</span> : null}
+                  {st && p && p.state !== "done" ? <span className="step-label">{st.label}</span> : null}
                 </div>
-                <code className="step-wire">{stepWire(s.detail)}</code>
-                {p?.message ? <div className="step-message">{p.message}</div> : null}
+                <code className="step-wire">{stepWireText(s)}</code>
+                {p?.detail ? <div className="step-message">{p.detail}</div> : null}
               </li>
             );
           })}
@@ -221,7 +208,7 @@ function extraStep(p: OperationProgress) {
         <span className="step-describe">{p.describe}</span>
         {p.state !== "done" ? <span className="step-label">{STEP_STATE[p.state].label}</span> : null}
       </div>
-      {p.message ? <div className="step-message">{p.message}</div> : null}
+      {p.detail ? <div className="step-message">{p.detail}</div> : null}
     </li>
   );
 }
@@ -258,11 +245,12 @@ function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
   );
 }
 
-function OutcomeBanner({ outcome, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
-  if (outcome.outcome === "succeeded") {
+function OutcomeBanner({ outcome: { outcome }, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
+  const { message, undone } = describeOutcome(outcome, plan.slot);
+  if (outcome.ok) {
     return (
       <div className="banner ok" role="status" data-testid="outcome" data-outcome="succeeded">
-        <strong>✓ Done.</strong> {outcome.message.replace(/^Done[:.]\s*/i, "")}
+        <strong>✓ Done.</strong> {message.replace(/^Done[:.]\s*/i, "")}
         {plan.slot.bus === "pci" && !removing ? (
           <>
             {" "}
@@ -274,12 +262,12 @@ function OutcomeBanner({ outcome, plan, removing }: { outcome: OperationOutcome;
   }
   return (
     <div className="banner bad" role="alert" data-testid="outcome" data-outcome="failed">
-      <strong>✕ Failed{outcome.failedStep ? ` at: ${outcome.failedStep.replace(/\.$/, "")}` : ""}.</strong> <span className="outcome-message">{outcome.message}</span>
-      {outcome.undone.length > 0 ? (
+      <strong>✕ Failed at: {outcome.failedStep.describe.replace(/\.$/, "")}.</strong> <span className="outcome-message">{message}</span>
+      {undone.length > 0 ? (
         <>
           <div>Undone, in order:</div>
           <ul>
-            {outcome.undone.map((u, i) => (
+            {undone.map((u, i) => (
               <li key={i}>{u}</li>
             ))}
           </ul>

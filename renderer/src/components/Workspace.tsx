@@ -21,7 +21,7 @@ import {
   type DragStartEvent,
 } from "@dnd-kit/core";
 import type { DeviceView, InstanceView } from "../../../shared/inventory/view";
-import type { UiIntentInput } from "../../../shared/ipc/contract";
+import type { ChangeRequestInput } from "../../../shared/hotplug/change-request";
 import { HOTPLUGGABLE_NIC_TYPES } from "../../../shared/hotplug/intent";
 import { displayPciAddr } from "../../../shared/slots/index";
 import {
@@ -74,7 +74,7 @@ function titleFor(item: DragItem, target: DropTarget | null): string {
 const collision: CollisionDetection = (args) => (args.pointerCoordinates ? pointerWithin(args) : closestCenter(args));
 
 interface Review {
-  intent: UiIntentInput;
+  intent: ChangeRequestInput;
   title: string;
 }
 

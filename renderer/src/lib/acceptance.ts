@@ -5,7 +5,7 @@
 // UI-level cases (moving, unplugging, an instance that is not running).
 import { displayPciAddr, wrongBusReason, type PlacedDevice } from "../../../shared/slots/index";
 import type { DeviceView, InstanceView } from "../../../shared/inventory/view";
-import type { UiIntentInput } from "../../../shared/ipc/contract";
+import type { ChangeRequestInput } from "../../../shared/hotplug/change-request";
 import { LinkSchema, MacSchema, NodePathSchema } from "../../../shared/hotplug/intent";
 
 export interface Reason {
@@ -33,7 +33,7 @@ export type DragItem =
 
 export type DropTarget = { type: "pci"; slot: number } | { type: "scsi"; scsiId: number } | { type: "remove" };
 
-export type Verdict = { ok: true; intent: UiIntentInput } | { ok: false; reasons: Reason[] };
+export type Verdict = { ok: true; intent: ChangeRequestInput } | { ok: false; reasons: Reason[] };
 
 /** The id QEMU knows a device by, else its uuid: what remove/move-nic take as ref. */
 export function deviceRef(d: DeviceView): string | undefined {

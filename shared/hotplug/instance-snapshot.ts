@@ -21,7 +21,7 @@ export interface Readers {
   floor?: Generation;
 }
 
-export interface InstanceState {
+export interface InstanceSnapshot {
   /** Instance name (as in the runtime file name). */
   name: string;
   /** The runtime file as read (readRuntime); its sourceText is what the write must replace. */

@@ -1,0 +1,73 @@
+// What every group of handlers shares: the node services, the activity log
+// and event bus, and the node lookups with the error a removed node gives.
+import type { TrustGesture } from "../node-registry/trust-gesture.js";
+import type { NodeManager } from "../node-registry/node-manager.js";
+import type { NodeConfig, NodeConfigInput } from "../../shared/node-registry/schema.js";
+import type { ActivityEntry, AppInfo, NodeView } from "../../shared/ipc/contract.js";
+import type { Readers } from "../../shared/hotplug/index.js";
+import type { Journal } from "../hotplug/journal.js";
+import type { ActivityLog } from "./activity-log.js";
+import type { PassphraseStore } from "./passphrase-store.js";
+import { ApiError } from "../../shared/ipc/transport.js";
+import type { EventBus } from "./dispatch.js";
+
+export interface LabLauncher {
+  available(): boolean;
+  running(): boolean;
+  /**
+   * Start a lab node. Its host key is known for certain (the launcher made
+   * it), so it comes back as a known_hosts line to trust.
+   */
+  start(): Promise<{ config: NodeConfigInput; knownHostsLine: string }>;
+  stopAll(): Promise<void>;
+}
+
+export interface ServiceDeps {
+  nodes: NodeManager;
+  /** Key-file passphrases (this run, and the keychain where it can encrypt). */
+  passphrases: PassphraseStore;
+  /** Add a line to the app's own known_hosts. */
+  trustKnownHostsLine: (line: string) => Promise<void>;
+  /** How this transport asks the user to confirm a host key (none: trust is refused). */
+  trustGesture?: TrustGesture;
+  activity: ActivityLog;
+  bus: EventBus;
+  /** The undo journal of runtime-file writes (previous bytes). */
+  journal: Journal;
+  lab?: LabLauncher;
+  version: string;
+  transport: AppInfo["transport"];
+  /** How often ready nodes are re-read to notice changes made outside the app; 0 turns it off. */
+  watchIntervalMs?: number;
+}
+
+export interface ServiceContext {
+  deps: ServiceDeps;
+  /** The node as the UI shows it; an ApiError "unknown-node" when it is gone. */
+  nodeView(id: string): NodeView;
+  nodeConfig(id: string): NodeConfig;
+  /** The Ganeti versions that read this node's runtime files (its own and its migration peers'), if any are known. */
+  readersOf(node: NodeConfig): Readers | undefined;
+  /** Adds an activity entry and tells the UI. */
+  log(e: Omit<ActivityEntry, "id" | "at">): Promise<void>;
+}
+
+export function serviceContext(deps: ServiceDeps): ServiceContext {
+  const nodeView = (id: string): NodeView => {
+    const config = deps.nodes.list().find((n) => n.id === id);
+    const status = deps.nodes.status(id);
+    if (!config || !status) throw new ApiError(`No node with id ${JSON.stringify(id)}: it may have been removed. Refresh the node list.`, "unknown-node");
+    return { config, status, passphraseKept: deps.passphrases.knows(id) };
+  };
+  return {
+    deps,
+    nodeView,
+    nodeConfig: (id) => nodeView(id).config,
+    readersOf: (node) => {
+      const peers = (node.migrationPeers ?? []).map((p) => deps.nodes.list().find((n) => n.id === p)?.ganetiVersion);
+      const versions = [node.ganetiVersion, ...peers].filter((v): v is string => typeof v === "string");
+      return versions.length > 0 ? { ganetiVersions: versions, ...(node.generationFloor ? { floor: node.generationFloor } : {}) } : undefined;
+    },
+    log: async (e) => deps.bus.emit("activity.added", await deps.activity.add(e)),
+  };
+}

@@ -1,0 +1,282 @@
+// The hotplug use case: the one path from "change this instance" to an
+// outcome, which the app's handlers and the CLI's commands both call.
+//
+//   ask (ChangeRequest) → read the instance → complete the request (ids,
+//   MAC, the default link) → plan its parts as one plan → run it → outcome
+//
+// Two ways through it:
+// - review, then apply (the UI): read without the lock, plan, keep the plan
+//   for a while; applying takes the lock and checks the runtime file still
+//   holds the bytes the plan was made from;
+// - now (the CLI, a script): take the lock, read under it, plan and run at
+//   once (or only plan: a dry run).
+// Every refusal and every outcome is recorded the same way, whichever path
+// met it.
+import type { NodeSession } from "../ssh/session.js";
+import { InstanceLockedError } from "../on-node/instance-lock.js";
+import {
+  ChangeRequestSchema,
+  completeChange,
+  describeChange,
+  describeOutcome,
+  intentIssues,
+  needsNicTaps,
+  planComposed,
+  type ChangeFailed,
+  type ChangeOutcome,
+  type ChangeRefusal,
+  type ChangeRequest,
+  type ChangeRequestInput,
+  type HotplugIntentInput,
+  type PlanOk,
+  type Readers,
+  type StepProgress,
+} from "../../shared/hotplug/index.js";
+import type { Journal } from "./journal.js";
+import { executePlan } from "./executor.js";
+import { gatherInstanceState, InstanceStateError, type GatheredState } from "./state.js";
+import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
+import { KeptPlans, type KeptPlan } from "./kept-plans.js";
+import { failureCause } from "./step-failure.js";
+import { newDeviceUuid, newMac } from "./ids.js";
+
+/** The node a change is made on, connected. */
+export interface ChangeTarget {
+  session: NodeSession;
+  /** How the journal and the views name the node. */
+  nodeId: string;
+  root: string;
+  /** Ganeti versions of this node and of every node the instance may migrate to; unset: assumed from the file. */
+  readers?: Readers;
+}
+
+/** One line of the record every refusal and outcome leaves (the app's activity log). */
+export interface ChangeRecord {
+  nodeId: string;
+  instance: string;
+  planId?: string;
+  summary: string;
+  outcome: "refused" | "succeeded" | "failed";
+  detail?: string;
+}
+
+export interface ChangeDeps {
+  journal: Journal;
+  /** Where refusals and outcomes are recorded; nothing is recorded without it. */
+  record?: (r: ChangeRecord) => void | Promise<void>;
+  /** How long a reviewed plan may wait for apply (default PLAN_TTL_MS). */
+  planTtlMs?: number;
+}
+
+/** How a running change reports itself. The outcome comes before it is recorded. */
+export interface ChangeReport {
+  progress?: (p: StepProgress) => void | Promise<void>;
+  outcome?: (o: ChangeOutcome) => void;
+}
+
+export type Reviewed = { ok: true; kept: KeptPlan } | { ok: false; summary: string; refusals: ChangeRefusal[] };
+
+/** What was read before planning, for people (the CLI prints it). */
+export interface ReadNotes {
+  /** Set when the readers were assumed from the file's generation. */
+  readersAssumed?: string;
+  /** Why the live bus is unknown, when it is. */
+  liveProblem?: string;
+}
+
+export type ChangedNow = { summary: string; read?: ReadNotes; intents: HotplugIntentInput[]; timings: { readMs: number; planMs: number } } & (
+  | { status: "refused"; refusals: ChangeRefusal[] }
+  | { status: "dry-run"; plan: PlanOk }
+  | { status: "done" | "failed"; plan: PlanOk; outcome: ChangeOutcome }
+);
+
+export interface ChangeNowOptions {
+  /** Only read and plan (without the lock); change nothing. */
+  dryRun?: boolean;
+  /** Override the plan's wait for the guest to release a device (ms). */
+  deviceDeletedTimeoutMs?: number;
+  /** How long to wait for another operation's lock on the instance (default 10 s). */
+  lockTimeoutMs?: number;
+  report?: ChangeReport;
+}
+
+type Planned = { ok: true; plan: PlanOk; intents: HotplugIntentInput[] } | { ok: false; refusals: ChangeRefusal[]; intents: HotplugIntentInput[] };
+
+export class HotplugChanges {
+  readonly kept: KeptPlans;
+  /** Changes running now, per node. */
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly deps: ChangeDeps) {
+    this.kept = new KeptPlans(deps.planTtlMs);
+  }
+
+  /** Whether a change is being applied on the node now. */
+  changing(nodeId: string): boolean {
+    return (this.inFlight.get(nodeId) ?? 0) > 0;
+  }
+
+  /** Runs `fn` counted as a change on the node (executePlan does not throw: it returns failures as outcomes). */
+  private async running<T>(nodeId: string, fn: () => Promise<T>): Promise<T> {
+    this.inFlight.set(nodeId, (this.inFlight.get(nodeId) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      this.inFlight.set(nodeId, (this.inFlight.get(nodeId) ?? 1) - 1);
+    }
+  }
+
+  /** Reads the instance (no lock), plans the change and keeps the plan for `apply`. */
+  async review(target: ChangeTarget, instance: string, asked: ChangeRequestInput): Promise<Reviewed> {
+    const request = this.parse(asked);
+    const summary = request.ok ? describeChange(request.request, instance) : `Change ${instance}`;
+    if (!request.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, request.refusals) };
+    const read = await this.read(target, instance, request.request, false);
+    if (!read.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, read.refusals) };
+    const planned = plan(read.state, request.request);
+    if (!planned.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
+    return { ok: true, kept: this.kept.keep({ nodeId: target.nodeId, instance, summary, plan: planned.plan, expectedRuntime: read.state.expectedRuntime }) };
+  }
+
+  /**
+   * Runs a kept plan (take it with `kept.take`). `connect` finds the node
+   * again; when that fails, the outcome says so and nothing ran.
+   */
+  async apply(kept: KeptPlan, connect: () => Promise<ChangeTarget>, report: ChangeReport = {}): Promise<ChangeOutcome> {
+    const outcome = await this.running(kept.nodeId, async () => {
+      let target: ChangeTarget;
+      try {
+        target = await connect();
+      } catch (err) {
+        return notStarted(kept.planId, `Connect to ${kept.nodeId}`, err);
+      }
+      return executePlan({
+        session: target.session,
+        root: target.root,
+        nodeId: target.nodeId,
+        instance: kept.instance,
+        plan: kept.plan,
+        expectedRuntime: kept.expectedRuntime,
+        journal: this.deps.journal,
+        planId: kept.planId,
+        ...(report.progress ? { onProgress: report.progress } : {}),
+      });
+    });
+    await this.finished(kept, outcome, report);
+    return outcome;
+  }
+
+  /** Takes the lock, reads the instance under it, plans and runs the change at once. */
+  async now(target: ChangeTarget, instance: string, asked: ChangeRequestInput, opts: ChangeNowOptions = {}): Promise<ChangedNow> {
+    const t0 = performance.now();
+    const request = this.parse(asked);
+    const summary = request.ok ? describeChange(request.request, instance) : `Change ${instance}`;
+    if (!request.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, request.refusals), intents: [], timings: { readMs: 0, planMs: 0 } };
+    const read = await this.read(target, instance, request.request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
+    const t1 = performance.now();
+    if (!read.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, read.refusals), intents: [], timings: { readMs: t1 - t0, planMs: 0 } };
+    const { state } = read;
+    const notes: ReadNotes = { ...(state.readersAssumed ? { readersAssumed: state.readersAssumed } : {}), ...(state.liveProblem ? { liveProblem: state.liveProblem } : {}) };
+    let handedOver = false;
+    try {
+      const planned = plan(state, request.request);
+      const timings = { readMs: t1 - t0, planMs: performance.now() - t1 };
+      const base = { summary, read: notes, intents: planned.intents, timings };
+      if (!planned.ok) return { ...base, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
+      if (opts.dryRun) return { ...base, status: "dry-run", plan: planned.plan };
+      handedOver = true;
+      const outcome = await this.running(target.nodeId, () =>
+        executePlan({
+          session: target.session,
+          root: target.root,
+          nodeId: target.nodeId,
+          instance,
+          plan: planned.plan,
+          expectedRuntime: state.expectedRuntime,
+          journal: this.deps.journal,
+          ...(state.lock ? { lock: state.lock } : {}),
+          ...(state.qmp ? { openQmp: state.qmp } : {}),
+          ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
+          ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
+        }),
+      );
+      await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
+      return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
+    } finally {
+      // Refused or dry run: nothing ran, let the instance go.
+      if (!handedOver) {
+        state.qmp?.close();
+        await state.lock?.release();
+      }
+    }
+  }
+
+  private parse(asked: ChangeRequestInput): { ok: true; request: ChangeRequest } | { ok: false; refusals: ChangeRefusal[] } {
+    const r = ChangeRequestSchema.safeParse(asked);
+    return r.success ? { ok: true, request: r.data } : { ok: false, refusals: intentIssues(r.error).map((m) => ({ code: "invalid-intent", message: `Invalid request: ${m}` })) };
+  }
+
+  /** The instance as the plan needs it; what cannot be planned on is a refusal, any other failure is thrown. */
+  private async read(
+    target: ChangeTarget,
+    instance: string,
+    request: ChangeRequest,
+    /** Read under the instance's lock, waiting this long for it; false: no lock. */
+    locked: false | { lockTimeoutMs?: number | undefined },
+  ): Promise<{ ok: true; state: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> } | { ok: false; refusals: ChangeRefusal[] }> {
+    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}) };
+    try {
+      const state = locked
+        ? await gatherInstanceStateLocked(target.session, instance, { ...opts, ...(locked.lockTimeoutMs !== undefined ? { lockTimeoutMs: locked.lockTimeoutMs } : {}) })
+        : await gatherInstanceState(target.session, instance, opts);
+      return { ok: true, state };
+    } catch (err) {
+      if (err instanceof InstanceStateError) return { ok: false, refusals: [{ code: "runtime-unreadable", message: err.message }] };
+      if (err instanceof InstanceLockedError) return { ok: false, refusals: [{ code: "locked", message: err.message }] };
+      throw err;
+    }
+  }
+
+  /** Records a refusal (every path records them alike) and hands the refusals back. */
+  private async refused(nodeId: string, instance: string, summary: string, refusals: ChangeRefusal[]): Promise<ChangeRefusal[]> {
+    await this.deps.record?.({ nodeId, instance, summary: `${summary}: refused`, outcome: "refused", detail: refusals.map((r) => r.message).join("\n") });
+    return refusals;
+  }
+
+  private async finished(c: Pick<KeptPlan, "planId" | "nodeId" | "instance" | "summary" | "plan">, outcome: ChangeOutcome, report: ChangeReport): Promise<void> {
+    report.outcome?.(outcome);
+    const words = describeOutcome(outcome, c.plan.slot);
+    await this.deps.record?.({
+      nodeId: c.nodeId,
+      instance: c.instance,
+      planId: c.planId,
+      summary: c.summary,
+      outcome: outcome.ok ? "succeeded" : "failed",
+      ...(outcome.ok ? {} : { detail: [words.message, ...words.undone.map((u) => `undone: ${u}`)].join("\n") }),
+    });
+  }
+}
+
+/** The request completed against the instance and its parts planned as one plan. */
+function plan(read: GatheredState, request: ChangeRequest): Planned {
+  const completed = completeChange(request, read.state, { uuid: newDeviceUuid, mac: newMac });
+  if (!completed.ok) return { ok: false, refusals: completed.refusals, intents: [] };
+  const p = planComposed(read.state, completed.intents);
+  return p.ok ? { ok: true, plan: p, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
+}
+
+/** The outcome of a change that failed before its first step: nothing ran. */
+function notStarted(planId: string, describe: string, err: unknown): ChangeFailed {
+  return {
+    ok: false,
+    planId,
+    cause: failureCause(err, false),
+    failedStep: { index: -1, kind: "precheck", describe },
+    error: { name: err instanceof Error ? err.name : "Error", message: err instanceof Error ? err.message : String(err) },
+    stepsDone: 0,
+    undone: [],
+    notUndone: [],
+    runtimeUnchanged: true,
+    notes: [],
+  };
+}

@@ -1,0 +1,283 @@
+// One run of a plan: everything the steps share while it lasts. The QMP
+// session (opened when a step needs it, closed before node-side steps and
+// the write), node-side requests sent ahead as one chain (node-chain.ts), the undo stack,
+// the lock, the journal entry made while the live steps run, and how a
+// failure is rolled back and reported. The steps themselves are in
+// step-kinds.ts; executor.ts walks the plan.
+import { randomUUID } from "node:crypto";
+import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
+import type { QmpClient } from "../qmp/client.js";
+import { RuntimeChangedError, RuntimeFileError } from "../on-node/runtime-store.js";
+import type { Journal, JournalEntry } from "./journal.js";
+import type { HeldLock, InstanceLocks } from "../on-node/instance-lock.js";
+import { instancePaths, type InstancePaths } from "../../shared/on-node/layout.js";
+import type { ChangeFailed, ChangeSucceeded, PlanOk, PlanStep, PlanStepKind, ProgressKind, StepProgress, VerifiedDevice } from "../../shared/hotplug/index.js";
+import type { LivePciDevice } from "../../shared/qmp/query-pci.js";
+import { livePci, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
+import type { ChainedRequest } from "../on-node/node-helper.js";
+import { NodeChain } from "./node-chain.js";
+import { NEXT_STEP, StepFailure, failureCause } from "./step-failure.js";
+
+export interface ExecutePlanOptions {
+  session: NodeSession;
+  root: string;
+  /** How the journal names this node (RuntimeStore.nodeId). */
+  nodeId: string;
+  instance: string;
+  plan: PlanOk;
+  /** The runtime file's bytes the plan was made from. */
+  expectedRuntime: Buffer;
+  journal: Journal;
+  /** Defaults to InstanceLocks(session, root). */
+  locks?: InstanceLocks;
+  /**
+   * A lock already held on the instance, taken with the runtime file read
+   * under it (gatherInstanceStateLocked): used instead of taking one, and
+   * released when the run ends.
+   */
+  lock?: HeldLock;
+  /** An open QMP session to the instance (closed when the run no longer needs it). */
+  openQmp?: QmpClient;
+  lockTimeoutMs?: number;
+  /**
+   * Awaited, so a caller (or a test) can hold the run between steps; except
+   * that consecutive node-side steps go to the node as one chain, so holding
+   * after one of them does not hold the next.
+   */
+  onProgress?: (e: StepProgress) => void | Promise<void>;
+  planId?: string;
+  qmp?: QmpTimeouts;
+  /** Override the plan's wait for DEVICE_DELETED (ms). */
+  deviceDeletedTimeoutMs?: number;
+}
+
+/** What undoes one done thing, run newest first if a later step fails. */
+export interface UndoEntry {
+  index: number;
+  kind: PlanStepKind;
+  describe: string;
+  /** Resolves to extra words for the UI, if any. */
+  run: () => Promise<string | void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class PlanRun {
+  readonly session: NodeSession;
+  readonly instance: string;
+  readonly plan: PlanOk;
+  readonly planId: string;
+  readonly paths: InstancePaths;
+  readonly total: number;
+  readonly notes: string[] = [];
+  readonly undo: UndoEntry[] = [];
+  /** Done things no undo can take back (a device the guest released). */
+  readonly irreversible: string[] = [];
+  readonly verified: VerifiedDevice[] = [];
+  stepsDone = 0;
+  lock: HeldLock | undefined;
+  /** Set by the write step. */
+  written: ChangeSucceeded["written"] | undefined;
+  /** The write request went out: from then on a lost connection may have replaced the file. */
+  writeAttempted = false;
+  sshClosed = false;
+  /** query-pci as read by the node-side step at `afterStep`, right after its change. */
+  freshPci: { afterStep: number; devices: LivePciDevice[] } | undefined;
+
+  private qmp: QmpClient | undefined;
+  private readonly onSshClose = () => {
+    this.sshClosed = true;
+  };
+  /** The node-side steps, sent ahead in chains. */
+  readonly chain: NodeChain;
+  private journaling: Promise<JournalEntry> | undefined;
+
+  constructor(
+    readonly opts: ExecutePlanOptions,
+    /** The node helper request a node-side step makes (undefined for other steps). */
+    nodeRequest: (run: PlanRun, index: number, step: PlanStep) => ChainedRequest | undefined,
+  ) {
+    this.session = opts.session;
+    this.instance = opts.instance;
+    this.plan = opts.plan;
+    this.planId = opts.planId ?? randomUUID();
+    this.paths = instancePaths(opts.root, opts.instance);
+    this.total = opts.plan.steps.length;
+    this.qmp = opts.openQmp;
+    this.chain = new NodeChain(opts.session, opts.plan.steps, (index, step) => nodeRequest(this, index, step), () => this.closeQmp());
+    this.session.client.once("close", this.onSshClose);
+  }
+
+  async emit(e: Omit<StepProgress, "total">): Promise<void> {
+    try {
+      await this.opts.onProgress?.({ ...e, total: this.total });
+    } catch {
+      // A broken progress listener must not break the change it reports on.
+    }
+  }
+
+  // ---- the QMP session
+
+  async ensureQmp(): Promise<QmpClient> {
+    if (!this.qmp) this.qmp = await openQmp(this.session, this.paths.qmp, this.opts.qmp);
+    return this.qmp;
+  }
+
+  closeQmp(): void {
+    this.qmp?.close();
+    this.qmp = undefined;
+  }
+
+  /**
+   * A session handed over but first needed by the node-side fd passer (which
+   * connects itself; the socket serves one client): let it go now, so QEMU
+   * has taken the hang-up by the time the passer knocks.
+   */
+  dropSessionNeededByPasser(): void {
+    if (this.qmp && this.plan.steps.find((st) => st.kind === "qmp" || st.kind === "node-pass-fd" || st.kind === "verify")?.kind === "node-pass-fd") this.closeQmp();
+  }
+
+  async present(q: QmpClient, id: string): Promise<boolean> {
+    if (q.supports("qom-list")) return (await peripherals(q)).has(id);
+    return (await livePci(q)).some((d) => d.qdevId === id);
+  }
+
+  /** Resolves once `id` is gone (DEVICE_DELETED or no longer on the bus); throws on timeout. */
+  async waitGone(id: string, timeoutMs: number): Promise<"event" | "gone"> {
+    const q = await this.ensureQmp();
+    const deadline = Date.now() + timeoutMs;
+    const ev = q
+      .waitForEvent((e) => (e.event === "DEVICE_DELETED" || e.event === "DEVICE_UNPLUG_GUEST_ERROR") && e.data?.device === id, timeoutMs, `DEVICE_DELETED for ${id}`)
+      .catch(() => null);
+    for (;;) {
+      const e = await Promise.race([ev, sleep(300).then(() => undefined)]);
+      if (e) {
+        if (e.event === "DEVICE_UNPLUG_GUEST_ERROR") {
+          throw new StepFailure("guest-holds-device", `The guest refused to release ${id} (DEVICE_UNPLUG_GUEST_ERROR): it is still in use by the guest.`, id);
+        }
+        return "event";
+      }
+      if (!(await this.present(q, id))) return "gone";
+      if (Date.now() >= deadline) {
+        throw new StepFailure(
+          "guest-holds-device",
+          `${id} is still in use by the guest: no DEVICE_DELETED within ${Math.round(timeoutMs / 100) / 10} s and it is still on the bus. Nothing was recorded.`,
+          id,
+        );
+      }
+    }
+  }
+
+  // ---- the plan around a step
+
+  /** The first step after `index` that is not a nic file (which leaves the bus alone). */
+  nextOnBus(index: number): number {
+    let i = index + 1;
+    while (this.plan.steps[i]?.kind === "node-nic-file") i++;
+    return i;
+  }
+
+  /** A NIC add's verify may use the bus as the fd-passing step read it, in its own QMP session. */
+  readsBusAfter(index: number): boolean {
+    const next = this.plan.steps[this.nextOnBus(index)];
+    return next?.kind === "verify" && next.bus === "pci";
+  }
+
+  /** MAC, uuid and seq of the NIC a tap belongs to (for the ifup script's environment). */
+  nicForTap(tap: string): { seq: number; mac: string; uuid: string } | undefined {
+    const file = this.plan.steps.find((s) => s.kind === "node-nic-file" && s.action === "write" && s.tap === tap);
+    if (!file || file.kind !== "node-nic-file") return undefined;
+    const nic = this.plan.runtimeAfter.nics[file.seq];
+    return nic ? { seq: file.seq, mac: nic.mac ?? "", uuid: nic.uuid ?? "" } : undefined;
+  }
+
+  // ---- the journal
+
+  /**
+   * The journal's pending entry, made while the live steps run (the bytes
+   * come from the plan), so the write step waits for no local disk.
+   */
+  journalEntry(): Promise<JournalEntry> {
+    this.journaling ??= this.opts.journal.prepare(this.opts.nodeId, {
+      root: this.opts.root,
+      instance: this.instance,
+      planId: this.planId,
+      content: this.plan.fileTextAfter,
+      expected: this.opts.expectedRuntime,
+    });
+    return this.journaling;
+  }
+
+  /** A prepared entry whose write never started is not a write: drop it. */
+  private async dropUnusedEntry(): Promise<void> {
+    if (!this.journaling || this.writeAttempted) return;
+    await this.journaling.then((e) => this.opts.journal.discard(e)).catch(() => undefined);
+  }
+
+  // ---- the end of a run
+
+  succeeded(): ChangeSucceeded | undefined {
+    if (!this.written) return undefined;
+    return { ok: true, planId: this.planId, stepsDone: this.stepsDone, verified: this.verified, written: this.written, notes: this.notes };
+  }
+
+  private async rollback(): Promise<{ undone: string[]; notUndone: string[] }> {
+    const undone: string[] = [];
+    const notUndone: string[] = await this.chain.settle();
+    for (const u of [...this.undo].reverse()) {
+      if (this.sshClosed) {
+        notUndone.push(`${u.describe}: the SSH connection is gone`);
+        continue;
+      }
+      await this.emit({ index: u.index, kind: u.kind, describe: u.describe, state: "undoing" });
+      try {
+        const detail = await u.run();
+        undone.push(detail ? `${u.describe} (${detail})` : u.describe);
+        await this.emit({ index: u.index, kind: u.kind, describe: u.describe, state: "undone", ...(detail ? { detail } : {}) });
+      } catch (err) {
+        notUndone.push(`${u.describe}: ${(err as Error).message}`);
+      }
+    }
+    this.closeQmp();
+    return { undone, notUndone: [...notUndone, ...this.irreversible] };
+  }
+
+  /** Undo what was done, and say what failed, what was undone and what to do next. */
+  async fail(index: number, kind: ProgressKind, describe: string, err: unknown, device?: string): Promise<ChangeFailed> {
+    // ssh2 may report the lost socket before its "close" event: undo nothing over a dead link.
+    if (err instanceof SshConnectionLostError) this.sshClosed = true;
+    const cause = failureCause(err, this.sshClosed);
+    const { undone, notUndone } = await this.rollback();
+    const runtimeUnchanged = !(this.writeAttempted && !(err instanceof RuntimeChangedError) && !(err instanceof RuntimeFileError) && cause === "connection-lost");
+    const dev = (err instanceof StepFailure && err.device) || device;
+    const where = index >= 0 ? `Step ${index + 1}/${this.total} (${kind}: ${describe})` : `Before the first step (${describe})`;
+    const parts = [
+      `${where} failed${dev ? ` for ${dev}` : ""}: ${(err as Error).message ?? String(err)}`,
+      undone.length ? `Undone: ${undone.join("; ")}.` : this.undo.length === 0 ? "Nothing had been changed yet." : "",
+      notUndone.length ? `NOT undone: ${notUndone.join("; ")}.` : "",
+      runtimeUnchanged
+        ? `The runtime file of ${this.instance} was left as it was.`
+        : `The connection died while the runtime file was being replaced: it holds either the old or the new bytes (never a mix); the journal keeps the write as pending.`,
+      `Next: ${NEXT_STEP[cause]}`,
+    ].filter((s) => s.length > 0);
+    return {
+      ok: false,
+      planId: this.planId,
+      cause,
+      failedStep: { index, kind, describe, ...(dev ? { device: dev } : {}) },
+      error: { name: err instanceof Error ? err.name : "Error", message: parts.join(" ") },
+      stepsDone: this.stepsDone,
+      undone,
+      notUndone,
+      runtimeUnchanged,
+      notes: this.notes,
+    };
+  }
+
+  /** Whatever happened: no QMP session left open, the lock freed, an unused journal entry dropped. */
+  async end(): Promise<void> {
+    this.closeQmp();
+    this.session.client.off("close", this.onSshClose);
+    await Promise.all([this.lock?.release().catch(() => undefined), this.dropUnusedEntry()]);
+  }
+}

@@ -1,0 +1,271 @@
+// What the executor knows about each kind of plan step, side by side: the
+// device it concerns (named when it fails), the node helper request it
+// makes (node-side steps, sent in a chain with their neighbours), how it is
+// done, and what undoes it. Adding a step kind means adding one entry here.
+import { QmpError } from "../qmp/client.js";
+import { RuntimeStore } from "../on-node/runtime-store.js";
+import { NicFileOut, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper, type ChainedRequest } from "../on-node/node-helper.js";
+import { FDSET_PLACEHOLDER, type PlanStep, type PlanStepKind, type PlanStepOf, type QmpCall, type QmpStep } from "../../shared/hotplug/index.js";
+import { displayPciAddr } from "../../shared/slots/index.js";
+import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
+import { livePci, liveScsi } from "./qmp-session.js";
+import { StepFailure } from "./step-failure.js";
+import type { PlanRun, UndoEntry } from "./plan-run.js";
+
+/** What a step did: words for the UI, and what undoes it (pushed even when `failure` is set). */
+export interface StepDone {
+  detail?: string;
+  undo?: Omit<UndoEntry, "index">[];
+  /** Only part of the step ran: its undo covers that part, and the run fails with this. */
+  failure?: Error;
+}
+
+export interface StepKind<S extends PlanStep> {
+  /** The device the step concerns, for messages. */
+  device(step: S): string | undefined;
+  /** Node-side steps only: the helper request that does it. */
+  request?(run: PlanRun, index: number, step: S): ChainedRequest;
+  /** Do it. Throws when nothing of it stands. */
+  run(run: PlanRun, index: number, step: S): Promise<StepDone>;
+}
+
+const VERIFY_TRIES = 5;
+const VERIFY_PAUSE_MS = 400;
+const UNDO_DELETE_WAIT_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function isMissingError(err: unknown): boolean {
+  return err instanceof QmpError && (err.errorClass === "DeviceNotFound" || /not found|cannot find|failed to find/i.test(err.desc));
+}
+
+function qmpDevice(call: QmpCall): string | undefined {
+  const a = call.arguments;
+  return typeof a.id === "string" ? a.id : typeof a["node-name"] === "string" ? a["node-name"] : undefined;
+}
+
+/** The undo of a QMP command that ran: its `undo` call (and, for device_del, the wait for the device to go). */
+function qmpUndo(run: PlanRun, step: QmpStep, call: QmpCall): Omit<UndoEntry, "index"> {
+  return {
+    kind: "qmp",
+    describe: `${call.command} ${qmpDevice(step) ?? ""} (undo of ${step.command})`.replace(/ {2,}/g, " "),
+    run: async () => {
+      const q = await run.ensureQmp();
+      try {
+        await q.execute(call.command, call.arguments);
+      } catch (err) {
+        if (isMissingError(err)) return `${call.command}: already gone`;
+        throw err;
+      }
+      if (call.command === "device_del" && typeof call.arguments.id === "string") {
+        // The backend (netdev/block node) can only go once the device has.
+        await run.waitGone(call.arguments.id, UNDO_DELETE_WAIT_MS);
+      }
+    },
+  };
+}
+
+const qmp: StepKind<PlanStepOf<"qmp">> = {
+  device: qmpDevice,
+  async run(run, _index, step) {
+    const q = await run.ensureQmp();
+    try {
+      await q.execute(step.command, step.arguments);
+    } catch (err) {
+      if (step.tolerateMissing && isMissingError(err)) {
+        run.notes.push(`${step.command} ${qmpDevice(step) ?? ""}: nothing to delete (${(err as QmpError).desc}); fine.`.replace(/ {2,}/g, " "));
+        return {};
+      }
+      throw err;
+    }
+    return step.undo ? { undo: [qmpUndo(run, step, step.undo)] } : {};
+  },
+};
+
+const tapCreate: StepKind<PlanStepOf<"node-tap-create">> = {
+  device: (step) => `tap ${step.tap}`,
+  request(run, _index, step) {
+    const nic = run.nicForTap(step.tap);
+    const env: Record<string, string> = { INSTANCE: run.instance, MODE: step.mode, INTERFACE: step.tap, TAGS: "" };
+    if (nic) Object.assign(env, { MAC: nic.mac, INTERFACE_INDEX: String(nic.seq), INTERFACE_UUID: nic.uuid });
+    if (step.link) env.LINK = step.link;
+    if (step.mode === "bridged" && step.link) env.BRIDGE = step.link;
+    if (step.vlan) env.VLAN = step.vlan;
+    return { op: "tap-create", args: { tap: step.tap, link: step.link, mode: step.mode, root: run.opts.root, env, instance: run.opts.instance }, schema: TapCreateOut };
+  },
+  async run(run, index, step) {
+    const r = await run.chain.answer(index, step, TapCreateOut);
+    const how = `tap ${step.tap}: ${r.how}${r.master ? ` (master ${r.master})` : ""}`;
+    run.notes.push(how);
+    return {
+      detail: how,
+      undo: [
+        {
+          kind: step.kind,
+          describe: `delete tap ${step.tap} on the node`,
+          run: async () => {
+            const d = await runNodeHelper(run.session, "tap-remove", { tap: step.tap, instance: run.opts.instance }, TapRemoveOut);
+            return d.removed ? undefined : `tap ${step.tap} was already gone`;
+          },
+        },
+      ],
+    };
+  },
+};
+
+const tapRemove: StepKind<PlanStepOf<"node-tap-remove">> = {
+  device: (step) => (step.tap ? `tap ${step.tap}` : undefined),
+  request: (run, _index, step) => ({ op: "tap-remove", args: { tap: step.tap, nicFile: `${run.paths.nicDir}/${step.seq}`, instance: run.opts.instance }, schema: TapRemoveOut }),
+  async run(run, index, step) {
+    const r = await run.chain.answer(index, step, TapRemoveOut);
+    const what = r.removed ? `deleted tap ${r.tap}` : `no tap to delete${r.tap ? ` (${r.tap} is already gone)` : ""}`;
+    run.notes.push(what);
+    return { detail: what };
+  },
+};
+
+const nicFile: StepKind<PlanStepOf<"node-nic-file">> = {
+  device: (step) => `nic/${step.instance}/${step.seq}`,
+  request: (run, _index, step) => ({ op: "nic-file", args: { path: `${run.paths.nicDir}/${step.seq}`, action: step.action, content: step.tap ?? "" }, schema: NicFileOut }),
+  async run(run, index, step) {
+    const path = `${run.paths.nicDir}/${step.seq}`;
+    const r = await run.chain.answer(index, step, NicFileOut);
+    return {
+      undo: [
+        {
+          kind: step.kind,
+          describe: `restore ${path}`,
+          run: async () => {
+            await runNodeHelper(run.session, "nic-file", r.previous === null ? { path, action: "remove" } : { path, action: "write", content: r.previous }, NicFileOut);
+          },
+        },
+      ],
+    };
+  },
+};
+
+const passFd: StepKind<PlanStepOf<"node-pass-fd">> = {
+  device: (step) => step.commands.map(qmpDevice).find((d) => d !== undefined),
+  request: (run, index, step) => ({
+    op: "pass-fd",
+    args: {
+      socket: run.paths.qmp,
+      mechanism: step.mechanism,
+      source: step.source,
+      fdnames: step.fdnames,
+      commands: step.commands.map((c) => ({ command: c.command, arguments: c.arguments })),
+      placeholder: FDSET_PLACEHOLDER,
+      timeoutS: 10,
+      readAfter: run.readsBusAfter(index) ? ["query-pci"] : [],
+    },
+    schema: PassFdOut,
+  }),
+  async run(run, index, step) {
+    const r = await run.chain.answer(index, step, PassFdOut);
+    if (run.readsBusAfter(index) && r.after.length === 1) {
+      run.freshPci = { afterStep: index, devices: liveSlotsFromQueryPci(QueryPciResultSchema.parse(r.after[0])) };
+    }
+    const passing = r.results.filter((x) => x.command === "getfd" || x.command === "add-fd");
+    const failedPass = passing.find((x) => !x.ok);
+    if (failedPass) throw new QmpError(failedPass.command, failedPass.error?.class ?? "GenericError", failedPass.error?.desc ?? "failed");
+    const ran = r.results.slice(passing.length);
+    // Each command that ran is undone on its own if anything later fails, this step's own commands included.
+    const undo: Omit<UndoEntry, "index">[] = [];
+    for (const [i, c] of step.commands.entries()) {
+      const res = ran[i];
+      if (!res) return { undo, failure: new StepFailure("other", `The node-side step stopped before ${c.command} (${c.describe}) without saying why.`, qmpDevice(c)) };
+      if (!res.ok) {
+        if (c.command === "remove-fd") {
+          // Best effort, as in Ganeti: the block node holds its own reference.
+          run.notes.push(`remove-fd failed (${res.error?.desc ?? "?"}); the fd set is dropped when QEMU no longer uses it.`);
+          break;
+        }
+        return { undo, failure: new StepFailure("qmp-refused", `QEMU refused ${c.command} (${c.describe}): ${res.error?.desc ?? "?"} (${res.error?.class ?? "?"})`, qmpDevice(c)) };
+      }
+      if (c.undo) undo.push(qmpUndo(run, c, c.undo));
+    }
+    return { undo, detail: `passed ${step.mechanism === "getfd" ? step.fdnames.join(", ") : `fd set ${r.fdset ?? "?"}`} over ${run.paths.qmp}` };
+  },
+};
+
+const waitDeviceDeleted: StepKind<PlanStepOf<"wait-device-deleted">> = {
+  device: (step) => step.id,
+  async run(run, index, step) {
+    await run.emit({ index, kind: step.kind, describe: step.describe, state: "waiting-guest" });
+    const how = await run.waitGone(step.id, run.opts.deviceDeletedTimeoutMs ?? step.timeoutMs);
+    run.irreversible.push(`${step.id} was removed from the running instance (the guest released it); undo cannot put it back, so the live bus no longer has what the runtime file lists`);
+    return { detail: how === "event" ? `DEVICE_DELETED for ${step.id}` : `${step.id} left the bus` };
+  },
+};
+
+const verify: StepKind<PlanStepOf<"verify">> = {
+  device: (step) => step.id,
+  async run(run, index, step) {
+    let lastSeen = "";
+    for (let attempt = 1; attempt <= VERIFY_TRIES; attempt++) {
+      // The first look may use the bus as the last step that touched it read it, in its own session.
+      const fresh = attempt === 1 && run.freshPci && run.nextOnBus(run.freshPci.afterStep) === index ? run.freshPci.devices : undefined;
+      run.freshPci = undefined;
+      if (step.bus === "pci") {
+        const live = fresh ?? (await livePci(await run.ensureQmp()));
+        const here = live.find((d) => d.qdevId === step.id && d.function === 0);
+        if (step.expect === "present" && here && (step.slot === undefined || here.slot === step.slot)) return verified(run, step);
+        if (step.expect === "absent" && !here) return verified(run, step);
+        lastSeen = here ? `query-pci shows ${step.id} at ${displayPciAddr(here.slot)}` : `query-pci does not show ${step.id}`;
+      } else {
+        const q = await run.ensureQmp();
+        const scsi = await liveScsi(q);
+        const here = scsi.find((t) => t.qdevId === step.id);
+        if (step.expect === "present" && here && (step.scsiId === undefined || here.scsiId === step.scsiId)) return verified(run, step);
+        if (step.expect === "absent" && !here && !(await run.present(q, step.id))) return verified(run, step);
+        lastSeen = here ? `${step.id} is attached at SCSI target ${here.scsiId}` : `${step.id} is not attached`;
+      }
+      if (attempt < VERIFY_TRIES) await sleep(VERIFY_PAUSE_MS);
+    }
+    throw new StepFailure(
+      "verify-failed",
+      `The live bus does not match the plan: expected ${step.id} ${step.expect}${step.slot !== undefined ? ` at ${displayPciAddr(step.slot)}` : step.scsiId !== undefined ? ` at SCSI target ${step.scsiId}` : ""}, but ${lastSeen}.`,
+      step.id,
+    );
+  },
+};
+
+function verified(run: PlanRun, step: PlanStepOf<"verify">): StepDone {
+  run.verified.push({ id: step.id, bus: step.bus, expect: step.expect, ...(step.slot !== undefined ? { slot: step.slot } : {}), ...(step.scsiId !== undefined ? { scsiId: step.scsiId } : {}) });
+  return {};
+}
+
+const writeRuntime: StepKind<PlanStepOf<"write-runtime">> = {
+  device: (step) => `${step.instance}.runtime`,
+  async run(run, index, step) {
+    run.closeQmp();
+    const prepared = await run.journalEntry();
+    // Known lost before the request went out: then the file is surely untouched.
+    if (run.sshClosed) throw new StepFailure("connection-lost", `The SSH connection to ${run.session.label} was gone before the write was sent, so the runtime file was not written.`);
+    run.writeAttempted = true;
+    const store = new RuntimeStore(run.session, run.opts.nodeId);
+    // The last step: the node frees the lock in the same request once the file is replaced.
+    const last = index === run.total - 1 && run.lock?.held ? run.lock.handOver() : undefined;
+    const { entry, unlocked } = await run.opts.journal.commit(store, prepared, last ? { unlock: last.token } : {});
+    if (unlocked) last?.released();
+    run.written = { generation: step.generation, journalEntryId: entry.id };
+    return { detail: `journal entry ${entry.id}` };
+  },
+};
+
+/** Every step kind, keyed by kind. */
+export const STEP_KINDS: { [K in PlanStepKind]: StepKind<PlanStepOf<K>> } = {
+  qmp,
+  "node-tap-create": tapCreate,
+  "node-tap-remove": tapRemove,
+  "node-nic-file": nicFile,
+  "node-pass-fd": passFd,
+  "wait-device-deleted": waitDeviceDeleted,
+  verify,
+  "write-runtime": writeRuntime,
+};
+
+/** The entry for a step's kind. */
+export function stepKindOf<S extends PlanStep>(step: S): StepKind<S> {
+  return STEP_KINDS[step.kind] as unknown as StepKind<S>;
+}
