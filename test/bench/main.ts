@@ -17,6 +17,7 @@ import { benchHotplug } from "./hotplug.js";
 import { benchInventory, startPausedInstances } from "./inventory.js";
 import { addStoppedInstances, benchUi, CHROMIUM } from "./ui.js";
 import { mib, round } from "./stats.js";
+import { TSX_NODE_FLAGS } from "../support/tsx.js";
 
 const execFileP = promisify(execFile);
 const REPO = resolve(__dirname, "../..");
@@ -50,7 +51,7 @@ function appMemoryChild(lab: LabNode, expected: number): Promise<Record<string, 
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
-      ["--expose-gc", "--import", "tsx", "--import", join(REPO, "scripts/text-loader.mjs"), join(__dirname, "app-memory.ts"), JSON.stringify({ info: lab.info, expected })],
+      ["--expose-gc", ...TSX_NODE_FLAGS, join(__dirname, "app-memory.ts"), JSON.stringify({ info: lab.info, expected })],
       { cwd: REPO, timeout: 120_000, maxBuffer: 4 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`memory child failed: ${stderr.trim() || err.message}`));

@@ -77,8 +77,9 @@ describe("the CLI when the SSH connection is cut during the handshake", () => {
     const r = await nicAddThroughRelay(1 << 30, "up", ["--dry-run"]);
     expect(r.cut).toBeNull();
     expect(r.code).toBe(1);
-    const out = JSON.parse(r.stdout) as { status: string; error: { message: string } };
-    expect(out.status).toBe("error");
-    expect(out.error.message).toMatch(/alpha\.lab/);
+    // The lab node has no instance alpha.lab: the change path refuses it, naming it.
+    const out = JSON.parse(r.stdout) as { status: string; refusals: { message: string }[] };
+    expect(out.status).toBe("refused");
+    expect(out.refusals.map((x) => x.message).join("\n")).toMatch(/alpha\.lab/);
   });
 });

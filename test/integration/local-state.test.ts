@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { Journal } from "../../electron/hotplug/journal.js";
 import { ActivityLog, ACTIVITY_FILE, ACTIVITY_PREVIOUS_FILE } from "../../electron/app/activity-log.js";
+import { TSX_NODE_FLAGS } from "../support/tsx.js";
 
 const repo = resolve(__dirname, "../..");
 const STRACE = "/usr/bin/strace";
@@ -32,7 +33,7 @@ function traced(mode: string, target: string): Promise<{ out: string; trace: str
   return new Promise((done, fail) => {
     execFile(
       STRACE,
-      ["-f", "-y", "-qq", "-s", "0", "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2,read,pread64,write,pwrite64", "-o", log, process.execPath, "--import", "tsx", join(repo, "test/integration/local-state-writer.ts"), mode, target],
+      ["-f", "-y", "-qq", "-s", "0", "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2,read,pread64,write,pwrite64", "-o", log, process.execPath, ...TSX_NODE_FLAGS, join(repo, "test/integration/local-state-writer.ts"), mode, target],
       { cwd: repo, timeout: 60_000 },
       async (err, stdout, stderr) => {
         if (err) return fail(new Error(`${mode} failed: ${stderr}`));

@@ -18,6 +18,7 @@ import { createInterface, type Interface } from "node:readline";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { ClientMessageSchema, WIRE_PATH, WIRE_PROTOCOL_PREFIX } from "../../shared/ipc/wire.js";
+import { TSX_NODE_FLAGS } from "../support/tsx.js";
 
 const repo = resolve(__dirname, "../..");
 const SEED = Number(process.env.FUZZ_SEED ?? 20_130_013);
@@ -44,7 +45,7 @@ beforeAll(async () => {
   delete env.DISPLAY;
   delete env.WAYLAND_DISPLAY;
   delete env.BROWSER;
-  target = spawn(process.execPath, ["--import", "tsx", join(repo, "test/integration/web-host-fuzz-target.ts"), join(dir, "data")], { cwd: repo, env, stdio: ["pipe", "pipe", "inherit"] });
+  target = spawn(process.execPath, [...TSX_NODE_FLAGS, join(repo, "test/integration/web-host-fuzz-target.ts"), join(dir, "data")], { cwd: repo, env, stdio: ["pipe", "pipe", "inherit"] });
   lines = createInterface({ input: target.stdout! });
   const up = JSON.parse(await nextLine()) as { port: number; token: string };
   port = up.port;
