@@ -19,7 +19,7 @@ import {
 } from "../../shared/runtime";
 import { dumpGanetiJson, fromPlain } from "../../shared/pyjson";
 import { FX, readFixture, runtimeFixtures } from "../unit/runtime-fixtures";
-import { GANETI_216, GANETI_30, GANETI_31, PYTHON, ganeti, ok, ourDevices, requirePeer, theirDevices, type Op } from "./ganeti-peers";
+import { GANETI_216, GANETI_30, GANETI_31, PYTHON, ganeti, ok, ourDevices, requirePeer, theirDevices, withoutChroot, type Op } from "./ganeti-peers";
 
 const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024, "-device", "virtio-balloon", "-vnc", "0.0.0.0:5100"];
 const HV = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", scsi_controller_type: "virtio-scsi-pci" };
@@ -194,13 +194,6 @@ function caseText(c: Case): string {
   const freeDisks = c.generation === "A" ? [] : disks.filter((_, i) => !used.has(c.disks[i]!.slot));
   const top = c.generation === "A" ? [kvmCmd, nics, hvparams] : [kvmCmd, nics, hvparams, freeDisks];
   return dumpGanetiJson(fromPlain(top));
-}
-
-/** Ganeti's kvm_cmd with the first "-chroot DIR" taken out when "-vnc" is there (the 3.1.1+ rule). */
-function withoutChroot(cmd: unknown[]): unknown[] {
-  if (!cmd.includes("-vnc")) return cmd;
-  const i = cmd.indexOf("-chroot");
-  return i < 0 ? cmd : [...cmd.slice(0, i), ...cmd.slice(i + 2)];
 }
 
 describe("conformance: our in-memory upgrade against both loaders, on 300 generated files", () => {
