@@ -10,7 +10,8 @@
 //
 // Deterministic: fast-check draws the mutations with a fixed seed.
 // FUZZ_SEED=N, FUZZ_FILES=N and FUZZ_GANETI=N change the seed, the number of
-// files and the size of the Ganeti sample.
+// files and the size of the Ganeti sample; when one fails, FUZZ_FULL=1 shows
+// whole files instead of excerpts and FUZZ_DUMP=FILE writes every finding.
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import vm from "node:vm";
@@ -23,9 +24,6 @@ import {
   RuntimeReadError,
   RuntimeWriteError,
   driverForHvparams,
-  emptyRuntime,
-  newDisk,
-  newNic,
   parseRawRuntime,
   readRuntime,
   writeRuntime,
@@ -36,7 +34,7 @@ import {
 import type { LiveScsiTarget } from "../../shared/slots";
 import { GANETI_30, ganetiText, requirePeer, withoutChroot, type Op } from "../conformance/ganeti-peers";
 import { FuzzCase, caseBytes, type Seed } from "./fuzz-runtime-cases";
-import { FIXTURES, upstreamRuntimePath } from "./runtime-fixtures";
+import { FIXTURES, newDevicesRuntime, upstreamRuntimePath } from "./runtime-fixtures";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20130007);
 const FILES = Number(process.env.FUZZ_FILES ?? 10_000);
@@ -48,20 +46,6 @@ const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 // ------------------------------------------------------------------ seeds
-
-const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024, "-device", "virtio-balloon", "-vnc", "0.0.0.0:5100"];
-const HV = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", scsi_controller_type: "virtio-scsi-pci" };
-
-/** A runtime with PCI NICs, a PCI disk and SCSI disks, for Ganeti to write. */
-function forGanetiToWrite(): Runtime {
-  const rt = emptyRuntime(KVM, HV);
-  rt.nics.push(newNic({ uuid: "9e7c85f6-b6e5-4243-b27d-680b78c6d203", mac: "aa:00:00:12:34:56", link: "br0", slot: 12 }));
-  rt.nics.push(newNic({ uuid: "003fc157-66a8-4e6d-8b7e-ec4f69751396", mac: "aa:00:00:bf:2f:16", link: "br1", mode: "openvswitch", vlan: "100", slot: 16 }));
-  rt.disks.push(newDisk({ uuid: "932df160-7a22-4067-a566-7e0ca8386133", size: 10240, linkName: "/var/run/ganeti/instance-disks/inst1:0", slot: 13 }));
-  rt.disks.push(newDisk({ uuid: "7c079136-2573-4112-82d0-0d3d2aa90d8f", size: 1024, linkName: "/var/run/ganeti/instance-disks/inst1:1", scsiId: 0, driver: "scsi-hd", ivName: "disk/1" }));
-  rt.disks.push(newDisk({ uuid: "3edc32a2-8127-4b9d-a1c3-6d0f0a3c2b1e", size: 2048, linkName: "/var/run/ganeti/instance-disks/inst1:2", uri: "rbd:ganeti/img", scsiId: 3, driver: "scsi-block", ivName: "disk/2" }));
-  return rt;
-}
 
 /** Python's answer (it may hold NaN or Infinity) as plain values. */
 function ganetiPlain(ops: Op[]): GanetiAnswer[] {
@@ -90,7 +74,7 @@ function loadSeeds(): Seed[] {
     .sort()
     .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(path.join(FIXTURES, f))) }));
   const upstream = { name: "upstream kvm_runtime.json", bytes: new Uint8Array(readFileSync(upstreamRuntimePath())) };
-  const rt = forGanetiToWrite();
+  const rt = newDevicesRuntime();
   const ops: Op[] = [
     { op: "save", kvm_cmd: rt.kvmCmd, nics: rt.nics, hvparams: rt.hvparams, disks: rt.disks.map((e) => [e.disk, e.linkName, e.uri]) },
     ...ours.map((s) => ({ op: "load_file" as const, base64: Buffer.from(s.bytes).toString("base64") })),
