@@ -4,6 +4,11 @@
 // QEMU serves one client per QMP socket. A second client connects at the
 // kernel level but never gets a greeting, so a missing greeting is reported
 // as "busy", never as a silent hang.
+//
+// Whatever the peer sends, every call ends in one of the errors below within
+// its time limit: a line is held only up to MAX_LINE_CHARS, every message is
+// checked against its schema, and nothing thrown while reading escapes into
+// the stream's event handlers.
 import type { Duplex } from "node:stream";
 import { EventEmitter } from "node:events";
 import type { z } from "zod";
@@ -30,8 +35,8 @@ export class QmpError extends Error {
 }
 
 export class QmpTimeoutError extends Error {
-  constructor(what: string, ms: number) {
-    super(`No answer from QEMU to ${what} within ${ms} ms`);
+  constructor(what: string, ms: number, message = `No answer from QEMU to ${what} within ${ms} ms`) {
+    super(message);
     this.name = "QmpTimeoutError";
   }
 }
@@ -87,11 +92,48 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const MAX_LINE = 16 * 1024 * 1024;
+/**
+ * The longest line kept while waiting for its end. QEMU's largest answer we
+ * ask for (query-pci with every slot used, or query-commands) is tens of KiB.
+ */
+export const MAX_LINE_CHARS = 1024 * 1024;
+/** Events kept for waitForEvent: at most this many, and this many characters in all. */
+const RECENT_EVENTS = 256;
+const RECENT_EVENTS_CHARS = 1024 * 1024;
+
+/**
+ * The deepest nesting kept. query-pci nests about four levels per PCI bridge;
+ * deeper values would overflow the stack of a schema check or JSON.stringify.
+ */
+export const MAX_DEPTH = 128;
+
+/** Whether `v` nests deeper than `max` levels (iterative: it must not overflow itself). */
+function nestsDeeperThan(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, depth] = stack.pop() as [unknown, number];
+    if (typeof x !== "object" || x === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** `schema.parse`, failing with a QmpProtocolError that says what came instead. */
+function parseAs<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new QmpProtocolError(`${what}: ${issue ? `${issue.path.join(".") || "(the value)"}: ${issue.message}` : "unexpected shape"} (got ${JSON.stringify(value)?.slice(0, 200)})`);
+}
 
 export class QmpClient {
   readonly events = new EventEmitter();
-  private buffer = "";
+  /** The start of a line whose end has not come yet, in pieces. */
+  private partial: string[] = [];
+  private partialChars = 0;
+  /** Characters received before the greeting was complete (to tell a slow peer from a busy socket). */
+  private receivedChars = 0;
   /** Commands issued together (a pipelined batch) leave in one write. */
   private readonly outgoing = new WriteBatch((text) => {
     if (!this.closed) this.stream.write(text);
@@ -99,7 +141,8 @@ export class QmpClient {
   private nextId = 1;
   private pending = new Map<string, Pending>();
   private closed: Error | undefined;
-  private recentEvents: QmpEvent[] = [];
+  private recentEvents: { event: QmpEvent; chars: number }[] = [];
+  private recentEventsChars = 0;
   private greetingWaiter: ((g: unknown) => void) | undefined;
   greeting!: QmpGreeting;
   commands = new Set<string>();
@@ -109,9 +152,19 @@ export class QmpClient {
     private readonly options: Required<Omit<QmpConnectOptions, "cacheKey">>,
   ) {
     stream.setEncoding?.("utf8");
-    stream.on("data", (chunk: string | Buffer) => this.onData(typeof chunk === "string" ? chunk : chunk.toString("utf8")));
+    stream.on("data", (chunk: string | Buffer) => {
+      // Nothing thrown while reading may escape into the stream's event handler (an uncaught exception).
+      try {
+        this.onData(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
+      } catch (err) {
+        this.fail(() => new QmpClosedError(`reading a message failed: ${err instanceof Error ? err.message : String(err)}`));
+        this.stream.destroy();
+      }
+    });
     stream.on("close", () => this.fail(() => new QmpClosedError("the stream ended")));
-    stream.on("end", () => this.fail(() => new QmpClosedError("the stream ended")));
+    stream.on("end", () =>
+      this.fail(() => new QmpClosedError(this.partialChars ? `the stream ended in the middle of a message (${this.partialChars} characters of it came)` : "the stream ended")),
+    );
     stream.on("error", (err: Error) => this.fail(() => new QmpClosedError(err.message)));
   }
 
@@ -138,7 +191,15 @@ export class QmpClient {
     const client = new QmpClient(stream, options);
     const known = opts.cacheKey === undefined ? undefined : commandLists.get(opts.cacheKey);
     const greeting = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new QmpBusyError(options.label, options.greetingTimeoutMs)), options.greetingTimeoutMs);
+      const timer = setTimeout(() => {
+        const ms = options.greetingTimeoutMs;
+        // A busy socket sends nothing; a peer that sent part of a line is slow or broken.
+        reject(
+          client.receivedChars === 0
+            ? new QmpBusyError(options.label, ms)
+            : new QmpTimeoutError("its greeting", ms, `The QMP socket ${options.label} sent ${client.receivedChars} characters but no complete greeting within ${ms} ms`),
+        );
+      }, options.greetingTimeoutMs);
       client.greetingWaiter = (g) => {
         clearTimeout(timer);
         resolve(g);
@@ -157,13 +218,13 @@ export class QmpClient {
     firstDone.catch(() => undefined);
     try {
       const raw = await greeting;
-      client.greeting = QmpGreetingSchema.parse(raw);
+      client.greeting = parseAs(QmpGreetingSchema, raw, "the greeting");
       await negotiated;
       const signature = JSON.stringify(raw);
       if (known && known.greeting === signature) client.commands = known.commands;
       else {
         // Another build answers on this socket now (or nothing was known): ask it.
-        client.commands = new Set(QueryCommandsSchema.parse(await (listing ?? client.execute("query-commands"))).map((c) => c.name));
+        client.commands = new Set(parseAs(QueryCommandsSchema, await (listing ?? client.execute("query-commands")), "the answer to query-commands").map((c) => c.name));
         if (opts.cacheKey !== undefined) {
           commandLists.delete(opts.cacheKey);
           if (commandLists.size >= COMMAND_LISTS_MAX) commandLists.delete(commandLists.keys().next().value as string);
@@ -205,13 +266,13 @@ export class QmpClient {
       this.pending.set(id, { command, resolve, reject, timer });
       this.outgoing.add(`${JSON.stringify(message)}\n`);
     });
-    return opts.schema ? opts.schema.parse(value) : value;
+    return opts.schema ? parseAs(opts.schema, value, `the answer to ${command}`) : value;
   }
 
   /** Resolve with the first event (already received since connect, or arriving later) that matches. */
   waitForEvent(match: (e: QmpEvent) => boolean, timeoutMs: number, what = "a QMP event"): Promise<QmpEvent> {
-    const seen = this.recentEvents.find(match);
-    if (seen) return Promise.resolve(seen);
+    const seen = this.recentEvents.find((e) => match(e.event));
+    if (seen) return Promise.resolve(seen.event);
     return new Promise((resolve, reject) => {
       const onEvent = (e: QmpEvent) => {
         if (!match(e)) return;
@@ -246,19 +307,36 @@ export class QmpClient {
     return v ? `QEMU ${v.major}.${v.minor}.${v.micro}` : "QEMU";
   }
 
+  /** Splits lines, looking at each character once, and holds at most MAX_LINE_CHARS of an unfinished one. */
   private onData(chunk: string): void {
-    this.buffer += chunk;
-    if (this.buffer.length > MAX_LINE) {
-      this.fail(() => new QmpProtocolError(`a message longer than ${MAX_LINE} bytes`));
-      this.stream.destroy();
-      return;
-    }
+    if (this.closed) return;
+    if (this.greetingWaiter) this.receivedChars += chunk.length;
+    let start = 0;
     let nl: number;
-    while ((nl = this.buffer.indexOf("\n")) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.length > 0) this.onLine(line);
+    while ((nl = chunk.indexOf("\n", start)) >= 0) {
+      const piece = chunk.slice(start, nl);
+      start = nl + 1;
+      const length = this.partialChars + piece.length;
+      if (length > MAX_LINE_CHARS) return this.tooLong(length);
+      const line = this.partial.length ? this.partial.join("") + piece : piece;
+      this.partial = [];
+      this.partialChars = 0;
+      const trimmed = line.trim();
+      if (trimmed.length > 0) this.onLine(trimmed);
+      if (this.closed) return;
     }
+    if (start < chunk.length) {
+      this.partial.push(chunk.slice(start));
+      this.partialChars += chunk.length - start;
+      if (this.partialChars > MAX_LINE_CHARS) this.tooLong(this.partialChars);
+    }
+  }
+
+  private tooLong(chars: number): void {
+    this.partial = [];
+    this.partialChars = 0;
+    this.fail(() => new QmpProtocolError(`a line of more than ${MAX_LINE_CHARS} characters (${chars} so far); no QMP answer is that long`));
+    this.stream.destroy();
   }
 
   private onLine(line: string): void {
@@ -270,6 +348,11 @@ export class QmpClient {
       this.stream.destroy();
       return;
     }
+    if (nestsDeeperThan(msg, MAX_DEPTH)) {
+      this.fail(() => new QmpProtocolError(`a message nested deeper than ${MAX_DEPTH} levels: ${line.slice(0, 200)}`));
+      this.stream.destroy();
+      return;
+    }
     if (this.greetingWaiter && typeof msg === "object" && msg !== null && "QMP" in msg) {
       const w = this.greetingWaiter;
       this.greetingWaiter = undefined;
@@ -278,9 +361,18 @@ export class QmpClient {
     }
     const ev = QmpEventSchema.safeParse(msg);
     if (ev.success) {
-      this.recentEvents.push(ev.data);
-      if (this.recentEvents.length > 256) this.recentEvents.shift();
-      this.events.emit("event", ev.data);
+      this.recentEvents.push({ event: ev.data, chars: line.length });
+      this.recentEventsChars += line.length;
+      while (this.recentEvents.length > RECENT_EVENTS || this.recentEventsChars > RECENT_EVENTS_CHARS) {
+        this.recentEventsChars -= this.recentEvents.shift()?.chars ?? 0;
+      }
+      try {
+        this.events.emit("event", ev.data);
+      } catch (err) {
+        // A listener's bug: end the session with an error that says so, not an uncaught exception.
+        this.fail(() => new QmpClosedError(`a listener of ${ev.data.event} events threw: ${err instanceof Error ? err.message : String(err)}`));
+        this.stream.destroy();
+      }
       return;
     }
     const err = QmpErrorSchema.safeParse(msg);

@@ -155,7 +155,8 @@ interface Ctx {
 }
 
 function deepCopy<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
+  // structuredClone keeps what JSON would lose: bigints (a crash), NaN and Infinity (written back as null).
+  return structuredClone(v);
 }
 
 function oldestVersion(versions: string[]): string {

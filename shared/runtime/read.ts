@@ -8,8 +8,10 @@ import { PyDict, PyFloat, PyJsonError, parsePyJson, toPlain, type PlainValue, ty
 import { RuntimeReadError } from "./errors";
 import type { Generation } from "./generation";
 import {
+  DISK_SLOTS,
   DiskSchema,
   HvParamsSchema,
+  NIC_SLOTS,
   KvmCmdSchema,
   NicSchema,
   type DiskEntry,
@@ -52,20 +54,52 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, prefix: string
   return undefined;
 }
 
-function findProtoKey(v: PyValue, path: string): string | null {
+/**
+ * Ganeti's loader (serializer.LoadJson) wraps whatever sits under these keys,
+ * anywhere in the file, as secrets: it fails on a value that is not a dict
+ * and writes the values back as null (constants.PRIVATE_PARAMETERS_BLACKLIST).
+ */
+const GANETI_PRIVATE_KEYS = new Set(["osparams_private", "osparams_secret", "osparams_private_cluster"]);
+
+function findReservedKey(v: PyValue, path: string): string | null {
   if (v instanceof PyDict) {
     for (const [k, item] of v.entries()) {
       if (k === "__proto__") return `${path}: the key "__proto__" is not supported`;
-      const r = findProtoKey(item, `${path}.${k}`);
+      if (GANETI_PRIVATE_KEYS.has(k)) {
+        return `${path}: the key ${JSON.stringify(k)} is one Ganeti treats as a secret: its loader fails on it unless it holds a dict, and writes its values back as null; a runtime file has none`;
+      }
+      const r = findReservedKey(item, `${path}.${k}`);
       if (r) return r;
     }
   } else if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const r = findProtoKey(v[i] as PyValue, `${path}[${i}]`);
+      const r = findReservedKey(v[i] as PyValue, `${path}[${i}]`);
       if (r) return r;
     }
   }
   return null;
+}
+
+/**
+ * Ganeti builds NIC and Disk objects with `cls(**dict)`, which raises
+ * TypeError on a key that is not one of the class's slots, so a file with
+ * one does not load at all (a disk's children are Disks too). A DRBD disk
+ * also needs its logical_id list (Disk.FromDict takes its length).
+ */
+function objectKeyIssues(d: PyDict, kind: "NIC" | "Disk", where: string, issues: string[]): void {
+  const slots: readonly string[] = kind === "NIC" ? NIC_SLOTS : DISK_SLOTS;
+  for (const k of d.keys()) {
+    if (!slots.includes(k)) {
+      issues.push(`${where}: ${JSON.stringify(k)} is not a ${kind} key Ganeti knows (${slots.join(", ")}): Ganeti's loader fails on it (TypeError)`);
+    }
+  }
+  if (kind === "Disk") {
+    if (d.get("dev_type") === "drbd" && !Array.isArray(d.get("logical_id"))) {
+      issues.push(`${where}.logical_id: a DRBD disk needs its logical_id list: Ganeti's loader fails without it (TypeError)`);
+    }
+    const children = d.get("children");
+    if (Array.isArray(children)) children.forEach((c, i) => c instanceof PyDict && objectKeyIssues(c, "Disk", `${where}.children[${i}]`, issues));
+  }
 }
 
 /** Parse and check the top-level structure; no upgrade. */
@@ -81,8 +115,8 @@ export function parseRawRuntime(text: string): RawRuntime {
   if (top.length !== 3 && top.length !== 4) {
     throw new RuntimeReadError([`expected 3 entries (Ganeti ≤ 2.9) or 4 entries (Ganeti 2.10+) at the top level, got ${top.length}`]);
   }
-  const proto = findProtoKey(top, "runtime");
-  if (proto) throw new RuntimeReadError([proto]);
+  const reserved = findReservedKey(top, "runtime");
+  if (reserved) throw new RuntimeReadError([reserved]);
   const [kvmCmd, nics, hvparams, disks] = top;
   const issues: string[] = [];
   if (!Array.isArray(kvmCmd)) issues.push("kvm_cmd: expected a list");
@@ -135,6 +169,8 @@ export function validateRawRuntime(raw: RawRuntime): { kvmCmd: KvmCmd; nics: Nic
   };
   raw.nics.forEach((n, i) => intOnly(n, `nics[${i}]`));
   (raw.disks ?? []).forEach((e, i) => intOnly(e[0], `disks[${i}].disk`));
+  raw.nics.forEach((n, i) => objectKeyIssues(n, "NIC", `nics[${i}]`, issues));
+  (raw.disks ?? []).forEach((e, i) => e[0] instanceof PyDict && objectKeyIssues(e[0], "Disk", `disks[${i}].disk`, issues));
   if (issues.length) throw new RuntimeReadError(issues);
   return { kvmCmd: kvmCmd as KvmCmd, nics: nics as Nic[], hvparams: hvparams as HvParams, disks };
 }

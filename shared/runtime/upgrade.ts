@@ -84,6 +84,12 @@ export function upgradeRuntime(input: UpgradeInput): UpgradeResult {
     return v;
   };
 
+  // The chroot rule below takes the element after -chroot with it; with none, a
+  // later write that appends to kvm_cmd (a SCSI controller) would lose an option.
+  if (kvmCmd[kvmCmd.length - 1] === "-chroot") {
+    throw new RuntimeReadError([`kvm_cmd[${kvmCmd.length - 1}]: -chroot without its directory: QEMU cannot start from this command line, and Ganeti 3.1.1+ drops whatever follows -chroot with it`]);
+  }
+
   let idx = kvmCmd.indexOf("-localtime");
   if (idx >= 0) {
     kvmCmd.splice(idx, 1, "-rtc", "base=localtime");

@@ -92,6 +92,12 @@ function deviceForTarget<T extends Nic | Disk>(
     return rest as T;
   }
   // target B
+  if (h !== undefined && Object.keys(h).length === 0 && dev.pci !== undefined) {
+    refuse({
+      device: name,
+      reason: `pci ${dev.pci} with an empty hvinfo: Ganeti 2.16+ ignores pci next to hvinfo and reads the ${kind} as not placed, Ganeti 2.10–2.15 would read it at slot ${dev.pci}; generation B cannot say which`,
+    });
+  }
   if (isEmptyHvinfo(h)) return rest as T;
   const hv = h as Hvinfo;
   if (hv.bus !== PCI_BUS) {
@@ -228,20 +234,23 @@ function childKeysOf(tpl: PyDict | undefined): Set<string> {
   return out;
 }
 
-/** Pair model devices with raw ones: by uuid, else the k-th uuid-less with the k-th uuid-less. */
+/**
+ * Pair model devices with raw ones: the k-th device with a uuid with the k-th
+ * raw one of that uuid (a file may list a uuid twice), the k-th uuid-less
+ * with the k-th uuid-less.
+ */
 function matchTemplates<M>(model: M[], rawList: PyDict[], uuidOf: (m: M) => string | undefined): (PyDict | undefined)[] {
-  const byUuid = new Map<string, PyDict>();
+  const byUuid = new Map<string, PyDict[]>();
   const noUuid: PyDict[] = [];
   for (const r of rawList) {
     const u = r.get("uuid");
-    if (typeof u === "string") {
-      if (!byUuid.has(u)) byUuid.set(u, r);
-    } else noUuid.push(r);
+    if (typeof u === "string") byUuid.set(u, [...(byUuid.get(u) ?? []), r]);
+    else noUuid.push(r);
   }
   let k = 0;
   return model.map((m) => {
     const u = uuidOf(m);
-    if (u !== undefined) return byUuid.get(u);
+    if (u !== undefined) return byUuid.get(u)?.shift();
     return noUuid[k++];
   });
 }

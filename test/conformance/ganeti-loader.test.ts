@@ -9,30 +9,13 @@ import fc from "fast-check";
 import {
   RuntimeWriteError,
   deviceIdV2,
-  emptyRuntime,
-  newDisk,
-  newNic,
   readRuntime,
   writeRuntime,
   type Generation,
-  type Runtime,
 } from "../../shared/runtime";
 import { dumpGanetiJson, fromPlain } from "../../shared/pyjson";
-import { FX, readFixture, runtimeFixtures } from "../unit/runtime-fixtures";
-import { GANETI_216, GANETI_30, GANETI_31, PYTHON, ganeti, ok, ourDevices, requirePeer, theirDevices, type Op } from "./ganeti-peers";
-
-const KVM = ["/usr/bin/kvm", "-name", "inst1", "-m", 1024, "-device", "virtio-balloon", "-vnc", "0.0.0.0:5100"];
-const HV = { disk_type: "paravirtual", kvm_pci_reservations: 12, nic_type: "paravirtual", scsi_controller_type: "virtio-scsi-pci" };
-
-function created(): Runtime {
-  const rt = emptyRuntime(KVM, HV);
-  rt.nics.push(newNic({ uuid: "9e7c85f6-b6e5-4243-b27d-680b78c6d203", mac: "aa:00:00:12:34:56", link: "br0", slot: 12 }));
-  rt.nics.push(newNic({ uuid: "003fc157-66a8-4e6d-8b7e-ec4f69751396", mac: "aa:00:00:bf:2f:16", link: "br1", mode: "openvswitch", vlan: "100", slot: 16 }));
-  rt.disks.push(newDisk({ uuid: "932df160-7a22-4067-a566-7e0ca8386133", size: 10240, linkName: "/var/run/ganeti/instance-disks/inst1:0", slot: 13 }));
-  rt.disks.push(newDisk({ uuid: "7c079136-2573-4112-82d0-0d3d2aa90d8f", size: 1024, linkName: "/var/run/ganeti/instance-disks/inst1:1", scsiId: 0, driver: "scsi-hd", ivName: "disk/1" }));
-  rt.disks.push(newDisk({ uuid: "3edc32a2-8127-4b9d-a1c3-6d0f0a3c2b1e", size: 2048, linkName: "/var/run/ganeti/instance-disks/inst1:2", uri: "rbd:ganeti/img", scsiId: 3, driver: "scsi-block", ivName: "disk/2" }));
-  return rt;
-}
+import { FX, newDevicesRuntime as created, readFixture, runtimeFixtures } from "../unit/runtime-fixtures";
+import { GANETI_216, GANETI_30, GANETI_31, PYTHON, ganeti, ok, ourDevices, requirePeer, theirDevices, withoutChroot, type Op } from "./ganeti-peers";
 
 /** Our writes of a file in every generation that can express it. */
 function ourWrites(text: string): { generation: Generation; text: string }[] {
@@ -194,13 +177,6 @@ function caseText(c: Case): string {
   const freeDisks = c.generation === "A" ? [] : disks.filter((_, i) => !used.has(c.disks[i]!.slot));
   const top = c.generation === "A" ? [kvmCmd, nics, hvparams] : [kvmCmd, nics, hvparams, freeDisks];
   return dumpGanetiJson(fromPlain(top));
-}
-
-/** Ganeti's kvm_cmd with the first "-chroot DIR" taken out when "-vnc" is there (the 3.1.1+ rule). */
-function withoutChroot(cmd: unknown[]): unknown[] {
-  if (!cmd.includes("-vnc")) return cmd;
-  const i = cmd.indexOf("-chroot");
-  return i < 0 ? cmd : [...cmd.slice(0, i), ...cmd.slice(i + 2)];
 }
 
 describe("conformance: our in-memory upgrade against both loaders, on 300 generated files", () => {

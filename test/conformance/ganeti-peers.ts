@@ -57,6 +57,8 @@ export function requirePeer(peer: Peer): void {
 
 export type Op =
   | { op: "load"; text: string }
+  /** A file's bytes (base64), read by Ganeti's utils.ReadFile as a node reads the runtime file. */
+  | { op: "load_file"; base64: string }
   | { op: "save"; kvm_cmd: unknown[]; nics: unknown[]; hvparams: unknown; disks: unknown[] }
   | { op: "version" }
   | { op: "device_ids"; uuids: string[] }
@@ -79,15 +81,30 @@ export interface LoadResult {
   detail: string;
 }
 
-/** Runs the ops through one peer, in one python3 process. */
-export function ganeti(peer: Peer, ops: Op[]): LoadResult[] {
-  const out = execFileSync(PYTHON, [HELPER], {
+/**
+ * Runs the ops through one peer, in one python3 process; the answer as
+ * Python's json.dumps printed it (NaN and Infinity included, which
+ * JSON.parse refuses: parse it with shared/pyjson where files may hold them).
+ */
+export function ganetiText(peer: Peer, ops: Op[]): string {
+  return execFileSync(PYTHON, [HELPER], {
     input: JSON.stringify({ ops }),
     encoding: "utf8",
     env: { ...process.env, PYTHONPATH: peer.root },
-    maxBuffer: 1 << 26,
+    maxBuffer: 1 << 28,
   });
-  return JSON.parse(out) as LoadResult[];
+}
+
+/** Runs the ops through one peer, in one python3 process. */
+export function ganeti(peer: Peer, ops: Op[]): LoadResult[] {
+  return JSON.parse(ganetiText(peer, ops)) as LoadResult[];
+}
+
+/** Ganeti's kvm_cmd with the first "-chroot DIR" taken out when "-vnc" is there (the 3.1.1+ rule our reader shows). */
+export function withoutChroot(cmd: unknown[]): unknown[] {
+  if (!cmd.includes("-vnc")) return cmd;
+  const i = cmd.indexOf("-chroot");
+  return i < 0 ? cmd : [...cmd.slice(0, i), ...cmd.slice(i + 2)];
 }
 
 export function ok(r: LoadResult | undefined): LoadResult {

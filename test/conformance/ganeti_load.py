@@ -6,6 +6,7 @@ Run with /usr/bin/python3 and PYTHONPATH set to one Ganeti's Python code:
 (scripts/ganeti-3.1.sh). Reads one JSON request on stdin:
   {"ops": [{"op": "version"},
            {"op": "load", "text": "..."},
+           {"op": "load_file", "base64": "..."},
            {"op": "save", "kvm_cmd": [...], "nics": [...], "hvparams": {...},
             "disks": [[disk, link, uri], ...]},
            {"op": "device_ids", "uuids": [...]},
@@ -13,7 +14,9 @@ Run with /usr/bin/python3 and PYTHONPATH set to one Ganeti's Python code:
 and prints one JSON list of results. "load" runs the loader every hotplug
 and migration uses (3.0: hv_kvm._AnalyzeSerializedRuntime; 3.1:
 kvm_runtime.KVMRuntime.from_serialized) and re-saves the result the way
-that version saves runtime files. "save" builds objects with NIC.FromDict /
+that version saves runtime files. "load_file" does the same with a file's
+bytes, read back by Ganeti's own utils.ReadFile (strict UTF-8), as a node
+reads the runtime file. "save" builds objects with NIC.FromDict /
 Disk.FromDict and serializes them the same way. "device_ids" gives the
 QEMU ids Ganeti derives for NICs and disks with those uuids.
 """
@@ -68,6 +71,21 @@ def do_load(text):
     }
 
 
+def do_load_file(req):
+    import base64
+    import os
+    import tempfile
+    from ganeti import utils
+    fd, path = tempfile.mkstemp(suffix=".runtime")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64decode(req["base64"]))
+        text = utils.ReadFile(path)
+    finally:
+        os.unlink(path)
+    return do_load(text)
+
+
 def do_save(req):
     from ganeti import objects
     _, save = runtime_api()
@@ -105,6 +123,8 @@ def main():
         try:
             if op["op"] == "load":
                 out.append(do_load(op["text"]))
+            elif op["op"] == "load_file":
+                out.append(do_load_file(op))
             elif op["op"] == "save":
                 out.append(do_save(op))
             elif op["op"] == "version":
@@ -118,7 +138,8 @@ def main():
         except Exception as err:  # report, the test decides
             out.append({"ok": False, "error": "%s: %s" % (type(err).__name__, err),
                         "trace": traceback.format_exc()})
-    sys.stdout.write(json.dumps(out))
+    # repr for what JSON cannot hold (a DRBD secret is a serializer.Private).
+    sys.stdout.write(json.dumps(out, default=repr))
 
 
 if __name__ == "__main__":
