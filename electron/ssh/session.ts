@@ -1,10 +1,14 @@
 // One SSH connection to a node (ssh2). Host keys are checked against an
 // OpenSSH known_hosts file before authentication; an unknown or changed
 // key fails the connection with an error that carries the fingerprints.
+// A node behind a ProxyCommand or jump hosts is reached through ./proxy.ts;
+// its own host key is still the one checked for it.
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { readFile } from "node:fs/promises";
 import type { Duplex } from "node:stream";
 import { keyTypeOfBlob, verifyHostKey, type HostKeyVerdict } from "./known-hosts.js";
+import { openTransport, type HostCheck } from "./proxy.js";
+import { parseProxyJump } from "../../shared/node-registry/proxy.js";
 
 export interface NodeTarget {
   host: string;
@@ -22,6 +26,12 @@ export interface NodeTarget {
   knownHostsText?: string;
   readyTimeoutMs?: number;
   keepaliveIntervalMs?: number;
+  /** OpenSSH ProxyCommand: the connection is this command's stdin and stdout (see ./proxy.ts). */
+  proxyCommand?: string;
+  /** OpenSSH ProxyJump: jump hosts in order, each host key checked. */
+  proxyJump?: string;
+  /** %n of ProxyCommand (the ssh config alias the node came from). */
+  alias?: string;
 }
 
 export class HostKeyError extends Error {
@@ -29,6 +39,8 @@ export class HostKeyError extends Error {
     readonly target: string,
     readonly verdict: Exclude<HostKeyVerdict, { kind: "trusted" }>,
     knownHostsPath: string,
+    /** Who presented the key: the node itself, or a jump host on the way to it. */
+    readonly presenter: { host: string; port: number; role: "node" | "jump host" } = { host: "", port: 0, role: "node" },
   ) {
     super(HostKeyError.describe(target, verdict, knownHostsPath));
     this.name = "HostKeyError";
@@ -54,10 +66,50 @@ export class SshConnectionLostError extends Error {
   }
 }
 
+/**
+ * The ssh2 settings every connection to the target shares (the node's and
+ * its jump hosts'), and the host key check against known_hosts.
+ */
+async function prepare(target: NodeTarget): Promise<{ config: ConnectConfig; check: HostCheck; label: string }> {
+  const knownHosts =
+    target.knownHostsText ??
+    (await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return "";
+      throw err;
+    }));
+  const label = `${target.host}:${target.port}`;
+  const config: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.username,
+    readyTimeout: target.readyTimeoutMs ?? 15_000,
+    // Keepalive is off by default in ssh2; without it a dead node never closes.
+    keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
+    keepaliveCountMax: 3,
+  };
+  if (target.privateKeyPath) {
+    config.privateKey = await readFile(target.privateKeyPath);
+    if (target.passphrase) config.passphrase = target.passphrase;
+  } else if (process.env.SSH_AUTH_SOCK) {
+    config.agent = process.env.SSH_AUTH_SOCK;
+  } else {
+    throw new Error(`No key for ${label}: give a private key file or start an ssh-agent (SSH_AUTH_SOCK is not set).`);
+  }
+  const check: HostCheck = (host, port, key, role) => {
+    const verdict = verifyHostKey(knownHosts, host, port, key, keyTypeOfBlob(key));
+    if (verdict.kind === "trusted") return undefined;
+    const who = role === "node" ? `${host}:${port}` : `the jump host ${host}:${port} (on the way to ${label})`;
+    return new HostKeyError(who, verdict, target.knownHostsPath, { host, port, role });
+  };
+  return { config, check, label };
+}
+
 export class NodeSession {
   private constructor(
     readonly target: NodeTarget,
     readonly client: Client,
+    /** "via …" when the node is reached through a proxy or jump hosts; empty otherwise. */
+    readonly via = "",
   ) {}
 
   get label(): string {
@@ -65,49 +117,81 @@ export class NodeSession {
   }
 
   static async open(target: NodeTarget): Promise<NodeSession> {
-    const knownHosts =
-      target.knownHostsText ??
-      (await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return "";
-        throw err;
-      }));
-    const label = `${target.host}:${target.port}`;
-    const config: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      readyTimeout: target.readyTimeoutMs ?? 15_000,
-      // Keepalive is off by default in ssh2; without it a dead node never closes.
-      keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
-      keepaliveCountMax: 3,
-    };
-    if (target.privateKeyPath) {
-      config.privateKey = await readFile(target.privateKeyPath);
-      if (target.passphrase) config.passphrase = target.passphrase;
-    } else if (process.env.SSH_AUTH_SOCK) {
-      config.agent = process.env.SSH_AUTH_SOCK;
-    } else {
-      throw new Error(`No key for ${label}: give a private key file or start an ssh-agent (SSH_AUTH_SOCK is not set).`);
-    }
-    let rejection: HostKeyError | undefined;
+    const { config, check } = await prepare(target);
+    const transport = await openTransport(target, config, check);
+    if (transport.sock) config.sock = transport.sock;
+    let rejection: Error | undefined;
     config.hostVerifier = (key: Buffer) => {
-      const verdict = verifyHostKey(knownHosts, target.host, target.port, key, keyTypeOfBlob(key));
-      if (verdict.kind === "trusted") return true;
-      rejection = new HostKeyError(label, verdict, target.knownHostsPath);
-      return false;
+      rejection = check(target.host, target.port, key, "node");
+      return rejection === undefined;
     };
     const client = new Client();
-    await new Promise<void>((resolve, reject) => {
-      client.once("ready", () => resolve());
-      client.once("error", (err) => reject(rejection ?? err));
-      client.connect(config);
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once("ready", () => resolve());
+        client.once("error", (err) => (rejection ? reject(rejection) : void transport.explain(err).then(reject)));
+        client.connect(config);
+      });
+    } catch (err) {
+      // Errors after the first one (the route closing) have no one to tell.
+      client.on("error", () => {});
+      transport.close();
+      throw err;
+    }
+    client.once("close", () => transport.close());
     // Requests here are small and wait on their answer; with Nagle's algorithm
     // a write stalls behind an unacknowledged one (delayed ACK, ~40 ms).
     client.setNoDelay(true);
     // ssh2 has what it needs; the session keeps no copy of the passphrase.
     const { passphrase: _passphrase, ...kept } = target;
-    return new NodeSession(kept, client);
+    return new NodeSession(kept, client, transport.via);
+  }
+
+  /**
+   * The host key that `presenter` presents (the node, or a jump host on the
+   * way to it), fetched like ssh-keyscan: through the route, without
+   * authenticating to the presenter. Hosts before it are checked as usual.
+   */
+  static async fetchHostKey(target: NodeTarget, presenter: { host: string; port: number; role: "node" | "jump host" }): Promise<Buffer> {
+    let route: NodeTarget = target;
+    if (presenter.role === "jump host" && target.proxyJump) {
+      // The route up to the jump host: the hops before it, then the hop itself as the destination.
+      const hops = target.proxyJump.split(",");
+      const i = hops.findIndex((h) => {
+        const p = parseProxyJump(h);
+        return p.ok && p.value[0]?.host === presenter.host && p.value[0].port === presenter.port;
+      });
+      if (i < 0) throw new Error(`${presenter.host}:${presenter.port} is not a jump host of ${target.host}:${target.port}`);
+      const { proxyJump: _j, ...rest } = target;
+      route = { ...rest, host: presenter.host, port: presenter.port, ...(i > 0 ? { proxyJump: hops.slice(0, i).join(",") } : {}) };
+    }
+    const { config, check } = await prepare(route);
+    const transport = await openTransport(route, config, check);
+    try {
+      return await new Promise<Buffer>((resolve, reject) => {
+        const client = new Client();
+        let key: Buffer | undefined;
+        const finish = (err?: Error) => {
+          client.destroy();
+          if (key) resolve(key);
+          else reject(err ?? new Error(`${route.host}:${route.port} closed the connection before presenting a host key`));
+        };
+        client.on("error", (err) => void transport.explain(new Error(`Cannot fetch the host key of ${route.host}:${route.port}: ${err.message}`)).then(finish));
+        client.on("close", () => finish());
+        client.connect({
+          ...config,
+          ...(transport.sock ? { sock: transport.sock } : {}),
+          hostVerifier: (blob: Buffer) => {
+            key = Buffer.from(blob);
+            // Rejecting ends the handshake before any authentication is attempted.
+            queueMicrotask(() => finish());
+            return false;
+          },
+        });
+      });
+    } finally {
+      transport.close();
+    }
   }
 
   /** A stream to a UNIX socket on the node (a QMP or serial socket). */

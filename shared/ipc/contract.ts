@@ -145,7 +145,17 @@ export const SshConfigImportSchema = z.object({
   path: z.string(),
   found: z.boolean(),
   candidates: z.array(
-    z.object({ alias: z.string(), name: z.string(), host: z.string(), port: z.number().int(), user: z.string().optional(), keyPath: z.string().optional(), notes: z.array(z.string()) }),
+    z.object({
+      alias: z.string(),
+      name: z.string(),
+      host: z.string(),
+      port: z.number().int(),
+      user: z.string().optional(),
+      keyPath: z.string().optional(),
+      notes: z.array(z.string()),
+      proxyJump: z.string().optional(),
+      proxyCommand: z.string().optional(),
+    }),
   ),
   unsupported: z.array(z.object({ alias: z.string(), reason: z.string() })),
   warnings: z.array(z.string()),

@@ -22,6 +22,12 @@ export interface GanetiInstanceSpec {
   memoryMiB?: number;
 }
 
+/** What `npm run lab -- --ganeti` and the app's local cluster start: one instance that can live-migrate, one on the other node. */
+export const DEFAULT_GANETI_INSTANCES: GanetiInstanceSpec[] = [
+  { name: "alpha", node: 1, template: "sharedfile", diskMiB: 64 },
+  { name: "bravo", node: 2, template: "diskless" },
+];
+
 /** A Ganeti command on the master node (node 1), as root. */
 export function gnt(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return runOnNode(NODES[0]!, argv, opts);
