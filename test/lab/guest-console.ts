@@ -128,6 +128,11 @@ export class GuestConsole {
     this.stream.destroy();
   }
 
+  /** Sends one command line to the guest's init (e.g. "poweroff" on a guest built with drivers). */
+  sendLine(cmd: string): void {
+    this.send(cmd);
+  }
+
   private send(cmd: string): void {
     if (this.ended || this.stream.destroyed || !this.stream.writable) return;
     this.stream.write(`${cmd}\n`);
