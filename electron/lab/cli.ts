@@ -66,20 +66,25 @@ async function labNode(): Promise<void> {
 
 async function ganetiLab(): Promise<void> {
   const t0 = Date.now();
-  let lab: GanetiLab;
-  try {
-    lab = await GanetiLab.start({ log, instances: DEFAULT_GANETI_INSTANCES });
-  } catch (err) {
-    console.error(`lab: ${String(err instanceof Error ? err.message : err)}`);
-    process.exit(1);
-  }
+  // Ctrl-C during start-up waits for it to finish (or fail), then tears down:
+  // a half-built cluster is never left behind.
+  const starting = GanetiLab.start({ log, instances: DEFAULT_GANETI_INSTANCES });
   // The cluster's processes are daemons, not our children: keep this process alive until Ctrl-C.
   const keepAlive = setInterval(() => {}, 3_600_000);
   onStop(async () => {
     clearInterval(keepAlive);
+    const lab = await starting.catch(() => undefined);
+    if (!lab) return;
     const { leftovers, ms } = await lab.stop();
     log(leftovers.length > 0 ? `left behind: ${leftovers.join("; ")}` : `nothing left behind (${(ms / 1000).toFixed(1)} s)`);
   });
+  let lab: GanetiLab;
+  try {
+    lab = await starting;
+  } catch (err) {
+    console.error(`lab: ${String(err instanceof Error ? err.message : err)}`);
+    process.exit(1);
+  }
   const i = lab.info;
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`);
   console.log(
