@@ -93,14 +93,19 @@ export async function guestCommand(session: NodeSession, instance: string, line:
   }
 }
 
-/** The runtime file of an instance, read on its node through the app's session. */
-export async function runtimeText(session: NodeSession, instance: string): Promise<string> {
+/** A file on the node, read through the app's session (SFTP). */
+export async function readNodeFile(session: NodeSession, path: string): Promise<string> {
   const sftp = await session.sftp();
   try {
-    return await new Promise<string>((resolve, reject) => sftp.readFile(kvmPaths(instance).runtime, (err, data) => (err ? reject(err) : resolve(data.toString("utf8")))));
+    return await new Promise<string>((resolve, reject) => sftp.readFile(path, (err, data) => (err ? reject(err) : resolve(data.toString("utf8")))));
   } finally {
     sftp.end();
   }
+}
+
+/** The runtime file of an instance, read on its node through the app's session. */
+export function runtimeText(session: NodeSession, instance: string): Promise<string> {
+  return readNodeFile(session, kvmPaths(instance).runtime);
 }
 
 /** hvinfo slots of the runtime file's NICs and disks: uuid -> slot. */

@@ -18,7 +18,7 @@ import { executePlan, gatherInstanceState, newDeviceUuid, newMac } from "../../e
 import { planHotplug, type HotplugIntentInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
-import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, livePci, openNode, pnodeOf, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, livePci, openNode, pnodeOf, readNodeFile, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
 
 const NAME = "hotplug1";
 const DISK_FILE = `${NAME}-extra.img`;
@@ -57,6 +57,18 @@ describeGaneti("our hotplug on a Ganeti instance, with Ganeti's own operations a
   /** Ganeti's NIC uuids in its configuration, in order. */
   const ganetiNicUuids = async () => (await gntOut("gnt-instance", "list", "--no-headers", "-o", "nic.uuids", NAME)).trim().replace(/[[\]' ]/g, "").split(",").filter(Boolean);
 
+  /** Our NIC and disk at their slots on the live bus and in the runtime file, and the guest sees both. Returns the live bus. */
+  const expectOursInPlace = async (session: NodeSession): Promise<Map<number, string>> => {
+    const live = await livePci(session, NAME);
+    expect(live.get(nic.slot)).toBe(nicId);
+    expect(live.get(disk.slot)).toBe(diskId);
+    const file = runtimeSlots(await runtimeText(session, NAME));
+    expect(file.get(nic.uuid)).toBe(nic.slot);
+    expect(file.get(disk.uuid)).toBe(disk.slot);
+    await guestSees(session, NAME, (a) => a.includes(guestAddress(nic.slot)) && a.includes(guestAddress(disk.slot)));
+    return live;
+  };
+
   beforeAll(async () => {
     journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-journal-"));
     journal = new Journal(journalDir);
@@ -78,13 +90,7 @@ describeGaneti("our hotplug on a Ganeti instance, with Ganeti's own operations a
     await apply({ action: "add-nic", uuid: nic.uuid, mac: nic.mac, link: lab.bridge, slot: "0x10" });
     await apply({ action: "add-disk", uuid: disk.uuid, path: `${lab.sharedFileStorageDir}/${DISK_FILE}`, bus: "pci", slot: "0x11" });
     const session = await sessionNow();
-    const before = await livePci(session, NAME);
-    expect(before.get(nic.slot)).toBe(nicId);
-    expect(before.get(disk.slot)).toBe(diskId);
-    const file = runtimeSlots(await runtimeText(session, NAME));
-    expect(file.get(nic.uuid)).toBe(nic.slot);
-    expect(file.get(disk.uuid)).toBe(disk.slot);
-    await guestSees(session, NAME, (a) => a.includes(guestAddress(nic.slot)) && a.includes(guestAddress(disk.slot)));
+    const before = await expectOursInPlace(session);
 
     // Ganeti knows nothing of ours: its configuration still has its one NIC.
     const ganetiBefore = await ganetiNicUuids();
@@ -129,10 +135,7 @@ describeGaneti("our hotplug on a Ganeti instance, with Ganeti's own operations a
     const pidBefore = await pid();
     await gntOut("gnt-instance", "reboot", "--type=soft", NAME);
     expect(await pid()).not.toBe(pidBefore);
-    const live = await livePci(session, NAME);
-    expect(live.get(nic.slot)).toBe(nicId);
-    expect(live.get(disk.slot)).toBe(diskId);
-    await guestSees(session, NAME, (a) => a.includes(guestAddress(nic.slot)) && a.includes(guestAddress(disk.slot)));
+    await expectOursInPlace(session);
   });
 
   it("migrates with our devices: on the other node they are at the same slots, and the guest sees them there", async () => {
@@ -141,14 +144,7 @@ describeGaneti("our hotplug on a Ganeti instance, with Ganeti's own operations a
     const to = await pnodeOf(NAME);
     expect(to).not.toBe(from);
     await rearmKvmd(NAME);
-    const session = await sessionNow();
-    const live = await livePci(session, NAME);
-    expect(live.get(nic.slot)).toBe(nicId);
-    expect(live.get(disk.slot)).toBe(diskId);
-    const file = runtimeSlots(await runtimeText(session, NAME));
-    expect(file.get(nic.uuid)).toBe(nic.slot);
-    expect(file.get(disk.uuid)).toBe(disk.slot);
-    await guestSees(session, NAME, (a) => a.includes(guestAddress(nic.slot)) && a.includes(guestAddress(disk.slot)));
+    await expectOursInPlace(await sessionNow());
   });
 
   it("loses our devices in Ganeti's hard reboot (rebuilt from its configuration), and our inventory says they are gone from file and bus", async () => {
@@ -171,12 +167,3 @@ describeGaneti("our hotplug on a Ganeti instance, with Ganeti's own operations a
     await guestSees(session, NAME, (a) => !a.includes(guestAddress(nic.slot)) && !a.includes(guestAddress(disk.slot)));
   });
 });
-
-async function readNodeFile(session: NodeSession, path: string): Promise<string> {
-  const sftp = await session.sftp();
-  try {
-    return await new Promise<string>((resolve, reject) => sftp.readFile(path, (err, data) => (err ? reject(err) : resolve(data.toString("utf8")))));
-  } finally {
-    sftp.end();
-  }
-}
