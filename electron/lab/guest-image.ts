@@ -20,8 +20,9 @@ export interface EnsureGuestImageOptions {
   log?: (line: string) => void;
   /**
    * Load the virtio drivers at boot (they are modules in Debian's cloud
-   * kernel) and accept "poweroff": a guest that uses its hotplugged NICs and
-   * disks and can shut itself down, as the Ganeti lab's instances need.
+   * kernel) and accept "poweroff" and "devs" (interfaces and block devices
+   * with their PCI address): a guest that uses its hotplugged NICs and disks
+   * and can shut itself down, as the Ganeti lab's instances need.
    * Without it the guest only enumerates PCI devices.
    */
   virtioDrivers?: boolean;
@@ -61,7 +62,13 @@ function initScript(drivers: boolean): string {
 for m in ${VIRTIO_MODULES.map((m) => m.replace(/^.*\//, "").replace(/\.ko$/, "")).join(" ")}; do insmod /lib/modules/$m.ko 2>/dev/null; done
 `
     : "";
-  const poweroff = drivers ? `        poweroff) echo POWEROFF; poweroff -f ;;\n` : "";
+  // "devs": each network interface and block device with the PCI address of
+  // the device its driver bound, e.g. "eth1 0000:00:10.0", "vdb 0000:00:11.0".
+  const driverCommands = drivers
+    ? `        poweroff) echo POWEROFF; poweroff -f ;;
+        devs) printf 'DEVS-BEGIN\\n'; for d in /sys/class/net/* /sys/block/*; do [ -e "$d/device" ] || continue; a=$(cd -P "$d/device" 2>/dev/null && cd .. && pwd -P); echo "\${d##*/} \${a##*/}"; done; printf 'DEVS-END\\n' ;;
+`
+    : "";
   return `#!/bin/sh
 export PATH=/bin
 mkdir -p /proc /sys /dev /tmp
@@ -102,7 +109,7 @@ main() {
       case "$line" in
         pci) last=$(pci_lines); print_block "$last" ;;
         ping) echo PONG ;;
-${poweroff}        "") ;;
+${driverCommands}        "") ;;
         *) echo "ERR unknown command: $line" ;;
       esac
     fi

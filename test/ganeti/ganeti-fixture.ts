@@ -9,7 +9,7 @@ import type { GanetiLabProvided } from "./machine.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
-import { GuestConsole } from "../lab/guest-console.js";
+import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -76,6 +76,17 @@ export async function guestSees(session: NodeSession, instance: string, predicat
   try {
     await console.waitReady(timeoutMs);
     return (await console.waitForPci((l) => predicate(l.map((f) => f.address)), timeoutMs)).map((f) => f.address);
+  } finally {
+    console.close();
+  }
+}
+
+/** The guest's interfaces and block devices (name, PCI address its driver bound) once `predicate` holds. */
+export async function guestDevices(session: NodeSession, instance: string, predicate: (devs: GuestDevice[]) => boolean, timeoutMs = 60_000): Promise<GuestDevice[]> {
+  const console = new GuestConsole(await session.openUnixSocket(kvmPaths(instance).serial));
+  try {
+    await console.waitReady(timeoutMs);
+    return await console.waitForDevices(predicate, timeoutMs);
   } finally {
     console.close();
   }

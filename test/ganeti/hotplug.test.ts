@@ -18,7 +18,7 @@ import { executePlan, gatherInstanceState, newDeviceUuid, newMac } from "../../e
 import { planHotplug, type HotplugIntentInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
-import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, livePci, openNode, pnodeOf, readNodeFile, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+import { describeGaneti, gntOut, guestAddress, guestDevices, guestSees, labNodeInfo, livePci, openNode, pnodeOf, readNodeFile, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
 
 const NAME = "hotplug1";
 const DISK_FILE = `${NAME}-extra.img`;
@@ -66,6 +66,10 @@ describeGaneti("our hotplug on a Ganeti instance, with Ganeti's own operations a
     expect(file.get(nic.uuid)).toBe(nic.slot);
     expect(file.get(disk.uuid)).toBe(disk.slot);
     await guestSees(session, NAME, (a) => a.includes(guestAddress(nic.slot)) && a.includes(guestAddress(disk.slot)));
+    // Its drivers took them: a network interface and a virtio disk at those addresses.
+    const devs = await guestDevices(session, NAME, (d) => d.some((x) => x.address === guestAddress(nic.slot)) && d.some((x) => x.address === guestAddress(disk.slot)));
+    expect(devs.find((x) => x.address === guestAddress(nic.slot))?.name).toMatch(/^eth\d+$/);
+    expect(devs.find((x) => x.address === guestAddress(disk.slot))?.name).toMatch(/^vd[a-z]$/);
     return live;
   };
 
