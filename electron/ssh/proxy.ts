@@ -112,7 +112,10 @@ function connectHop(config: ConnectConfig, label: string, check: HostCheck, host
     const client = new Client();
     let rejection: Error | undefined;
     client.once("ready", () => resolve(client));
-    client.once("error", (err: Error & { level?: string }) => {
+    let failed = false;
+    client.on("error", (err: Error & { level?: string }) => {
+      if (failed) return; // the first error decides
+      failed = true;
       client.destroy();
       const refused = err.level === "client-authentication";
       const why = refused ? `it did not accept the node's key as ${String(config.username)} (add the public key to its authorized_keys, or give the jump host's user as user@host)` : err.message;
@@ -140,9 +143,9 @@ async function jumpHosts(route: Route, hops: JumpHost[], base: ConnectConfig, ch
       const label = `${hop.host}:${hop.port}`;
       if (prev !== undefined) sock = await forwardOut(clients[clients.length - 1]!, hop.host, hop.port, prev);
       const { sock: _s, hostVerifier: _v, ...rest } = base;
+      // connectHop keeps an error listener on the client: a jump host's later
+      // error (keepalive) is not thrown as unhandled; the final connection reports it.
       const client = await connectHop({ ...rest, host: hop.host, port: hop.port, username: hop.user ?? route.username, ...(sock ? { sock } : {}) }, label, check, hop.host, hop.port);
-      // A jump host's later error (keepalive) must not be thrown as unhandled; the final connection reports it.
-      client.on("error", () => {});
       clients.push(client);
       prev = label;
     }

@@ -128,8 +128,20 @@ export class NodeSession {
     const client = new Client();
     try {
       await new Promise<void>((resolve, reject) => {
-        client.once("ready", () => resolve());
-        client.once("error", (err) => (rejection ? reject(rejection) : void transport.explain(err).then(reject)));
+        // The route can fail more than once (the command's pipes closing one
+        // after the other): the first error decides, the rest are swallowed.
+        let failed = false;
+        const onError = (err: Error) => {
+          if (failed) return;
+          failed = true;
+          if (rejection) reject(rejection);
+          else void transport.explain(err).then(reject);
+        };
+        client.on("error", onError);
+        client.once("ready", () => {
+          client.off("error", onError);
+          resolve();
+        });
         client.connect(config);
       });
     } catch (err) {

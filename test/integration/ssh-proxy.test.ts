@@ -98,6 +98,18 @@ describe("ProxyCommand", () => {
     expect(status.detail).toMatch(/CHANGED/);
   });
 
+  it("trusts an unknown node key fetched through the command, then connects", async () => {
+    const { manager, store } = await newManager([]);
+    await manager.add(proxied({ host: "behind.example", proxyCommand: command }));
+    const status = await manager.connect("behind");
+    expect(status.state).toBe("failed");
+    expect(status.hostKey).toMatchObject({ verdict: "unknown", fingerprint: node.hostKeyFingerprint });
+    expect(status.hostKey?.jumpHost).toBeUndefined();
+    await manager.trustHostKey("behind", node.hostKeyFingerprint);
+    expect(await readFile(store.knownHostsPath, "utf8")).toBe(`${nodeKeyLine(`[behind.example]:${node.port}`)}\n`);
+    await expect.poll(() => manager.status("behind")?.state, { timeout: 15_000 }).toBe("ready");
+  });
+
   it("says what the command said when it cannot reach the node", async () => {
     const { manager } = await newManager([nodeKeyLine(`[127.0.0.1]:${node.port}`)]);
     await manager.add(proxied({ proxyCommand: "socat STDIO TCP:127.0.0.1:1" }));
@@ -127,6 +139,17 @@ describe("ProxyJump through a bastion sshd", () => {
     expect(status.hostKey?.verdict).toBe("changed");
     expect(status.hostKey?.jumpHost).toBeUndefined();
     expect(status.detail).toMatch(new RegExp(`host key of node "Behind" \\(.*127\\.0\\.0\\.1:${node.port} via 127\\.0\\.0\\.1:${bastion.port}\\) CHANGED`));
+  });
+
+  it("trusts an unknown node key behind a trusted bastion as the node's own, fetched through the bastion", async () => {
+    const { manager, store } = await newManager([bastionKeyLine()]);
+    await manager.add(proxied({ proxyJump: `127.0.0.1:${bastion.port}` }));
+    const status = await manager.connect("behind");
+    expect(status.hostKey).toMatchObject({ verdict: "unknown", fingerprint: node.hostKeyFingerprint });
+    expect(status.hostKey?.jumpHost).toBeUndefined();
+    await manager.trustHostKey("behind", node.hostKeyFingerprint);
+    expect(await readFile(store.knownHostsPath, "utf8")).toBe(`${nodeKeyLine(`[127.0.0.1]:${node.port}`)}\n`);
+    await expect.poll(() => manager.status("behind")?.state, { timeout: 15_000 }).toBe("ready");
   });
 
   it("names an unknown bastion key as the jump host's, and trusting it writes the bastion's line and connects", async () => {
