@@ -106,9 +106,9 @@ export class GanetiLab {
       t = now;
     };
     try {
+      await refuseForeignGaneti();
       await clearLab(log);
       step("clear what an earlier run left");
-      await refuseForeignGaneti();
 
       await mkdir(LAB_DIR, { recursive: true, mode: 0o700 });
       await mkdir(paths.nsDir, { recursive: true });
@@ -268,11 +268,16 @@ async function initCluster(): Promise<void> {
   ]);
 }
 
-/** Ganeti daemons running outside the lab would share the paths it clears: refuse rather than break them. */
+/**
+ * Ganeti daemons running outside the lab's namespaces would share the
+ * machine-wide paths it clears: refuse rather than break them. (Daemons a
+ * killed earlier lab left inside its namespaces are the lab's to clear.)
+ */
 async function refuseForeignGaneti(): Promise<void> {
+  const ours = new Set((await labProcesses()).map((p) => p.pid));
   const foreign: string[] = [];
   for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || ours.has(Number(entry))) continue;
     const comm = await readFile(`/proc/${entry}/comm`, "utf8").catch(() => "");
     if (/^ganeti-/.test(comm)) foreign.push(`${entry} ${comm.trim()}`);
   }
