@@ -70,38 +70,34 @@ export async function livePci(session: NodeSession, instance: string): Promise<M
   }
 }
 
-/** The PCI addresses the guest lists once `predicate` holds for them (its serial console, through the app's session). */
-export async function guestSees(session: NodeSession, instance: string, predicate: (addresses: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
+/** Runs `use` on the guest's serial console (through the app's session) once its init answers. */
+async function withConsole<T>(session: NodeSession, instance: string, use: (c: GuestConsole) => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const console = new GuestConsole(await session.openUnixSocket(kvmPaths(instance).serial));
   try {
     await console.waitReady(timeoutMs);
-    return (await console.waitForPci((l) => predicate(l.map((f) => f.address)), timeoutMs)).map((f) => f.address);
+    return await use(console);
   } finally {
     console.close();
   }
+}
+
+/** The PCI addresses the guest lists once `predicate` holds for them. */
+export function guestSees(session: NodeSession, instance: string, predicate: (addresses: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
+  return withConsole(session, instance, async (c) => (await c.waitForPci((l) => predicate(l.map((f) => f.address)), timeoutMs)).map((f) => f.address), timeoutMs);
 }
 
 /** The guest's interfaces and block devices (name, PCI address its driver bound) once `predicate` holds. */
-export async function guestDevices(session: NodeSession, instance: string, predicate: (devs: GuestDevice[]) => boolean, timeoutMs = 60_000): Promise<GuestDevice[]> {
-  const console = new GuestConsole(await session.openUnixSocket(kvmPaths(instance).serial));
-  try {
-    await console.waitReady(timeoutMs);
-    return await console.waitForDevices(predicate, timeoutMs);
-  } finally {
-    console.close();
-  }
+export function guestDevices(session: NodeSession, instance: string, predicate: (devs: GuestDevice[]) => boolean, timeoutMs = 60_000): Promise<GuestDevice[]> {
+  return withConsole(session, instance, (c) => c.waitForDevices(predicate, timeoutMs), timeoutMs);
 }
 
 /** Sends one line to the guest's console (e.g. "poweroff"). */
-export async function guestCommand(session: NodeSession, instance: string, line: string): Promise<void> {
-  const console = new GuestConsole(await session.openUnixSocket(kvmPaths(instance).serial));
-  try {
-    await console.waitReady(60_000);
-    console.sendLine(line);
+export function guestCommand(session: NodeSession, instance: string, line: string): Promise<void> {
+  return withConsole(session, instance, async (c) => {
+    c.sendLine(line);
+    // Let the line reach the guest before the console closes.
     await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    console.close();
-  }
+  });
 }
 
 /** A file on the node, read through the app's session (SFTP). */
