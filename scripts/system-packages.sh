@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# "lab": what a lab node needs (npm start offers one); "test": everything.
+# "lab": what a lab node needs (npm start offers one); "ganeti-lab": that and
+# a real Ganeti cluster (npm run lab -- --ganeti); "test": everything.
 LAB=(
   openssh-server openssh-client   # the lab node's sshd, ssh-keygen
   qemu-system-x86 qemu-utils      # instances and migration targets
@@ -12,13 +13,24 @@ LAB=(
   iproute2                        # bridge and tap devices
   python3                         # node-side steps (fd passing), Ganeti's loader
 )
+GANETI_LAB=(
+  ganeti ganeti-3.0 ganeti-haskell-3.0  # Ganeti 3.0.2: daemons and gnt-* commands
+  ganeti-htools-3.0               # hail, the default iallocator (migrate picks the target with it)
+  socat                           # the ProxyCommand into a lab node's network namespace
+  iputils-arping                  # waits for the wire between the lab's nodes
+  util-linux                      # nsenter, unshare: the nodes' namespaces
+)
 TEST=(
   chromium                        # end-to-end UI tests (Playwright drives it)
   ganeti-3.0 ganeti-testsuite     # Ganeti 3.0.2's code and test data: the conformance peer
   strace                          # what local-state writes do on disk (fsync order)
   pyflakes3                       # lints the node helper (electron/on-node/node_helper.py)
 )
-if [[ "${1:-test}" == "lab" ]]; then PACKAGES=("${LAB[@]}"); else PACKAGES=("${LAB[@]}" "${TEST[@]}"); fi
+case "${1:-test}" in
+  lab) PACKAGES=("${LAB[@]}") ;;
+  ganeti-lab) PACKAGES=("${LAB[@]}" "${GANETI_LAB[@]}") ;;
+  *) PACKAGES=("${LAB[@]}" "${GANETI_LAB[@]}" "${TEST[@]}") ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -45,7 +57,8 @@ if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Ganeti's package would start its daemons; nothing here needs them running.
+  # Ganeti's package would start its daemons in the machine's own namespaces;
+  # the Ganeti lab starts them inside its nodes' namespaces instead.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.hotplug-desk
   had_policy=0; [[ -e /usr/sbin/policy-rc.d ]] && had_policy=1
   [[ $had_policy -eq 0 ]] && install -m 0755 /usr/sbin/policy-rc.d.hotplug-desk /usr/sbin/policy-rc.d

@@ -9,6 +9,7 @@ import { Dispatcher, EventBus } from "./dispatch.js";
 import { createService, type LabLauncher } from "./service.js";
 import { Journal } from "../hotplug/journal.js";
 import { PassphraseStore, type PersistentSecretBackend } from "./passphrase-store.js";
+import { withGanetiLab, type LocalLabs } from "./lab-launcher.js";
 import type { AppInfo } from "../../shared/ipc/contract.js";
 import type { TrustGesture } from "../node-registry/trust-gesture.js";
 
@@ -58,8 +59,10 @@ export async function composeApp(opts: ComposeOptions): Promise<ComposedApp> {
   if (opts.lab) for (const n of nodes.list()) if (n.id.startsWith("lab-")) await nodes.remove(n.id);
   // Connect to every saved node at start; each shows its own state.
   for (const n of nodes.list()) void nodes.connect(n.id).catch(() => {});
+  // The local Ganeti cluster, when the launcher offers one (electron/app/lab-launcher.ts).
+  const handlers = opts.lab && "ganeti" in opts.lab ? withGanetiLab(service.handlers, { ganeti: (opts.lab as LocalLabs).ganeti, nodes, trustKnownHostsLine: (line) => store.appendKnownHost(line), activity, bus }) : service.handlers;
   return {
-    dispatcher: new Dispatcher(service.handlers),
+    dispatcher: new Dispatcher(handlers),
     bus,
     nodes,
     store,

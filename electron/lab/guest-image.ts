@@ -18,6 +18,14 @@ export interface GuestImage {
 
 export interface EnsureGuestImageOptions {
   log?: (line: string) => void;
+  /**
+   * Load the virtio drivers at boot (they are modules in Debian's cloud
+   * kernel) and accept "poweroff" and "devs" (interfaces and block devices
+   * with their PCI address): a guest that uses its hotplugged NICs and disks
+   * and can shut itself down, as the Ganeti lab's instances need.
+   * Without it the guest only enumerates PCI devices.
+   */
+  virtioDrivers?: boolean;
 }
 
 const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
@@ -25,6 +33,21 @@ const BUSYBOX_PACKAGE = "busybox-static";
 
 // Only the applets /init uses; everything else is reachable as `busybox X`.
 const APPLETS = ["sh", "mount", "mkdir", "cat", "echo", "printf", "sleep", "stty", "dmesg", "ls", "tr"];
+const DRIVER_APPLETS = ["insmod", "poweroff"];
+
+// The virtio drivers in load order (no modules.dep in the initramfs, so the
+// order is the dependency order), as paths inside the kernel package.
+const VIRTIO_MODULES = [
+  "drivers/virtio/virtio_ring.ko",
+  "drivers/virtio/virtio.ko",
+  "drivers/virtio/virtio_pci_modern_dev.ko",
+  "drivers/virtio/virtio_pci_legacy_dev.ko",
+  "drivers/virtio/virtio_pci.ko",
+  "net/core/failover.ko",
+  "drivers/net/net_failover.ko",
+  "drivers/net/virtio_net.ko",
+  "drivers/block/virtio_blk.ko",
+];
 
 // Protocol markers, shared with guest-console.ts.
 export const GUEST_READY = "HOTPLUG-DESK-GUEST READY";
@@ -32,13 +55,27 @@ export const GUEST_READY = "HOTPLUG-DESK-GUEST READY";
 // PID 1 of the guest. It must never exit (the kernel panics if it does), so the
 // command loop runs in a subshell that is restarted if it ever dies, and every
 // step that can fail is guarded rather than allowed to end the script.
-export const INIT_SCRIPT = `#!/bin/sh
+// With drivers, it loads the virtio modules first and also takes "poweroff".
+function initScript(drivers: boolean): string {
+  const loadModules = drivers
+    ? `# virtio drivers, in dependency order; one that is built in fails quietly.
+for m in ${VIRTIO_MODULES.map((m) => m.replace(/^.*\//, "").replace(/\.ko$/, "")).join(" ")}; do insmod /lib/modules/$m.ko 2>/dev/null; done
+`
+    : "";
+  // "devs": each network interface and block device with the PCI address of
+  // the device its driver bound, e.g. "eth1 0000:00:10.0", "vdb 0000:00:11.0".
+  const driverCommands = drivers
+    ? `        poweroff) echo POWEROFF; poweroff -f ;;
+        devs) printf 'DEVS-BEGIN\\n'; for d in /sys/class/net/* /sys/block/*; do [ -e "$d/device" ] || continue; a=$(cd -P "$d/device" 2>/dev/null && cd .. && pwd -P); echo "\${d##*/} \${a##*/}"; done; printf 'DEVS-END\\n' ;;
+`
+    : "";
+  return `#!/bin/sh
 export PATH=/bin
 mkdir -p /proc /sys /dev /tmp
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-# Kernel messages share the serial line with our protocol: keep them to emergencies.
+${loadModules}# Kernel messages share the serial line with our protocol: keep them to emergencies.
 dmesg -n 1 2>/dev/null
 
 cr=$(printf '\\r')
@@ -72,7 +109,7 @@ main() {
       case "$line" in
         pci) last=$(pci_lines); print_block "$last" ;;
         ping) echo PONG ;;
-        "") ;;
+${driverCommands}        "") ;;
         *) echo "ERR unknown command: $line" ;;
       esac
     fi
@@ -92,6 +129,9 @@ while :; do
   sleep 1
 done
 `;
+}
+
+export const INIT_SCRIPT = initScript(false);
 
 function run(cmd: string, args: string[], cwd?: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -200,10 +240,14 @@ export async function ensureGuestImage(opts?: EnsureGuestImageOptions): Promise<
   const log = opts?.log ?? (() => {});
   const kernelPkg = await resolveKernelPackage();
   const busybox: PackageRef = { name: BUSYBOX_PACKAGE, version: await candidateVersion(BUSYBOX_PACKAGE) };
+  const drivers = opts?.virtioDrivers ?? false;
+  const init = initScript(drivers);
+  const applets = drivers ? [...APPLETS, ...DRIVER_APPLETS] : APPLETS;
 
   // Everything that shapes the initramfs goes into the hash, not only the script.
+  // (The module list is in the script; the modules come with the kernel version.)
   const hash = createHash("sha256")
-    .update(JSON.stringify({ init: INIT_SCRIPT, applets: APPLETS, busybox: busybox.version }))
+    .update(JSON.stringify({ init, applets, busybox: busybox.version }))
     .digest("hex")
     .slice(0, 16);
   const key = `${kernelPkg.version}-${hash}`.replace(/[^A-Za-z0-9.+_-]/g, "_");
@@ -245,10 +289,19 @@ export async function ensureGuestImage(opts?: EnsureGuestImageOptions): Promise<
     }
     await copyFile(join(bbTree, "bin", "busybox"), join(initramfs, "bin", "busybox"));
     await chmod(join(initramfs, "bin", "busybox"), 0o755);
-    for (const applet of APPLETS) {
+    for (const applet of applets) {
       await symlink("busybox", join(initramfs, "bin", applet));
     }
-    await writeFile(join(initramfs, "init"), INIT_SCRIPT, { mode: 0o755 });
+    if (drivers) {
+      const modDir = join(initramfs, "lib", "modules");
+      await mkdir(modDir, { recursive: true });
+      const release = (await readdir(join(kernelTree, "lib", "modules")))[0];
+      if (!release) throw new Error(`${kernelPkg.name} ${kernelPkg.version} has no lib/modules/<release>`);
+      for (const m of VIRTIO_MODULES) {
+        await copyFile(join(kernelTree, "lib", "modules", release, "kernel", m), join(modDir, m.replace(/^.*\//, "")));
+      }
+    }
+    await writeFile(join(initramfs, "init"), init, { mode: 0o755 });
     await writeCpioGz(initramfs, join(out, "initrd.img"));
     await writeFile(join(out, "manifest.json"), JSON.stringify({ kernel: kernelPkg, busybox, hash }, null, 2) + "\n");
 

@@ -5,9 +5,7 @@
 //
 // NodeSession.open checks one known_hosts file, so both files are joined into
 // one text; line numbers are mapped back to (file, line) for messages.
-import { Client } from "ssh2";
 import { HostKeyError } from "../ssh/session.js";
-import { sshAlgorithms } from "../ssh/algorithms.js";
 import { hostField, keyTypeOfBlob, parseKnownHosts, verifyHostKey } from "../ssh/known-hosts.js";
 import type { NodeHostKeyProblem } from "../../shared/node-registry/schema.js";
 import type { KnownHostsSource } from "./settings-store.js";
@@ -51,9 +49,10 @@ function keyTypeAtLine(combined: CombinedKnownHosts, line: number): string | und
 /** The verdict NodeSession.open reached on the combined text, with lines mapped back to files. */
 export function problemFromHostKeyError(err: HostKeyError, combined: CombinedKnownHosts): NodeHostKeyProblem {
   const v = err.verdict;
+  const jump = err.presenter.role === "jump host" ? { jumpHost: { host: err.presenter.host, port: err.presenter.port } } : {};
   switch (v.kind) {
     case "unknown":
-      return { verdict: "unknown", fingerprint: v.fingerprint, keyType: v.keyType };
+      return { verdict: "unknown", fingerprint: v.fingerprint, keyType: v.keyType, ...jump };
     case "changed":
       return {
         verdict: "changed",
@@ -62,9 +61,10 @@ export function problemFromHostKeyError(err: HostKeyError, combined: CombinedKno
         knownFingerprints: v.knownFingerprints,
         knownKeyTypes: v.knownKeyTypes,
         knownAt: v.lines.map((l) => combined.locate(l)),
+        ...jump,
       };
     case "revoked":
-      return { verdict: "revoked", fingerprint: v.fingerprint, keyType: keyTypeAtLine(combined, v.line) ?? "unknown", knownAt: [combined.locate(v.line)] };
+      return { verdict: "revoked", fingerprint: v.fingerprint, keyType: keyTypeAtLine(combined, v.line) ?? "unknown", knownAt: [combined.locate(v.line)], ...jump };
   }
 }
 
@@ -112,10 +112,14 @@ function knownKeys(p: NodeHostKeyProblem): string {
 }
 
 /** What to tell a person about a host-key problem, including the next step. */
-export function describeHostKeyProblem(label: string, host: string, port: number, p: NodeHostKeyProblem): string {
+export function describeHostKeyProblem(nodeLabel: string, nodeHost: string, nodePort: number, p: NodeHostKeyProblem): string {
+  // A jump host's key is about the jump host: its name, its known_hosts line.
+  const label = p.jumpHost ? `the jump host ${p.jumpHost.host}:${p.jumpHost.port} (on the way to ${nodeLabel})` : nodeLabel;
+  const host = p.jumpHost?.host ?? nodeHost;
+  const port = p.jumpHost?.port ?? nodePort;
   switch (p.verdict) {
     case "unknown":
-      return `The host key of ${label} is not trusted yet: it presents ${p.keyType} ${p.fingerprint}. Compare it with the node's own (ssh-keygen -lf ${nodeKeyFile(p.keyType)} on the node) and trust it only if they match.`;
+      return `The host key of ${label} is not trusted yet: it presents ${p.keyType} ${p.fingerprint}. Compare it with the ${p.jumpHost ? "jump host" : "node"}'s own (ssh-keygen -lf ${nodeKeyFile(p.keyType)} on the ${p.jumpHost ? "jump host" : "node"}) and trust it only if they match.`;
     case "changed": {
       const files = [...new Set((p.knownAt ?? []).map((l) => l.file))];
       const remove = files.map((f) => `ssh-keygen -R "${hostField(host, port)}" -f ${f}`).join("; ");
@@ -128,39 +132,4 @@ export function describeHostKeyProblem(label: string, host: string, port: number
     case "revoked":
       return `The host key of ${label} (${p.keyType} ${p.fingerprint}) is marked @revoked in ${where(p.knownAt)}. Refusing to connect; ask whoever runs the node for its current key.`;
   }
-}
-
-/**
- * The host key a server presents, fetched without authenticating (like
- * ssh-keyscan): the verifier records the key and aborts the handshake.
- */
-export function fetchHostKey(host: string, port: number, username: string, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    let key: Buffer | undefined;
-    let settled = false;
-    const finish = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      client.destroy();
-      if (key) resolve(key);
-      else reject(err ?? new Error(`${host}:${port} closed the connection before presenting a host key`));
-    };
-    client.on("error", (err) => finish(new Error(`Cannot fetch the host key of ${host}:${port}: ${err.message}`)));
-    client.on("close", () => finish());
-    client.connect({
-      host,
-      port,
-      username,
-      // The same lists as a session, so the key fetched is the one a session is shown.
-      algorithms: sshAlgorithms(),
-      readyTimeout: timeoutMs,
-      hostVerifier: (blob: Buffer) => {
-        key = Buffer.from(blob);
-        // Rejecting ends the handshake before any authentication is attempted.
-        queueMicrotask(() => finish());
-        return false;
-      },
-    });
-  });
 }

@@ -18,6 +18,7 @@ import { homedir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { utils as sshUtils } from "ssh2";
 import { HostKeyError, NodeSession, type NodeTarget } from "../ssh/session.js";
+import { ProxyError } from "../ssh/proxy.js";
 import { fingerprintOf, keyTypeOfBlob, knownHostsLine } from "../ssh/known-hosts.js";
 import {
   NodeConfigSchema,
@@ -30,7 +31,7 @@ import {
   type NodeStatus,
 } from "../../shared/node-registry/schema.js";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from "./backoff.js";
-import { checkHostKey, combineKnownHosts, describeHostKeyProblem, fetchHostKey, problemFromHostKeyError } from "./host-trust.js";
+import { checkHostKey, combineKnownHosts, describeHostKeyProblem, problemFromHostKeyError, type CombinedKnownHosts } from "./host-trust.js";
 import type { CorruptSettings, SettingsStore } from "./settings-store.js";
 
 export type NodeManagerErrorCode = "unknown-node" | "invalid-config" | "storage" | "duplicate-node" | "not-ready" | "host-key-refused" | "disposed" | "key-file";
@@ -326,22 +327,28 @@ export class NodeManager {
     if (r.trusting) throw new NodeManagerError("host-key-refused", `The host key of ${label} is already being trusted.`);
     r.trusting = true;
     try {
-      // The status only holds the fingerprint; fetch the key itself and make
-      // sure it is still the one the user compared.
-      const blob = await fetchHostKey(config.host, config.port, config.user, this.options.readyTimeoutMs ?? 20_000);
+      // The status only holds the fingerprint; fetch the key itself (from the
+      // node or the jump host that presented it, along the node's route) and
+      // make sure it is still the one the user compared.
+      const presenter = problem.jumpHost ? { ...problem.jumpHost, role: "jump host" as const } : { host: config.host, port: config.port, role: "node" as const };
+      // Jump hosts before the presenter are logged in to: an encrypted key needs its passphrase.
+      const passphrase = presenter.role === "jump host" ? await this.keyPassphrase(config).catch(() => undefined) : undefined;
+      const { combined: _c, ...target } = await this.target(config, passphrase);
+      const blob = await NodeSession.fetchHostKey(target, presenter);
       const now = fingerprintOf(blob);
       if (now !== problem.fingerprint) {
         throw new NodeManagerError(
           "host-key-refused",
-          `Not trusting: ${label} now presents ${keyTypeOfBlob(blob)} ${now}, not ${problem.fingerprint} which you confirmed. Nothing was written; connect again and compare the new fingerprint.`,
+          `Not trusting: ${presenter.role === "node" ? label : `the jump host ${presenter.host}:${presenter.port}`} now presents ${keyTypeOfBlob(blob)} ${now}, not ${problem.fingerprint} which you confirmed. Nothing was written; connect again and compare the new fingerprint.`,
         );
       }
       const store = this.options.store;
-      const check = checkHostKey(await store.knownHostsSources(), config.host, config.port, blob);
+      const check = checkHostKey(await store.knownHostsSources(), presenter.host, presenter.port, blob);
       if (check.kind === "changed" || check.kind === "revoked") {
-        throw new NodeManagerError("host-key-refused", `Not trusting: ${describeHostKeyProblem(label, config.host, config.port, check)}`);
+        const withJump = problem.jumpHost ? { ...check, jumpHost: problem.jumpHost } : check;
+        throw new NodeManagerError("host-key-refused", `Not trusting: ${describeHostKeyProblem(label, config.host, config.port, withJump)}`);
       }
-      if (check.kind === "unknown") await store.appendKnownHost(knownHostsLine(config.host, config.port, keyTypeOfBlob(blob), blob));
+      if (check.kind === "unknown") await store.appendKnownHost(knownHostsLine(presenter.host, presenter.port, keyTypeOfBlob(blob), blob));
     } finally {
       r.trusting = false;
     }
@@ -376,7 +383,8 @@ export class NodeManager {
   }
 
   private label(c: NodeConfig): string {
-    return `node "${c.name}" (${c.user}@${c.host}:${c.port})`;
+    const via = c.proxyJump ? ` via ${c.proxyJump}` : c.proxyCommand ? " via its ProxyCommand" : "";
+    return `node "${c.name}" (${c.user}@${c.host}:${c.port}${via})`;
   }
 
   private persist(): Promise<void> {
@@ -488,11 +496,13 @@ export class NodeManager {
     return passphrase;
   }
 
-  private async openSession(config: NodeConfig, passphrase?: string): Promise<NodeSession> {
+  /** How NodeSession reaches the node: address, key, known_hosts (the app's and the user's as one text), route. */
+  private async target(config: NodeConfig, passphrase?: string): Promise<NodeTarget & { combined: CombinedKnownHosts }> {
     // Trusted if the app's or the user's known_hosts trusts the key: both are
     // checked as one text; problems are mapped back to the file and line.
     const combined = combineKnownHosts(await this.options.store.knownHostsSources());
-    const target: NodeTarget = {
+    return {
+      combined,
       host: config.host,
       port: config.port,
       username: config.user,
@@ -502,7 +512,13 @@ export class NodeManager {
       keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? 10_000,
       ...(config.auth.kind === "key" ? { privateKeyPath: config.auth.keyPath } : {}),
       ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(config.proxyJump !== undefined ? { proxyJump: config.proxyJump } : {}),
+      ...(config.proxyCommand !== undefined ? { proxyCommand: config.proxyCommand } : {}),
     };
+  }
+
+  private async openSession(config: NodeConfig, passphrase?: string): Promise<NodeSession> {
+    const { combined, ...target } = await this.target(config, passphrase);
     try {
       return await NodeSession.open(target);
     } catch (err) {
@@ -521,6 +537,7 @@ export class NodeManager {
     if (err instanceof MappedHostKeyError) {
       return { final: true, detail: describeHostKeyProblem(label, config.host, config.port, err.problem), hostKey: err.problem };
     }
+    if (err instanceof ProxyError) return { final: err.final, detail: `Cannot reach ${label}: ${err.message}` };
     const e = err as NodeJS.ErrnoException & { level?: string };
     const message = e instanceof Error ? e.message : String(err);
     const keyPath = config.auth.kind === "key" ? config.auth.keyPath : undefined;

@@ -1,13 +1,14 @@
 // Offers the hosts in ~/.ssh/config as nodes to add. Only concrete `Host`
 // names are offered (wildcard patterns are defaults, not machines). `Match`
 // blocks are ignored, and never evaluated: `Match exec` would run a shell
-// command. Hosts behind ProxyJump/ProxyCommand are listed as unsupported
-// because the node manager does not do jump hosts yet.
+// command. ProxyJump (aliases resolved) and ProxyCommand come along; a
+// ProxyCommand that needs a shell (pipes, $VAR) is listed as unsupported.
 import { readFile } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import SSHConfig, { LineType, type Line, type Section } from "ssh-config";
 import { UserSchema, isValidHost, type AddNodeRequest } from "../../shared/node-registry/schema.js";
+import { parseProxyCommand, parseProxyJump } from "../../shared/node-registry/proxy.js";
 
 export interface SshConfigCandidate {
   /** The Host name as written in the config. */
@@ -21,6 +22,10 @@ export interface SshConfigCandidate {
   keyPath?: string;
   /** Things the user should know about this entry (ignored settings). */
   notes: string[];
+  /** ProxyJump with config aliases resolved to user@host:port. */
+  proxyJump?: string;
+  /** ProxyCommand as written (run without a shell; %-tokens expanded when connecting). */
+  proxyCommand?: string;
 }
 
 export interface UnsupportedSshHost {
@@ -123,15 +128,24 @@ export function candidatesFromSshConfig(text: string, path: string, ctx: SshConf
     const c = config.compute(alias, { ignoreCase: true, matchExec: false });
     const unsupported = (reason: string) => result.unsupported.push({ alias, reason });
 
-    const proxyJump = first(c.proxyjump);
-    if (proxyJump && proxyJump.toLowerCase() !== "none") {
-      unsupported(`uses ProxyJump ${proxyJump}: jump hosts are not supported yet. Add the node by an address this computer reaches directly.`);
-      continue;
-    }
-    const proxyCommand = first(c.proxycommand);
-    if (proxyCommand && proxyCommand.toLowerCase() !== "none") {
-      unsupported(`uses ProxyCommand (${proxyCommand}): jump hosts and proxies are not supported yet. Add the node by an address this computer reaches directly.`);
-      continue;
+    // OpenSSH uses whichever of ProxyJump and ProxyCommand comes first; compute() keeps the first of each.
+    let route: { proxyJump: string } | { proxyCommand: string } | undefined;
+    const jumpText = first(c.proxyjump);
+    const commandText = first(c.proxycommand);
+    if (jumpText && jumpText.toLowerCase() !== "none") {
+      const resolved = resolveJumpHosts(jumpText, config, ctx);
+      if ("error" in resolved) {
+        unsupported(resolved.error);
+        continue;
+      }
+      route = { proxyJump: resolved.proxyJump };
+    } else if (commandText && commandText.toLowerCase() !== "none") {
+      const parsed = parseProxyCommand(commandText);
+      if (!parsed.ok) {
+        unsupported(`ProxyCommand ${commandText}: ${parsed.error}`);
+        continue;
+      }
+      route = { proxyCommand: commandText };
     }
 
     const hostName = first(c.hostname);
@@ -148,7 +162,7 @@ export function candidatesFromSshConfig(text: string, path: string, ctx: SshConf
       continue;
     }
 
-    const candidate: SshConfigCandidate = { alias, name: alias, host, port, notes: [] };
+    const candidate: SshConfigCandidate = { alias, name: alias, host, port, notes: [], ...route };
     const userText = first(c.user);
     if (userText !== undefined) {
       const user = expandTokens(userText, { u: ctx.localUser });
@@ -169,6 +183,27 @@ export function candidatesFromSshConfig(text: string, path: string, ctx: SshConf
     result.candidates.push(candidate);
   }
   return result;
+}
+
+/**
+ * ProxyJump hops as OpenSSH resolves them: a hop that names a Host entry
+ * takes that entry's HostName, User and Port (unless the hop gives them).
+ */
+function resolveJumpHosts(text: string, config: SSHConfig, ctx: SshConfigContext): { proxyJump: string } | { error: string } {
+  const parsed = parseProxyJump(text);
+  if (!parsed.ok) return { error: `ProxyJump ${text}: ${parsed.error}` };
+  const hops = text.split(",").map((raw, i) => {
+    const hop = parsed.value[i]!;
+    const c = config.compute(hop.host, { ignoreCase: true, matchExec: false });
+    const hostName = first(c.hostname);
+    const host = hostName !== undefined ? (expandTokens(hostName, { h: hop.host }) ?? hop.host) : hop.host;
+    const userText = hop.user ?? first(c.user);
+    const user = userText !== undefined ? expandTokens(userText, { u: ctx.localUser }) : undefined;
+    const port = /:\d+$/.test(raw.trim()) ? hop.port : Number(first(c.port) ?? hop.port);
+    return `${user ? `${user}@` : ""}${host.includes(":") ? `[${host}]` : host}:${port}`;
+  });
+  const check = parseProxyJump(hops.join(","));
+  return check.ok ? { proxyJump: hops.join(",") } : { error: `ProxyJump ${text} resolves to ${hops.join(",")}: ${check.error}` };
 }
 
 /** Reads the user's ssh config (default ~/.ssh/config). A missing file yields no candidates. */
@@ -194,5 +229,7 @@ export function candidateToRequest(c: SshConfigCandidate): AddNodeRequest {
     name: c.name,
     ...(c.user !== undefined ? { user: c.user } : {}),
     ...(c.keyPath !== undefined ? { keyPath: c.keyPath } : { agent: true }),
+    ...(c.proxyJump !== undefined ? { proxyJump: c.proxyJump } : {}),
+    ...(c.proxyCommand !== undefined ? { proxyCommand: c.proxyCommand } : {}),
   };
 }

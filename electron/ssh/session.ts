@@ -1,11 +1,15 @@
 // One SSH connection to a node (ssh2). Host keys are checked against an
 // OpenSSH known_hosts file before authentication; an unknown or changed
 // key fails the connection with an error that carries the fingerprints.
+// A node behind a ProxyCommand or jump hosts is reached through ./proxy.ts;
+// its own host key is still the one checked for it.
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { readFile } from "node:fs/promises";
 import type { Duplex } from "node:stream";
 import { keyTypeOfBlob, knownHostKeyTypes, verifyHostKey, type HostKeyVerdict } from "./known-hosts.js";
 import { describeHandshakeFailure, sshAlgorithms } from "./algorithms.js";
+import { openTransport, type HostCheck } from "./proxy.js";
+import { parseProxyJump } from "../../shared/node-registry/proxy.js";
 
 export interface NodeTarget {
   host: string;
@@ -23,6 +27,12 @@ export interface NodeTarget {
   knownHostsText?: string;
   readyTimeoutMs?: number;
   keepaliveIntervalMs?: number;
+  /** OpenSSH ProxyCommand: the connection is this command's stdin and stdout (see ./proxy.ts). */
+  proxyCommand?: string;
+  /** OpenSSH ProxyJump: jump hosts in order, each host key checked. */
+  proxyJump?: string;
+  /** %n of ProxyCommand (the ssh config alias the node came from). */
+  alias?: string;
 }
 
 export class HostKeyError extends Error {
@@ -30,6 +40,8 @@ export class HostKeyError extends Error {
     readonly target: string,
     readonly verdict: Exclude<HostKeyVerdict, { kind: "trusted" }>,
     knownHostsPath: string,
+    /** Who presented the key: the node itself, or a jump host on the way to it. */
+    readonly presenter: { host: string; port: number; role: "node" | "jump host" } = { host: "", port: 0, role: "node" },
   ) {
     super(HostKeyError.describe(target, verdict, knownHostsPath));
     this.name = "HostKeyError";
@@ -40,7 +52,7 @@ export class HostKeyError extends Error {
       case "unknown":
         return `The host key of ${target} (${v.keyType} ${v.fingerprint}) is not in ${path}. Check the fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and trust it explicitly.`;
       case "changed":
-        return `The host key of ${target} CHANGED: it now presents ${v.keyType} ${v.fingerprint}, but ${path} (line ${v.lines.join(", ")}) trusts ${v.knownFingerprints.map((f, i) => `${v.knownKeyTypes[i]} ${f}`).join(", ")}. Refusing to connect. If the node was reinstalled, remove the old line and trust the new key.`;
+        return `The host key of ${target} CHANGED: it now presents ${v.fingerprint}, but ${path} (line ${v.lines.join(", ")}) trusts ${v.knownFingerprints.join(", ")}. Refusing to connect. If the node was reinstalled, remove the old line and trust the new key.`;
       case "revoked":
         return `The host key of ${target} (${v.fingerprint}) is marked @revoked in ${path} (line ${v.line}). Refusing to connect.`;
     }
@@ -72,10 +84,52 @@ export class SshConnectionLostError extends Error {
   }
 }
 
+/**
+ * The ssh2 settings every connection to the target shares (the node's and
+ * its jump hosts'), and the host key check against known_hosts.
+ */
+async function prepare(target: NodeTarget): Promise<{ config: ConnectConfig; check: HostCheck; label: string }> {
+  const knownHosts =
+    target.knownHostsText ??
+    (await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return "";
+      throw err;
+    }));
+  const label = `${target.host}:${target.port}`;
+  const config: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.username,
+    // Explicit lists (no SHA-1); the host's known key types first.
+    algorithms: sshAlgorithms(knownHostKeyTypes(knownHosts, target.host, target.port)),
+    readyTimeout: target.readyTimeoutMs ?? 15_000,
+    // Keepalive is off by default in ssh2; without it a dead node never closes.
+    keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
+    keepaliveCountMax: 3,
+  };
+  if (target.privateKeyPath) {
+    config.privateKey = await readFile(target.privateKeyPath);
+    if (target.passphrase) config.passphrase = target.passphrase;
+  } else if (process.env.SSH_AUTH_SOCK) {
+    config.agent = process.env.SSH_AUTH_SOCK;
+  } else {
+    throw new Error(`No key for ${label}: give a private key file or start an ssh-agent (SSH_AUTH_SOCK is not set).`);
+  }
+  const check: HostCheck = (host, port, key, role) => {
+    const verdict = verifyHostKey(knownHosts, host, port, key, keyTypeOfBlob(key));
+    if (verdict.kind === "trusted") return undefined;
+    const who = role === "node" ? `${host}:${port}` : `the jump host ${host}:${port} (on the way to ${label})`;
+    return new HostKeyError(who, verdict, target.knownHostsPath, { host, port, role });
+  };
+  return { config, check, label };
+}
+
 export class NodeSession {
   private constructor(
     readonly target: NodeTarget,
     readonly client: Client,
+    /** "via …" when the node is reached through a proxy or jump hosts; empty otherwise. */
+    readonly via = "",
   ) {}
 
   get label(): string {
@@ -83,75 +137,107 @@ export class NodeSession {
   }
 
   static async open(target: NodeTarget): Promise<NodeSession> {
-    const knownHosts =
-      target.knownHostsText ??
-      (await readFile(target.knownHostsPath, "utf8").catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return "";
-        throw err;
-      }));
-    const label = `${target.host}:${target.port}`;
-    const config: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      // Explicit lists (no SHA-1); the host's known key types first.
-      algorithms: sshAlgorithms(knownHostKeyTypes(knownHosts, target.host, target.port)),
-      readyTimeout: target.readyTimeoutMs ?? 15_000,
-      // Keepalive is off by default in ssh2; without it a dead node never closes.
-      keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
-      keepaliveCountMax: 3,
-    };
-    if (target.privateKeyPath) {
-      config.privateKey = await readFile(target.privateKeyPath);
-      if (target.passphrase) config.passphrase = target.passphrase;
-    } else if (process.env.SSH_AUTH_SOCK) {
-      config.agent = process.env.SSH_AUTH_SOCK;
-    } else {
-      throw new Error(`No key for ${label}: give a private key file or start an ssh-agent (SSH_AUTH_SOCK is not set).`);
-    }
-    let rejection: HostKeyError | undefined;
+    const { config, check } = await prepare(target);
+    const transport = await openTransport(target, config, check);
+    if (transport.sock) config.sock = transport.sock;
+    let rejection: Error | undefined;
     config.hostVerifier = (key: Buffer) => {
-      const verdict = verifyHostKey(knownHosts, target.host, target.port, key, keyTypeOfBlob(key));
-      if (verdict.kind === "trusted") return true;
-      rejection = new HostKeyError(label, verdict, target.knownHostsPath);
-      return false;
+      rejection = check(target.host, target.port, key, "node");
+      return rejection === undefined;
     };
     const client = new Client();
+    const label = `${target.host}:${target.port}`;
     // The connect settles on whatever comes first: ready, an error, or the
     // connection ending or closing at any point of the handshake (ssh2
     // reports a cut there with "close" alone, and a promise that never
-    // settles lets a CLI exit 0 with nothing done and nothing said).
+    // settles lets a CLI exit 0 with nothing done and nothing said). The
+    // route can fail more than once (a command's pipes closing one after the
+    // other): the first failure decides, the rest are swallowed.
     let stage = "before the key exchange";
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        client.destroy();
-        reject(rejection ?? err);
-      };
-      client.once("handshake", () => (stage = "during authentication"));
-      client.once("ready", () => {
-        if (settled) return;
-        settled = true;
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const fail = (err: Error) => {
+          if (settled) return;
+          settled = true;
+          client.destroy();
+          if (rejection) reject(rejection);
+          else void transport.explain(err).then(reject);
+        };
+        client.once("handshake", () => (stage = "during authentication"));
+        client.once("ready", () => {
+          if (settled) return;
+          settled = true;
+          resolve();
+        });
+        // Stays attached: an error after "ready" is for the session's users (they see "close").
+        client.on("error", (err) => fail(describeConnectError(label, err)));
+        client.once("end", () => fail(new SshConnectClosedError(label, stage)));
+        client.once("close", () => fail(new SshConnectClosedError(label, stage)));
+        try {
+          client.connect(config);
+        } catch (err) {
+          fail(err instanceof Error ? err : new Error(String(err)));
+        }
       });
-      // Stays attached: an error after "ready" is for the session's users (they see "close").
-      client.on("error", (err) => fail(describeConnectError(label, err)));
-      client.once("end", () => fail(new SshConnectClosedError(label, stage)));
-      client.once("close", () => fail(new SshConnectClosedError(label, stage)));
-      try {
-        client.connect(config);
-      } catch (err) {
-        fail(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    client.once("close", () => transport.close());
     // Requests here are small and wait on their answer; with Nagle's algorithm
     // a write stalls behind an unacknowledged one (delayed ACK, ~40 ms).
     client.setNoDelay(true);
     // ssh2 has what it needs; the session keeps no copy of the passphrase.
     const { passphrase: _passphrase, ...kept } = target;
-    return new NodeSession(kept, client);
+    return new NodeSession(kept, client, transport.via);
+  }
+
+  /**
+   * The host key that `presenter` presents (the node, or a jump host on the
+   * way to it), fetched like ssh-keyscan: through the route, without
+   * authenticating to the presenter. Hosts before it are checked as usual.
+   */
+  static async fetchHostKey(target: NodeTarget, presenter: { host: string; port: number; role: "node" | "jump host" }): Promise<Buffer> {
+    let route: NodeTarget = target;
+    if (presenter.role === "jump host" && target.proxyJump) {
+      // The route up to the jump host: the hops before it, then the hop itself as the destination.
+      const hops = target.proxyJump.split(",");
+      const i = hops.findIndex((h) => {
+        const p = parseProxyJump(h);
+        return p.ok && p.value[0]?.host === presenter.host && p.value[0].port === presenter.port;
+      });
+      if (i < 0) throw new Error(`${presenter.host}:${presenter.port} is not a jump host of ${target.host}:${target.port}`);
+      const { proxyJump: _j, ...rest } = target;
+      route = { ...rest, host: presenter.host, port: presenter.port, ...(i > 0 ? { proxyJump: hops.slice(0, i).join(",") } : {}) };
+    }
+    const { config, check } = await prepare(route);
+    const transport = await openTransport(route, config, check);
+    try {
+      return await new Promise<Buffer>((resolve, reject) => {
+        const client = new Client();
+        let key: Buffer | undefined;
+        const finish = (err?: Error) => {
+          client.destroy();
+          if (key) resolve(key);
+          else reject(err ?? new Error(`${route.host}:${route.port} closed the connection before presenting a host key`));
+        };
+        client.on("error", (err) => void transport.explain(new Error(`Cannot fetch the host key of ${route.host}:${route.port}: ${err.message}`)).then(finish));
+        client.on("close", () => finish());
+        client.connect({
+          ...config,
+          ...(transport.sock ? { sock: transport.sock } : {}),
+          hostVerifier: (blob: Buffer) => {
+            key = Buffer.from(blob);
+            // Rejecting ends the handshake before any authentication is attempted.
+            queueMicrotask(() => finish());
+            return false;
+          },
+        });
+      });
+    } finally {
+      transport.close();
+    }
   }
 
   /** A stream to a UNIX socket on the node (a QMP or serial socket). */

@@ -23,7 +23,7 @@ export function App() {
   const [view, setView] = useState<View>({ kind: "fleet" });
   const [nodeFilter, setNodeFilter] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
-  const [labBusy, setLabBusy] = useState(false);
+  const [labBusy, setLabBusy] = useState<false | "node" | "ganeti">(false);
   const [labError, setLabError] = useState<string | null>(null);
 
   const anyBackingOff = nodes.data?.some((n) => n.status.state === "backing-off") ?? false;
@@ -51,11 +51,11 @@ export function App() {
   }, [inventory.data]);
   const openInstance = useCallback((s: InstanceSummary) => setView({ kind: "instance", nodeId: s.node, name: s.name }), []);
 
-  const startLab = async () => {
-    setLabBusy(true);
+  const startLab = async (kind: "node" | "ganeti") => {
+    setLabBusy(kind);
     setLabError(null);
     try {
-      const n = await api.call("lab.start", {});
+      const n = await api.call("lab.start", { kind });
       nodes.refresh();
       inventory.refresh();
       setNodeFilter(n.config.id);
@@ -135,7 +135,15 @@ export function App() {
         </nav>
         <main className="main">
           {noNodes ? (
-            <EmptyState labAvailable={info.data?.labAvailable ?? false} labRunning={info.data?.labRunning ?? false} onAdd={() => setAdding(true)} onLab={startLab} labBusy={labBusy} labError={labError} />
+            <EmptyState
+              labAvailable={info.data?.labAvailable ?? false}
+              labRunning={info.data?.labRunning ?? false}
+              ganetiLab={info.data?.ganetiLab}
+              onAdd={() => setAdding(true)}
+              onLab={startLab}
+              labBusy={labBusy}
+              labError={labError}
+            />
           ) : view.kind === "instance" ? (
             <InstancePage key={`${view.nodeId}/${view.name}`} nodeId={view.nodeId} name={view.name} nodeName={nodeNames.get(view.nodeId) ?? view.nodeId} nodeNames={nodeNames} onBack={() => setView({ kind: "fleet" })} />
           ) : view.kind === "activity" ? (
@@ -188,7 +196,16 @@ function NodeProblems(props: { nodes: { config: { id: string; name: string }; st
   );
 }
 
-function EmptyState(props: { labAvailable: boolean; labRunning: boolean; onAdd: () => void; onLab: () => void; labBusy: boolean; labError: string | null }) {
+function EmptyState(props: {
+  labAvailable: boolean;
+  labRunning: boolean;
+  ganetiLab: { available: boolean; running: boolean; reason?: string } | undefined;
+  onAdd: () => void;
+  onLab: (kind: "node" | "ganeti") => void;
+  labBusy: false | "node" | "ganeti";
+  labError: string | null;
+}) {
+  const ganeti = props.ganetiLab;
   return (
     <section className="empty-state" aria-label="No nodes yet">
       <div className="empty-art" aria-hidden="true">
@@ -201,15 +218,25 @@ function EmptyState(props: { labAvailable: boolean; labRunning: boolean; onAdd: 
           Add a node
         </button>
         {props.labAvailable ? (
-          <button type="button" onClick={props.onLab} disabled={props.labBusy || props.labRunning}>
-            {props.labBusy ? "Starting the lab node… (about 10 s)" : "Start a local lab node"}
+          <button type="button" onClick={() => props.onLab("node")} disabled={props.labBusy !== false || props.labRunning}>
+            {props.labBusy === "node" ? "Starting the lab node… (about 10 s)" : "Start a local lab node"}
+          </button>
+        ) : null}
+        {ganeti?.available ? (
+          <button type="button" onClick={() => props.onLab("ganeti")} disabled={props.labBusy !== false || ganeti.running}>
+            {props.labBusy === "ganeti" ? "Starting the Ganeti cluster… (about 20-40 s)" : "Start a local Ganeti cluster"}
           </button>
         ) : null}
       </div>
       {props.labAvailable ? <p className="muted small">The lab node runs sshd and QEMU instances on this machine, for trying things safely.</p> : null}
+      {ganeti?.available ? (
+        <p className="muted small">The Ganeti cluster is two real Ganeti 3.0.2 nodes in their own namespaces on this machine, with instances Ganeti started; the app reaches them through a ProxyCommand.</p>
+      ) : ganeti?.reason ? (
+        <p className="muted small">No local Ganeti cluster here: {ganeti.reason}</p>
+      ) : null}
       {props.labError ? (
         <div className="banner bad" role="alert">
-          Could not start the lab node: {props.labError}
+          Could not start the lab: {props.labError}
         </div>
       ) : null}
     </section>

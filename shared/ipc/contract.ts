@@ -114,7 +114,17 @@ export const SshConfigImportSchema = z.object({
   path: z.string(),
   found: z.boolean(),
   candidates: z.array(
-    z.object({ alias: z.string(), name: z.string(), host: z.string(), port: z.number().int(), user: z.string().optional(), keyPath: z.string().optional(), notes: z.array(z.string()) }),
+    z.object({
+      alias: z.string(),
+      name: z.string(),
+      host: z.string(),
+      port: z.number().int(),
+      user: z.string().optional(),
+      keyPath: z.string().optional(),
+      notes: z.array(z.string()),
+      proxyJump: z.string().optional(),
+      proxyCommand: z.string().optional(),
+    }),
   ),
   unsupported: z.array(z.object({ alias: z.string(), reason: z.string() })),
   warnings: z.array(z.string()),
@@ -127,6 +137,8 @@ export const AppInfoSchema = z.object({
   /** A local lab node can be started from the app (QEMU and sshd are installed). */
   labAvailable: z.boolean(),
   labRunning: z.boolean(),
+  /** A local two-node Ganeti cluster can be started from the app (root, Debian's ganeti packages); reason says why not. */
+  ganetiLab: z.object({ available: z.boolean(), running: z.boolean(), reason: z.string().optional() }).optional(),
   /**
    * Whether key passphrases can be remembered across runs (OS keychain via
    * Electron safeStorage). Otherwise they are kept until the app quits; reason says why.
@@ -167,7 +179,8 @@ export const contract = {
   "hotplug.plan": { request: z.strictObject({ nodeId: NodeIdRef, instance: InstanceRef, intent: ChangeRequestSchema }), response: PlanPreviewSchema },
   "hotplug.execute": { request: z.strictObject({ planId: z.string().min(1).max(64) }), response: z.object({ operationId: z.string() }) },
   "activity.list": { request: z.strictObject({ nodeId: NodeIdRef.optional(), instance: InstanceRef.optional() }), response: z.array(ActivityEntrySchema) },
-  "lab.start": { request: Empty, response: NodeViewSchema },
+  /** kind "ganeti": the local Ganeti cluster (its nodes are added; the master answers). */
+  "lab.start": { request: z.strictObject({ kind: z.enum(["node", "ganeti"]).optional() }), response: NodeViewSchema },
 } as const;
 
 export type Channel = keyof typeof contract;

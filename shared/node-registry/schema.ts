@@ -10,11 +10,12 @@
 import { z } from "zod";
 import { GenerationSchema } from "../runtime/generation.js";
 import { parseGanetiVersion } from "../ganeti/versions.js";
+import { USER_RE, isValidHost, splitHostInput } from "./host.js";
+import { parseProxyCommand, parseProxyJump } from "./proxy.js";
+
+export { isValidHost, splitHostInput };
 
 const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-// RFC 1123 labels; "_" is tolerated because real ssh configs use it.
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
-const USER_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const SECRET_KEY_RE = /pass(word|phrase)?|secret|token|private_?key$/i;
 
 /** Text field with "is required" / "must be text" messages that name it. */
@@ -34,10 +35,6 @@ function strict<T extends z.core.$ZodLooseShape>(what: string, shape: T) {
       return `${what} has unknown field(s) ${keys.join(", ")}: remove them.`;
     },
   });
-}
-
-export function isValidHost(host: string): boolean {
-  return HOSTNAME_RE.test(host) || z.ipv4().safeParse(host).success || z.ipv6().safeParse(host).success;
 }
 
 export const NodeIdSchema = text("id").regex(
@@ -91,6 +88,18 @@ export const RootSchema = text("root").refine(
 
 export const GanetiVersionSchema = text("ganetiVersion").refine((v) => parseGanetiVersion(v) !== null, 'ganetiVersion must be a Ganeti version such as "3.0.2" or "2.15.2" (see `gnt-cluster version` on the node)');
 
+/** OpenSSH ProxyCommand text, run as an argument vector (see proxy.ts). */
+export const ProxyCommandSchema = text("proxyCommand").superRefine((v, ctx) => {
+  const p = parseProxyCommand(v);
+  if (!p.ok) ctx.addIssue({ code: "custom", message: p.error });
+});
+
+/** OpenSSH ProxyJump text: jump hosts in order. */
+export const ProxyJumpSchema = text("proxyJump").superRefine((v, ctx) => {
+  const p = parseProxyJump(v);
+  if (!p.ok) ctx.addIssue({ code: "custom", message: p.error });
+});
+
 export const NodeConfigSchema = strict("a node's settings", {
   id: NodeIdSchema,
   name: text("name").trim().min(1, "name must not be empty").max(80, "name must be at most 80 characters"),
@@ -108,7 +117,14 @@ export const NodeConfigSchema = strict("a node's settings", {
     .optional(),
   /** Never write a runtime-file generation newer than this. */
   generationFloor: GenerationSchema.optional(),
+  /** Reach the node through these jump hosts (ssh2 to each, forwarding to the next); every host key is checked. */
+  proxyJump: ProxyJumpSchema.optional(),
+  /** Reach the node through this command's stdin and stdout (OpenSSH's ProxyCommand, without a shell). */
+  proxyCommand: ProxyCommandSchema.optional(),
 }).superRefine((node, ctx) => {
+  if (node.proxyJump !== undefined && node.proxyCommand !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["proxyCommand"], message: "proxyJump and proxyCommand are both set: a node is reached through one of them; keep the one you use" });
+  }
   if (node.migrationPeers?.includes(node.id)) {
     ctx.addIssue({ code: "custom", path: ["migrationPeers"], message: `migrationPeers must not contain the node itself ("${node.id}"): remove it` });
   }
@@ -146,6 +162,8 @@ export const NodeHostKeyProblemSchema = z.object({
   knownKeyTypes: z.array(z.string()).optional(),
   /** known_hosts lines that conflict with the presented key (changed / revoked). */
   knownAt: z.array(z.object({ file: z.string(), line: z.int().positive() })).optional(),
+  /** Set when a jump host on the way to the node presented the key, not the node itself. */
+  jumpHost: z.object({ host: z.string(), port: z.int().positive() }).optional(),
 });
 export type NodeHostKeyProblem = z.infer<typeof NodeHostKeyProblemSchema>;
 
@@ -188,6 +206,10 @@ export const AddNodeRequestSchema = strict("the new node", {
   ganetiVersion: GanetiVersionSchema.optional(),
   migrationPeers: z.array(NodeIdSchema).optional(),
   generationFloor: GenerationSchema.optional(),
+  /** Jump hosts, "[user@]host[:port]" separated by commas; empty means none. */
+  proxyJump: text("proxyJump").trim().optional(),
+  /** A ProxyCommand as in ~/.ssh/config; empty means none. */
+  proxyCommand: text("proxyCommand").trim().optional(),
 });
 export type AddNodeRequest = z.input<typeof AddNodeRequestSchema>;
 
@@ -211,25 +233,6 @@ export function slugify(text: string): string {
     .slice(0, 63)
     .replace(/-+$/, "");
   return s === "" ? "node" : s;
-}
-
-/** Splits "user@host:port" / "user@[v6]:port"; a bare IPv6 address stays whole. */
-export function splitHostInput(input: string): { host: string; user?: string; port?: string } {
-  let rest = input;
-  let user: string | undefined;
-  const at = rest.lastIndexOf("@");
-  if (at > 0) {
-    user = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-  }
-  const bracketed = /^\[([^\]]*)\](?::(\d*))?$/.exec(rest);
-  if (bracketed) return { host: bracketed[1] ?? "", user, port: bracketed[2] };
-  const colons = rest.split(":").length - 1;
-  if (colons === 1) {
-    const [h, p] = rest.split(":");
-    return { host: h ?? "", user, port: p };
-  }
-  return { host: rest, user };
 }
 
 /** "~" and "~/x" -> under homeDir. "~other/x" is refused (we do not look up other users). */
@@ -307,6 +310,8 @@ export function nodeConfigFromRequest(input: unknown, ctx: { homeDir: string; ta
     ...(req.ganetiVersion !== undefined ? { ganetiVersion: req.ganetiVersion } : {}),
     ...(req.migrationPeers !== undefined ? { migrationPeers: req.migrationPeers } : {}),
     ...(req.generationFloor !== undefined ? { generationFloor: req.generationFloor } : {}),
+    ...(req.proxyJump ? { proxyJump: req.proxyJump } : {}),
+    ...(req.proxyCommand ? { proxyCommand: req.proxyCommand } : {}),
   };
   const config = NodeConfigSchema.safeParse(candidate);
   return config.success ? { ok: true, config: config.data } : { ok: false, errors: formatIssues(config.error) };

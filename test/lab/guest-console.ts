@@ -24,12 +24,19 @@ interface Block {
   seq: number;
 }
 
-type Listener = { onBlock?: (b: Block) => void; onLine?: (line: string) => void; onEnd: (err: Error) => void };
+/** A network interface or block device and the PCI address its driver bound ("devs", guests built with drivers). */
+export interface GuestDevice {
+  name: string;
+  address: string;
+}
+
+type Listener = { onBlock?: (b: Block) => void; onDevs?: (devs: GuestDevice[]) => void; onLine?: (line: string) => void; onEnd: (err: Error) => void };
 
 // Anchored at the end only: serial output may carry escape sequences or a
 // partial kernel message in front of our text, rarely after it.
 const PCI_LINE = /([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) ([0-9a-f]{4}):([0-9a-f]{4})$/;
 const KERNEL_LINE = /^\[\s*\d+\.\d+\]/;
+const DEV_LINE = /(\S+) ([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$/;
 // CSI sequences (SeaBIOS clears the screen), other ESC sequences, stray controls.
 // eslint-disable-next-line no-control-regex
 const ESCAPES = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_a-z]|[\x00-\x08\x0b-\x1f\x7f]/g;
@@ -41,6 +48,7 @@ function endsWithMarker(line: string, marker: string): boolean {
 export class GuestConsole {
   private buffer = "";
   private inBlock: { list: GuestPciFunction[]; corrupt: boolean; seq: number } | null = null;
+  private inDevs: GuestDevice[] | null = null;
   private blockSeq = 0;
   private readySeen = false;
   private ended: Error | null = null;
@@ -128,6 +136,29 @@ export class GuestConsole {
     this.stream.destroy();
   }
 
+  /**
+   * The guest's network interfaces and block devices with the PCI address
+   * each one's driver bound, once `predicate` holds (guests built with
+   * drivers only). Re-asks every second.
+   */
+  waitForDevices(predicate: (devs: GuestDevice[]) => boolean, timeoutMs: number): Promise<GuestDevice[]> {
+    return this.wait<GuestDevice[]>(timeoutMs, "matching guest devices", (resolve) => {
+      this.send("devs");
+      const timer = setInterval(() => this.send("devs"), 1000);
+      return {
+        onDevs: (devs) => {
+          if (predicate(devs)) resolve(devs);
+        },
+        cleanup: () => clearInterval(timer),
+      };
+    });
+  }
+
+  /** Sends one command line to the guest's init (e.g. "poweroff" on a guest built with drivers). */
+  sendLine(cmd: string): void {
+    this.send(cmd);
+  }
+
   private send(cmd: string): void {
     if (this.ended || this.stream.destroyed || !this.stream.writable) return;
     this.stream.write(`${cmd}\n`);
@@ -136,7 +167,7 @@ export class GuestConsole {
   private wait<T>(
     timeoutMs: number,
     what: string,
-    start: (resolve: (v: T) => void) => { onLine?: (line: string) => void; onBlock?: (b: Block) => void; cleanup: () => void },
+    start: (resolve: (v: T) => void) => { onLine?: (line: string) => void; onBlock?: (b: Block) => void; onDevs?: (devs: GuestDevice[]) => void; cleanup: () => void },
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.ended) {
@@ -158,6 +189,7 @@ export class GuestConsole {
       const listener: Listener = {
         onLine: (line) => hooks.onLine?.(line),
         onBlock: (b) => hooks.onBlock?.(b),
+        onDevs: (d) => hooks.onDevs?.(d),
         onEnd: (err) => {
           finish();
           reject(err);
@@ -183,6 +215,21 @@ export class GuestConsole {
     if (line.length === 0) return;
     this.opts.log?.(line);
 
+    if (endsWithMarker(line, "DEVS-BEGIN")) {
+      this.inDevs = [];
+      return;
+    }
+    if (this.inDevs) {
+      if (endsWithMarker(line, "DEVS-END")) {
+        const devs = this.inDevs;
+        this.inDevs = null;
+        for (const l of [...this.listeners]) l.onDevs?.(devs);
+        return;
+      }
+      const m = DEV_LINE.exec(line);
+      if (m?.[1] && m[2]) this.inDevs.push({ name: m[1], address: m[2] });
+      return;
+    }
     if (endsWithMarker(line, "PCI-BEGIN")) {
       // A BEGIN inside an unfinished block means the old block lost its END.
       this.inBlock = { list: [], corrupt: false, seq: ++this.blockSeq };

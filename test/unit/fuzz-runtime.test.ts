@@ -17,7 +17,7 @@ import path from "node:path";
 import vm from "node:vm";
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { planHotplug, type InstanceState } from "../../shared/hotplug";
+import { planHotplug, type InstanceSnapshot } from "../../shared/hotplug";
 import { PyDict, dumpGanetiJson, parsePyJson, plainEqual, toPlain, type PlainValue } from "../../shared/pyjson";
 import type { LivePciDevice } from "../../shared/qmp/query-pci";
 import {
@@ -443,7 +443,7 @@ describe(`fuzz: ${FILES} mutated runtime files (seed ${SEED})`, () => {
       }
       const { intent, readers } = intentFor(doc.runtime, i);
       const live = liveFrom(doc.runtime);
-      const state: InstanceState = { name: "inst1", runtime: doc, livePci: live.pci, liveScsi: live.scsi, qmpCommands: ALL_QMP, qemuVersion: { major: 7, minor: 2, micro: 0 }, readers: { ganetiVersions: readers } };
+      const state: InstanceSnapshot = { name: "inst1", runtime: doc, livePci: live.pci, liveScsi: live.scsi, qmpCommands: ALL_QMP, qemuVersion: { major: 7, minor: 2, micro: 0 }, readers: { ganetiVersions: readers } };
       try {
         const plan = planHotplug(state, intent);
         if (!plan.ok) {

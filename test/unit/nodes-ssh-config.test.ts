@@ -1,6 +1,7 @@
 // ~/.ssh/config import: concrete Host entries become candidates, wildcards
-// and Match blocks do not (Match exec is never run), jump hosts are reported
-// as unsupported with a reason.
+// and Match blocks do not (Match exec is never run), jump hosts come along
+// (aliases resolved), a ProxyCommand that needs a shell is reported as
+// unsupported with a reason.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -55,21 +56,46 @@ Host *
     expect(r.candidates.map((c) => c.alias)).toEqual(["real"]);
   });
 
-  it("reports ProxyJump and ProxyCommand hosts as unsupported, but not 'none'", async () => {
+  it("takes ProxyJump (a config alias resolved to its HostName, User and Port) and ProxyCommand along, and 'none' as no proxy", async () => {
     const r = await load(`
+Host bastion
+  HostName 192.0.2.5
+  User jump
+  Port 2222
 Host behind
-  ProxyJump bastion.example.org
-Host piped
-  ProxyCommand ssh -W %h:%p bastion
+  HostName 10.0.0.5
+  ProxyJump bastion,admin@other.example.org:2200
+Host proxied
+  HostName 10.0.0.6
+  ProxyCommand nsenter --net=/run/netns/x -- socat STDIO TCP:%h:%p
 Host direct
   ProxyJump none
 Host *
   ProxyCommand none
 `);
-    expect(r.candidates.map((c) => c.alias)).toEqual(["direct"]);
+    expect(r.unsupported).toEqual([]);
+    const by = (a: string) => r.candidates.find((c) => c.alias === a)!;
+    expect(by("behind").proxyJump).toBe("jump@192.0.2.5:2222,admin@other.example.org:2200");
+    expect(by("proxied").proxyCommand).toBe("nsenter --net=/run/netns/x -- socat STDIO TCP:%h:%p");
+    expect(by("direct").proxyJump).toBeUndefined();
+    expect(by("direct").proxyCommand).toBeUndefined();
+    // The form gets them, and a node made from it keeps them.
+    const made = nodeConfigFromRequest(candidateToRequest(by("behind")), { homeDir: "/home/me", takenIds: [] });
+    expect(made.ok && made.config.proxyJump).toBe("jump@192.0.2.5:2222,admin@other.example.org:2200");
+  });
+
+  it("reports a ProxyCommand that needs a shell as unsupported, saying why", async () => {
+    const r = await load(`
+Host piped
+  HostName 10.0.0.7
+  ProxyCommand ssh bastion nc %h %p | tee /tmp/log
+Host envy
+  ProxyCommand connect-proxy -H $PROXY %h %p
+`);
+    expect(r.candidates).toEqual([]);
     expect(r.unsupported).toEqual([
-      { alias: "behind", reason: expect.stringMatching(/ProxyJump bastion\.example\.org: jump hosts are not supported yet/) },
-      { alias: "piped", reason: expect.stringMatching(/ProxyCommand .*not supported yet/) },
+      { alias: "piped", reason: expect.stringMatching(/uses "\|", which needs a shell/) },
+      { alias: "envy", reason: expect.stringMatching(/uses the variable \$PROXY/) },
     ]);
   });
 

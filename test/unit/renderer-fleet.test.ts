@@ -72,7 +72,7 @@ describe("keyboard drag navigation", () => {
 });
 
 describe("add-node form", () => {
-  const base = { host: "node1.example.org", port: "22", user: "root", auth: "agent" as const, keyPath: "", root: "/", name: "", ganetiVersion: "" };
+  const base = { host: "node1.example.org", port: "22", user: "root", auth: "agent" as const, keyPath: "", root: "/", name: "", ganetiVersion: "", proxyJump: "", proxyCommand: "" };
   it("passes a good form and builds the request main expects", () => {
     expect(fieldErrors(base)).toEqual({});
     expect(addNodeRequest(base)).toEqual({ host: "node1.example.org", port: "22", user: "root", agent: true, root: "/" });
@@ -86,5 +86,13 @@ describe("add-node form", () => {
     expect(fieldErrors({ ...base, auth: "key", keyPath: "" }).keyPath).toMatch(/^keyPath must not be empty/);
     expect(fieldErrors({ ...base, ganetiVersion: "three" }).ganetiVersion).toBeTruthy();
     expect(addNodeRequest({ ...base, ganetiVersion: "2.15.2" })).toMatchObject({ ganetiVersion: "2.15.2" });
+  });
+  it("takes a jump host or a ProxyCommand, refuses shell syntax and both at once", () => {
+    expect(addNodeRequest({ ...base, proxyJump: " admin@bastion:2222 " })).toMatchObject({ proxyJump: "admin@bastion:2222" });
+    expect(addNodeRequest(base)).not.toHaveProperty("proxyCommand");
+    expect(fieldErrors({ ...base, proxyCommand: "ssh -W %h:%p bastion" })).toEqual({});
+    expect(fieldErrors({ ...base, proxyCommand: "nc %h %p | cat" }).proxyCommand).toMatch(/needs a shell/);
+    expect(fieldErrors({ ...base, proxyJump: "bastion:0" }).proxyJump).toMatch(/not a port/);
+    expect(fieldErrors({ ...base, proxyJump: "bastion", proxyCommand: "nc %h %p" }).proxyCommand).toMatch(/both given/);
   });
 });

@@ -1,7 +1,9 @@
-// "Add node": host, port, user, key file or ssh-agent, root. Checked with
-// the same zod schema main uses, so field errors read exactly as main's.
+// "Add node": host, port, user, key file or ssh-agent, root, and how the
+// node is reached when not directly (ProxyJump or ProxyCommand). Checked with
+// the same schema and parsers main uses, so field errors read exactly as main's.
 import { useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
 import { AddNodeRequestSchema, type AddNodeRequest } from "../../../shared/node-registry/schema";
+import { parseProxyCommand, parseProxyJump } from "../../../shared/node-registry/proxy";
 import type { NodeView, SshConfigImportView } from "../../../shared/ipc/contract";
 import { useApi } from "../state/api-context";
 import { useAction } from "../state/use-action";
@@ -16,9 +18,11 @@ interface Fields {
   root: string;
   name: string;
   ganetiVersion: string;
+  proxyJump: string;
+  proxyCommand: string;
 }
 
-const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "", ganetiVersion: "" };
+const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "", ganetiVersion: "", proxyJump: "", proxyCommand: "" };
 
 /** The request main receives; empty optional fields are left out. */
 export function addNodeRequest(f: Fields): AddNodeRequest {
@@ -30,6 +34,8 @@ export function addNodeRequest(f: Fields): AddNodeRequest {
     ...(f.root.trim() ? { root: f.root.trim() } : {}),
     ...(f.name.trim() ? { name: f.name.trim() } : {}),
     ...(f.ganetiVersion.trim() ? { ganetiVersion: f.ganetiVersion.trim() } : {}),
+    ...(f.proxyJump.trim() ? { proxyJump: f.proxyJump.trim() } : {}),
+    ...(f.proxyCommand.trim() ? { proxyCommand: f.proxyCommand.trim() } : {}),
   };
 }
 
@@ -39,6 +45,11 @@ export function fieldErrors(f: Fields): Record<string, string> {
   const out: Record<string, string> = {};
   if (r.success) {
     if (f.auth === "key" && !f.keyPath.trim()) out.keyPath = "Key file: give the path of a private key on this computer, or choose ssh-agent.";
+    const jump = f.proxyJump.trim() ? parseProxyJump(f.proxyJump) : undefined;
+    const command = f.proxyCommand.trim() ? parseProxyCommand(f.proxyCommand) : undefined;
+    if (jump && !jump.ok) out.proxyJump = jump.error;
+    if (command && !command.ok) out.proxyCommand = command.error;
+    if (jump && command) out.proxyCommand = "A jump host and a ProxyCommand are both given: a node is reached through one of them; clear the other.";
     return out;
   }
   for (const iss of r.error.issues) {
@@ -74,6 +85,8 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
       auth: c.keyPath ? "key" : "agent",
       keyPath: c.keyPath ?? "",
       name: c.name,
+      proxyJump: c.proxyJump ?? "",
+      proxyCommand: c.proxyCommand ?? "",
     }));
   };
   const show = (k: string) => (submitted || touched[k]) && errors[k];
@@ -129,7 +142,8 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
               {sshConfig.candidates.map((c) => (
                 <option key={c.alias} value={c.alias}>
                   {c.alias} ({c.user ? `${c.user}@` : ""}
-                  {c.host}:{c.port})
+                  {c.host}:{c.port}
+                  {c.proxyJump ? ` via ${c.proxyJump}` : c.proxyCommand ? " via ProxyCommand" : ""})
                 </option>
               ))}
             </select>
@@ -155,6 +169,18 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
         {f.auth === "key"
           ? field("keyPath", "Key file", <input {...inputProps("keyPath")} placeholder="~/.ssh/id_ed25519" spellCheck={false} />, "An encrypted key asks for its passphrase when the node connects (or load it into ssh-agent).")
           : null}
+        {field(
+          "proxyJump",
+          "Jump host (optional)",
+          <input {...inputProps("proxyJump")} placeholder="admin@bastion.example.org:22" spellCheck={false} autoComplete="off" />,
+          "OpenSSH's ProxyJump: [user@]host[:port], several separated by commas. Each jump host's key is checked too.",
+        )}
+        {field(
+          "proxyCommand",
+          "ProxyCommand (optional)",
+          <input {...inputProps("proxyCommand")} placeholder="ssh -W %h:%p bastion" spellCheck={false} autoComplete="off" />,
+          "Run as a command with arguments, not through a shell; %h, %p, %r and %n are expanded. The node's own host key is still checked.",
+        )}
         {field("root", "Root on the node", <input {...inputProps("root")} spellCheck={false} />, '"/" for a normal install; a chroot or lab root otherwise.')}
         {field("name", "Display name (optional)", <input {...inputProps("name")} placeholder="defaults to the host" />)}
         {field(

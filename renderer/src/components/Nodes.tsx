@@ -76,6 +76,7 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
         <span className="muted">
           {config.user}@{config.host}:{config.port} · root {config.root} · {config.auth.kind === "agent" ? "ssh-agent" : config.auth.keyPath}
           {config.ganetiVersion ? ` · Ganeti ${config.ganetiVersion}` : ""}
+          {config.proxyJump ? ` · via ${config.proxyJump}` : config.proxyCommand ? ` · via ProxyCommand ${config.proxyCommand}` : ""}
         </span>
         <NodeStateBadge status={status} now={props.now} />
         <span className="spacer" />

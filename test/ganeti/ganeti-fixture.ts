@@ -1,0 +1,127 @@
+// What the Ganeti suite's files share: the cluster the global setup brought
+// up (or why there is none), the app's SSH sessions to its nodes (through the
+// ProxyCommand that enters each node's network namespace), Ganeti commands,
+// the guest's serial console and the live bus.
+import { describe, inject } from "vitest";
+import type { GanetiLabInfo, GanetiLabNodeInfo } from "../../electron/lab/ganeti/lab.js";
+import { gnt, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
+import type { GanetiLabProvided } from "./machine.js";
+import { NodeSession } from "../../electron/ssh/session.js";
+import { QmpClient } from "../../electron/qmp/client.js";
+import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
+import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    ganetiLab: GanetiLabProvided;
+  }
+}
+
+export const provided = inject("ganetiLab");
+
+/** describe() for the Ganeti suite: skipped, saying why, where the lab cannot run. */
+export function describeGaneti(name: string, body: (lab: GanetiLabInfo) => void): void {
+  if (!provided.available) {
+    console.warn(`SKIPPED "${name}": ${provided.reason}`);
+    describe.skip(name, () => {
+      body(undefined as never);
+    });
+    return;
+  }
+  describe(name, () => body(provided.info));
+}
+
+export function labInfo(): GanetiLabInfo {
+  if (!provided.available) throw new Error(provided.reason);
+  return provided.info;
+}
+
+export function labNodeInfo(name: string): GanetiLabNodeInfo {
+  const n = labInfo().nodes.find((x) => x.name === name || x.name.startsWith(`${name}.`));
+  if (!n) throw new Error(`no lab node ${name}`);
+  return n;
+}
+
+/** The app's connection to a lab node, as a user would set it up: ProxyCommand, the lab's key and known_hosts. */
+export function openNode(node: GanetiLabNodeInfo): Promise<NodeSession> {
+  const s = node.ssh;
+  return NodeSession.open({ host: s.host, port: s.port, username: s.user, privateKeyPath: s.privateKeyPath, knownHostsPath: s.knownHostsPath, proxyCommand: s.proxyCommand });
+}
+
+/** stdout of a Ganeti command on the master. */
+export async function gntOut(...argv: string[]): Promise<string> {
+  return (await gnt(argv, { timeoutMs: 240_000 })).stdout;
+}
+
+/** The node an instance runs on, by Ganeti's configuration. */
+export async function pnodeOf(instance: string): Promise<string> {
+  return (await gntOut("gnt-instance", "list", "--no-headers", "-o", "pnode", instance)).trim();
+}
+
+/** query-pci through the app's SSH session: slot -> qdev id. */
+export async function livePci(session: NodeSession, instance: string): Promise<Map<number, string>> {
+  const path = kvmPaths(instance).qmp;
+  const qmp = await QmpClient.connect(await session.openUnixSocket(path), { label: path });
+  try {
+    const live = liveSlotsFromQueryPci(await qmp.execute("query-pci", undefined, { schema: QueryPciResultSchema }));
+    return new Map(live.filter((d) => d.function === 0).map((d) => [d.slot, d.qdevId]));
+  } finally {
+    qmp.close();
+  }
+}
+
+/** Runs `use` on the guest's serial console (through the app's session) once its init answers. */
+async function withConsole<T>(session: NodeSession, instance: string, use: (c: GuestConsole) => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const console = new GuestConsole(await session.openUnixSocket(kvmPaths(instance).serial));
+  try {
+    await console.waitReady(timeoutMs);
+    return await use(console);
+  } finally {
+    console.close();
+  }
+}
+
+/** The PCI addresses the guest lists once `predicate` holds for them. */
+export function guestSees(session: NodeSession, instance: string, predicate: (addresses: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
+  return withConsole(session, instance, async (c) => (await c.waitForPci((l) => predicate(l.map((f) => f.address)), timeoutMs)).map((f) => f.address), timeoutMs);
+}
+
+/** The guest's interfaces and block devices (name, PCI address its driver bound) once `predicate` holds. */
+export function guestDevices(session: NodeSession, instance: string, predicate: (devs: GuestDevice[]) => boolean, timeoutMs = 60_000): Promise<GuestDevice[]> {
+  return withConsole(session, instance, (c) => c.waitForDevices(predicate, timeoutMs), timeoutMs);
+}
+
+/** Sends one line to the guest's console (e.g. "poweroff"). */
+export function guestCommand(session: NodeSession, instance: string, line: string): Promise<void> {
+  return withConsole(session, instance, async (c) => {
+    c.sendLine(line);
+    // Let the line reach the guest before the console closes.
+    await new Promise((r) => setTimeout(r, 300));
+  });
+}
+
+/** A file on the node, read through the app's session (SFTP). */
+export async function readNodeFile(session: NodeSession, path: string): Promise<string> {
+  const sftp = await session.sftp();
+  try {
+    return await new Promise<string>((resolve, reject) => sftp.readFile(path, (err, data) => (err ? reject(err) : resolve(data.toString("utf8")))));
+  } finally {
+    sftp.end();
+  }
+}
+
+/** The runtime file of an instance, read on its node through the app's session. */
+export function runtimeText(session: NodeSession, instance: string): Promise<string> {
+  return readNodeFile(session, kvmPaths(instance).runtime);
+}
+
+/** hvinfo slots of the runtime file's NICs and disks: uuid -> slot. */
+export function runtimeSlots(text: string): Map<string, number> {
+  const [, nics, , disks] = JSON.parse(text) as [unknown, { uuid: string; hvinfo?: { addr?: string } }[], unknown, [{ uuid: string; hvinfo?: { addr?: string } }, string, unknown][]];
+  const out = new Map<string, number>();
+  for (const n of nics) if (n.hvinfo?.addr) out.set(n.uuid, Number(n.hvinfo.addr));
+  for (const [d] of disks ?? []) if (d.hvinfo?.addr) out.set(d.uuid, Number(d.hvinfo.addr));
+  return out;
+}
+
+export const guestAddress = (slot: number) => `0000:00:${slot.toString(16).padStart(2, "0")}.0`;
