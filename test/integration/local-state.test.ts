@@ -37,10 +37,37 @@ function traced(mode: string, target: string): Promise<{ out: string; trace: str
       { cwd: repo, timeout: 60_000 },
       async (err, stdout, stderr) => {
         if (err) return fail(new Error(`${mode} failed: ${stderr}`));
-        done({ out: stdout, trace: (await readFile(log, "utf8")).split("\n") });
+        done({ out: stdout, trace: joinResumed((await readFile(log, "utf8")).split("\n")) });
       },
     );
   });
+}
+
+/**
+ * One line per system call: with -f, a call that another thread interrupts
+ * is split into "pid call(args <unfinished ...>" and, later,
+ * "pid <... call resumed>rest"; the pair is joined where the call began, so a
+ * read's fd and its result are on one line and the order of calls is kept.
+ */
+function joinResumed(lines: string[]): string[] {
+  const out: string[] = [];
+  const open = new Map<string, number>();
+  for (const line of lines) {
+    const pid = /^(\d+)\s/.exec(line)?.[1];
+    const unfinished = / <unfinished \.\.\.>$/.exec(line);
+    const resumed = /^\d+\s+<\.\.\. \w+ resumed>(.*)$/.exec(line);
+    if (pid && unfinished) {
+      open.set(pid, out.length);
+      out.push(line.slice(0, unfinished.index));
+    } else if (pid && resumed && open.has(pid)) {
+      const at = open.get(pid)!;
+      out[at] = `${out[at]}${resumed[1]}`;
+      open.delete(pid);
+    } else {
+      out.push(line);
+    }
+  }
+  return out;
 }
 
 /** Index of the first trace line after `from` that matches. */
