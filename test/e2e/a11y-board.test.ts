@@ -9,7 +9,7 @@
 // success and a failure (QEMU refuses a slot taken after the review), the
 // activity log and the runtime file, with every WCAG 2.1 A/AA rule.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { connect } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { startAppForTest, type AppUnderTest } from "../../electron/web-host/test-harness.js";
@@ -19,9 +19,9 @@ import { QmpClient } from "../../electron/qmp/client.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { GuestConsole } from "../lab/guest-console.js";
 import { describeWhere, missingPrograms } from "../support/skip.js";
+import { CHROMIUM, openInChromium } from "./chromium.js";
 import { expectAccessible as audit } from "./axe-audit.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const missing = missingPrograms([[CHROMIUM, "chromium"], ["/usr/bin/qemu-system-x86_64", "qemu-system-x86"], ["/usr/sbin/sshd", "openssh-server"]]);
 
 describeWhere(missing, "accessibility of the fleet and the slot board (axe-core, WCAG 2.1 A/AA) in Chromium", () => {
@@ -58,13 +58,7 @@ describeWhere(missing, "accessibility of the fleet and the slot board (axe-core,
     await guest.waitReady(90_000);
     await addBehindTheFilesBack("drifter", "0x1f");
     app = await startAppForTest({ node });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on("pageerror", (e) => console.error("page error:", e.message));
-    await page.goto(app.openUrl);
+    ({ browser, page } = await openInChromium(app.openUrl));
   });
 
   afterAll(async () => {

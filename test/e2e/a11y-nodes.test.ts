@@ -7,7 +7,7 @@
 // node whose host key changed, the remove-node confirmation. axe-core audits
 // each with every WCAG 2.1 A/AA rule; any violation fails, naming the element.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,9 +20,9 @@ import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js"
 import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
 import { runCommand } from "../../electron/lab/processes.js";
 import { describeWhere, missingPrograms } from "../support/skip.js";
+import { CHROMIUM, openInChromium } from "./chromium.js";
 import { expectAccessible as audit } from "./axe-audit.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const missing = missingPrograms([[CHROMIUM, "chromium"], ["/usr/sbin/sshd", "openssh-server"], ["/usr/bin/ssh-keygen", "openssh-client"]]);
 const PASSPHRASE = "a11y-Passphrase-3c7";
 
@@ -63,13 +63,7 @@ describeWhere(missing, "accessibility of the node screens (axe-core, WCAG 2.1 A/
       watchIntervalMs: 0,
     });
     host = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir: await ensureRendererBuilt() });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on("pageerror", (e) => console.error("page error:", e.message));
-    await page.goto(host.openUrl);
+    ({ browser, page } = await openInChromium(host.openUrl));
   });
 
   afterAll(async () => {
