@@ -4,8 +4,9 @@
 // lab choices, the add-node form (with its errors shown), a node whose host
 // key is unknown (panel, dialog, the one-time code, a wrong code), a node
 // whose key file is encrypted (the passphrase dialog, a wrong passphrase), a
-// node whose host key changed, the remove-node confirmation. axe-core audits
-// each with every WCAG 2.1 A/AA rule; any violation fails, naming the element.
+// node whose host key changed, the remove-node confirmation, and the page
+// once the web host is gone. axe-core audits each with every WCAG 2.1 A/AA
+// rule; any violation fails, naming the element.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -185,5 +186,12 @@ describeWhere(missing, "accessibility of the node screens (axe-core, WCAG 2.1 A/
     await dialog.waitFor();
     await accessible("remove-node");
     await dialog.getByRole("button", { name: "Keep it" }).click();
+  });
+
+  it("the web host gone: the header says the connection is lost, the banner that it is reconnecting", async () => {
+    await host.close();
+    await page.getByRole("alert").filter({ hasText: "Lost the connection to the Hotplug Desk host" }).waitFor({ timeout: 30_000 });
+    expect(await page.locator(".app-header [role=status]").textContent()).toBe("host connection lost");
+    await accessible("host-connection-lost");
   });
 });
