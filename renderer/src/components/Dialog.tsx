@@ -1,6 +1,28 @@
 // A modal on the native <dialog>: the browser traps focus, Esc closes it,
 // and the rest of the page becomes inert for assistive technology.
-import { useEffect, useId, useRef, type ReactNode } from "react";
+import { useEffect, useId, useLayoutEffect, useRef, useState, type ReactNode, type RefObject } from "react";
+
+/**
+ * Whether the element's content overflows it: a body that scrolls must be
+ * reachable with the keyboard (Tab to it, then the arrow keys scroll it).
+ * Measured after every render of the dialog and whenever its size changes.
+ */
+function useOverflows(ref: RefObject<HTMLElement | null>): boolean {
+  const [overflows, setOverflows] = useState(false);
+  const measure = () => {
+    const el = ref.current;
+    if (el) setOverflows(el.scrollHeight > el.clientHeight);
+  };
+  useLayoutEffect(measure);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [ref]);
+  return overflows;
+}
 
 export function Dialog(props: {
   title: string;
@@ -14,6 +36,8 @@ export function Dialog(props: {
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
+  const body = useRef<HTMLDivElement>(null);
+  const scrolls = useOverflows(body);
   const closable = props.closable ?? true;
   const onClose = useRef(props.onClose);
   onClose.current = props.onClose;
@@ -41,7 +65,9 @@ export function Dialog(props: {
           ×
         </button>
       </header>
-      <div className="dialog-body">{props.children}</div>
+      <div ref={body} className="dialog-body" {...(scrolls ? { tabIndex: 0, role: "region", "aria-labelledby": titleId } : {})}>
+        {props.children}
+      </div>
       {props.footer ? <footer className="dialog-foot">{props.footer}</footer> : null}
     </dialog>
   );

@@ -146,9 +146,7 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
               <li key={i} className={p ? `step st-${p.state}` : "step"} data-state={p?.state ?? (showProgress ? "pending" : "planned")}>
                 <div className="step-line">
                   {st ? (
-                    <span className="step-state" aria-label={st.label} title={st.label}>
-                      {st.icon}
-                    </span>
+                    <StepStateMark state={st} />
                   ) : (
                     <span className="step-no">{i + 1}.</span>
                   )}
@@ -165,7 +163,7 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
             .map((p) => extraStep(p))}
         </ol>
         <h3>Runtime file change (written as generation {plan.writeGeneration})</h3>
-        <pre className="diff" aria-label="Runtime file diff">
+        <pre className="diff" role="group" aria-label="Runtime file diff">
           {plan.fileDiff.map((l, i) => (
             <div key={i} className={diffClass(l)}>
               {l}
@@ -198,13 +196,21 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
   );
 }
 
+/** The glyph for sighted users, the word for everyone else (a span takes no aria-label). */
+function StepStateMark({ state }: { state: { icon: string; label: string } }) {
+  return (
+    <span className="step-state" title={state.label}>
+      <span aria-hidden="true">{state.icon}</span>
+      <span className="sr-only">{state.label}</span>
+    </span>
+  );
+}
+
 function extraStep(p: OperationProgress) {
   return (
     <li key={`x${p.index}`} className={`step st-${p.state}`} data-state={p.state}>
       <div className="step-line">
-        <span className="step-state" aria-label={STEP_STATE[p.state].label} title={STEP_STATE[p.state].label}>
-          {STEP_STATE[p.state].icon}
-        </span>
+        <StepStateMark state={STEP_STATE[p.state]} />
         <span className="step-describe">{p.describe}</span>
         {p.state !== "done" ? <span className="step-label">{STEP_STATE[p.state].label}</span> : null}
       </div>

@@ -54,7 +54,7 @@ export function RuntimeFileViewer(props: { nodeId: string; instance: string }) {
               </ul>
             </div>
           ) : null}
-          <pre className="file-text" tabIndex={0} aria-label="File text">
+          <pre className="file-text" tabIndex={0} role="region" aria-label="File text">
             {pretty && formatted ? formatted : data.text}
           </pre>
         </>

@@ -1,7 +1,7 @@
 // pci.0 as 32 slots and scsi.0 as 16 targets. Each slot is a drop target
 // (and, when it holds a hot-plugged device, a drag source); while something
 // is dragged every slot shows whether it takes it and, if not, why.
-import { memo, useMemo } from "react";
+import { memo, useId, useMemo } from "react";
 import { useDraggable, useDroppable } from "@dnd-kit/core";
 import type { DeviceView, InstanceView, PciSlotView, ScsiTargetView } from "../../../shared/inventory/view";
 import { displayPciAddr } from "../../../shared/slots/index";
@@ -111,8 +111,10 @@ function DropHint({ verdict }: { verdict: Verdict | null }) {
  * What every slot and target cell shares: it is a drop target, it is
  * draggable when a device sits in it, Enter selects it, and Space either
  * picks up its device (dnd-kit's keyboard sensor) or selects an empty cell.
+ * Its accessible name is its visible text (so a voice user can say what
+ * they see); `describedBy` names what explains it, read after the name.
  */
-function useCellDnd(p: CellCommon, key: TargetKey, target: { type: "pci"; slot: number } | { type: "scsi"; scsiId: number }, device: DeviceView | undefined) {
+function useCellDnd(p: CellCommon, key: TargetKey, target: { type: "pci"; slot: number } | { type: "scsi"; scsiId: number }, device: DeviceView | undefined, describedBy: string) {
   const drop = useDroppable({ id: key, data: { target } });
   const dragId = device ? deviceDragId(device) : `none:${key}`;
   const item: DragItem | undefined = device ? { type: "device", device } : undefined;
@@ -126,6 +128,8 @@ function useCellDnd(p: CellCommon, key: TargetKey, target: { type: "pci"; slot: 
       "data-accepts": p.dragging && p.verdict ? String(p.verdict.ok) : undefined,
       ...(device ? drag.attributes : { role: "button", tabIndex: 0 }),
       ...(device ? drag.listeners : {}),
+      // The slot's own description first, then dnd-kit's pick-up instructions.
+      "aria-describedby": device ? `${describedBy} ${drag.attributes["aria-describedby"]}` : describedBy,
       "aria-pressed": p.selected,
       onClick: () => p.onSelect(key),
       onKeyDown: (e: React.KeyboardEvent<HTMLDivElement>) => {
@@ -149,7 +153,8 @@ type CellProps<E> = CellCommon & { entry: E; device: DeviceView | undefined; isS
 
 export const PciSlotCell = memo(function PciSlotCell(p: CellProps<PciSlotView>) {
   const { entry, device } = p;
-  const { props: dnd } = useCellDnd(p, `pci:${entry.slot}`, { type: "pci", slot: entry.slot }, device);
+  const describedBy = useId();
+  const { props: dnd } = useCellDnd(p, `pci:${entry.slot}`, { type: "pci", slot: entry.slot }, device, describedBy);
   const name = useMemo(() => pciSlotName(p.view, entry.slot), [p.view, entry.slot]);
   return (
     <div
@@ -157,11 +162,13 @@ export const PciSlotCell = memo(function PciSlotCell(p: CellProps<PciSlotView>) 
       className={cellClass("slot", entry.state, p, entry.drift !== undefined, p.isSource)}
       data-slot={displayPciAddr(entry.slot)}
       data-state={entry.state}
-      aria-label={name}
       aria-roledescription={device ? "device in slot (draggable)" : "slot"}
       title={entry.reasons.map((r) => r.message).join("\n") || name}
     >
       <PciSlotBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} />
+      <span id={describedBy} hidden>
+        {name}
+      </span>
     </div>
   );
 });
@@ -171,8 +178,12 @@ const PciSlotBody = memo(function PciSlotBody({ entry, device, verdict }: { entr
   const live = entry.liveDevices[0];
   return (
     <>
+      {entry.state === "reserved" ? <span className="hatch" aria-hidden="true" /> : null}
       <div className="slot-head">
-        <span className="slot-addr">{displayPciAddr(entry.slot)}</span>
+        <span className="slot-addr">
+          <span className="sr-only">Slot </span>
+          {displayPciAddr(entry.slot)}
+        </span>
         <span className="slot-state">
           {/* QEMU's own devices sit in reserved slots: "reserved" says more than "live only". */}
           {entry.reserved && !device ? (
@@ -211,7 +222,8 @@ const PciSlotBody = memo(function PciSlotBody({ entry, device, verdict }: { entr
 
 export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellProps<ScsiTargetView>) {
   const { entry, device } = p;
-  const { props: dnd } = useCellDnd(p, `scsi:${entry.scsiId}`, { type: "scsi", scsiId: entry.scsiId }, device);
+  const describedBy = useId();
+  const { props: dnd } = useCellDnd(p, `scsi:${entry.scsiId}`, { type: "scsi", scsiId: entry.scsiId }, device, describedBy);
   const name = useMemo(() => scsiTargetName(p.view, entry.scsiId), [p.view, entry.scsiId]);
   return (
     <div
@@ -219,11 +231,13 @@ export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellProps<ScsiTarg
       className={cellClass("slot scsi", entry.state, p, entry.drift !== undefined, p.isSource)}
       data-scsi={entry.scsiId}
       data-state={entry.state}
-      aria-label={name}
       aria-roledescription={device ? "disk on SCSI target (draggable)" : "SCSI target"}
       title={entry.reasons.map((r) => r.message).join("\n") || name}
     >
       <ScsiTargetBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} />
+      <span id={describedBy} hidden>
+        {name}
+      </span>
     </div>
   );
 });
@@ -233,7 +247,9 @@ const ScsiTargetBody = memo(function ScsiTargetBody({ entry, device, verdict }: 
   return (
     <>
       <div className="slot-head">
-        <span className="slot-addr">T{entry.scsiId}</span>
+        <span className="slot-addr">
+          <span className="sr-only">SCSI target </span>T{entry.scsiId}
+        </span>
         <span className="slot-state">
           <span aria-hidden="true">{st.icon}</span> {st.label}
         </span>

@@ -192,7 +192,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
       }}
     >
       <div className="workspace">
-        <div className="board" aria-label={`Slots of ${view.name}`}>
+        <section className="board" aria-label={`Slots of ${view.name}`}>
           <div className={active ? "drag-status active" : "drag-status"} role="status" aria-live="polite" data-testid="drag-status">
             {active ? (
               <>
@@ -269,7 +269,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
             </>
           ) : null}
           <Legend />
-        </div>
+        </section>
         <aside className="side" aria-label="Devices and details">
           <Palette nic={nic} setNic={setNic} disk={disk} setDisk={setDisk} nicItem={nicItem} diskItem={diskItem} onPlace={setPicker} scsi={hasScsiBus(view)} />
           <RemoveZone dragging={active} verdict={verdicts.get("remove") ?? null} isOver={overKey === "remove"} />
@@ -313,7 +313,8 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
 function DragHandle(props: { id: string; item: DragItem; label: string; sub: string }) {
   const d = useDraggable({ id: props.id, data: { item: props.item } });
   return (
-    <div ref={d.setNodeRef} className={d.isDragging ? "palette-handle source" : "palette-handle"} {...d.attributes} {...d.listeners} aria-label={`${props.label}: press Space to pick up`} aria-roledescription="new device (draggable)">
+    // Named by its visible text; dnd-kit's instructions (Space picks up) are its description.
+    <div ref={d.setNodeRef} className={d.isDragging ? "palette-handle source" : "palette-handle"} {...d.attributes} {...d.listeners} aria-roledescription="new device (draggable)">
       <span className="grip" aria-hidden="true">
         ⠿
       </span>
@@ -400,7 +401,7 @@ function RemoveZone(props: { dragging: DragItem | null; verdict: Verdict | null;
   if (props.dragging && props.verdict) cls.push(props.verdict.ok ? "accepts" : "refuses");
   if (props.isOver) cls.push("over");
   return (
-    <div ref={d.setNodeRef} className={cls.join(" ")} aria-label="Remove: drop a device here to unplug it" data-testid="remove-zone">
+    <div ref={d.setNodeRef} className={cls.join(" ")} data-testid="remove-zone">
       <span aria-hidden="true">⏏</span> <strong>Remove</strong>
       <div className="small">
         {props.dragging && props.verdict && !props.verdict.ok
@@ -550,9 +551,11 @@ function SlotPicker(props: { view: InstanceView; item: DragItem; onPick: (t: Dro
           const name = targetName(view, t);
           return (
             <li key={t.type === "pci" ? `p${t.slot}` : t.type === "scsi" ? `s${t.scsiId}` : "r"}>
-              <button type="button" className="pick-row" aria-disabled={!v.ok} onClick={() => (v.ok ? props.onPick(t) : undefined)} aria-label={v.ok ? name : `${name}. Does not take it: ${v.reasons[0]?.message ?? ""}`}>
+              <button type="button" className="pick-row" aria-disabled={!v.ok} onClick={() => (v.ok ? props.onPick(t) : undefined)}>
                 <span className="pick-name">{name.split(",")[0]}</span>
-                <span className={v.ok ? "ok-text" : "bad-text"}>{v.ok ? "✓ takes it" : `⊘ ${v.reasons[0]?.message ?? ""}`}</span>
+                <span className={v.ok ? "ok-text" : "bad-text"}>
+                  <span aria-hidden="true">{v.ok ? "✓" : "⊘"}</span> {v.ok ? "takes it" : (v.reasons[0]?.message ?? "")}
+                </span>
               </button>
             </li>
           );
