@@ -213,6 +213,9 @@ export class NodeSession {
     }
     const { config, check } = await prepare(route);
     const transport = await openTransport(route, config, check);
+    // The presenter is never authenticated to: its connection carries no key
+    // (an encrypted key file would otherwise need its passphrase just to ask).
+    const { privateKey: _key, passphrase: _passphrase, agent: _agent, ...anonymous } = config;
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         const client = new Client();
@@ -225,7 +228,7 @@ export class NodeSession {
         client.on("error", (err) => void transport.explain(new Error(`Cannot fetch the host key of ${route.host}:${route.port}: ${err.message}`)).then(finish));
         client.on("close", () => finish());
         client.connect({
-          ...config,
+          ...anonymous,
           ...(transport.sock ? { sock: transport.sock } : {}),
           hostVerifier: (blob: Buffer) => {
             key = Buffer.from(blob);

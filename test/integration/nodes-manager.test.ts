@@ -392,6 +392,24 @@ describe("an encrypted key file against the lab sshd", () => {
     expect(await readFile(join(dataDir, "nodes.json"), "utf8")).not.toContain(PASSPHRASE);
   });
 
+  it("an unknown host key of a node whose key file is encrypted can be trusted once the passphrase is given", async () => {
+    // Nothing trusts the lab's host key here: the app's known_hosts is empty and the user's is absent.
+    const dataDir = join(dir, `data-${++counter}`);
+    await mkdir(dataDir, { recursive: true });
+    const store = new SettingsStore({ dataDir, userKnownHostsPath: join(dir, "no-user-known-hosts") });
+    const passphrases = new PassphraseStore();
+    const manager = await NodeManager.open({ store, passphrases, backoff: { initialMs: 200, maxMs: 1_000 }, keepaliveIntervalMs: 1_000, readyTimeoutMs: 10_000 });
+    managers.push(manager);
+    await manager.add(labNode({ auth: { kind: "key", keyPath: encKey } }));
+    expect(await manager.connect("lab")).toMatchObject({ state: "failed", needs: "passphrase" });
+    await passphrases.set("lab", PASSPHRASE, { remember: false });
+    expect(await manager.reconnect("lab")).toMatchObject({ state: "failed", hostKey: { verdict: "unknown", fingerprint: sshd.hostKeyFingerprint } });
+    // Fetching the key to compare needs no authentication, so the encrypted key file is not in the way.
+    await manager.trustHostKey("lab", sshd.hostKeyFingerprint);
+    await waitForState(manager, "lab", "ready");
+    expect(await readFile(store.knownHostsPath, "utf8")).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
+  });
+
   it("a memory-only store forgets the passphrase: a new manager asks again", async () => {
     const first = new PassphraseStore();
     const a = await managerWith(first);
