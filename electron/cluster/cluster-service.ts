@@ -8,14 +8,14 @@ import type { NodeManager } from "../node-registry/node-manager.js";
 import type { NodeSession } from "../ssh/session.js";
 import type { NodeConfig, NodeConfigInput } from "../../shared/node-registry/schema.js";
 import type { Readers } from "../../shared/hotplug/index.js";
-import { resolveNodeVersion, type DetectedVersion, type NodeVersion } from "../../shared/ganeti/node-version.js";
+import { resolveNodeVersion, type NodeVersion } from "../../shared/ganeti/node-version.js";
 import { instanceReaderNodes, readersWithVersions, type Reader } from "../../shared/ganeti/readers.js";
 import type { ClusterModel, ClusterNode } from "../../shared/ganeti/cluster.js";
 import { ganetiFactsOf } from "../../shared/inventory/ganeti-facts.js";
 import type { ClusterDiscovery } from "../../shared/ipc/contract.js";
 import { loadNodeInventory, type NodeGanetiContext } from "../inventory/node-inventory.js";
 import { readGanetiNodeFiles, type GanetiNodeFiles } from "./ganeti-files.js";
-import { clusterOf, type NodeInCluster } from "./cluster-of.js";
+import { clusterOf, detectedVersion, type NodeInCluster } from "./cluster-of.js";
 import { buildClusterView, candidateSettings, clusterCandidates, clusterHostKey, type ClusterNodeRead } from "./cluster-view.js";
 
 export type NodeCluster =
@@ -34,14 +34,6 @@ export interface ClusterServiceOptions {
 interface FilesEntry {
   at: number;
   read: Promise<GanetiNodeFiles>;
-}
-
-/** What the node itself reports: its installed code, else the cluster's release version from ssconf. */
-export function detectedVersion(files: GanetiNodeFiles): DetectedVersion | undefined {
-  if (files.standalone) return files.installed;
-  if (files.installed) return files.installed;
-  const v = files.ssconf.releaseVersion;
-  return v ? { version: v, source: "ssconf", from: "ssconf_release_version (the master's version: the node's installed code could not be read)" } : undefined;
 }
 
 /** Readers from the node's settings: its typed version and its typed migration peers'. */
@@ -145,10 +137,11 @@ export class ClusterService {
   async inventoryContext(nodeId: string, session?: NodeSession, maxAgeMs = 0): Promise<NodeGanetiContext> {
     const node = this.config(nodeId);
     const c = await this.ofNode(nodeId, { ...(session ? { session } : {}), maxAgeMs });
-    const files = c.kind === "unread" ? undefined : c.files;
-    const nodeVersion = this.versionOf(node, files);
-    if (c.kind !== "cluster") return nodeVersion ? { nodeVersion } : {};
-    return { ...(nodeVersion ? { nodeVersion } : {}), instance: (name) => ganetiFactsOf(c.model, name) };
+    if (c.kind === "unread") return node.ganetiVersion ? { nodeVersion: { version: node.ganetiVersion, source: "typed", from: "the node's settings (ganetiVersion)" } } : {};
+    const nodeVersion = this.versionOf(node, c.files);
+    const base: NodeGanetiContext = nodeVersion ? { nodeVersion } : {};
+    // In a cluster, the model ofNode built (config.data from another node when this one has none).
+    return c.kind === "cluster" ? { ...base, instance: (name) => ganetiFactsOf(c.model, name) } : base;
   }
 
   /**
