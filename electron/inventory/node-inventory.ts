@@ -1,7 +1,7 @@
 // A node's inventory: every instance with its state, runtime generation and
 // PCI/SCSI maps from both the runtime file and the live bus.
 import type { NodeSession } from "../ssh/session.js";
-import { RuntimeStore } from "../on-node/runtime-store.js";
+import { RuntimeFileError, RuntimeStore } from "../on-node/runtime-store.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { buildInstanceView } from "../../shared/inventory/build.js";
 import type { GanetiInstanceFacts, InstanceFacts } from "../../shared/inventory/facts.js";
@@ -115,6 +115,11 @@ export function gathered(
 
 export async function loadNodeInventory(session: NodeSession, opts: NodeInventoryOptions): Promise<InstanceView[]> {
   const store = new RuntimeStore(session, opts.nodeId);
-  const listed = await store.listInstances(opts.root);
+  const [listed, ganeti] = await Promise.all([store.listInstances(opts.root).catch((err: unknown) => err as Error), opts.ganeti]);
+  if (listed instanceof Error) {
+    // A node its ssconf puts in a Ganeti cluster has no KVM directory until an instance first runs there: none run now.
+    if (listed instanceof RuntimeFileError && ganeti?.instance) return [];
+    throw listed;
+  }
   return mapLimited([...listed.entries()], opts.concurrency ?? 6, ([name, files]) => loadInstanceView(session, name, opts, files));
 }
