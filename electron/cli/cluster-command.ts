@@ -5,7 +5,6 @@
 // for its version and its instances. Printed: the cluster, its nodes (name,
 // address, version detected, group, role, reachable) and its instances
 // (primary node, devices three ways).
-import { parseArgs } from "node:util";
 import { HostKeyError, NodeSession } from "../ssh/session.js";
 import { loadNodeInventory } from "../inventory/node-inventory.js";
 import { readGanetiNodeFiles, type GanetiNodeFiles } from "../cluster/ganeti-files.js";
@@ -14,7 +13,7 @@ import { buildClusterView, clusterHostKey, type ClusterNodeRead } from "../clust
 import { ClusterViewSchema, type ClusterView } from "../../shared/ipc/contract.js";
 import { displayPciAddr } from "../../shared/slots/index.js";
 import { UsageError, type CliIo } from "./io";
-import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom, type NodeOptions } from "./node-options.js";
+import { NODE_OPTIONS_HELP, parseNodeJsonArgs, type NodeOptions } from "./node-options.js";
 
 export const CLUSTER_USAGE = `Usage: hotplug-desk cluster show --node USER@HOST[:PORT] [options] [--json]
 
@@ -38,17 +37,9 @@ export async function clusterCommand(argv: string[], io: CliIo): Promise<number>
     return 0;
   }
   if (sub !== "show") throw new UsageError(`unknown cluster command "${sub}"`, CLUSTER_USAGE);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, options: { ...NODE_PARSE_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
-  } catch (err) {
-    throw new UsageError((err as Error).message, CLUSTER_USAGE);
-  }
-  if (parsed.values.help) {
-    io.out(CLUSTER_USAGE);
-    return 0;
-  }
-  const o = nodeOptionsFrom(parsed.values, CLUSTER_USAGE);
+  const args = parseNodeJsonArgs(rest, CLUSTER_USAGE, io);
+  if (!args) return 0;
+  const { node: o, json } = args;
   const sessions: NodeSession[] = [];
   try {
     const first = await NodeSession.open(o.target);
@@ -58,7 +49,7 @@ export async function clusterCommand(argv: string[], io: CliIo): Promise<number>
     if (firstFiles.standalone) {
       const version = inventoryContextOf(firstFiles, o.target.host, typed).context.nodeVersion;
       const out = { kind: "standalone", node: o.label, why: firstFiles.why, ...(version ? { version } : {}) };
-      io.out(parsed.values.json ? `${JSON.stringify(out, null, 2)}\n` : `${o.label}: ${firstFiles.why}\n`);
+      io.out(json ? `${JSON.stringify(out, null, 2)}\n` : `${o.label}: ${firstFiles.why}\n`);
       return 0;
     }
     const { model: named, self } = clusterOf(firstFiles, o.target.host);
@@ -106,7 +97,7 @@ export async function clusterCommand(argv: string[], io: CliIo): Promise<number>
     const view = buildClusterView(model, o.label, reads, []);
     view.notes.push(...unreachable.map((u) => `${u.name} (${label(u.target)}) is not reachable: ${u.error}`));
     const checked = ClusterViewSchema.parse(view);
-    io.out(parsed.values.json ? `${JSON.stringify(checked, null, 2)}\n` : describeCluster(checked));
+    io.out(json ? `${JSON.stringify(checked, null, 2)}\n` : describeCluster(checked));
     return 0;
   } catch (err) {
     io.err(`hotplug-desk cluster show: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -2,13 +2,12 @@
 // generation and PCI/SCSI map (file and live) and drift; the node's Ganeti
 // version as read from it, and for each device whether Ganeti's
 // configuration knows it (when the node belongs to a cluster).
-import { parseArgs } from "node:util";
 import { loadNodeInventory } from "../inventory/node-inventory.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { readGanetiNodeFiles } from "../cluster/ganeti-files.js";
 import { inventoryContextOf } from "../cluster/cluster-of.js";
-import { UsageError, type CliIo } from "./io";
-import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom, withNode } from "./node-options.js";
+import type { CliIo } from "./io";
+import { NODE_OPTIONS_HELP, parseNodeJsonArgs, withNode } from "./node-options.js";
 
 export const INVENTORY_USAGE = `Usage: hotplug-desk inventory --node USER@HOST[:PORT] [options] [--json]
 
@@ -30,17 +29,9 @@ function occupied(v: InstanceView): string {
 }
 
 export async function inventoryCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { ...NODE_PARSE_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
-  } catch (err) {
-    throw new UsageError((err as Error).message, INVENTORY_USAGE);
-  }
-  if (parsed.values.help) {
-    io.out(INVENTORY_USAGE);
-    return 0;
-  }
-  const node = nodeOptionsFrom(parsed.values, INVENTORY_USAGE);
+  const args = parseNodeJsonArgs(argv, INVENTORY_USAGE, io);
+  if (!args) return 0;
+  const { node, json } = args;
   try {
     const { instances, ganeti } = await withNode(node, async (session) => {
       // A node whose Ganeti files cannot be read (not root, say) is listed as without them.
@@ -58,7 +49,7 @@ export async function inventoryCommand(argv: string[], io: CliIo): Promise<numbe
       };
       return { instances, ganeti };
     });
-    if (parsed.values.json) {
+    if (json) {
       io.out(`${JSON.stringify({ node: node.label, root: node.root, ganeti, instances }, null, 2)}\n`);
     } else {
       io.out(`${node.label}  root ${node.root}  ${instances.length} instance(s)\n`);

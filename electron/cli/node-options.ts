@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { NodeSession, type NodeTarget } from "../ssh/session.js";
 import { normalizeRoot } from "../../shared/on-node/layout.js";
 import { parseProxyCommand, parseProxyJump } from "../../shared/node-registry/proxy.js";
-import { UsageError } from "./io";
+import { parseArgs } from "node:util";
+import { UsageError, type CliIo } from "./io";
 
 export const NODE_OPTIONS_HELP = `Node options:
   --node USER@HOST[:PORT]   the node to reach over SSH (port 22 by default)
@@ -94,4 +95,19 @@ export async function withNode<T>(opts: NodeOptions, fn: (session: NodeSession) 
   } finally {
     session.close();
   }
+}
+
+/** A command that takes node options and --json: its options, or null once --help is printed. */
+export function parseNodeJsonArgs(argv: string[], usage: string, io: CliIo): { node: NodeOptions; json: boolean } | null {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...NODE_PARSE_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new UsageError((err as Error).message, usage);
+  }
+  if (parsed.values.help) {
+    io.out(usage);
+    return null;
+  }
+  return { node: nodeOptionsFrom(parsed.values, usage), json: parsed.values.json ?? false };
 }

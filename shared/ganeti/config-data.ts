@@ -16,6 +16,9 @@ export const MAX_CONFIG_DATA_BYTES = 64 * 1024 * 1024;
 const HvValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown())]);
 const HvParams = z.record(z.string(), HvValue);
 
+/** Node parameters, at cluster, group and node level: only the SSH port matters here. */
+const NdParams = z.object({ ssh_port: z.number().int().optional() }).default({});
+
 const NodeSchema = z.object({
   name: z.string(),
   uuid: z.string().optional(),
@@ -27,13 +30,13 @@ const NodeSchema = z.object({
   drained: z.boolean().default(false),
   vm_capable: z.boolean().default(true),
   master_capable: z.boolean().default(true),
-  ndparams: z.object({ ssh_port: z.number().int().optional() }).default({}),
+  ndparams: NdParams,
 });
 
 const GroupSchema = z.object({
   name: z.string(),
   uuid: z.string().optional(),
-  ndparams: z.object({ ssh_port: z.number().int().optional() }).default({}),
+  ndparams: NdParams,
 });
 
 const NicSchema = z.object({
@@ -79,7 +82,7 @@ const ClusterSchema = z.object({
   hvparams: z.record(z.string(), HvParams).default({}),
   os_hvp: z.record(z.string(), z.record(z.string(), HvParams)).default({}),
   enabled_hypervisors: z.array(z.string()).default([]),
-  ndparams: z.object({ ssh_port: z.number().int().optional() }).default({}),
+  ndparams: NdParams,
   file_storage_dir: z.string().optional(),
   shared_file_storage_dir: z.string().optional(),
 });
