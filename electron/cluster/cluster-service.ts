@@ -94,17 +94,21 @@ export class ClusterService {
     if (files.standalone) return { kind: "standalone", why: files.why, files };
     const node = this.config(nodeId);
     // config.data lives on master candidates: take it from another of the app's nodes in the cluster when this one lacks it.
-    const other = files.config ? undefined : await this.configElsewhere(nodeId, files.ssconf.clusterName, opts.maxAgeMs);
+    const other = files.config ? undefined : await this.configElsewhere(nodeId, files.ssconf.clusterName);
     return { kind: "cluster", files, ...clusterOf(files, node.host, other) };
   }
 
-  private async configElsewhere(except: string, cluster: string, maxAgeMs?: number) {
-    for (const n of this.readyNodes()) {
-      if (n.id === except) continue;
-      const f = await this.nodeFiles(n.id, maxAgeMs !== undefined ? { maxAgeMs } : {}).catch(() => undefined);
-      if (f && !f.standalone && f.ssconf.clusterName === cluster && f.config) return { config: f.config, from: `${n.name} (${n.host})` };
-    }
-    return undefined;
+  /** config.data from another of the app's ready nodes in the cluster (read in parallel; reads younger than maxAgeMs are reused). */
+  private async configElsewhere(except: string, cluster: string) {
+    const found = await Promise.all(
+      this.readyNodes()
+        .filter((n) => n.id !== except)
+        .map(async (n) => {
+          const f = await this.nodeFiles(n.id).catch(() => undefined);
+          return f && !f.standalone && f.ssconf.clusterName === cluster && f.config ? { config: f.config, from: `${n.name} (${n.host})` } : undefined;
+        }),
+    );
+    return found.find((x) => x !== undefined);
   }
 
   private readyNodes(): NodeConfig[] {

@@ -109,9 +109,12 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
     // Trust is the user's act: the code printed in the terminal.
     const asked = await call(TrustHostKeyResponseSchema, "nodes.trustHostKey", { nodeId: "node2", fingerprint: problem.fingerprint });
     expect(asked.outcome).toBe("code-needed");
+    // The terminal the code is printed in says what the cluster vouches for, beside the fingerprint.
+    expect(terminal.join("")).toContain(`${problem.fingerprint}\nIt is the key the known_hosts of Ganeti cluster ${lab.cluster}`);
     const code = [...terminal.join("").matchAll(/\n {4}(\d{4}) (\d{4})\n/g)].at(-1)!.slice(1).join("");
     expect((await call(TrustHostKeyResponseSchema, "nodes.trustHostKey", { nodeId: "node2", fingerprint: problem.fingerprint, code })).outcome).toBe("trusted");
     await expect.poll(() => app.nodes.status("node2")?.state, { timeout: 30_000 }).toBe("ready");
+    expect(await app.dispatcher.call("cluster.list", {})).toEqual([{ name: lab.cluster, master: N1, nodeIds: ["n1", "node2"], nodes: 2 }]);
     const d = await call(ClusterDiscoverySchema, "cluster.discover", { nodeId: "node2" });
     if (d.kind !== "cluster") throw new Error("node2 is standalone?");
     expect(d.view.candidates).toEqual([]);
