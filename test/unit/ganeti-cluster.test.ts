@@ -13,6 +13,7 @@ import { releaseVersionFromConstants, resolveNodeVersion, versionOfShareDir } fr
 import { clusterOf, knownHostKeys } from "../../electron/cluster/cluster-of";
 import { candidateSettings, clusterHostKey } from "../../electron/cluster/cluster-view";
 import { typedReaders } from "../../electron/cluster/cluster-service";
+import { NodeConfigSchema, formatIssues } from "../../shared/node-registry/schema";
 
 const DIR = join(import.meta.dirname, "../fixtures/ganeti/lab-3.0.2");
 const LIB = join(DIR, "var-lib-ganeti");
@@ -177,6 +178,17 @@ describe("the cluster model", () => {
       keyPath: "/k/id",
       proxyCommand: "nsenter --net=/run/netns/x -- socat STDIO TCP:%h:%p",
     });
+  });
+});
+
+describe("a node added from its cluster", () => {
+  const base = { id: "node2", name: "node2.ganeti.example", host: "198.51.100.12", user: "root", auth: { kind: "agent" } };
+  it("keeps the key the cluster vouches for as an expectation, checked for form, never as trust", () => {
+    const key = clusterHostKey(labModel())!;
+    expect(NodeConfigSchema.parse({ ...base, expectedHostKey: key }).expectedHostKey).toEqual(key);
+    const bad = NodeConfigSchema.safeParse({ ...base, expectedHostKey: { ...key, fingerprint: "MD5:aa:bb" } });
+    expect(bad.success).toBe(false);
+    expect(formatIssues(bad.error!)).toEqual([expect.stringMatching(/expectedHostKey.fingerprint must be SHA256:/)]);
   });
 });
 
