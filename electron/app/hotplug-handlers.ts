@@ -10,18 +10,22 @@ import type { ServiceContext } from "./service-context.js";
 
 export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): Pick<Handlers, "hotplug.plan" | "hotplug.execute"> {
   const { bus, nodes } = ctx.deps;
-  const target = async (nodeId: string, timeoutMs?: number): Promise<ChangeTarget> => {
+  /** The node, connected; with the instance's readers when a plan is to be made (`instance` null: applying a kept plan). */
+  const target = async (nodeId: string, instance: string | null, timeoutMs?: number): Promise<ChangeTarget> => {
     const node = ctx.nodeConfig(nodeId);
-    const readers = ctx.readersOf(node);
-    return { session: await nodes.session(nodeId, timeoutMs), nodeId, root: node.root, ...(readers ? { readers } : {}) };
+    const session = await nodes.session(nodeId, timeoutMs);
+    if (instance === null) return { session, nodeId, root: node.root };
+    // Readers come from the node's Ganeti cluster when it has one; a cluster that cannot be read leaves the typed settings.
+    const { readers, ganeti } = await ctx.readersOf(node, instance);
+    return { session, nodeId, root: node.root, ...(readers ? { readers } : {}), ...(ganeti ? { ganeti } : {}) };
   };
 
   return {
     "hotplug.plan": async ({ nodeId, instance, intent }): Promise<PlanPreview> => {
-      const r = await changes.review(await target(nodeId), instance, intent);
+      const r = await changes.review(await target(nodeId, instance), instance, intent);
       if (!r.ok) return { ok: false, nodeId, instance, summary: r.summary, refusals: r.refusals };
       const { planId, summary, plan } = r.kept;
-      return { ok: true, planId, nodeId, instance, summary, steps: plan.steps, writeGeneration: plan.writeGeneration, fileDiff: plan.fileDiff, slot: plan.slot, warnings: plan.warnings };
+      return { ok: true, planId, nodeId, instance, summary, steps: plan.steps, writeGeneration: plan.writeGeneration, fileDiff: plan.fileDiff, slot: plan.slot, warnings: plan.warnings, readers: plan.readers };
     },
 
     "hotplug.execute": async ({ planId }) => {
@@ -30,7 +34,7 @@ export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): P
       ctx.nodeConfig(kept.nodeId);
       const operation = { operationId: randomUUID(), planId, nodeId: kept.nodeId, instance: kept.instance };
       void changes
-        .apply(kept, () => target(kept.nodeId, 10_000), {
+        .apply(kept, () => target(kept.nodeId, null, 10_000), {
           progress: (p) => bus.emit("operation.progress", { ...operation, ...p }),
           outcome: (outcome) => bus.emit("operation.outcome", { ...operation, outcome }),
         })

@@ -5,6 +5,8 @@ import type { NodeManager } from "../node-registry/node-manager.js";
 import type { NodeConfig, NodeConfigInput } from "../../shared/node-registry/schema.js";
 import type { ActivityEntry, AppInfo, NodeView } from "../../shared/ipc/contract.js";
 import type { Readers } from "../../shared/hotplug/index.js";
+import { ClusterService } from "../cluster/cluster-service.js";
+import type { NodeGanetiContext } from "../inventory/node-inventory.js";
 import type { Journal } from "../hotplug/journal.js";
 import type { ActivityLog } from "./activity-log.js";
 import type { PassphraseStore } from "./passphrase-store.js";
@@ -46,8 +48,14 @@ export interface ServiceContext {
   /** The node as the UI shows it; an ApiError "unknown-node" when it is gone. */
   nodeView(id: string): NodeView;
   nodeConfig(id: string): NodeConfig;
-  /** The Ganeti versions that read this node's runtime files (its own and its migration peers'), if any are known. */
-  readersOf(node: NodeConfig): Readers | undefined;
+  /** The Ganeti clusters the nodes belong to (read from the nodes). */
+  clusters: ClusterService;
+  /**
+   * The Ganeti versions that read an instance's runtime file (this node's and
+   * every node it may migrate to: from its cluster, else the node's settings),
+   * and the cluster's facts of it.
+   */
+  readersOf(node: NodeConfig, instance: string): Promise<{ readers?: Readers; ganeti?: NodeGanetiContext }>;
   /** Adds an activity entry and tells the UI. */
   log(e: Omit<ActivityEntry, "id" | "at">): Promise<void>;
 }
@@ -59,15 +67,13 @@ export function serviceContext(deps: ServiceDeps): ServiceContext {
     if (!config || !status) throw new ApiError(`No node with id ${JSON.stringify(id)}: it may have been removed. Refresh the node list.`, "unknown-node");
     return { config, status, passphraseKept: deps.passphrases.knows(id) };
   };
+  const clusters = new ClusterService({ nodes: deps.nodes });
   return {
     deps,
     nodeView,
     nodeConfig: (id) => nodeView(id).config,
-    readersOf: (node) => {
-      const peers = (node.migrationPeers ?? []).map((p) => deps.nodes.list().find((n) => n.id === p)?.ganetiVersion);
-      const versions = [node.ganetiVersion, ...peers].filter((v): v is string => typeof v === "string");
-      return versions.length > 0 ? { ganetiVersions: versions, ...(node.generationFloor ? { floor: node.generationFloor } : {}) } : undefined;
-    },
+    clusters,
+    readersOf: (node, instance) => clusters.readers(node.id, instance),
     log: async (e) => deps.bus.emit("activity.added", await deps.activity.add(e)),
   };
 }

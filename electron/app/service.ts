@@ -9,6 +9,7 @@ import { nodeHandlers } from "./node-handlers.js";
 import { inventoryHandlers } from "./inventory-handlers.js";
 import { hotplugHandlers } from "./hotplug-handlers.js";
 import { appHandlers } from "./app-handlers.js";
+import { clusterHandlers } from "./cluster-handlers.js";
 import { watchForChanges } from "./change-watch.js";
 
 export type { LabLauncher, ServiceDeps } from "./service-context.js";
@@ -21,10 +22,11 @@ export function createService(deps: ServiceDeps): { handlers: Handlers; dispose(
   });
   const unsubscribe = deps.nodes.subscribe((e) => {
     if (e.type === "status") deps.bus.emit("node.status", e.status);
+    if (e.type === "removed") ctx.clusters.forget(e.id);
   });
   const stopWatch = watchForChanges(ctx, { intervalMs: deps.watchIntervalMs ?? 15_000, changing: (nodeId) => changes.changing(nodeId) });
   return {
-    handlers: { ...appHandlers(ctx), ...nodeHandlers(ctx), ...inventoryHandlers(ctx), ...hotplugHandlers(ctx, changes) },
+    handlers: { ...appHandlers(ctx), ...nodeHandlers(ctx), ...inventoryHandlers(ctx), ...hotplugHandlers(ctx, changes), ...clusterHandlers(ctx) },
     dispose: () => {
       unsubscribe();
       stopWatch();

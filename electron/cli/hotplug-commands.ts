@@ -15,6 +15,8 @@ import { checkInstanceMigration } from "../hotplug/migration";
 import { GenerationSchema } from "../../shared/runtime";
 import type { ChangeRequestInput, PlanOk, Readers } from "../../shared/hotplug";
 import { UsageError, processIo, type CliIo } from "./io";
+import { readGanetiNodeFiles } from "../cluster/ganeti-files";
+import { readersFromFiles } from "../cluster/cluster-of";
 
 export const HOTPLUG_USAGE = `Usage: hotplug-desk <command> INSTANCE [options] --node USER@HOST[:PORT] [node options]
 
@@ -148,6 +150,7 @@ function planOut(plan: PlanOk) {
     writeGeneration: plan.writeGeneration,
     fileDiff: plan.fileDiff,
     warnings: plan.warnings,
+    readers: plan.readers,
   };
 }
 
@@ -173,8 +176,11 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       return r.ok ? 0 : 1;
     }
 
+    // No versions given: the node and its Ganeti cluster say who reads the file (a node whose files cannot be read: the file decides).
+    const found = readers ? undefined : await readGanetiNodeFiles(session, root).then((f) => readersFromFiles(f, target.host, cmd.instance), () => undefined);
     const changes = new HotplugChanges({ journal: new Journal(v.journal ?? defaultJournalDir()) });
-    const r = await changes.now({ session, nodeId, root, ...(readers ? { readers } : {}) }, cmd.instance, cmd.request, {
+    const changeTarget = { session, nodeId, root, ...(readers ? { readers } : found?.readers ? { readers: found.readers } : {}), ...(found ? { ganeti: found.context } : {}) };
+    const r = await changes.now(changeTarget, cmd.instance, cmd.request, {
       dryRun: v["dry-run"] ?? false,
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
       report: {

@@ -12,6 +12,7 @@ Areas:
   nic         add, remove or modify a NIC of a running instance (hotplug)
   disk        add or remove a disk of a running instance (hotplug)
   migrate-check  compare what a migration target would run with the live bus
+  cluster     show the Ganeti cluster a node belongs to: nodes, versions, instances, devices three ways
 
 Run "hotplug-desk <area> --help" for details.
 `;
@@ -26,6 +27,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (area === undefined) throw new UsageError("missing area", MAIN_USAGE);
     if (area === "runtime") return (await import("./runtime-commands")).runtimeCommand(rest, io);
     if (area === "inventory") return await (await import("./inventory-command")).inventoryCommand(rest, io);
+    if (area === "cluster") return await (await import("./cluster-command")).clusterCommand(rest, io);
     if (area === "nic" || area === "disk" || area === "migrate-check") return await (await import("./hotplug-commands")).runHotplugCommand(argv, io);
     throw new UsageError(area.startsWith("-") ? `unknown option ${area}` : `unknown area "${area}"`, MAIN_USAGE);
   } catch (e) {

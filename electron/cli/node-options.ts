@@ -1,21 +1,29 @@
 // The options every node-reaching command shares:
 //   --node USER@HOST[:PORT] [-i KEY] [--known-hosts FILE] [--root DIR]
+//   [--proxy-command CMD | --proxy-jump HOSTS]
 // Host keys are checked against --known-hosts (default ~/.ssh/known_hosts);
 // the CLI never trusts a key on its own.
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { NodeSession, type NodeTarget } from "../ssh/session.js";
 import { normalizeRoot } from "../../shared/on-node/layout.js";
-import { UsageError } from "./io";
+import { parseProxyCommand, parseProxyJump } from "../../shared/node-registry/proxy.js";
+import { parseArgs } from "node:util";
+import { UsageError, type CliIo } from "./io";
 
 export const NODE_OPTIONS_HELP = `Node options:
   --node USER@HOST[:PORT]   the node to reach over SSH (port 22 by default)
   -i, --identity KEY        private key file (default: ssh-agent via SSH_AUTH_SOCK)
   --known-hosts FILE        OpenSSH known_hosts with the node's host key (default ~/.ssh/known_hosts)
   --root DIR                the node's root for Ganeti's paths (default /)
+  --proxy-command CMD       reach the node through CMD's stdin/stdout, as OpenSSH's ProxyCommand
+                            (%h %p %r expanded; run without a shell)
+  --proxy-jump HOSTS        reach the node through jump hosts, [user@]host[:port] separated by commas
   --ganeti-version V        a Ganeti version that reads the node's files, e.g. 3.0.2: this node's
                             first, then every node its instances may migrate to (repeat).
-                            Default: judged from each runtime file's generation
+                            Default: read from the node and its Ganeti cluster (ssconf, config.data);
+                            given, it overrides what the node reports. Without either, each runtime
+                            file's generation decides
 `;
 
 export const NODE_PARSE_OPTIONS = {
@@ -24,6 +32,8 @@ export const NODE_PARSE_OPTIONS = {
   "known-hosts": { type: "string" },
   root: { type: "string" },
   "ganeti-version": { type: "string", multiple: true },
+  "proxy-command": { type: "string" },
+  "proxy-jump": { type: "string" },
 } as const;
 
 export interface NodeOptions {
@@ -51,6 +61,17 @@ export function nodeOptionsFrom(values: Record<string, unknown>, usage: string):
     }
   }
   const username = m[1] ?? userInfo().username;
+  const proxyCommand = typeof values["proxy-command"] === "string" ? values["proxy-command"] : undefined;
+  const proxyJump = typeof values["proxy-jump"] === "string" ? values["proxy-jump"] : undefined;
+  if (proxyCommand !== undefined && proxyJump !== undefined) throw new UsageError("--proxy-command and --proxy-jump are both given: a node is reached through one of them", usage);
+  if (proxyCommand !== undefined) {
+    const p = parseProxyCommand(proxyCommand);
+    if (!p.ok) throw new UsageError(`--proxy-command: ${p.error}`, usage);
+  }
+  if (proxyJump !== undefined) {
+    const p = parseProxyJump(proxyJump);
+    if (!p.ok) throw new UsageError(`--proxy-jump: ${p.error}`, usage);
+  }
   return {
     target: {
       host,
@@ -58,6 +79,8 @@ export function nodeOptionsFrom(values: Record<string, unknown>, usage: string):
       username,
       ...(typeof values.identity === "string" ? { privateKeyPath: values.identity } : {}),
       knownHostsPath: typeof values["known-hosts"] === "string" ? values["known-hosts"] : join(homedir(), ".ssh", "known_hosts"),
+      ...(proxyCommand !== undefined ? { proxyCommand } : {}),
+      ...(proxyJump !== undefined ? { proxyJump } : {}),
     },
     root,
     label: `${username}@${host}:${port}`,
@@ -72,4 +95,19 @@ export async function withNode<T>(opts: NodeOptions, fn: (session: NodeSession) 
   } finally {
     session.close();
   }
+}
+
+/** A command that takes node options and --json: its options, or null once --help is printed. */
+export function parseNodeJsonArgs(argv: string[], usage: string, io: CliIo): { node: NodeOptions; json: boolean } | null {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...NODE_PARSE_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new UsageError((err as Error).message, usage);
+  }
+  if (parsed.values.help) {
+    io.out(usage);
+    return null;
+  }
+  return { node: nodeOptionsFrom(parsed.values, usage), json: parsed.values.json ?? false };
 }

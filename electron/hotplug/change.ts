@@ -39,6 +39,7 @@ import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
 import { KeptPlans, type KeptPlan } from "./kept-plans.js";
 import { failureCause } from "./step-failure.js";
 import { newDeviceUuid, newMac } from "./ids.js";
+import type { NodeGanetiContext } from "../inventory/node-inventory.js";
 
 /** The node a change is made on, connected. */
 export interface ChangeTarget {
@@ -48,6 +49,8 @@ export interface ChangeTarget {
   root: string;
   /** Ganeti versions of this node and of every node the instance may migrate to; unset: assumed from the file. */
   readers?: Readers;
+  /** The node's Ganeti cluster facts (the instance's configured hvparams), when it belongs to one. */
+  ganeti?: NodeGanetiContext;
 }
 
 /** One line of the record every refusal and outcome leaves (the app's activity log). */
@@ -224,7 +227,7 @@ export class HotplugChanges {
     /** Read under the instance's lock, waiting this long for it; false: no lock. */
     locked: false | { lockTimeoutMs?: number | undefined },
   ): Promise<{ ok: true; state: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> } | { ok: false; refusals: ChangeRefusal[] }> {
-    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}) };
+    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}), ...(target.ganeti ? { ganeti: target.ganeti } : {}) };
     try {
       const state = locked
         ? await gatherInstanceStateLocked(target.session, instance, { ...opts, ...(locked.lockTimeoutMs !== undefined ? { lockTimeoutMs: locked.lockTimeoutMs } : {}) })

@@ -86,7 +86,7 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
       // another operation of ours may have been half done, so read it again.
       live = await readLive(qmp, paths.qmp);
     }
-    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label, instance), live, userShutdown);
+    const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label, instance), live, userShutdown, opts.ganeti);
     return { ...plannerState(instance, g, opts, t), lock, ...(qmp ? { qmp } : {}) };
   } catch (err) {
     // Also when the SFTP check failed before the probe's session was taken over.

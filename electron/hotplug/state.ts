@@ -7,7 +7,7 @@ import { instancePaths } from "../../shared/on-node/layout.js";
 import type { InstanceSnapshot, Readers } from "../../shared/hotplug/index.js";
 import { plannerInput } from "../../shared/inventory/planner-input.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
-import { gatherInstance, type GatheredInstance } from "../inventory/node-inventory.js";
+import { gatherInstance, type GatheredInstance, type NodeGanetiContext } from "../inventory/node-inventory.js";
 import type { QmpTimeouts } from "./qmp-session.js";
 import { NicFilesOut, runNodeHelper } from "../on-node/node-helper.js";
 
@@ -19,6 +19,8 @@ export interface GatherOptions extends QmpTimeouts {
   nodeId?: string;
   /** Read nic/<instance>/<seq> (one node-side step): needed to remove or modify a NIC. Default true. */
   nicTaps?: boolean;
+  /** The node's Ganeti cluster facts (the instance's configuration and hvparams), when it belongs to one. */
+  ganeti?: NodeGanetiContext;
 }
 
 export interface GatheredState {
@@ -45,6 +47,7 @@ export async function gatherInstanceState(session: NodeSession, instance: string
     nodeId: opts.nodeId ?? session.label,
     root: opts.root,
     ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}),
+    ...(opts.ganeti ? { ganeti: opts.ganeti } : {}),
     ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
     ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   });

@@ -18,6 +18,7 @@ export function trustDialogOptions(key: HostKeyToTrust): MessageBoxOptions {
     message: `Trust the host key of ${key.nodeName}?`,
     detail:
       `${key.target} presents this ${key.keyType} key:\n\n${key.fingerprint}\n\n` +
+      (key.vouched ? `${key.vouched}\n\n` : "") +
       `Compare it with the node's own (ssh-keygen -lf ${nodeKeyFile(key.keyType)} on the node). Trust it only if they match: once trusted, this app connects to that key as root without asking again.`,
     buttons: ["Don't trust", "Trust and connect"],
     defaultId: 0,

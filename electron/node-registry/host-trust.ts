@@ -118,8 +118,11 @@ export function describeHostKeyProblem(nodeLabel: string, nodeHost: string, node
   const host = p.jumpHost?.host ?? nodeHost;
   const port = p.jumpHost?.port ?? nodePort;
   switch (p.verdict) {
-    case "unknown":
-      return `The host key of ${label} is not trusted yet: it presents ${p.keyType} ${p.fingerprint}. Compare it with the ${p.jumpHost ? "jump host" : "node"}'s own (ssh-keygen -lf ${nodeKeyFile(p.keyType)} on the ${p.jumpHost ? "jump host" : "node"}) and trust it only if they match.`;
+    case "unknown": {
+      const e = p.expected;
+      const vouched = e ? (e.matches ? ` It is the key ${e.source} lists for the cluster's nodes.` : ` It is NOT the key ${e.source} lists (${e.keyType} ${e.fingerprint}): do not trust it unless you know why.`) : "";
+      return `The host key of ${label} is not trusted yet: it presents ${p.keyType} ${p.fingerprint}.${vouched} Compare it with the ${p.jumpHost ? "jump host" : "node"}'s own (ssh-keygen -lf ${nodeKeyFile(p.keyType)} on the ${p.jumpHost ? "jump host" : "node"}) and trust it only if they match.`;
+    }
     case "changed": {
       const files = [...new Set((p.knownAt ?? []).map((l) => l.file))];
       const remove = files.map((f) => `ssh-keygen -R "${hostField(host, port)}" -f ${f}`).join("; ");

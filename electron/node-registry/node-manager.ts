@@ -514,6 +514,7 @@ export class NodeManager {
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(config.proxyJump !== undefined ? { proxyJump: config.proxyJump } : {}),
       ...(config.proxyCommand !== undefined ? { proxyCommand: config.proxyCommand } : {}),
+      ...(config.expectedHostKey ? { preferHostKeyTypes: [config.expectedHostKey.keyType] } : {}),
     };
   }
 
@@ -535,7 +536,9 @@ export class NodeManager {
   private async classify(config: NodeConfig, err: unknown): Promise<Classified> {
     const label = this.label(config);
     if (err instanceof MappedHostKeyError) {
-      return { final: true, detail: describeHostKeyProblem(label, config.host, config.port, err.problem), hostKey: err.problem };
+      const e = config.expectedHostKey;
+      const problem = e && err.problem.verdict === "unknown" && !err.problem.jumpHost ? { ...err.problem, expected: { ...e, matches: e.fingerprint === err.problem.fingerprint } } : err.problem;
+      return { final: true, detail: describeHostKeyProblem(label, config.host, config.port, problem), hostKey: problem };
     }
     if (err instanceof ProxyError) return { final: err.final, detail: `Cannot reach ${label}: ${err.message}` };
     const e = err as NodeJS.ErrnoException & { level?: string };

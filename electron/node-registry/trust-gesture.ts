@@ -16,6 +16,8 @@ export interface HostKeyToTrust {
   target: string;
   keyType: string;
   fingerprint: string;
+  /** What the node's Ganeti cluster says of the key (its known_hosts), when the node came from one: shown, never decisive. */
+  vouched?: string;
 }
 
 export type GestureResult =
@@ -70,6 +72,13 @@ export async function trustHostKeyWithGesture(
     target: `${config.user}@${config.host}:${config.port}`,
     keyType: pending.keyType,
     fingerprint: pending.fingerprint,
+    ...(pending.expected
+      ? {
+          vouched: pending.expected.matches
+            ? `It is the key ${pending.expected.source} lists for the cluster's nodes.`
+            : `It is NOT the key ${pending.expected.source} lists (${pending.expected.keyType} ${pending.expected.fingerprint}).`,
+        }
+      : {}),
   };
   const said = await gesture.confirm(key, req.code);
   if (said.kind === "code-needed") return { outcome: "code-needed", prompt: said.prompt };

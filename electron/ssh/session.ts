@@ -33,6 +33,8 @@ export interface NodeTarget {
   proxyJump?: string;
   /** %n of ProxyCommand (the ssh config alias the node came from). */
   alias?: string;
+  /** Host-key types to ask for first after the ones known_hosts holds (a key the Ganeti cluster vouches for). */
+  preferHostKeyTypes?: readonly string[];
 }
 
 export class HostKeyError extends Error {
@@ -101,7 +103,7 @@ async function prepare(target: NodeTarget): Promise<{ config: ConnectConfig; che
     port: target.port,
     username: target.username,
     // Explicit lists (no SHA-1); the host's known key types first.
-    algorithms: sshAlgorithms(knownHostKeyTypes(knownHosts, target.host, target.port)),
+    algorithms: sshAlgorithms([...knownHostKeyTypes(knownHosts, target.host, target.port), ...(target.preferHostKeyTypes ?? [])]),
     readyTimeout: target.readyTimeoutMs ?? 15_000,
     // Keepalive is off by default in ssh2; without it a dead node never closes.
     keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,

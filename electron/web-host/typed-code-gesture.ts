@@ -48,6 +48,7 @@ export function typedCodeGesture(opts: {
     issued.set(`${key.nodeId}\n${key.fingerprint}`, { code, expires: now() + CODE_TTL_MS, triesLeft: CODE_TRIES });
     opts.terminal(
       `\nTrust request for the host key of ${key.nodeName} (${key.target}):\n    ${key.keyType} ${key.fingerprint}\n` +
+        (key.vouched ? `${key.vouched}\n` : "") +
         `Compare it with the node's own key (ssh-keygen -lf ${nodeKeyFile(key.keyType)} on the node). If it matches, type this code in the browser:\n\n    ${shown(code)}\n\n` +
         `(valid ${Math.round(CODE_TTL_MS / 60_000)} minutes, for this key only; if you did not ask to trust a key, someone else is using this app's address.)\n`,
     );

@@ -7,6 +7,7 @@
 import type { LivePciDevice } from "../qmp/query-pci";
 import type { Generation, RuntimeDocument } from "../runtime";
 import type { LiveScsiTarget } from "../slots";
+import type { Reader } from "../ganeti/readers";
 
 export interface QemuVersion {
   major: number;
@@ -19,6 +20,11 @@ export interface Readers {
   ganetiVersions: string[];
   /** Write no newer than this generation (an admin keeping a downgrade possible). */
   floor?: Generation;
+  /**
+   * Whose versions these are and why each node counts (from the cluster, or
+   * the node's settings); the review names them. Same order as ganetiVersions.
+   */
+  explained?: Reader[];
 }
 
 export interface InstanceSnapshot {
@@ -39,4 +45,11 @@ export interface InstanceSnapshot {
   pending?: number[];
   /** Tap names from nic/<instance>/<seq>, indexed by NIC seq, when the caller read them. */
   nicTaps?: (string | null)[];
+  /**
+   * The instance's hvparams as Ganeti's configuration fills them (cluster,
+   * OS, instance), when the cluster was read. The runtime file's own win, as
+   * in Ganeti's hotplug (it reads the runtime's); these fill what the file
+   * lacks, and where they differ the plan says so.
+   */
+  clusterHvparams?: Record<string, unknown>;
 }

@@ -39,6 +39,7 @@ import {
   type WriteTarget,
 } from "../runtime";
 import { GanetiVersionError, oldestGanetiVersion } from "../ganeti/versions";
+import type { Reader } from "../ganeti/readers";
 import {
   checkPciSlot,
   checkScsiId,
@@ -106,6 +107,8 @@ export interface PlanOk {
   /** Where the added device goes (for a remove: where it was). */
   slot: PlannedSlot;
   warnings: string[];
+  /** The nodes the runtime file is written for, with their versions and why each counts. */
+  readers: Reader[];
 }
 
 export interface PlanRefused {
@@ -181,7 +184,8 @@ function makeCtx(state: InstanceSnapshot): Ctx {
     refuse("bad-version", `${(e as Error).message}: fix the node versions for ${state.name}.`);
   }
   const gen = target.generation;
-  const hv = state.runtime.runtime.hvparams;
+  const warnings: string[] = [];
+  const hv = effectiveHvparams(state, warnings);
   const rawRes = hv.kvm_pci_reservations;
   const res = pciReservations(oldest, typeof rawRes === "number" ? rawRes : null);
   if (!res.ok) refuse(res.code === "bad-hvparam" ? "bad-hvparam" : res.code === "no-hotplug" ? "no-hotplug" : "bad-version", `${state.name}: ${res.message}`);
@@ -191,7 +195,42 @@ function makeCtx(state: InstanceSnapshot): Ctx {
       `${state.name}: the runtime file must stay readable by Ganeti ≤ 2.9 (generation A), which records no PCI slots, so a hotplugged device could not be recorded. Raise the floor or upgrade those nodes to 2.10+.`,
     );
   }
-  return { state, hv, gen, target, oldestVersion: oldest, reservedCount: res.count, warnings: [], rt: deepCopy(state.runtime.runtime) };
+  return { state, hv, gen, target, oldestVersion: oldest, reservedCount: res.count, warnings, rt: deepCopy(state.runtime.runtime) };
+}
+
+/** hvparams that decide how a device is hotplugged, as the runtime file and Ganeti's configuration may disagree on them. */
+const SHAPING_HVPARAMS = ["kvm_pci_reservations", "nic_type", "disk_type", "scsi_controller_type"] as const;
+
+/**
+ * The runtime file's hvparams (what Ganeti's hotplug reads), with the keys
+ * it lacks filled from Ganeti's configuration (as Ganeti fills them when it
+ * starts the instance). A disagreement is said: the configuration takes
+ * effect only at the next shutdown/startup.
+ */
+function effectiveHvparams(state: InstanceSnapshot, warnings: string[]): Record<string, unknown> {
+  const file = state.runtime.runtime.hvparams;
+  const conf = state.clusterHvparams;
+  if (!conf) return file;
+  for (const k of SHAPING_HVPARAMS) {
+    if (file[k] === undefined || conf[k] === undefined || file[k] === conf[k]) continue;
+    warnings.push(
+      `Ganeti's configuration has ${k}=${String(conf[k])}, but ${state.name} runs with ${k}=${String(file[k])} (its runtime file): this plan follows the runtime file, as Ganeti's own hotplug does; the configuration applies at the next shutdown/startup.`,
+    );
+  }
+  return { ...conf, ...file };
+}
+
+/** The readers as the review names them: the explained ones, or the bare versions. */
+function readersOf(state: InstanceSnapshot): Reader[] {
+  const r = state.readers;
+  if (r.explained && r.explained.length > 0) return r.explained;
+  return r.ganetiVersions.map((v, i) => ({
+    node: i === 0 ? "this node" : `reader ${i + 1}`,
+    version: v,
+    versionSource: "typed" as const,
+    versionFrom: "given with the request",
+    why: i === 0 ? "runs the instance" : "may receive a migration (given with the request)",
+  }));
 }
 
 // ---------------------------------------------------------------- checks
@@ -841,6 +880,7 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
       fileDiff: describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
       slot: r.place,
       warnings: ctx.warnings,
+      readers: readersOf(state),
     };
   } catch (e) {
     if (e instanceof Refused) return { ok: false, refusals: e.refusals };

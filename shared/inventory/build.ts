@@ -19,14 +19,24 @@ import { pinnedPciDevices } from "../qemu/command-line";
 import { assumedReaderVersion } from "./planner-input";
 import type { InstanceFacts } from "./facts";
 import type { DeviceView, InstanceRunState, InstanceView } from "./view";
+import { threeWayDevices, type FileDevice } from "./three-way";
+import type { NodeVersion } from "../ganeti/node-version";
 
-function reservation(facts: InstanceFacts, doc: RuntimeDocument | null): { count: number; note: string } {
-  // Unknown node version: the file's own generation tells which Ganeti wrote it.
-  const version = facts.ganetiVersion ?? assumedReaderVersion(doc?.generation ?? "C");
-  const hv = doc?.runtime.hvparams.kvm_pci_reservations;
+/** The version the view is judged by: detected (or its typed override), typed, or assumed from the file's generation. */
+function versionOf(facts: InstanceFacts, doc: RuntimeDocument | null): NodeVersion {
+  if (facts.nodeVersion) return facts.nodeVersion;
+  if (facts.ganetiVersion) return { version: facts.ganetiVersion, source: "typed", from: "the node's settings (ganetiVersion)" };
+  const gen = doc?.generation ?? "C";
+  return { version: assumedReaderVersion(gen), source: "assumed", from: `the runtime file's generation ${gen} (the node's version was not read)` };
+}
+
+function reservation(facts: InstanceFacts, doc: RuntimeDocument | null, v: NodeVersion): { count: number; note: string } {
+  const version = v.version;
+  // Ganeti's hotplug reads the runtime file's value; a file without one gets what the configuration says at start.
+  const hv = doc?.runtime.hvparams.kvm_pci_reservations ?? facts.ganeti?.hvparams?.kvm_pci_reservations;
   const r = pciReservations(version, typeof hv === "number" ? hv : null);
   if (r.ok) {
-    const assumed = facts.ganetiVersion ? "" : ` (Ganeti ${version} assumed from the runtime file; set the node's version to be exact)`;
+    const assumed = v.source === "assumed" ? ` (Ganeti ${version} assumed from the runtime file; set the node's version to be exact)` : "";
     return { count: r.count, note: `${r.explanation}${assumed}` };
   }
   // Before 2.10 there is no hotplug: keep every slot from being offered.
@@ -52,8 +62,11 @@ export function buildInstanceView(facts: InstanceFacts): InstanceView {
       runtimeError = err instanceof Error ? err.message : String(err);
     }
   }
-  const { count: reservedCount, note: reservationNote } = reservation(facts, doc);
+  const version = versionOf(facts, doc);
+  const { count: reservedCount, note: reservationNote } = reservation(facts, doc, version);
   const live = facts.live;
+  const config = facts.ganeti?.config;
+  const configUuids = config?.state === "known" ? new Set([...config.instance.nics, ...config.instance.disks].flatMap((d) => (d.uuid ? [d.uuid] : []))) : null;
 
   const fileSlots: FilePciSlot[] = [];
   const fileTargets: FileScsiTarget[] = [];
@@ -61,6 +74,7 @@ export function buildInstanceView(facts: InstanceFacts): InstanceView {
   const place = (kind: "nic" | "disk", index: number, hv: Hvinfo | undefined, base: Partial<DeviceView>, blocker: string | null) => {
     const view: DeviceView = { kind, index, bus: "none", live: live ? false : null, ...base };
     if (blocker) view.removeBlocker = blocker;
+    if (config) view.config = config.state === "unknown" ? null : base.uuid !== undefined && configUuids !== null && configUuids.has(base.uuid);
     if (hv && isPciHvinfo(hv)) {
       const slot = hvinfoSlot(hv);
       Object.assign(view, { bus: "pci", slot, id: hv.id, driver: hv.driver, guestAddress: guestPciAddress(slot) });
@@ -99,7 +113,8 @@ export function buildInstanceView(facts: InstanceFacts): InstanceView {
     );
   });
 
-  for (const pinned of doc ? pinnedPciDevices(doc.runtime.kvmCmd) : []) fileSlots.push({ slot: pinned.slot, deviceId: pinned.id });
+  const pinned = doc ? pinnedPciDevices(doc.runtime.kvmCmd) : [];
+  for (const p of pinned) fileSlots.push({ slot: p.slot, deviceId: p.id });
 
   const pci = pciSlotMap({ reservedCount, fileSlots, liveSlots: live ? live.pci : null }).map((e) => ({
     slot: e.slot,
@@ -126,6 +141,24 @@ export function buildInstanceView(facts: InstanceFacts): InstanceView {
     ...scsi.filter((e) => e.drift).map((e) => ({ bus: "scsi" as const, at: e.scsiId, kind: e.drift!, note: e.driftNote ?? "" })),
   ];
   const { state, detail } = stateOf(facts);
+  const fileDevices: FileDevice[] | null = doc
+    ? devices.map((d) => ({
+        kind: d.kind,
+        ...(d.uuid ? { uuid: d.uuid } : {}),
+        ...(d.id ? { id: d.id } : {}),
+        ...(d.mac ? { mac: d.mac } : {}),
+        ...(d.slot !== undefined ? { slot: d.slot } : {}),
+        ...(d.scsiId !== undefined ? { scsiId: d.scsiId } : {}),
+      }))
+    : null;
+  const threeWay = threeWayDevices({
+    config: config ?? { state: "unknown", why: "the node belongs to no Ganeti cluster the app knows (no ssconf)" },
+    file: fileDevices,
+    live: live ? { pci: live.pci, scsi: live.scsi } : null,
+    // The SCSI controller and devices kvm_cmd pins are Ganeti's own, not NICs or disks.
+    otherLiveIds: new Set(["scsi", ...pinned.map((p) => p.id)]),
+    reservedCount,
+  });
   return {
     node: facts.node,
     name: facts.name,
@@ -143,5 +176,18 @@ export function buildInstanceView(facts: InstanceFacts): InstanceView {
     scsiController: live ? live.scsiController : null,
     devices,
     drift,
+    ganetiVersion: version,
+    ...(facts.ganeti
+      ? {
+          ganeti: {
+            cluster: facts.ganeti.cluster,
+            config: facts.ganeti.config.state,
+            ...(facts.ganeti.config.state === "unknown" ? { configNote: facts.ganeti.config.why } : {}),
+            ...(facts.ganeti.config.state === "absent" ? { configNote: `Ganeti's configuration of cluster ${facts.ganeti.cluster} has no instance ${facts.name}.` } : {}),
+            ...(facts.ganeti.primaryNode ? { primaryNode: facts.ganeti.primaryNode } : {}),
+          },
+        }
+      : {}),
+    threeWay,
   };
 }

@@ -4,6 +4,8 @@
 import type { LivePciDevice } from "../qmp/query-pci";
 import type { LiveScsiTarget } from "../slots/index";
 import type { InstanceRunState } from "./view";
+import type { NodeVersion } from "../ganeti/node-version";
+import type { ConfigView } from "./three-way";
 
 export interface LiveFacts {
   status: "running" | "paused";
@@ -20,6 +22,10 @@ export interface InstanceFacts {
   name: string;
   /** The node's Ganeti version, when the user told us; picks the slot reservation. */
   ganetiVersion?: string;
+  /** The node's version as detected (and any typed override); wins over ganetiVersion. */
+  nodeVersion?: NodeVersion;
+  /** What Ganeti's cluster says of the instance, when the node belongs to one. */
+  ganeti?: GanetiInstanceFacts;
   runtimeText: string | null;
   /** Why the runtime file could not be read, when it could not. */
   runtimeReadError?: string;
@@ -27,4 +33,14 @@ export interface InstanceFacts {
   live: LiveFacts | null;
   /** Why there are no live facts: "busy", "stopped", "unreachable" with a sentence. */
   liveProblem?: { state: Extract<InstanceRunState, "busy" | "stopped" | "unreachable">; detail: string };
+}
+
+/** The instance as its Ganeti cluster describes it. */
+export interface GanetiInstanceFacts {
+  cluster: string;
+  /** Ganeti's configuration of the instance (known, absent from it, or not read). */
+  config: ConfigView;
+  /** Its hvparams as Ganeti's configuration fills them (cluster, OS, instance), when known. */
+  hvparams?: Record<string, unknown>;
+  primaryNode?: string;
 }

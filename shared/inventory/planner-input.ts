@@ -4,11 +4,14 @@ import { readRuntime } from "../runtime/index";
 import type { Generation } from "../runtime/generation";
 import type { InstanceSnapshot } from "../hotplug/instance-snapshot";
 import type { InstanceFacts } from "./facts";
+import type { Reader } from "../ganeti/readers";
 
 export interface ReaderFacts {
   /** Ganeti versions of this node and of every node the instance may migrate to. */
   ganetiVersions: string[];
   floor?: Generation;
+  /** Whose versions and why each node counts (same order as ganetiVersions). */
+  explained?: Reader[];
 }
 
 export type PlannerInput = { ok: true; state: InstanceSnapshot } | { ok: false; reason: string };
@@ -30,6 +33,19 @@ export function plannerInput(facts: InstanceFacts, readers: ReaderFacts): Planne
   }
   const live = facts.live;
   const [major = 0, minor = 0, micro = 0] = (live?.qemuVersion ?? "").split(".").map(Number);
+  const assumed = readers.ganetiVersions.length === 0;
+  const versions = assumed ? [assumedReaderVersion(doc.generation)] : readers.ganetiVersions;
+  const explained: Reader[] | undefined = assumed
+    ? [
+        {
+          node: facts.node,
+          version: versions[0]!,
+          versionSource: "assumed",
+          versionFrom: `the runtime file's generation ${doc.generation}`,
+          why: `${facts.node}: runs the instance; no versions known for it or the nodes it may migrate to, so the file's own generation decides`,
+        },
+      ]
+    : readers.explained;
   return {
     ok: true,
     state: {
@@ -40,9 +56,11 @@ export function plannerInput(facts: InstanceFacts, readers: ReaderFacts): Planne
       qmpCommands: live ? live.qmpCommands : null,
       qemuVersion: live ? { major, minor, micro } : null,
       readers: {
-        ganetiVersions: readers.ganetiVersions.length > 0 ? readers.ganetiVersions : [assumedReaderVersion(doc.generation)],
+        ganetiVersions: versions,
         ...(readers.floor ? { floor: readers.floor } : {}),
+        ...(explained ? { explained } : {}),
       },
+      ...(facts.ganeti?.hvparams ? { clusterHvparams: facts.ganeti.hvparams } : {}),
     },
   };
 }

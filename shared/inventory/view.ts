@@ -3,6 +3,8 @@
 // shape that crosses IPC and the CLI's --json output, so it is a zod schema.
 import { z } from "zod";
 import { GenerationSchema } from "../runtime/generation";
+import { NodeVersionSchema } from "../ganeti/node-version";
+import { CombinationCountsSchema, ThreeWayDeviceSchema, countCombinations } from "./three-way";
 
 export const SlotReasonSchema = z.object({
   code: z.enum(["reserved-by-qemu", "taken-live", "taken-file", "out-of-range", "wrong-bus", "pending"]),
@@ -71,6 +73,8 @@ export const DeviceViewSchema = z.object({
   live: z.boolean().nullable(),
   /** Why it cannot be hot-removed, if it cannot. */
   removeBlocker: z.string().optional(),
+  /** Whether Ganeti's configuration has it (by uuid); null: the configuration was not read. */
+  config: z.boolean().nullable().optional(),
 });
 export type DeviceView = z.infer<typeof DeviceViewSchema>;
 
@@ -98,6 +102,21 @@ export const InstanceViewSchema = z.object({
   scsiController: z.boolean().nullable(),
   devices: z.array(DeviceViewSchema),
   drift: z.array(z.object({ bus: z.enum(["pci", "scsi"]), at: z.number().int(), kind: DriftSchema, note: z.string() })),
+  /** The node's Ganeti version the view was judged by, and where it came from ("assumed": from the runtime file). */
+  ganetiVersion: NodeVersionSchema.optional(),
+  /** The instance in its Ganeti cluster; absent on a node that belongs to none (no ssconf). */
+  ganeti: z
+    .object({
+      cluster: z.string(),
+      /** known: Ganeti's configuration has the instance; absent: it has not; unknown: config.data was not read. */
+      config: z.enum(["known", "absent", "unknown"]),
+      /** Why, when not known. */
+      configNote: z.string().optional(),
+      primaryNode: z.string().optional(),
+    })
+    .optional(),
+  /** Every device as Ganeti's configuration, the runtime file and the live bus see it, with the consequence. */
+  threeWay: z.array(ThreeWayDeviceSchema),
 });
 export type InstanceView = z.infer<typeof InstanceViewSchema>;
 
@@ -109,7 +128,16 @@ export const InstanceSummarySchema = InstanceViewSchema.pick({
   qemuVersion: true,
   generation: true,
   runtimeError: true,
-}).extend({ nics: z.number().int(), disks: z.number().int(), driftCount: z.number().int() });
+}).extend({
+  nics: z.number().int(),
+  disks: z.number().int(),
+  driftCount: z.number().int(),
+  /** Devices per three-way combination (for fleet filters). */
+  devicesBy: CombinationCountsSchema,
+  /** Devices whose presence in Ganeti's configuration is unknown (config.data not read). */
+  configUnknown: z.number().int(),
+  cluster: z.string().optional(),
+});
 export type InstanceSummary = z.infer<typeof InstanceSummarySchema>;
 
 export function summarize(v: InstanceView): InstanceSummary {
@@ -124,5 +152,36 @@ export function summarize(v: InstanceView): InstanceSummary {
     nics: v.devices.filter((d) => d.kind === "nic").length,
     disks: v.devices.filter((d) => d.kind === "disk").length,
     driftCount: v.drift.length,
+    devicesBy: countCombinations(v.threeWay),
+    configUnknown: v.threeWay.filter((d) => d.where.config === null).length,
+    ...(v.ganeti ? { cluster: v.ganeti.cluster } : {}),
   };
+}
+
+/** Fleet-level counts for filters: devices and instances per three-way combination. */
+export const FleetCountsSchema = z.object({
+  instances: z.number().int(),
+  devices: z.number().int(),
+  devicesBy: CombinationCountsSchema,
+  /** How many instances have at least one device of each combination. */
+  instancesWith: CombinationCountsSchema,
+  configUnknown: z.number().int(),
+});
+export type FleetCounts = z.infer<typeof FleetCountsSchema>;
+
+export function fleetCounts(summaries: readonly InstanceSummary[]): FleetCounts {
+  const zero = countCombinations([]);
+  const devicesBy = { ...zero };
+  const instancesWith = { ...zero };
+  let devices = 0;
+  let configUnknown = 0;
+  for (const s of summaries) {
+    for (const k of Object.keys(zero) as (keyof typeof zero)[]) {
+      devicesBy[k] += s.devicesBy[k];
+      devices += s.devicesBy[k];
+      if (s.devicesBy[k] > 0) instancesWith[k] += 1;
+    }
+    configUnknown += s.configUnknown;
+  }
+  return { instances: summaries.length, devices, devicesBy, instancesWith, configUnknown };
 }

@@ -2,8 +2,12 @@
 // IPC and the loopback web host) carry exactly these channels, and main
 // validates every request with these schemas before anything else runs.
 import { z } from "zod";
-import { AddNodeRequestSchema, NodeConfigSchema, NodeStatusSchema } from "../node-registry/schema";
-import { InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
+import { AddNodeRequestSchema, ExpectedHostKeySchema, NodeConfigSchema, NodeStateSchema, NodeStatusSchema } from "../node-registry/schema";
+import { FleetCountsSchema, InstanceRunStateSchema, InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
+import { ThreeWayDeviceSchema } from "../inventory/three-way";
+import { ClusterModelSchema, ClusterNodeSchema } from "../ganeti/cluster";
+import { NodeVersionSchema } from "../ganeti/node-version";
+import { ReaderSchema } from "../ganeti/readers";
 import { GenerationSchema } from "../runtime/generation";
 import { ChangeRequestSchema } from "../hotplug/change-request";
 import { PlanStepSchema, PlannedSlotSchema } from "../hotplug/steps";
@@ -59,6 +63,8 @@ export const PlanPreviewSchema = z.discriminatedUnion("ok", [
     fileDiff: z.array(z.string()),
     slot: PlannedSlotSchema,
     warnings: z.array(z.string()),
+    /** The nodes the runtime file is written for (this one and where it may migrate), each with its version and why it counts. */
+    readers: z.array(ReaderSchema),
   }),
   z.object({
     ok: z.literal(false),
@@ -147,6 +153,99 @@ export const AppInfoSchema = z.object({
 });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
 
+// ---------------------------------------------------------------------------
+// Ganeti clusters. A node that holds ssconf files belongs to a cluster; the
+// app reads the cluster from it (ssconf, the cluster's known_hosts and, on
+// master candidates, config.data) and keeps nothing of its own. The view
+// is the tree cluster -> node group -> node -> instance, by name:
+// groups[].nodes names nodes, nodes[].instances names instances.
+
+/** A node of the cluster as Ganeti describes it, and the app's connection to it. */
+export const ClusterNodeViewSchema = ClusterNodeSchema.extend({
+  /** The app's node for it, when it was added. */
+  appNodeId: z.string().nullable(),
+  /** The app's connection to it ("ready": reachable); null when it is not one of the app's nodes. */
+  connection: NodeStateSchema.nullable(),
+  /** Its Ganeti version and where that came from (read on the node, the cluster's ssconf, or typed); absent when unknown. */
+  version: NodeVersionSchema.optional(),
+  /** Instances whose primary node it is, by name. */
+  instances: z.array(z.string()),
+});
+export type ClusterNodeView = z.infer<typeof ClusterNodeViewSchema>;
+
+/** An instance of the cluster: Ganeti's configuration, what its node shows, and its devices three ways. */
+export const ClusterInstanceViewSchema = z.object({
+  name: z.string(),
+  primaryNode: z.string(),
+  secondaryNodes: z.array(z.string()),
+  diskTemplate: z.string(),
+  adminState: z.string().optional(),
+  /** From its primary node's inventory; null when the app does not read that node (see stateNote). */
+  state: InstanceRunStateSchema.nullable(),
+  stateNote: z.string().optional(),
+  /** Free slots on pci.0 and free SCSI targets (capacity at a glance); null when not read. */
+  freePciSlots: z.number().int().nullable(),
+  freeScsiTargets: z.number().int().nullable(),
+  /** Every device as Ganeti's configuration, the runtime file and the live bus see it. */
+  devices: z.array(ThreeWayDeviceSchema),
+  /** The nodes that read its runtime file, with versions and why. */
+  readers: z.array(ReaderSchema),
+});
+export type ClusterInstanceView = z.infer<typeof ClusterInstanceViewSchema>;
+
+/** A node of the cluster the app could add, with the settings it would get (the credentials of the node it was found through). */
+export const ClusterCandidateSchema = z.object({
+  name: z.string(),
+  /** Why it cannot be added (offline, already one of the app's nodes). */
+  blocked: z.string().optional(),
+  settings: z.object({
+    id: z.string(),
+    name: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    root: z.string(),
+    auth: z.enum(["key", "agent"]),
+    keyPath: z.string().optional(),
+    proxyCommand: z.string().optional(),
+    proxyJump: z.string().optional(),
+  }),
+  /** The host key the cluster's known_hosts lists for its nodes: shown beside the key the node presents; trusting stays the user's act. */
+  expectedHostKey: ExpectedHostKeySchema.optional(),
+});
+export type ClusterCandidate = z.infer<typeof ClusterCandidateSchema>;
+
+export const ClusterViewSchema = z.object({
+  cluster: ClusterModelSchema,
+  /** The app node the cluster was read through. */
+  via: z.string(),
+  groups: z.array(z.object({ name: z.string(), nodes: z.array(z.string()) })),
+  nodes: z.array(ClusterNodeViewSchema),
+  instances: z.array(ClusterInstanceViewSchema),
+  /** Devices and instances per three-way combination, for filters. */
+  counts: FleetCountsSchema,
+  /** Nodes the app does not have yet. */
+  candidates: z.array(ClusterCandidateSchema),
+  /** What could not be read, for people. */
+  notes: z.array(z.string()),
+});
+export type ClusterView = z.infer<typeof ClusterViewSchema>;
+
+/** cluster.discover: the node's cluster, or why it has none (a standalone node works as before). */
+export const ClusterDiscoverySchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("standalone"), nodeId: z.string(), why: z.string(), version: NodeVersionSchema.optional() }),
+  z.object({ kind: z.literal("cluster"), view: ClusterViewSchema }),
+]);
+export type ClusterDiscovery = z.infer<typeof ClusterDiscoverySchema>;
+
+/** The clusters the app's ready nodes belong to, and which of its nodes are in each. */
+export const ClusterListSchema = z.array(z.object({ name: z.string(), master: z.string(), nodeIds: z.array(z.string()), nodes: z.number().int() }));
+
+export const AddClusterNodesResponseSchema = z.object({
+  added: z.array(NodeViewSchema),
+  refused: z.array(z.object({ name: z.string(), reason: z.string() })),
+});
+
 const Empty = z.strictObject({});
 const NodeRef = z.strictObject({ nodeId: NodeIdRef });
 const InstanceKey = z.strictObject({ nodeId: NodeIdRef, instance: InstanceRef });
@@ -179,6 +278,15 @@ export const contract = {
   "hotplug.plan": { request: z.strictObject({ nodeId: NodeIdRef, instance: InstanceRef, intent: ChangeRequestSchema }), response: PlanPreviewSchema },
   "hotplug.execute": { request: z.strictObject({ planId: z.string().min(1).max(64) }), response: z.object({ operationId: z.string() }) },
   "activity.list": { request: z.strictObject({ nodeId: NodeIdRef.optional(), instance: InstanceRef.optional() }), response: z.array(ActivityEntrySchema) },
+  /** The clusters the app's ready nodes belong to. */
+  "cluster.list": { request: Empty, response: ClusterListSchema },
+  /** Reads the node's cluster afresh (ssconf, known_hosts, config.data), with every instance three ways and the nodes the app could add. */
+  "cluster.discover": { request: NodeRef, response: ClusterDiscoverySchema },
+  /** Adds other nodes of the node's cluster with its credentials; each connects, and an unknown host key still waits for the user's trust. */
+  "cluster.addNodes": {
+    request: z.strictObject({ nodeId: NodeIdRef, names: z.array(z.string().min(1).max(253)).min(1).max(1000) }),
+    response: AddClusterNodesResponseSchema,
+  },
   /** kind "ganeti": the local Ganeti cluster (its nodes are added; the master answers). */
   "lab.start": { request: z.strictObject({ kind: z.enum(["node", "ganeti"]).optional() }), response: NodeViewSchema },
 } as const;

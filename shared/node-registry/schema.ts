@@ -100,6 +100,14 @@ export const ProxyJumpSchema = text("proxyJump").superRefine((v, ctx) => {
   if (!p.ok) ctx.addIssue({ code: "custom", message: p.error });
 });
 
+export const ExpectedHostKeySchema = strict("expectedHostKey", {
+  keyType: text("expectedHostKey.keyType").regex(/^[a-z0-9@.-]{3,64}$/, "expectedHostKey.keyType must be an SSH key type such as ssh-ed25519 or ssh-rsa"),
+  fingerprint: text("expectedHostKey.fingerprint").regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "expectedHostKey.fingerprint must be SHA256:… as ssh-keygen -l prints it"),
+  /** Who vouches for it, for people. */
+  source: text("expectedHostKey.source").max(300),
+});
+export type ExpectedHostKey = z.infer<typeof ExpectedHostKeySchema>;
+
 export const NodeConfigSchema = strict("a node's settings", {
   id: NodeIdSchema,
   name: text("name").trim().min(1, "name must not be empty").max(80, "name must be at most 80 characters"),
@@ -121,6 +129,12 @@ export const NodeConfigSchema = strict("a node's settings", {
   proxyJump: ProxyJumpSchema.optional(),
   /** Reach the node through this command's stdin and stdout (OpenSSH's ProxyCommand, without a shell). */
   proxyCommand: ProxyCommandSchema.optional(),
+  /**
+   * A host key the node's Ganeti cluster vouches for (its own known_hosts,
+   * read on another node): asked for first and shown beside an unknown key
+   * for the user to compare. Never trusted by itself.
+   */
+  expectedHostKey: ExpectedHostKeySchema.optional(),
 }).superRefine((node, ctx) => {
   if (node.proxyJump !== undefined && node.proxyCommand !== undefined) {
     ctx.addIssue({ code: "custom", path: ["proxyCommand"], message: "proxyJump and proxyCommand are both set: a node is reached through one of them; keep the one you use" });
@@ -164,6 +178,8 @@ export const NodeHostKeyProblemSchema = z.object({
   knownAt: z.array(z.object({ file: z.string(), line: z.int().positive() })).optional(),
   /** Set when a jump host on the way to the node presented the key, not the node itself. */
   jumpHost: z.object({ host: z.string(), port: z.int().positive() }).optional(),
+  /** For "unknown": the key the node's Ganeti cluster vouches for (expectedHostKey), and whether the presented one is it. */
+  expected: z.object({ keyType: z.string(), fingerprint: z.string(), source: z.string(), matches: z.boolean() }).optional(),
 });
 export type NodeHostKeyProblem = z.infer<typeof NodeHostKeyProblemSchema>;
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createElement } from "react";
 import { renderToString } from "react-dom/server";
 import type { InstanceSummary } from "../../shared/inventory/view";
+import { countCombinations } from "../../shared/inventory/three-way";
 import { filterFleet, visibleWindow } from "../../renderer/src/lib/fleet";
 import { FleetTable, ROW_HEIGHT, renderStats } from "../../renderer/src/components/FleetView";
 import { nextTarget, type Rect } from "../../renderer/src/lib/keyboard-nav";
@@ -20,6 +21,8 @@ function fleet(n: number): InstanceSummary[] {
     nics: 1,
     disks: 2,
     driftCount: i % 50 === 0 ? 1 : 0,
+    devicesBy: countCombinations([]),
+    configUnknown: 0,
   }));
 }
 

@@ -239,6 +239,16 @@ function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
         <dd>
           <code>{plan.slot.guestAddress}</code>
         </dd>
+        <dt>Written for</dt>
+        <dd>
+          <ul className="plan-readers" data-testid="plan-readers">
+            {plan.readers.map((r) => (
+              <li key={r.node} title={`Ganeti ${r.version}: ${r.versionFrom}`}>
+                Ganeti {r.version} ({r.versionSource}) — {r.why}
+              </li>
+            ))}
+          </ul>
+        </dd>
       </dl>
       {plan.warnings.length > 0 ? (
         <div className="banner warn">
