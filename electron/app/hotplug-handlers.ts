@@ -4,16 +4,19 @@
 import { randomUUID } from "node:crypto";
 import type { PlanPreview } from "../../shared/ipc/contract.js";
 import type { ChangeTarget, HotplugChanges } from "../hotplug/change.js";
+import type { GanetiAccess } from "../ganeti/guard.js";
 import { ApiError } from "../../shared/ipc/transport.js";
 import type { Handlers } from "./dispatch.js";
 import type { ServiceContext } from "./service-context.js";
 
 export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): Pick<Handlers, "hotplug.plan" | "hotplug.execute"> {
   const { bus, nodes } = ctx.deps;
+  // Ganeti's master, for its job queue, is looked for among the configured nodes.
+  const ganeti: GanetiAccess = { registry: () => nodes.list().map((n) => ({ id: n.id, name: n.name, host: n.host, session: () => nodes.session(n.id, 10_000) })) };
   const target = async (nodeId: string, timeoutMs?: number): Promise<ChangeTarget> => {
     const node = ctx.nodeConfig(nodeId);
     const readers = ctx.readersOf(node);
-    return { session: await nodes.session(nodeId, timeoutMs), nodeId, root: node.root, ...(readers ? { readers } : {}) };
+    return { session: await nodes.session(nodeId, timeoutMs), nodeId, root: node.root, ...(readers ? { readers } : {}), ganeti };
   };
 
   return {

@@ -34,7 +34,7 @@ export async function inventoryCommand(argv: string[], io: CliIo): Promise<numbe
     io.out(INVENTORY_USAGE);
     return 0;
   }
-  const node = nodeOptionsFrom(parsed.values, INVENTORY_USAGE);
+  const node = await nodeOptionsFrom(parsed.values, INVENTORY_USAGE);
   try {
     const instances = await withNode(node, (session) =>
       loadNodeInventory(session, { nodeId: node.label, root: node.root, ...(node.ganetiVersions[0] ? { ganetiVersion: node.ganetiVersions[0] } : {}) }),

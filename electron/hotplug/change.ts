@@ -11,7 +11,9 @@
 // - now (the CLI, a script): take the lock, read under it, plan and run at
 //   once (or only plan: a dry run).
 // Every refusal and every outcome is recorded the same way, whichever path
-// met it.
+// met it. On a Ganeti cluster, both ways run inside the Ganeti stage
+// (electron/ganeti/guard.ts): wait for Ganeti's jobs on the instance first,
+// and after the write keep our record whole against a Ganeti save.
 import type { NodeSession } from "../ssh/session.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import {
@@ -28,6 +30,7 @@ import {
   type ChangeRequest,
   type ChangeRequestInput,
   type HotplugIntentInput,
+  type PlannedSlot,
   type PlanOk,
   type Readers,
   type StepProgress,
@@ -39,6 +42,7 @@ import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
 import { KeptPlans, type KeptPlan } from "./kept-plans.js";
 import { failureCause } from "./step-failure.js";
 import { newDeviceUuid, newMac } from "./ids.js";
+import { ganetiAfter, ganetiBefore, ganetiReviewNotes, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
 
 /** The node a change is made on, connected. */
 export interface ChangeTarget {
@@ -48,6 +52,8 @@ export interface ChangeTarget {
   root: string;
   /** Ganeti versions of this node and of every node the instance may migrate to; unset: assumed from the file. */
   readers?: Readers;
+  /** How to reach the cluster's master for its job queue; unset: no Ganeti stage. */
+  ganeti?: GanetiAccess;
 }
 
 /** One line of the record every refusal and outcome leaves (the app's activity log). */
@@ -82,6 +88,8 @@ export interface ReadNotes {
   readersAssumed?: string;
   /** Why the live bus is unknown, when it is. */
   liveProblem?: string;
+  /** Why Ganeti's job queue cannot be checked, when it cannot. */
+  ganetiQueue?: string;
 }
 
 export type ChangedNow = { summary: string; read?: ReadNotes; intents: HotplugIntentInput[]; timings: { readMs: number; planMs: number } } & (
@@ -135,7 +143,10 @@ export class HotplugChanges {
     if (!read.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, read.refusals) };
     const planned = plan(read.state, request.request);
     if (!planned.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
-    return { ok: true, kept: this.kept.keep({ nodeId: target.nodeId, instance, summary, plan: planned.plan, expectedRuntime: read.state.expectedRuntime }) };
+    // What Ganeti's job queue says (or that it cannot be asked) belongs in the review.
+    const ganeti = target.ganeti ? await ganetiReviewNotes(target.session, target.root, instance, target.ganeti) : [];
+    const shown = ganeti.length ? { ...planned.plan, warnings: [...planned.plan.warnings, ...ganeti] } : planned.plan;
+    return { ok: true, kept: this.kept.keep({ nodeId: target.nodeId, instance, summary, plan: shown, intents: planned.intents, expectedRuntime: read.state.expectedRuntime }) };
   }
 
   /**
@@ -150,17 +161,28 @@ export class HotplugChanges {
       } catch (err) {
         return notStarted(kept.planId, `Connect to ${kept.nodeId}`, err);
       }
-      return executePlan({
+      const emit = progressTo(report, kept.plan.steps.length);
+      const g = await ganetiBefore(target, kept.instance, emit);
+      if ("failed" in g) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", g.failed);
+      let { plan: toRun, expectedRuntime } = kept;
+      if (g.guard?.report.waitedBefore.length) {
+        // Ganeti's jobs may have saved the file since the review: the same change, planned again on what they left.
+        const again = await this.replanned(target, kept);
+        if (!again.ok) return notStarted(kept.planId, "Plan the reviewed change again after Ganeti's jobs", new Error(again.message));
+        ({ plan: toRun, expectedRuntime } = again);
+      }
+      const out = await executePlan({
         session: target.session,
         root: target.root,
         nodeId: target.nodeId,
         instance: kept.instance,
-        plan: kept.plan,
-        expectedRuntime: kept.expectedRuntime,
+        plan: toRun,
+        expectedRuntime,
         journal: this.deps.journal,
         planId: kept.planId,
         ...(report.progress ? { onProgress: report.progress } : {}),
       });
+      return g.guard ? ganetiAfter(g.guard, target, kept.instance, out, toRun, expectedRuntime, this.deps.journal, emit) : out;
     });
     await this.finished(kept, outcome, report);
     return outcome;
@@ -172,21 +194,41 @@ export class HotplugChanges {
     const request = this.parse(asked);
     const summary = request.ok ? describeChange(request.request, instance) : `Change ${instance}`;
     if (!request.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, request.refusals), intents: [], timings: { readMs: 0, planMs: 0 } };
-    const read = await this.read(target, instance, request.request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
+    // Before the plan exists its step count is unknown: the stage reports against 0.
+    const emit = progressTo(opts.report ?? {}, 0);
+    for (let attempt = 1; ; attempt++) {
+      const g = opts.dryRun ? {} : await ganetiBefore(target, instance, emit);
+      if ("failed" in g) {
+        const refusals = await this.refused(target.nodeId, instance, summary, [{ code: "ganeti-busy", message: g.failed.message }]);
+        return { summary, status: "refused", refusals, intents: [], timings: { readMs: performance.now() - t0, planMs: 0 } };
+      }
+      const r = await this.nowOnce(target, instance, request.request, summary, opts, t0, g.guard);
+      // Ganeti saved the file between our read and our write, and everything was undone: once more, from what it left.
+      if (g.guard && attempt === 1 && r.status === "failed" && !r.outcome.ok && r.outcome.cause === "runtime-changed" && r.outcome.notUndone.length === 0) continue;
+      return r;
+    }
+  }
+
+  private async nowOnce(target: ChangeTarget, instance: string, request: ChangeRequest, summary: string, opts: ChangeNowOptions, t0: number, guard: GanetiGuard | undefined): Promise<ChangedNow> {
+    const read = await this.read(target, instance, request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
     const t1 = performance.now();
     if (!read.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, read.refusals), intents: [], timings: { readMs: t1 - t0, planMs: 0 } };
     const { state } = read;
-    const notes: ReadNotes = { ...(state.readersAssumed ? { readersAssumed: state.readersAssumed } : {}), ...(state.liveProblem ? { liveProblem: state.liveProblem } : {}) };
+    const notes: ReadNotes = {
+      ...(state.readersAssumed ? { readersAssumed: state.readersAssumed } : {}),
+      ...(state.liveProblem ? { liveProblem: state.liveProblem } : {}),
+      ...(guard?.uncheckedNote ? { ganetiQueue: guard.uncheckedNote } : {}),
+    };
     let handedOver = false;
     try {
-      const planned = plan(state, request.request);
+      const planned = plan(state, request);
       const timings = { readMs: t1 - t0, planMs: performance.now() - t1 };
       const base = { summary, read: notes, intents: planned.intents, timings };
       if (!planned.ok) return { ...base, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
       if (opts.dryRun) return { ...base, status: "dry-run", plan: planned.plan };
       handedOver = true;
-      const outcome = await this.running(target.nodeId, () =>
-        executePlan({
+      const outcome = await this.running(target.nodeId, async () => {
+        const out = await executePlan({
           session: target.session,
           root: target.root,
           nodeId: target.nodeId,
@@ -198,8 +240,9 @@ export class HotplugChanges {
           ...(state.qmp ? { openQmp: state.qmp } : {}),
           ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
           ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
-        }),
-      );
+        });
+        return guard ? ganetiAfter(guard, target, instance, out, planned.plan, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
+      });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
       return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
     } finally {
@@ -209,6 +252,24 @@ export class HotplugChanges {
         await state.lock?.release();
       }
     }
+  }
+
+  /** A kept plan made again on the instance as it is now (same devices, same slots); the kept one when the file is unchanged. */
+  private async replanned(target: ChangeTarget, kept: KeptPlan): Promise<{ ok: true; plan: PlanOk; expectedRuntime: Buffer } | { ok: false; message: string }> {
+    const again = `Ganeti's jobs changed ${kept.instance} while this change waited for them`;
+    let state: GatheredState;
+    try {
+      state = await gatherInstanceState(target.session, kept.instance, { root: target.root, nodeId: target.nodeId, ...(target.readers ? { readers: target.readers } : {}) });
+    } catch (err) {
+      return { ok: false, message: `${again}, and it cannot be read now: ${(err as Error).message}` };
+    }
+    if (state.expectedRuntime.equals(kept.expectedRuntime)) return { ok: true, plan: kept.plan, expectedRuntime: kept.expectedRuntime };
+    const kin = kept.intents ?? [];
+    if (kin.length === 0) return { ok: false, message: `${again}. Nothing was changed; review it again.` };
+    const intents = kin.length === 1 ? kin.map((i) => pinnedTo(i, kept.plan.slot)) : kin;
+    const p = planComposed(state.state, intents);
+    if (!p.ok) return { ok: false, message: `${again}: the reviewed change cannot be made as reviewed any more (${p.refusals.map((r) => r.message).join("; ")}). Nothing was changed; review it again.` };
+    return { ok: true, plan: { ...p, warnings: [...p.warnings, `${again}: planned again on the runtime file they left, with the same devices at the same places.`] }, expectedRuntime: state.expectedRuntime };
   }
 
   private parse(asked: ChangeRequestInput): { ok: true; request: ChangeRequest } | { ok: false; refusals: ChangeRefusal[] } {
@@ -263,6 +324,24 @@ function plan(read: GatheredState, request: ChangeRequest): Planned {
   if (!completed.ok) return { ok: false, refusals: completed.refusals, intents: [] };
   const p = planComposed(read.state, completed.intents);
   return p.ok ? { ok: true, plan: p, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
+}
+
+/** The change's progress listener for stages around the plan's steps (`total` steps). */
+function progressTo(report: ChangeReport, total: number): (p: Omit<StepProgress, "total">) => Promise<void> {
+  return async (p) => {
+    try {
+      await report.progress?.({ ...p, total });
+    } catch {
+      // A broken progress listener must not break the change it reports on.
+    }
+  };
+}
+
+/** An add planned again where the review put it (a single add's slot or SCSI target, when it was left to the planner). */
+function pinnedTo(intent: HotplugIntentInput, slot: PlannedSlot): HotplugIntentInput {
+  if (intent.action === "add-nic") return intent.slot === undefined && slot.slot !== undefined ? { ...intent, slot: slot.slot } : intent;
+  if (intent.action !== "add-disk" || intent.slot !== undefined || intent.scsiId !== undefined) return intent;
+  return slot.bus === "scsi" ? { ...intent, scsiId: slot.scsiId } : { ...intent, slot: slot.slot };
 }
 
 /** The outcome of a change that failed before its first step: nothing ran. */
