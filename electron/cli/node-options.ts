@@ -134,5 +134,5 @@ export async function withNode<T>(opts: NodeOptions, fn: (session: NodeSession) 
  */
 export function cliGanetiAccess(opts: NodeOptions, session: NodeSession): GanetiAccess {
   const self = { id: opts.label, host: opts.target.host, ...(opts.target.alias ? { name: opts.target.alias } : {}), session: () => Promise.resolve(session) };
-  return { registry: () => [self] };
+  return { registry: () => [self], hint: "the command line reaches only the node given with --node, so the queue is checked only where that node is the master." };
 }

@@ -23,6 +23,8 @@ import { expectationsOf, repairOurRecord, type OurChange } from "./reconcile.js"
 /** How a change reaches Ganeti: the configured nodes, among which the master is found. */
 export interface GanetiAccess {
   registry: () => readonly RegistryNode[];
+  /** What to do when the master is not in the registry (default: add it as a node). */
+  hint?: string;
   /** How long a change waits for Ganeti's jobs on the instance, before and after (default 5 minutes). */
   waitTimeoutMs?: number;
 }
@@ -65,7 +67,7 @@ export class GanetiGuard {
 
   /** The stage for a change on `instance` of the node `session` reaches (as `host`); undefined when the node is in no Ganeti cluster. */
   static async open(session: NodeSession, root: string, host: string, instance: string, access: GanetiAccess): Promise<GanetiGuard | undefined> {
-    const reach = await reachMaster(session, root, access.registry());
+    const reach = await reachMaster(session, root, access.registry(), access.hint);
     if (reach.kind === "not-ganeti") return undefined;
     const nodeName = reach.pointers ? ganetiNameOf(reach.pointers, host) : undefined;
     return new GanetiGuard(reach, instance, nodeName, access.waitTimeoutMs ?? DEFAULT_GANETI_WAIT_MS);
@@ -201,6 +203,26 @@ export async function ganetiBefore(target: StageTarget, instance: string, emit: 
     return { failed: err instanceof Error ? err : new Error(String(err)) };
   }
   return { guard };
+}
+
+/** Waits again before another try; true when it ran, an Error when the wait did not end well. */
+export async function ganetiAgain(guard: GanetiGuard | undefined, emit: Emit): Promise<true | Error | undefined> {
+  if (!guard) return undefined;
+  try {
+    await guard.before(emit);
+    return true;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * A change Ganeti got in the way of, fully undone: the runtime file changed
+ * under it (a Ganeti save between our read and our write) or QEMU's socket
+ * was held. Worth one more try once Ganeti's jobs have ended.
+ */
+export function worthAnotherTry(outcome: ChangeOutcome): boolean {
+  return !outcome.ok && (outcome.cause === "runtime-changed" || outcome.cause === "qmp-busy") && outcome.notUndone.length === 0 && outcome.runtimeUnchanged;
 }
 
 /** After the change ran: a done change is kept whole against Ganeti's saves; the outcome carries the stage's report and notes. */

@@ -32,7 +32,13 @@ function isMaster(n: RegistryNode, p: ClusterPointers): boolean {
 }
 
 /** The master of the cluster `session`'s node belongs to, connected through the registry. */
-export async function reachMaster(session: NodeSession, root: string, registry: readonly RegistryNode[]): Promise<MasterReach> {
+export async function reachMaster(
+  session: NodeSession,
+  root: string,
+  registry: readonly RegistryNode[],
+  /** What to do when the master is not among `registry`, in words for people. */
+  hint = "add it as a node, by that name or address, so its job queue can be checked.",
+): Promise<MasterReach> {
   let pointers: ClusterPointers | null;
   try {
     pointers = await readClusterPointers(session, root);
@@ -48,7 +54,7 @@ export async function reachMaster(session: NodeSession, root: string, registry: 
       kind: "unreachable",
       master,
       pointers,
-      reason: `The master, ${master}${ip ? ` (${ip})` : ""}, is not a configured node: add it by that name or address so its job queue can be checked.`,
+      reason: `The master, ${master}${ip ? ` (${ip})` : ""}, is not among the nodes this change can reach: ${hint}`,
     };
   }
   try {

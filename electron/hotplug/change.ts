@@ -42,7 +42,7 @@ import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
 import { KeptPlans, type KeptPlan } from "./kept-plans.js";
 import { failureCause } from "./step-failure.js";
 import { newDeviceUuid, newMac } from "./ids.js";
-import { ganetiAfter, ganetiBefore, ganetiReviewNotes, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
+import { ganetiAfter, ganetiAgain, ganetiBefore, ganetiReviewNotes, worthAnotherTry, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
 
 /** The node a change is made on, connected. */
 export interface ChangeTarget {
@@ -165,24 +165,33 @@ export class HotplugChanges {
       const g = await ganetiBefore(target, kept.instance, emit);
       if ("failed" in g) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", g.failed);
       let { plan: toRun, expectedRuntime } = kept;
-      if (g.guard?.report.waitedBefore.length) {
-        // Ganeti's jobs may have saved the file since the review: the same change, planned again on what they left.
-        const again = await this.replanned(target, kept);
-        if (!again.ok) return notStarted(kept.planId, "Plan the reviewed change again after Ganeti's jobs", new Error(again.message));
-        ({ plan: toRun, expectedRuntime } = again);
+      let earlier: ChangeOutcome | undefined;
+      for (let attempt = 1; ; attempt++) {
+        const waited = attempt > 1 ? await ganetiAgain(g.guard, emit) : g.guard?.report.waitedBefore.length ? true : undefined;
+        if (waited instanceof Error) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", waited);
+        if (waited) {
+          // Ganeti's jobs may have saved the file since the review: the same change, planned again on what they left.
+          const again = await this.replanned(target, kept);
+          if (!again.ok) return notStarted(kept.planId, "Plan the reviewed change again after Ganeti's jobs", new Error(again.message));
+          ({ plan: toRun, expectedRuntime } = again);
+        }
+        const out = await executePlan({
+          session: target.session,
+          root: target.root,
+          nodeId: target.nodeId,
+          instance: kept.instance,
+          plan: toRun,
+          expectedRuntime,
+          journal: this.deps.journal,
+          planId: kept.planId,
+          ...(report.progress ? { onProgress: report.progress } : {}),
+        });
+        if (g.guard && attempt === 1 && worthAnotherTry(out)) {
+          earlier = out;
+          continue;
+        }
+        return g.guard ? ganetiAfter(g.guard, target, kept.instance, afterEarlierTry(out, earlier), toRun, expectedRuntime, this.deps.journal, emit) : out;
       }
-      const out = await executePlan({
-        session: target.session,
-        root: target.root,
-        nodeId: target.nodeId,
-        instance: kept.instance,
-        plan: toRun,
-        expectedRuntime,
-        journal: this.deps.journal,
-        planId: kept.planId,
-        ...(report.progress ? { onProgress: report.progress } : {}),
-      });
-      return g.guard ? ganetiAfter(g.guard, target, kept.instance, out, toRun, expectedRuntime, this.deps.journal, emit) : out;
     });
     await this.finished(kept, outcome, report);
     return outcome;
@@ -196,20 +205,35 @@ export class HotplugChanges {
     if (!request.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, request.refusals), intents: [], timings: { readMs: 0, planMs: 0 } };
     // Before the plan exists its step count is unknown: the stage reports against 0.
     const emit = progressTo(opts.report ?? {}, 0);
+    const g = opts.dryRun ? {} : await ganetiBefore(target, instance, emit);
+    let earlier: ChangeOutcome | undefined;
     for (let attempt = 1; ; attempt++) {
-      const g = opts.dryRun ? {} : await ganetiBefore(target, instance, emit);
-      if ("failed" in g) {
-        const refusals = await this.refused(target.nodeId, instance, summary, [{ code: "ganeti-busy", message: g.failed.message }]);
+      const failed = "failed" in g ? g.failed : attempt > 1 ? await ganetiAgain(g.guard, emit) : undefined;
+      if (failed instanceof Error) {
+        const refusals = await this.refused(target.nodeId, instance, summary, [{ code: "ganeti-busy", message: failed.message }]);
         return { summary, status: "refused", refusals, intents: [], timings: { readMs: performance.now() - t0, planMs: 0 } };
       }
-      const r = await this.nowOnce(target, instance, request.request, summary, opts, t0, g.guard);
-      // Ganeti saved the file between our read and our write, and everything was undone: once more, from what it left.
-      if (g.guard && attempt === 1 && r.status === "failed" && !r.outcome.ok && r.outcome.cause === "runtime-changed" && r.outcome.notUndone.length === 0) continue;
+      const guard = "guard" in g ? g.guard : undefined;
+      const r = await this.nowOnce(target, instance, request.request, summary, opts, t0, guard, earlier);
+      // Ganeti changed the file (or held QEMU's socket) while we ran, and everything was undone: once more, from what it left.
+      if (guard && attempt === 1 && r.status === "failed" && worthAnotherTry(r.outcome)) {
+        earlier = r.outcome;
+        continue;
+      }
       return r;
     }
   }
 
-  private async nowOnce(target: ChangeTarget, instance: string, request: ChangeRequest, summary: string, opts: ChangeNowOptions, t0: number, guard: GanetiGuard | undefined): Promise<ChangedNow> {
+  private async nowOnce(
+    target: ChangeTarget,
+    instance: string,
+    request: ChangeRequest,
+    summary: string,
+    opts: ChangeNowOptions,
+    t0: number,
+    guard: GanetiGuard | undefined,
+    earlier: ChangeOutcome | undefined,
+  ): Promise<ChangedNow> {
     const read = await this.read(target, instance, request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
     const t1 = performance.now();
     if (!read.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, read.refusals), intents: [], timings: { readMs: t1 - t0, planMs: 0 } };
@@ -241,7 +265,7 @@ export class HotplugChanges {
           ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
           ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
         });
-        return guard ? ganetiAfter(guard, target, instance, out, planned.plan, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
+        return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), planned.plan, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
       });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
       return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
@@ -324,6 +348,12 @@ function plan(read: GatheredState, request: ChangeRequest): Planned {
   if (!completed.ok) return { ok: false, refusals: completed.refusals, intents: [] };
   const p = planComposed(read.state, completed.intents);
   return p.ok ? { ok: true, plan: p, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
+}
+
+/** The outcome of a second try, saying why the first was undone. */
+function afterEarlierTry(outcome: ChangeOutcome, earlier: ChangeOutcome | undefined): ChangeOutcome {
+  if (!earlier || earlier.ok) return outcome;
+  return { ...outcome, notes: [`A first try was undone because Ganeti got in the way (${earlier.error.message}); this is the second.`, ...outcome.notes] };
 }
 
 /** The change's progress listener for stages around the plan's steps (`total` steps). */
