@@ -285,10 +285,12 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
       await expectWhole(`${when}, after both removals`);
       expect(await ourLive(uuid)).toBe(false);
       expect(await ganetiNicUuids(NAME)).toHaveLength(ganetiNics);
+      const said = (o: ChangeOutcome) => `${o.ganeti?.waitedBefore.length ? "waited before" : ""}${o.ganeti?.waitedAfter.length ? " waited after" : ""}${o.ganeti?.repairs.length ? " REPAIRED" : ""}`.trim() || "no overlap seen";
+      console.log(`${when}: add ${said(added.outcome)}; remove ${said(removed.outcome)}`);
     }
     console.log(`concurrency with Ganeti: ${JSON.stringify(tally)}`);
     expect(tally.changes).toBe(2 * ROUNDS);
-  });
+  }, 30 * 60_000);
 
   it("migrates afterwards with every device: our NIC and Ganeti's, added together, at the same slots on the other node, recorded and seen by the guest", async () => {
     const uuid = newDeviceUuid();
