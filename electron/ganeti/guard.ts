@@ -225,6 +225,12 @@ export function worthAnotherTry(outcome: ChangeOutcome): boolean {
   return !outcome.ok && (outcome.cause === "runtime-changed" || outcome.cause === "qmp-busy") && outcome.notUndone.length === 0 && outcome.runtimeUnchanged;
 }
 
+/** The outcome of a second try, saying why the first was undone. */
+export function afterEarlierTry(outcome: ChangeOutcome, earlier: ChangeOutcome | undefined): ChangeOutcome {
+  if (!earlier || earlier.ok) return outcome;
+  return { ...outcome, notes: [`A first try was undone because Ganeti got in the way (${earlier.error.message}); this is the second.`, ...outcome.notes] };
+}
+
 /** After the change ran: a done change is kept whole against Ganeti's saves; the outcome carries the stage's report and notes. */
 export async function ganetiAfter(
   guard: GanetiGuard,

@@ -4,8 +4,8 @@
 // primary address or the cluster address. The app never guesses a way to a
 // node it was not given: a master that is not configured is reported, with
 // what to add.
-import type { NodeSession } from "../ssh/session.js";
-import { ganetiNameOf, readClusterPointers, type ClusterPointers } from "./ssconf.js";
+import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
+import { SsconfError, ganetiNameOf, readClusterPointers, type ClusterPointers } from "./ssconf.js";
 
 /** A node the app is configured with, as the master search sees it. */
 export interface RegistryNode {
@@ -31,7 +31,7 @@ function isMaster(n: RegistryNode, p: ClusterPointers): boolean {
   return hosts.some((h) => ganetiNameOf(p, h) === p.master) || n.host === masterIp || (p.clusterIp !== undefined && n.host === p.clusterIp);
 }
 
-/** The master of the cluster `session`'s node belongs to, connected through the registry. */
+/** The master of the cluster `session`'s node belongs to, connected through the registry; throws when the node's files cannot be read. */
 export async function reachMaster(
   session: NodeSession,
   root: string,
@@ -40,10 +40,19 @@ export async function reachMaster(
   hint = "add it as a node, by that name or address, so its job queue can be checked.",
 ): Promise<MasterReach> {
   let pointers: ClusterPointers | null;
+  // The read is often a change's first request on the connection: if the connection dies under it, say that.
+  let closed = false;
+  const onClose = () => (closed = true);
+  session.client.once("close", onClose);
   try {
     pointers = await readClusterPointers(session, root);
   } catch (err) {
-    return { kind: "unreachable", master: "?", reason: `The cluster's master could not be read on ${session.label}: ${(err as Error).message}` };
+    // Files Ganeti did not write make the queue unaskable; a node that cannot be read at all fails the change.
+    if (err instanceof SsconfError) return { kind: "unreachable", master: "?", reason: `The cluster's master could not be read on ${session.label}: ${err.message}` };
+    for (let i = 0; i < 10 && !closed; i++) await new Promise((r) => setTimeout(r, 50));
+    throw closed ? new SshConnectionLostError(session.label, (err as Error).message) : err;
+  } finally {
+    session.client.off("close", onClose);
   }
   if (!pointers) return { kind: "not-ganeti" };
   const master = pointers.master;

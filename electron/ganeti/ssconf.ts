@@ -19,6 +19,14 @@ export interface ClusterPointers {
   primaryIps: Map<string, string>;
 }
 
+/** The ssconf files say something that is not what Ganeti writes there. */
+export class SsconfError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SsconfError";
+  }
+}
+
 const HostSchema = z.string().refine(isValidHost, { error: "not a host name or address" });
 const PrimaryIpLineSchema = z.tuple([HostSchema, HostSchema]);
 
@@ -56,12 +64,12 @@ export async function readClusterPointers(session: NodeSession, root: string): P
   if (master === null || master === undefined) return null;
   const where = (key: string) => `${dir}/ssconf_${key} on ${session.label}`;
   const name = HostSchema.safeParse(master.trim());
-  if (!name.success) throw new Error(`${where("master_node")} holds ${JSON.stringify(master.slice(0, 100))}, not a node name: is it a Ganeti ssconf file?`);
+  if (!name.success) throw new SsconfError(`${where("master_node")} holds ${JSON.stringify(master.slice(0, 100))}, not a node name: is it a Ganeti ssconf file?`);
   const ips = new Map<string, string>();
   for (const line of (primaryIps ?? "").split("\n")) {
     if (line.trim() === "") continue;
     const parsed = PrimaryIpLineSchema.safeParse(line.trim().split(/\s+/));
-    if (!parsed.success) throw new Error(`${where("node_primary_ips")} has the line ${JSON.stringify(line.slice(0, 100))}, not "NAME ADDRESS".`);
+    if (!parsed.success) throw new SsconfError(`${where("node_primary_ips")} has the line ${JSON.stringify(line.slice(0, 100))}, not "NAME ADDRESS".`);
     ips.set(parsed.data[0], parsed.data[1]);
   }
   const cip = clusterIp?.trim();

@@ -30,7 +30,6 @@ import {
   type ChangeRequest,
   type ChangeRequestInput,
   type HotplugIntentInput,
-  type PlannedSlot,
   type PlanOk,
   type Readers,
   type StepProgress,
@@ -42,7 +41,8 @@ import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
 import { KeptPlans, type KeptPlan } from "./kept-plans.js";
 import { failureCause } from "./step-failure.js";
 import { newDeviceUuid, newMac } from "./ids.js";
-import { ganetiAfter, ganetiAgain, ganetiBefore, ganetiReviewNotes, worthAnotherTry, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
+import { afterEarlierTry, ganetiAfter, ganetiAgain, ganetiBefore, ganetiReviewNotes, worthAnotherTry, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
+import { replanned } from "../ganeti/replan.js";
 
 /** The node a change is made on, connected. */
 export interface ChangeTarget {
@@ -171,7 +171,7 @@ export class HotplugChanges {
         if (waited instanceof Error) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", waited);
         if (waited) {
           // Ganeti's jobs may have saved the file since the review: the same change, planned again on what they left.
-          const again = await this.replanned(target, kept);
+          const again = await replanned(target, kept);
           if (!again.ok) return notStarted(kept.planId, "Plan the reviewed change again after Ganeti's jobs", new Error(again.message));
           ({ plan: toRun, expectedRuntime } = again);
         }
@@ -278,24 +278,6 @@ export class HotplugChanges {
     }
   }
 
-  /** A kept plan made again on the instance as it is now (same devices, same slots); the kept one when the file is unchanged. */
-  private async replanned(target: ChangeTarget, kept: KeptPlan): Promise<{ ok: true; plan: PlanOk; expectedRuntime: Buffer } | { ok: false; message: string }> {
-    const again = `Ganeti's jobs changed ${kept.instance} while this change waited for them`;
-    let state: GatheredState;
-    try {
-      state = await gatherInstanceState(target.session, kept.instance, { root: target.root, nodeId: target.nodeId, ...(target.readers ? { readers: target.readers } : {}) });
-    } catch (err) {
-      return { ok: false, message: `${again}, and it cannot be read now: ${(err as Error).message}` };
-    }
-    if (state.expectedRuntime.equals(kept.expectedRuntime)) return { ok: true, plan: kept.plan, expectedRuntime: kept.expectedRuntime };
-    const kin = kept.intents ?? [];
-    if (kin.length === 0) return { ok: false, message: `${again}. Nothing was changed; review it again.` };
-    const intents = kin.length === 1 ? kin.map((i) => pinnedTo(i, kept.plan.slot)) : kin;
-    const p = planComposed(state.state, intents);
-    if (!p.ok) return { ok: false, message: `${again}: the reviewed change cannot be made as reviewed any more (${p.refusals.map((r) => r.message).join("; ")}). Nothing was changed; review it again.` };
-    return { ok: true, plan: { ...p, warnings: [...p.warnings, `${again}: planned again on the runtime file they left, with the same devices at the same places.`] }, expectedRuntime: state.expectedRuntime };
-  }
-
   private parse(asked: ChangeRequestInput): { ok: true; request: ChangeRequest } | { ok: false; refusals: ChangeRefusal[] } {
     const r = ChangeRequestSchema.safeParse(asked);
     return r.success ? { ok: true, request: r.data } : { ok: false, refusals: intentIssues(r.error).map((m) => ({ code: "invalid-intent", message: `Invalid request: ${m}` })) };
@@ -350,12 +332,6 @@ function plan(read: GatheredState, request: ChangeRequest): Planned {
   return p.ok ? { ok: true, plan: p, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
 }
 
-/** The outcome of a second try, saying why the first was undone. */
-function afterEarlierTry(outcome: ChangeOutcome, earlier: ChangeOutcome | undefined): ChangeOutcome {
-  if (!earlier || earlier.ok) return outcome;
-  return { ...outcome, notes: [`A first try was undone because Ganeti got in the way (${earlier.error.message}); this is the second.`, ...outcome.notes] };
-}
-
 /** The change's progress listener for stages around the plan's steps (`total` steps). */
 function progressTo(report: ChangeReport, total: number): (p: Omit<StepProgress, "total">) => Promise<void> {
   return async (p) => {
@@ -365,13 +341,6 @@ function progressTo(report: ChangeReport, total: number): (p: Omit<StepProgress,
       // A broken progress listener must not break the change it reports on.
     }
   };
-}
-
-/** An add planned again where the review put it (a single add's slot or SCSI target, when it was left to the planner). */
-function pinnedTo(intent: HotplugIntentInput, slot: PlannedSlot): HotplugIntentInput {
-  if (intent.action === "add-nic") return intent.slot === undefined && slot.slot !== undefined ? { ...intent, slot: slot.slot } : intent;
-  if (intent.action !== "add-disk" || intent.slot !== undefined || intent.scsiId !== undefined) return intent;
-  return slot.bus === "scsi" ? { ...intent, scsiId: slot.scsiId } : { ...intent, slot: slot.slot };
 }
 
 /** The outcome of a change that failed before its first step: nothing ran. */
