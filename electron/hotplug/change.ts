@@ -162,7 +162,12 @@ export class HotplugChanges {
         return notStarted(kept.planId, `Connect to ${kept.nodeId}`, err);
       }
       const emit = progressTo(report, kept.plan.steps.length);
-      const g = await ganetiBefore(target, kept.instance, emit);
+      let g: Awaited<ReturnType<typeof ganetiBefore>>;
+      try {
+        g = await ganetiBefore(target, kept.instance, emit);
+      } catch (err) {
+        return notStarted(kept.planId, `Find the Ganeti master of ${kept.nodeId}`, err);
+      }
       if ("failed" in g) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", g.failed);
       let { plan: toRun, expectedRuntime } = kept;
       let earlier: ChangeOutcome | undefined;
