@@ -240,6 +240,23 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     await expectWhole("tidied");
   });
 
+  it("says in the review when Ganeti's job queue cannot be checked (the master is not a configured node), and still keeps the record whole after the write", async () => {
+    const t = await target();
+    const withoutMaster: ChangeTarget = { ...t, ganeti: { registry: () => registry.filter((n) => n.name !== lab.nodes[0]!.name) } };
+    const uuid = newDeviceUuid();
+    const reviewed = await changes.review(withoutMaster, NAME, ourAdd(OUR_SLOTS[4]!, uuid));
+    if (!reviewed.ok) throw new Error(reviewed.refusals.map((r) => r.message).join("; "));
+    expect(reviewed.kept.plan.warnings).toContainEqual(
+      expect.stringMatching(/^Ganeti's job queue cannot be checked: The master, node1\.ganeti\.example \(198\.51\.100\.11\), is not among the nodes this change can reach: add it as a node/),
+    );
+    const outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => withoutMaster);
+    expect(outcome.ok).toBe(true);
+    expect(outcome.ganeti).toMatchObject({ queue: "unchecked", master: lab.nodes[0]!.name, repairs: [] });
+    expect(outcome.notes).toContainEqual(expect.stringMatching(/^Ganeti's job queue was not checked: /));
+    await expectWhole("after an unchecked change");
+    await now(ourRemove(uuid));
+  });
+
   it(`stays whole over ${ROUNDS} rounds of our change and Ganeti's hot-add, then both removals, started -300 to +300 ms apart`, async () => {
     const tally = { rounds: ROUNDS, changes: 0, repaired: 0, avoidedByQueueCheck: 0, waitedAfterWrite: 0, secondTry: 0 };
     const count = (o: ChangeOutcome) => {
