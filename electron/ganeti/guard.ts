@@ -75,7 +75,7 @@ export class GanetiGuard {
 
   /** Why Ganeti's job queue cannot be checked, for the review; undefined when it can. */
   get uncheckedNote(): string | undefined {
-    return this.report.queue === "unchecked" ? `Ganeti's job queue cannot be checked: ${this.report.reason} Ganeti's own jobs on ${this.instance} may then overlap this change; its runtime-file record is compared with the live bus after the write all the same.` : undefined;
+    return this.report.queue === "unchecked" ? `Ganeti's job queue cannot be checked: ${this.report.reason} Ganeti's own jobs on ${this.instance} may then overlap this change unseen; after the write, our record in the runtime file is compared with the live bus all the same.` : undefined;
   }
 
   /** Jobs acting on the instance now (for the review); empty when the queue cannot be asked. */

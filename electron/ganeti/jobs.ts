@@ -14,7 +14,7 @@ export class GanetiQueueError extends Error {
   }
 }
 
-export const LIST_ARGV = ["gnt-job", "list", "--no-headers", `--separator=${JOB_LIST_SEPARATOR}`, "-o", "id,status,summary", "--filter", UNFINISHED_JOBS_FILTER];
+const LIST_ARGV = ["gnt-job", "list", "--no-headers", `--separator=${JOB_LIST_SEPARATOR}`, "-o", "id,status,summary", "--filter", UNFINISHED_JOBS_FILTER];
 
 /** The master's jobs that have not finished (queued, waiting, running, being cancelled). */
 export async function unfinishedJobs(master: NodeSession, timeoutMs = 30_000): Promise<GanetiJob[]> {
