@@ -145,6 +145,14 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     expect(o.ganeti?.queue, `${when}: the job queue was asked`).toBe("checked");
     expect(o.ganeti?.master).toBe(lab.nodes[0]!.name);
   };
+  /** Whole, with our NIC live; then ours and Ganeti's last NIC removed, and whole again. */
+  const wholeThenTidy = async (uuid: string, when: string) => {
+    await expectWhole(when);
+    expect(await ourLive(uuid), `${when}: our NIC is live`).toBe(true);
+    await now(ourRemove(uuid));
+    await ganetiRemoveLast();
+    await expectWhole(`${when}, tidied`);
+  };
   const ourLive = async (uuid: string) => [...(await livePci(await session(await pnodeOf(NAME)), NAME)).values()].includes(deviceIdV2("nic", uuid));
 
   beforeAll(async () => {
@@ -214,11 +222,7 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     expect(outcome.notes[0]).toMatch(/^A first try was undone because Ganeti got in the way .*changed since the plan was made/);
     expect(records.at(-2)).toMatchObject({ outcome: "failed", instance: NAME });
     expect(records.at(-1)).toMatchObject({ outcome: "succeeded", instance: NAME });
-    await expectWhole("after the second try");
-    expect(await ourLive(uuid)).toBe(true);
-    await now(ourRemove(uuid));
-    await ganetiRemoveLast();
-    await expectWhole("tidied");
+    await wholeThenTidy(uuid, "after the second try");
   });
 
   it("makes Apply wait for a Ganeti job already running on the instance, then plans the reviewed change again on what the job left", async () => {
@@ -233,11 +237,7 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     expect(outcome.ganeti?.repairs).toEqual([]);
     // The wait was shown while it lasted.
     expect(progress.some((p) => p.index === -1 && p.kind === "ganeti-jobs" && p.state === "running" && /Waiting for Ganeti's job \d+ \(INSTANCE_SET_PARAMS/.test(p.detail ?? ""))).toBe(true);
-    await expectWhole("after Apply");
-    expect(await ourLive(uuid)).toBe(true);
-    await now(ourRemove(uuid));
-    await ganetiRemoveLast();
-    await expectWhole("tidied");
+    await wholeThenTidy(uuid, "after Apply");
   });
 
   it("says in the review when Ganeti's job queue cannot be checked (the master is not a configured node), and still keeps the record whole after the write", async () => {
