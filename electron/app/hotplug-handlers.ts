@@ -4,20 +4,23 @@
 import { randomUUID } from "node:crypto";
 import type { PlanPreview } from "../../shared/ipc/contract.js";
 import type { ChangeTarget, HotplugChanges } from "../hotplug/change.js";
+import type { GanetiAccess } from "../ganeti/guard.js";
 import { ApiError } from "../../shared/ipc/transport.js";
 import type { Handlers } from "./dispatch.js";
 import type { ServiceContext } from "./service-context.js";
 
 export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): Pick<Handlers, "hotplug.plan" | "hotplug.execute"> {
   const { bus, nodes } = ctx.deps;
+  // Ganeti's master, for its job queue, is looked for among the configured nodes.
+  const ganeti: GanetiAccess = { registry: () => nodes.list().map((n) => ({ id: n.id, name: n.name, host: n.host, session: () => nodes.session(n.id, 10_000) })) };
   /** The node, connected; with the instance's readers when a plan is to be made (`instance` null: applying a kept plan). */
   const target = async (nodeId: string, instance: string | null, timeoutMs?: number): Promise<ChangeTarget> => {
     const node = ctx.nodeConfig(nodeId);
     const session = await nodes.session(nodeId, timeoutMs);
-    if (instance === null) return { session, nodeId, root: node.root };
+    if (instance === null) return { session, nodeId, root: node.root, ganeti };
     // Readers come from the node's Ganeti cluster when it has one; a cluster that cannot be read leaves the typed settings.
-    const { readers, ganeti } = await ctx.readersOf(node, instance);
-    return { session, nodeId, root: node.root, ...(readers ? { readers } : {}), ...(ganeti ? { ganeti } : {}) };
+    const { readers, ganeti: cluster } = await ctx.readersOf(node, instance);
+    return { session, nodeId, root: node.root, ...(readers ? { readers } : {}), ...(cluster ? { cluster } : {}), ganeti };
   };
 
   return {

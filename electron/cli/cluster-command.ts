@@ -37,7 +37,7 @@ export async function clusterCommand(argv: string[], io: CliIo): Promise<number>
     return 0;
   }
   if (sub !== "show") throw new UsageError(`unknown cluster command "${sub}"`, CLUSTER_USAGE);
-  const args = parseNodeJsonArgs(rest, CLUSTER_USAGE, io);
+  const args = await parseNodeJsonArgs(rest, CLUSTER_USAGE, io);
   if (!args) return 0;
   const { node: o, json } = args;
   const sessions: NodeSession[] = [];

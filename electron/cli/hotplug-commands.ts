@@ -7,8 +7,8 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom } from "./node-options";
-import { NodeSession, type NodeTarget } from "../ssh/session";
+import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, cliGanetiAccess, nodeOptionsFrom } from "./node-options";
+import { NodeSession } from "../ssh/session";
 import { Journal } from "../hotplug/journal";
 import { HotplugChanges } from "../hotplug/change";
 import { checkInstanceMigration } from "../hotplug/migration";
@@ -69,11 +69,6 @@ function parse(args: string[]): { values: Values; positionals: string[] } {
     const flag = /'([^']+)'/.exec((e as Error).message)?.[1];
     throw new UsageError(flag ? `bad option ${flag}` : (e as Error).message, HOTPLUG_USAGE);
   }
-}
-
-function nodeTarget(v: Values): { target: NodeTarget; root: string; nodeId: string } {
-  const o = nodeOptionsFrom(v, HOTPLUG_USAGE);
-  return { target: o.target, root: o.root, nodeId: o.label };
 }
 
 function int(v: string | undefined, name: string): number | undefined {
@@ -165,7 +160,8 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       return 0;
     }
     const cmd = command(positionals, v);
-    const { target, root, nodeId } = nodeTarget(v);
+    const node = await nodeOptionsFrom(v, HOTPLUG_USAGE);
+    const { target, root, label: nodeId } = node;
     const readers = readersOf(v);
     const unplugTimeout = int(v["unplug-timeout"], "unplug-timeout");
     session = await NodeSession.open(target);
@@ -179,7 +175,7 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
     // No versions given: the node and its Ganeti cluster say who reads the file (a node whose files cannot be read: the file decides).
     const found = readers ? undefined : await readGanetiNodeFiles(session, root).then((f) => readersFromFiles(f, target.host, cmd.instance), () => undefined);
     const changes = new HotplugChanges({ journal: new Journal(v.journal ?? defaultJournalDir()) });
-    const changeTarget = { session, nodeId, root, ...(readers ? { readers } : found?.readers ? { readers: found.readers } : {}), ...(found ? { ganeti: found.context } : {}) };
+    const changeTarget = { session, nodeId, root, ...(readers ? { readers } : found?.readers ? { readers: found.readers } : {}), ...(found ? { cluster: found.context } : {}), ganeti: cliGanetiAccess(node, session) };
     const r = await changes.now(changeTarget, cmd.instance, cmd.request, {
       dryRun: v["dry-run"] ?? false,
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),

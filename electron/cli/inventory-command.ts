@@ -29,7 +29,7 @@ function occupied(v: InstanceView): string {
 }
 
 export async function inventoryCommand(argv: string[], io: CliIo): Promise<number> {
-  const args = parseNodeJsonArgs(argv, INVENTORY_USAGE, io);
+  const args = await parseNodeJsonArgs(argv, INVENTORY_USAGE, io);
   if (!args) return 0;
   const { node, json } = args;
   try {

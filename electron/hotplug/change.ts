@@ -11,7 +11,9 @@
 // - now (the CLI, a script): take the lock, read under it, plan and run at
 //   once (or only plan: a dry run).
 // Every refusal and every outcome is recorded the same way, whichever path
-// met it.
+// met it. On a Ganeti cluster, both ways run inside the Ganeti stage
+// (electron/ganeti/guard.ts): wait for Ganeti's jobs on the instance first,
+// and after the write keep our record whole against a Ganeti save.
 import type { NodeSession } from "../ssh/session.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import {
@@ -40,6 +42,8 @@ import { KeptPlans, type KeptPlan } from "./kept-plans.js";
 import { failureCause } from "./step-failure.js";
 import { newDeviceUuid, newMac } from "./ids.js";
 import type { NodeGanetiContext } from "../inventory/node-inventory.js";
+import { afterEarlierTry, ganetiAfter, ganetiAgain, ganetiBefore, ganetiReviewNotes, worthAnotherTry, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
+import { replanned } from "../ganeti/replan.js";
 
 /** The node a change is made on, connected. */
 export interface ChangeTarget {
@@ -50,7 +54,9 @@ export interface ChangeTarget {
   /** Ganeti versions of this node and of every node the instance may migrate to; unset: assumed from the file. */
   readers?: Readers;
   /** The node's Ganeti cluster facts (the instance's configured hvparams), when it belongs to one. */
-  ganeti?: NodeGanetiContext;
+  cluster?: NodeGanetiContext;
+  /** How to reach the cluster's master for its job queue; unset: no Ganeti stage. */
+  ganeti?: GanetiAccess;
 }
 
 /** One line of the record every refusal and outcome leaves (the app's activity log). */
@@ -85,6 +91,8 @@ export interface ReadNotes {
   readersAssumed?: string;
   /** Why the live bus is unknown, when it is. */
   liveProblem?: string;
+  /** Why Ganeti's job queue cannot be checked, when it cannot. */
+  ganetiQueue?: string;
 }
 
 export type ChangedNow = { summary: string; read?: ReadNotes; intents: HotplugIntentInput[]; timings: { readMs: number; planMs: number } } & (
@@ -138,7 +146,10 @@ export class HotplugChanges {
     if (!read.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, read.refusals) };
     const planned = plan(read.state, request.request);
     if (!planned.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
-    return { ok: true, kept: this.kept.keep({ nodeId: target.nodeId, instance, summary, plan: planned.plan, expectedRuntime: read.state.expectedRuntime }) };
+    // What Ganeti's job queue says (or that it cannot be asked) belongs in the review.
+    const ganeti = target.ganeti ? await ganetiReviewNotes(target.session, target.root, instance, target.ganeti) : [];
+    const shown = ganeti.length ? { ...planned.plan, warnings: [...planned.plan.warnings, ...ganeti] } : planned.plan;
+    return { ok: true, kept: this.kept.keep({ nodeId: target.nodeId, instance, summary, plan: shown, intents: planned.intents, expectedRuntime: read.state.expectedRuntime }) };
   }
 
   /**
@@ -153,17 +164,42 @@ export class HotplugChanges {
       } catch (err) {
         return notStarted(kept.planId, `Connect to ${kept.nodeId}`, err);
       }
-      return executePlan({
-        session: target.session,
-        root: target.root,
-        nodeId: target.nodeId,
-        instance: kept.instance,
-        plan: kept.plan,
-        expectedRuntime: kept.expectedRuntime,
-        journal: this.deps.journal,
-        planId: kept.planId,
-        ...(report.progress ? { onProgress: report.progress } : {}),
-      });
+      const emit = progressTo(report, kept.plan.steps.length);
+      let g: Awaited<ReturnType<typeof ganetiBefore>>;
+      try {
+        g = await ganetiBefore(target, kept.instance, emit);
+      } catch (err) {
+        return notStarted(kept.planId, `Find the Ganeti master of ${kept.nodeId}`, err);
+      }
+      if ("failed" in g) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", g.failed);
+      let { plan: toRun, expectedRuntime } = kept;
+      let earlier: ChangeOutcome | undefined;
+      for (let attempt = 1; ; attempt++) {
+        const waited = attempt > 1 ? await ganetiAgain(g.guard, emit) : g.guard?.report.waitedBefore.length ? true : undefined;
+        if (waited instanceof Error) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", waited);
+        if (waited) {
+          // Ganeti's jobs may have saved the file since the review: the same change, planned again on what they left.
+          const again = await replanned(target, kept);
+          if (!again.ok) return notStarted(kept.planId, "Plan the reviewed change again after Ganeti's jobs", new Error(again.message));
+          ({ plan: toRun, expectedRuntime } = again);
+        }
+        const out = await executePlan({
+          session: target.session,
+          root: target.root,
+          nodeId: target.nodeId,
+          instance: kept.instance,
+          plan: toRun,
+          expectedRuntime,
+          journal: this.deps.journal,
+          planId: kept.planId,
+          ...(report.progress ? { onProgress: report.progress } : {}),
+        });
+        if (g.guard && attempt === 1 && worthAnotherTry(out)) {
+          earlier = out;
+          continue;
+        }
+        return g.guard ? ganetiAfter(g.guard, target, kept.instance, afterEarlierTry(out, earlier), toRun, expectedRuntime, this.deps.journal, emit) : out;
+      }
     });
     await this.finished(kept, outcome, report);
     return outcome;
@@ -175,21 +211,56 @@ export class HotplugChanges {
     const request = this.parse(asked);
     const summary = request.ok ? describeChange(request.request, instance) : `Change ${instance}`;
     if (!request.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, request.refusals), intents: [], timings: { readMs: 0, planMs: 0 } };
-    const read = await this.read(target, instance, request.request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
+    // Before the plan exists its step count is unknown: the stage reports against 0.
+    const emit = progressTo(opts.report ?? {}, 0);
+    const g = opts.dryRun ? {} : await ganetiBefore(target, instance, emit);
+    let earlier: ChangeOutcome | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const failed = "failed" in g ? g.failed : attempt > 1 ? await ganetiAgain(g.guard, emit) : undefined;
+      if (failed instanceof Error) {
+        const refusals = await this.refused(target.nodeId, instance, summary, [{ code: "ganeti-busy", message: failed.message }]);
+        return { summary, status: "refused", refusals, intents: [], timings: { readMs: performance.now() - t0, planMs: 0 } };
+      }
+      const guard = "guard" in g ? g.guard : undefined;
+      const r = await this.nowOnce(target, instance, request.request, summary, opts, t0, guard, earlier);
+      // Ganeti changed the file (or held QEMU's socket) while we ran, and everything was undone: once more, from what it left.
+      if (guard && attempt === 1 && r.status === "failed" && worthAnotherTry(r.outcome)) {
+        earlier = r.outcome;
+        continue;
+      }
+      return r;
+    }
+  }
+
+  private async nowOnce(
+    target: ChangeTarget,
+    instance: string,
+    request: ChangeRequest,
+    summary: string,
+    opts: ChangeNowOptions,
+    t0: number,
+    guard: GanetiGuard | undefined,
+    earlier: ChangeOutcome | undefined,
+  ): Promise<ChangedNow> {
+    const read = await this.read(target, instance, request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
     const t1 = performance.now();
     if (!read.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, read.refusals), intents: [], timings: { readMs: t1 - t0, planMs: 0 } };
     const { state } = read;
-    const notes: ReadNotes = { ...(state.readersAssumed ? { readersAssumed: state.readersAssumed } : {}), ...(state.liveProblem ? { liveProblem: state.liveProblem } : {}) };
+    const notes: ReadNotes = {
+      ...(state.readersAssumed ? { readersAssumed: state.readersAssumed } : {}),
+      ...(state.liveProblem ? { liveProblem: state.liveProblem } : {}),
+      ...(guard?.uncheckedNote ? { ganetiQueue: guard.uncheckedNote } : {}),
+    };
     let handedOver = false;
     try {
-      const planned = plan(state, request.request);
+      const planned = plan(state, request);
       const timings = { readMs: t1 - t0, planMs: performance.now() - t1 };
       const base = { summary, read: notes, intents: planned.intents, timings };
       if (!planned.ok) return { ...base, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
       if (opts.dryRun) return { ...base, status: "dry-run", plan: planned.plan };
       handedOver = true;
-      const outcome = await this.running(target.nodeId, () =>
-        executePlan({
+      const outcome = await this.running(target.nodeId, async () => {
+        const out = await executePlan({
           session: target.session,
           root: target.root,
           nodeId: target.nodeId,
@@ -201,8 +272,9 @@ export class HotplugChanges {
           ...(state.qmp ? { openQmp: state.qmp } : {}),
           ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
           ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
-        }),
-      );
+        });
+        return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), planned.plan, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
+      });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
       return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
     } finally {
@@ -227,7 +299,7 @@ export class HotplugChanges {
     /** Read under the instance's lock, waiting this long for it; false: no lock. */
     locked: false | { lockTimeoutMs?: number | undefined },
   ): Promise<{ ok: true; state: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> } | { ok: false; refusals: ChangeRefusal[] }> {
-    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}), ...(target.ganeti ? { ganeti: target.ganeti } : {}) };
+    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}), ...(target.cluster ? { ganeti: target.cluster } : {}) };
     try {
       const state = locked
         ? await gatherInstanceStateLocked(target.session, instance, { ...opts, ...(locked.lockTimeoutMs !== undefined ? { lockTimeoutMs: locked.lockTimeoutMs } : {}) })
@@ -266,6 +338,17 @@ function plan(read: GatheredState, request: ChangeRequest): Planned {
   if (!completed.ok) return { ok: false, refusals: completed.refusals, intents: [] };
   const p = planComposed(read.state, completed.intents);
   return p.ok ? { ok: true, plan: p, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
+}
+
+/** The change's progress listener for stages around the plan's steps (`total` steps). */
+function progressTo(report: ChangeReport, total: number): (p: Omit<StepProgress, "total">) => Promise<void> {
+  return async (p) => {
+    try {
+      await report.progress?.({ ...p, total });
+    } catch {
+      // A broken progress listener must not break the change it reports on.
+    }
+  };
 }
 
 /** The outcome of a change that failed before its first step: nothing ran. */

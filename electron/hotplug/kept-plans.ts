@@ -2,7 +2,7 @@
 // reviewed plan is applied exactly as shown, and only while what it was made
 // from is recent (the executor still checks the runtime file's bytes).
 import { randomUUID } from "node:crypto";
-import type { PlanOk } from "../../shared/hotplug/index.js";
+import type { HotplugIntentInput, PlanOk } from "../../shared/hotplug/index.js";
 
 /** A reviewed plan may be applied for this long; after that the user reviews again. */
 export const PLAN_TTL_MS = 10 * 60_000;
@@ -14,6 +14,8 @@ export interface KeptPlan {
   /** What the change does, in one line. */
   summary: string;
   plan: PlanOk;
+  /** The intents the plan was made from (ids and MAC filled in): to plan the same change again. */
+  intents?: HotplugIntentInput[];
   /** The runtime file's bytes the plan was made from. */
   expectedRuntime: Buffer;
   keptAt: number;

@@ -43,7 +43,7 @@ export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 export type ChangeRequestInput = z.input<typeof ChangeRequestSchema>;
 
 /** A refusal of a change: the planner's, or one found before planning. */
-export type ChangeRefusalCode = RefusalCode | "runtime-unreadable" | "locked";
+export type ChangeRefusalCode = RefusalCode | "runtime-unreadable" | "locked" | "ganeti-busy";
 export interface ChangeRefusal extends Omit<Refusal, "code"> {
   code: ChangeRefusalCode;
 }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { GenerationSchema } from "../runtime/generation";
 import { ProgressKindSchema } from "./progress";
+import { GanetiStageReportSchema } from "../ganeti/jobs";
 import type { PlannedSlot } from "./steps";
 
 /** A device the live bus was checked for after the change. */
@@ -25,6 +26,8 @@ export const ChangeSucceededSchema = z.object({
   written: z.object({ generation: GenerationSchema, journalEntryId: z.string() }),
   /** Things the user should know: how the tap was configured, best-effort steps. */
   notes: z.array(z.string()),
+  /** On a Ganeti cluster: the job-queue checks around the change and any repair after it. */
+  ganeti: GanetiStageReportSchema.optional(),
 });
 export type ChangeSucceeded = z.infer<typeof ChangeSucceededSchema>;
 
@@ -50,6 +53,7 @@ export const ChangeFailedSchema = z.object({
    */
   runtimeUnchanged: z.boolean(),
   notes: z.array(z.string()),
+  ganeti: GanetiStageReportSchema.optional(),
 });
 export type ChangeFailed = z.infer<typeof ChangeFailedSchema>;
 

@@ -9,8 +9,13 @@ export const StepStateSchema = z.enum(["running", "done", "failed", "undoing", "
 export type StepState = z.infer<typeof StepStateSchema>;
 
 const planStepKinds = PlanStepSchema.options.map((o) => o.shape.kind.value) as [PlanStepKind, ...PlanStepKind[]];
-/** A plan step's kind, or "precheck": the checks before the first step (lock, file unchanged). */
-export const ProgressKindSchema = z.enum([...planStepKinds, "precheck"]);
+/**
+ * A plan step's kind, or one of the stages around the steps: "precheck" (the
+ * lock, the file unchanged), "ganeti-jobs" (waiting for Ganeti's jobs on the
+ * instance, before and after) and "repair-runtime" (our record compared with
+ * the live bus after them, and put right).
+ */
+export const ProgressKindSchema = z.enum([...planStepKinds, "precheck", "ganeti-jobs", "repair-runtime"]);
 export type ProgressKind = z.infer<typeof ProgressKindSchema>;
 
 export const StepProgressSchema = z.object({

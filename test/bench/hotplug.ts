@@ -18,7 +18,7 @@ import { Journal } from "../../electron/hotplug/journal.js";
 import { gatherInstance } from "../../electron/inventory/node-inventory.js";
 import { gatherInstanceState } from "../../electron/hotplug/state.js";
 import { HotplugChanges } from "../../electron/hotplug/change.js";
-import { planHotplug, type ChangeOutcome, type ChangeRequestInput, type HotplugIntentInput, type PlanOk, type PlanStep, type QmpStep, type StepProgress } from "../../shared/hotplug/index.js";
+import { planHotplug, type ChangeOutcome, type ChangeRequestInput, type HotplugIntentInput, type PlanOk, type PlanStep, type ProgressKind, type QmpStep, type StepProgress } from "../../shared/hotplug/index.js";
 import { newDeviceUuid, newMac } from "../../electron/hotplug/index.js";
 import { QmpFloor, type FloorRequest } from "./floor.js";
 import { execOnNode } from "../../electron/on-node/exec.js";
@@ -34,7 +34,7 @@ const SETTLE_MS = 40;
 type Op = "nicAdd" | "nicRemove" | "diskAdd" | "diskRemove";
 
 /** Step categories of the breakdown, in the order a run passes them. */
-type Phase = "read" | "plan" | "precheck" | "node" | "passFd" | "qmp" | "guestRelease" | "verify" | "write" | "finish" | "other";
+type Phase = "read" | "plan" | "precheck" | "node" | "passFd" | "qmp" | "guestRelease" | "verify" | "write" | "ganeti" | "finish" | "other";
 
 interface AppRun {
   totalMs: number;
@@ -43,10 +43,13 @@ interface AppRun {
   phases: Partial<Record<Phase, number>>;
 }
 
-function phaseOf(kind: PlanStep["kind"] | "precheck"): Phase {
+function phaseOf(kind: ProgressKind): Phase {
   switch (kind) {
     case "precheck":
       return "precheck";
+    case "ganeti-jobs":
+    case "repair-runtime":
+      return "ganeti";
     case "qmp":
       return "qmp";
     case "wait-device-deleted":

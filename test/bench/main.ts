@@ -3,8 +3,9 @@
 // beside the floor it is compared with, measured in the same run. Targets
 // are reported as pass/fail; the command itself never fails on them.
 //
-// Environment: BENCH_RUNS (hotplug rounds, default 30), BENCH_ONLY
-// (comma list of hotplug,inventory,memory,ui,cli).
+// Environment: BENCH_RUNS (hotplug rounds, default 30), BENCH_GANETI_RUNS
+// (rounds beside Ganeti, default 6), BENCH_ONLY (comma list of
+// hotplug,inventory,memory,ui,cli,ganeti).
 import { execFile } from "node:child_process";
 import { cpus, loadavg, totalmem, release } from "node:os";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -14,6 +15,7 @@ import { LabNode } from "../../electron/lab/node.js";
 import { ensureRendererBuilt } from "../../electron/web-host/renderer-build.js";
 import { benchCliStartup } from "./cli-startup.js";
 import { benchHotplug } from "./hotplug.js";
+import { benchGaneti } from "./ganeti.js";
 import { benchInventory, startPausedInstances } from "./inventory.js";
 import { addStoppedInstances, benchUi, CHROMIUM } from "./ui.js";
 import { mib, round } from "./stats.js";
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const log = (line: string) => process.stderr.write(`[bench ${round((Date.now() - t0) / 1000, 1)}s] ${line}\n`);
   const runs = Number(process.env.BENCH_RUNS ?? 30);
-  const only = new Set((process.env.BENCH_ONLY ?? "hotplug,inventory,memory,ui,cli").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "hotplug,inventory,memory,ui,cli,ganeti").split(",").map((s) => s.trim()));
 
   const result: Obj = {
     machine: {
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
 
   if (only.has("cli")) result.cliStartup = await section("cli", log, () => benchCliStartup({ runs: 30, log }));
   if (only.has("hotplug")) result.hotplug = await section("hotplug", log, () => benchHotplug({ runs, log }));
+  if (only.has("ganeti")) result.besideGaneti = await section("ganeti", log, () => benchGaneti({ runs: Number(process.env.BENCH_GANETI_RUNS ?? 6), log }));
 
   if (only.has("inventory") || only.has("memory") || only.has("ui")) {
     const lab = await LabNode.start({ log });

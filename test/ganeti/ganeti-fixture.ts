@@ -125,3 +125,17 @@ export function runtimeSlots(text: string): Map<string, number> {
 }
 
 export const guestAddress = (slot: number) => `0000:00:${slot.toString(16).padStart(2, "0")}.0`;
+
+/** The devices the runtime file records on pci.0: QEMU id -> slot (NICs and disks with hvinfo). */
+export function recordedPci(text: string): Map<string, number> {
+  type Dev = { hvinfo?: { id?: string; addr?: string; bus?: string } };
+  const [, nics, , disks] = JSON.parse(text) as [unknown, Dev[], unknown, [Dev, string, unknown][]];
+  const out = new Map<string, number>();
+  for (const d of [...nics, ...(disks ?? []).map(([disk]) => disk)]) if (d.hvinfo?.id && d.hvinfo.addr && d.hvinfo.bus === "pci.0") out.set(d.hvinfo.id, Number(d.hvinfo.addr));
+  return out;
+}
+
+/** Ganeti's NIC uuids of an instance in its configuration, in order. */
+export async function ganetiNicUuids(instance: string): Promise<string[]> {
+  return (await gntOut("gnt-instance", "list", "--no-headers", "-o", "nic.uuids", instance)).trim().replace(/[[\]' ]/g, "").split(",").filter(Boolean);
+}
