@@ -34,8 +34,9 @@ ${NODE_OPTIONS_HELP}Change options:
   --dry-run                 print the plan, change nothing
   -h, --help                show this help
 
-Output: one JSON object; "status" is done, dry-run, refused, failed, consistent or inconsistent.
-Exit status: 0 done/consistent/dry-run, 1 refused/failed/inconsistent, 2 bad command line.
+Output: one JSON object; "status" is done, dry-run, refused, failed, unknown, consistent or inconsistent.
+"unknown": the runtime write lost its answer; "result.write" says what the file held when read again.
+Exit status: 0 done/consistent/dry-run, 1 refused/failed/unknown/inconsistent, 2 bad command line.
 `;
 
 const OPTIONS = {
@@ -174,7 +175,12 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
     }
 
     const changes = new HotplugChanges({ journal: new Journal(v.journal ?? defaultJournalDir()) });
-    const r = await changes.now({ session, nodeId, root, ...(readers ? { readers } : {}) }, cmd.instance, cmd.request, {
+    // After a write whose answer was lost, the file is read again, on a new connection if this one is gone.
+    const reconnect = async () => {
+      const again = await NodeSession.open(target);
+      return { session: again, done: () => again.close() };
+    };
+    const r = await changes.now({ session, nodeId, root, reconnect, ...(readers ? { readers } : {}) }, cmd.instance, cmd.request, {
       dryRun: v["dry-run"] ?? false,
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
       report: {

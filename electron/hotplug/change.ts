@@ -20,6 +20,7 @@ import {
   describeChange,
   describeOutcome,
   intentIssues,
+  outcomeState,
   needsNicTaps,
   planComposed,
   type ChangeFailed,
@@ -34,6 +35,7 @@ import {
 } from "../../shared/hotplug/index.js";
 import type { Journal } from "./journal.js";
 import { executePlan } from "./executor.js";
+import type { Reconnect } from "./plan-run.js";
 import { gatherInstanceState, InstanceStateError, type GatheredState } from "./state.js";
 import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
 import { KeptPlans, type KeptPlan } from "./kept-plans.js";
@@ -48,6 +50,8 @@ export interface ChangeTarget {
   root: string;
   /** Ganeti versions of this node and of every node the instance may migrate to; unset: assumed from the file. */
   readers?: Readers;
+  /** Reach the node again when `session` is gone (to read the runtime file after a write whose answer was lost). */
+  reconnect?: Reconnect;
 }
 
 /** One line of the record every refusal and outcome leaves (the app's activity log). */
@@ -56,7 +60,7 @@ export interface ChangeRecord {
   instance: string;
   planId?: string;
   summary: string;
-  outcome: "refused" | "succeeded" | "failed";
+  outcome: "refused" | "succeeded" | "failed" | "unknown";
   detail?: string;
 }
 
@@ -87,7 +91,7 @@ export interface ReadNotes {
 export type ChangedNow = { summary: string; read?: ReadNotes; intents: HotplugIntentInput[]; timings: { readMs: number; planMs: number } } & (
   | { status: "refused"; refusals: ChangeRefusal[] }
   | { status: "dry-run"; plan: PlanOk }
-  | { status: "done" | "failed"; plan: PlanOk; outcome: ChangeOutcome }
+  | { status: "done" | "failed" | "unknown"; plan: PlanOk; outcome: ChangeOutcome }
 );
 
 export interface ChangeNowOptions {
@@ -159,6 +163,7 @@ export class HotplugChanges {
         expectedRuntime: kept.expectedRuntime,
         journal: this.deps.journal,
         planId: kept.planId,
+        reconnect: target.reconnect ?? (async () => ({ session: (await connect()).session, done: () => undefined })),
         ...(report.progress ? { onProgress: report.progress } : {}),
       });
     });
@@ -194,6 +199,7 @@ export class HotplugChanges {
           plan: planned.plan,
           expectedRuntime: state.expectedRuntime,
           journal: this.deps.journal,
+          ...(target.reconnect ? { reconnect: target.reconnect } : {}),
           ...(state.lock ? { lock: state.lock } : {}),
           ...(state.qmp ? { openQmp: state.qmp } : {}),
           ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
@@ -201,7 +207,7 @@ export class HotplugChanges {
         }),
       );
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
-      return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
+      return { ...base, status: outcomeState(outcome), plan: planned.plan, outcome };
     } finally {
       // Refused or dry run: nothing ran, let the instance go.
       if (!handedOver) {
@@ -251,7 +257,7 @@ export class HotplugChanges {
       instance: c.instance,
       planId: c.planId,
       summary: c.summary,
-      outcome: outcome.ok ? "succeeded" : "failed",
+      outcome: outcome.ok ? "succeeded" : outcomeState(outcome) === "unknown" ? "unknown" : "failed",
       ...(outcome.ok ? {} : { detail: [words.message, ...words.undone.map((u) => `undone: ${u}`)].join("\n") }),
     });
   }
@@ -276,7 +282,7 @@ function notStarted(planId: string, describe: string, err: unknown): ChangeFaile
     stepsDone: 0,
     undone: [],
     notUndone: [],
-    runtimeUnchanged: true,
+    write: { state: "not-written" },
     notes: [],
   };
 }

@@ -6,7 +6,7 @@ import { RuntimeChangedError } from "../on-node/runtime-store.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import { ExecError } from "../on-node/exec.js";
 import { NodeHelperError } from "../on-node/node-helper.js";
-import type { FailureCause } from "../../shared/hotplug/index.js";
+import type { FailureCause, WriteUnknown } from "../../shared/hotplug/index.js";
 
 /** A step's own failure, with the cause it already knows and the device it concerns. */
 export class StepFailure extends Error {
@@ -17,6 +17,18 @@ export class StepFailure extends Error {
   ) {
     super(message);
     this.name = "StepFailure";
+  }
+}
+
+/** The runtime write whose answer was lost, with what the file held when read again. */
+export class WriteUnknownFailure extends StepFailure {
+  constructor(
+    message: string,
+    readonly unknown: WriteUnknown,
+    device?: string,
+  ) {
+    super("write-unknown", message, device);
+    this.name = "WriteUnknownFailure";
   }
 }
 
@@ -45,5 +57,6 @@ export const NEXT_STEP: Record<FailureCause, string> = {
   "node-step": "Fix the node-side problem shown above and try again.",
   "connection-lost": "Reconnect to the node and reload the instance: the inventory shows any device left live that the runtime file does not list; remove it or plan again.",
   timeout: "QEMU or the node did not answer in time; reload the instance to see what state it is in, then try again.",
+  "write-unknown": "Reload the instance and check its runtime file against the live bus before changing anything; the journal keeps the write (pending).",
   other: "Reload the instance and check its state before trying again.",
 };

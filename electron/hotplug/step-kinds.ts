@@ -3,7 +3,7 @@
 // makes (node-side steps, sent in a chain with their neighbours), how it is
 // done, and what undoes it. Adding a step kind means adding one entry here.
 import { QmpError } from "../qmp/client.js";
-import { RuntimeStore } from "../on-node/runtime-store.js";
+import { RuntimeStore, RuntimeWriteUnknownError } from "../on-node/runtime-store.js";
 import { NicFileOut, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper, type ChainedRequest } from "../on-node/node-helper.js";
 import { FDSET_PLACEHOLDER, type PlanStep, type PlanStepKind, type PlanStepOf, type QmpCall, type QmpStep } from "../../shared/hotplug/index.js";
 import { displayPciAddr } from "../../shared/slots/index.js";
@@ -246,9 +246,17 @@ const writeRuntime: StepKind<PlanStepOf<"write-runtime">> = {
     const store = new RuntimeStore(run.session, run.opts.nodeId);
     // The last step: the node frees the lock in the same request once the file is replaced.
     const last = index === run.total - 1 && run.lock?.held ? run.lock.handOver() : undefined;
-    const { entry, unlocked } = await run.opts.journal.commit(store, prepared, last ? { unlock: last.token } : {});
+    let committed: Awaited<ReturnType<typeof run.opts.journal.commit>>;
+    try {
+      committed = await run.opts.journal.commit(store, prepared, last ? { unlock: last.token } : {});
+    } catch (err) {
+      // The answer was lost after the request went out: settle nothing on a guess; read the file again.
+      if (err instanceof RuntimeWriteUnknownError) throw await run.writeUnknown(err, prepared.id, `${step.instance}.runtime`);
+      throw err;
+    }
+    const { entry, unlocked } = committed;
     if (unlocked) last?.released();
-    run.written = { generation: step.generation, journalEntryId: entry.id };
+    run.written = { state: "written", generation: step.generation, journalEntryId: entry.id };
     return { detail: `journal entry ${entry.id}` };
   },
 };

@@ -115,7 +115,13 @@ export type HelperArgs<O extends HelperOp> = Extract<z.input<typeof HelperReques
 
 // ---- answers
 
-export const FailedOut = z.object({ ok: z.literal(false), error: z.string(), skipped: z.literal(true).optional() });
+export const FailedOut = z.object({
+  ok: z.literal(false),
+  error: z.string(),
+  skipped: z.literal(true).optional(),
+  /** write-runtime: whether the file had been renamed over when the step failed (absent: the helper did not say). */
+  renamed: z.boolean().optional(),
+});
 
 export const TapCreateOut = z.object({
   ok: z.literal(true),
@@ -166,10 +172,12 @@ export const LockOut = z.union([
 ]);
 export const UnlockOut = z.object({ ok: z.literal(true), released: z.boolean() });
 export const WriteRuntimeOut = z.union([
-  z.object({ ok: z.literal(true), written: z.literal(true), dirSynced: z.boolean(), unlocked: z.boolean() }),
+  z.object({ ok: z.literal(true), written: z.literal(true), renamed: z.literal(true), dirSynced: z.boolean(), unlocked: z.boolean() }),
   z.object({
     ok: z.literal(true),
     written: z.literal(false),
+    /** Said before any rename: the file was not replaced. */
+    renamed: z.literal(false),
     /** What the file holds now (null: it is gone). */
     now: z.object({ sha256: Sha256, size: z.number().int().nonnegative() }).nullable(),
   }),

@@ -46,7 +46,10 @@ def emit(obj):
 
 
 class Fail(Exception):
-    pass
+    # `said`: more fields for the failure answer (the runtime write's "renamed").
+    def __init__(self, message, said=None):
+        Exception.__init__(self, message)
+        self.said = said or {}
 
 
 def run(argv, env=None):
@@ -670,6 +673,20 @@ def digest(data):
 
 
 def write_runtime(a):
+    # Every answer says whether the file was renamed over ("renamed"): the
+    # app counts a write as not done only when the helper said so before its
+    # rename; a lost or garbled answer leaves the outcome unknown.
+    stage = {"renamed": False}
+    try:
+        write_runtime_staged(a, stage)
+    except Fail as e:
+        e.said["renamed"] = stage["renamed"]
+        raise
+    except Exception as e:
+        raise Fail("%s: %s" % (type(e).__name__, e), {"renamed": stage["renamed"]})
+
+
+def write_runtime_staged(a, stage):
     # Compare-and-swap of a runtime file, all on the node: the final compare
     # and the rename(2) run back to back in this process (microseconds apart,
     # where over SFTP a round trip separates them), and the directory is
@@ -690,7 +707,7 @@ def write_runtime(a):
         raise Fail("refusing to write %d bytes to %s: a runtime file is at most %d bytes" % (len(data), target, MAX_RUNTIME))
     before, st = read_target(target)
     if before is None or hashlib.sha256(before).hexdigest() != expected:
-        emit({"ok": True, "written": False, "now": digest(before)})
+        emit({"ok": True, "written": False, "renamed": False, "now": digest(before)})
         return
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -714,9 +731,10 @@ def write_runtime(a):
         now, _ = read_target(target)
         if now != before:
             os.unlink(temp)
-            emit({"ok": True, "written": False, "now": digest(now)})
+            emit({"ok": True, "written": False, "renamed": False, "now": digest(now)})
             return
         os.rename(temp, target)
+        stage["renamed"] = True
     except BaseException:
         try:
             os.unlink(temp)
@@ -733,7 +751,7 @@ def write_runtime(a):
     except OSError:
         synced = False  # the rename stands; only its durability across a power loss is unsure
     # The write was the change's last act: its lock can go in the same request.
-    emit({"ok": True, "written": True, "dirSynced": synced, "unlocked": drop_lock(token) if token else False})
+    emit({"ok": True, "written": True, "renamed": True, "dirSynced": synced, "unlocked": drop_lock(token) if token else False})
 
 
 # ---------------------------------------------------------------- serving
@@ -747,7 +765,9 @@ def answer(op, args):
     try:
         OPS[op](args)
     except Fail as e:
-        emit({"ok": False, "error": str(e)})
+        out = {"ok": False, "error": str(e)}
+        out.update(e.said)
+        emit(out)
     except Exception as e:
         emit({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
     return ANSWER[0] if ANSWER else {"ok": False, "error": "the step %s gave no answer" % op}

@@ -49,6 +49,8 @@ export interface DirEntry {
 }
 
 const DEFAULT_OP_TIMEOUT_MS = 30_000;
+/** ssh2's words when a channel is asked for on a connection that is gone or going. */
+const LOST_CONNECTION = /not connected|no response from server|connection (lost|closed|reset)|ECONNRESET|EPIPE/i;
 const channels = new WeakMap<NodeSession, Promise<NodeSftp>>();
 
 export class NodeSftp {
@@ -80,6 +82,10 @@ export class NodeSftp {
         (raw) => new NodeSftp(session, raw, opTimeoutMs),
         (err: Error) => {
           channels.delete(session);
+          // A connection that died is not a missing subsystem: say which it was.
+          if (session.closed || LOST_CONNECTION.test(err.message)) {
+            throw new SftpError(`Cannot open SFTP on ${session.label}: the SSH connection was lost (${err.message}). Reconnect to the node and retry.`, undefined, undefined);
+          }
           throw new SftpError(`Cannot open SFTP on ${session.label}: ${err.message}. Check that sshd has an sftp Subsystem.`, undefined, undefined);
         },
       );

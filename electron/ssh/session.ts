@@ -125,12 +125,21 @@ async function prepare(target: NodeTarget): Promise<{ config: ConnectConfig; che
 }
 
 export class NodeSession {
+  private ended = false;
+
   private constructor(
     readonly target: NodeTarget,
     readonly client: Client,
     /** "via …" when the node is reached through a proxy or jump hosts; empty otherwise. */
     readonly via = "",
-  ) {}
+  ) {
+    client.once("close", () => (this.ended = true));
+  }
+
+  /** True once the SSH connection has closed: nothing more can be done on it. */
+  get closed(): boolean {
+    return this.ended;
+  }
 
   get label(): string {
     return `${this.target.username}@${this.target.host}:${this.target.port}`;

@@ -93,7 +93,8 @@ export const ActivityEntrySchema = z.object({
   instance: z.string().optional(),
   summary: z.string(),
   planId: z.string().optional(),
-  outcome: z.enum(["succeeded", "failed", "refused", "info"]),
+  /** "unknown": a change whose runtime write lost its answer (the detail says what the file held when read again). */
+  outcome: z.enum(["succeeded", "failed", "unknown", "refused", "info"]),
   detail: z.string().optional(),
 });
 export type ActivityEntry = z.infer<typeof ActivityEntrySchema>;
