@@ -13,7 +13,7 @@ export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): P
   const target = async (nodeId: string, timeoutMs?: number): Promise<ChangeTarget> => {
     const node = ctx.nodeConfig(nodeId);
     const readers = ctx.readersOf(node);
-    return { session: await nodes.session(nodeId, timeoutMs), nodeId, root: node.root, ...(readers ? { readers } : {}) };
+    return { session: await nodes.session(nodeId, timeoutMs), nodeId, root: node.root, ...(readers ? { readers } : {}), ...(node.diskPathAllow ? { diskPathAllow: node.diskPathAllow } : {}) };
   };
 
   return {

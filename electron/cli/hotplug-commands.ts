@@ -13,6 +13,7 @@ import { Journal } from "../hotplug/journal";
 import { HotplugChanges } from "../hotplug/change";
 import { checkInstanceMigration } from "../hotplug/migration";
 import { GenerationSchema } from "../../shared/runtime";
+import { DiskPathAllowSchema } from "../../shared/node-registry/schema";
 import type { ChangeRequestInput, PlanOk, Readers } from "../../shared/hotplug";
 import { UsageError, processIo, type CliIo } from "./io";
 
@@ -30,6 +31,9 @@ Commands:
 ${NODE_OPTIONS_HELP}Change options:
   --floor A|B|C             never write a newer generation than this
   --journal DIR             undo journal (default $XDG_STATE_HOME/hotplug-desk/journal)
+  --allow-disk-path P       disk add: also accept disks in P (a directory or device on the node;
+                            repeat). Default: only the node's Ganeti storage (file storage dirs,
+                            volume groups, DRBD, RBD); never its system paths or devices it uses
   --unplug-timeout MS       how long to wait for the guest to release a device
   --dry-run                 print the plan, change nothing
   -h, --help                show this help
@@ -43,6 +47,7 @@ const OPTIONS = {
   ...NODE_PARSE_OPTIONS,
   floor: { type: "string" },
   journal: { type: "string" },
+  "allow-disk-path": { type: "string", multiple: true },
   "unplug-timeout": { type: "string" },
   "dry-run": { type: "boolean" },
   slot: { type: "string" },
@@ -165,6 +170,10 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
     const cmd = command(positionals, v);
     const { target, root, nodeId } = nodeTarget(v);
     const readers = readersOf(v);
+    for (const p of v["allow-disk-path"] ?? []) {
+      const ok = DiskPathAllowSchema.safeParse([p]);
+      if (!ok.success) throw new UsageError(`--allow-disk-path ${p}: ${ok.error.issues[0]?.message.replace(/^diskPathAllow: /, "") ?? "not a path"}`, HOTPLUG_USAGE);
+    }
     const unplugTimeout = int(v["unplug-timeout"], "unplug-timeout");
     session = await NodeSession.open(target);
 
@@ -180,7 +189,8 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       const again = await NodeSession.open(target);
       return { session: again, done: () => again.close() };
     };
-    const r = await changes.now({ session, nodeId, root, reconnect, ...(readers ? { readers } : {}) }, cmd.instance, cmd.request, {
+    const allow = v["allow-disk-path"] ?? [];
+    const r = await changes.now({ session, nodeId, root, reconnect, ...(readers ? { readers } : {}), ...(allow.length ? { diskPathAllow: allow } : {}) }, cmd.instance, cmd.request, {
       dryRun: v["dry-run"] ?? false,
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
       report: {

@@ -18,6 +18,7 @@ import {
   ChangeRequestSchema,
   completeChange,
   describeChange,
+  diskPathsOf,
   describeOutcome,
   intentIssues,
   outcomeState,
@@ -52,6 +53,8 @@ export interface ChangeTarget {
   readers?: Readers;
   /** Reach the node again when `session` is gone (to read the runtime file after a write whose answer was lost). */
   reconnect?: Reconnect;
+  /** Where disks may also live on this node, beyond its Ganeti storage (node settings, --allow-disk-path). */
+  diskPathAllow?: string[];
 }
 
 /** One line of the record every refusal and outcome leaves (the app's activity log). */
@@ -230,7 +233,13 @@ export class HotplugChanges {
     /** Read under the instance's lock, waiting this long for it; false: no lock. */
     locked: false | { lockTimeoutMs?: number | undefined },
   ): Promise<{ ok: true; state: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> } | { ok: false; refusals: ChangeRefusal[] }> {
-    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}) };
+    const opts = {
+      root: target.root,
+      nodeId: target.nodeId,
+      nicTaps: needsNicTaps(request),
+      diskPaths: { paths: diskPathsOf(request), allow: target.diskPathAllow ?? [] },
+      ...(target.readers ? { readers: target.readers } : {}),
+    };
     try {
       const state = locked
         ? await gatherInstanceStateLocked(target.session, instance, { ...opts, ...(locked.lockTimeoutMs !== undefined ? { lockTimeoutMs: locked.lockTimeoutMs } : {}) })

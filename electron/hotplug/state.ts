@@ -10,6 +10,8 @@ import type { InstanceView } from "../../shared/inventory/view.js";
 import { gatherInstance, type GatheredInstance } from "../inventory/node-inventory.js";
 import type { QmpTimeouts } from "./qmp-session.js";
 import { NicFilesOut, runNodeHelper } from "../on-node/node-helper.js";
+import { judgeDiskPaths } from "../on-node/disk-path-facts.js";
+import type { DiskPathVerdict } from "../../shared/on-node/disk-paths.js";
 
 export interface GatherOptions extends QmpTimeouts {
   root: string;
@@ -19,6 +21,8 @@ export interface GatherOptions extends QmpTimeouts {
   nodeId?: string;
   /** Read nic/<instance>/<seq> (one node-side step): needed to remove or modify a NIC. Default true. */
   nicTaps?: boolean;
+  /** Disk paths a change adds, to be judged on the node (shared/on-node/disk-paths.ts), and the node's allow-list. */
+  diskPaths?: { paths: string[]; allow?: string[] };
 }
 
 export interface GatheredState {
@@ -41,6 +45,7 @@ export class InstanceStateError extends Error {
 }
 
 export async function gatherInstanceState(session: NodeSession, instance: string, opts: GatherOptions): Promise<GatheredState> {
+  const judging = judgeDiskPathsOf(session, opts);
   const g = await gatherInstance(session, instance, {
     nodeId: opts.nodeId ?? session.label,
     root: opts.root,
@@ -48,7 +53,22 @@ export async function gatherInstanceState(session: NodeSession, instance: string
     ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
     ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   });
-  return plannerState(instance, g, opts, opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null);
+  return withDiskPaths(plannerState(instance, g, opts, opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null), await judging);
+}
+
+/** The node's verdicts on the disk paths a change adds (undefined when it adds none). */
+export function judgeDiskPathsOf(session: NodeSession, opts: Pick<GatherOptions, "root" | "nodeId" | "diskPaths">): Promise<Record<string, DiskPathVerdict> | undefined> {
+  const d = opts.diskPaths;
+  if (!d || d.paths.length === 0) return Promise.resolve(undefined);
+  const judging = judgeDiskPaths(session, opts.root, d.paths, d.allow ?? [], opts.nodeId ?? session.label);
+  judging.catch(() => undefined); // awaited by the caller; seen there
+  return judging;
+}
+
+/** The state with the disk-path verdicts the planner must respect. */
+export function withDiskPaths(g: GatheredState, verdicts: Record<string, DiskPathVerdict> | undefined): GatheredState {
+  if (verdicts) g.state.diskPaths = verdicts;
+  return g;
 }
 
 /** The tap names Ganeti recorded in nic/<instance>/<seq> (one node-helper request); null if unreadable. */

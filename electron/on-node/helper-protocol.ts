@@ -2,6 +2,7 @@
 // schema and one answer schema per op, and the two kinds of line the helper
 // writes. Requests are checked before they leave, answers when they arrive.
 import { z } from "zod";
+import { DiskPathFactsSchema } from "../../shared/on-node/disk-paths.js";
 
 /** Runtime files are a few KiB; anything near this is not one (the helper's MAX_RUNTIME is the same number). */
 export const MAX_RUNTIME_BYTES = 16 * 1024 * 1024;
@@ -95,6 +96,15 @@ const WriteRuntimeArgs = z.strictObject({
   unlock: Token.nullable(),
 });
 
+const DiskPathArgs = z.strictObject({
+  /** The disk path as the user gave it. */
+  path: AbsPath,
+  /** The node root Ganeti's configuration is read under. */
+  root: AbsPath,
+  /** The node's allow-list, to be resolved on the node. */
+  allow: z.array(AbsPath).max(64),
+});
+
 const op = <O extends string, A extends z.ZodType>(name: O, args: A) => z.strictObject({ op: z.literal(name), args });
 
 /** Every request the helper serves, keyed by op. */
@@ -108,6 +118,7 @@ export const HelperRequestSchema = z.discriminatedUnion("op", [
   op("lock", LockArgs),
   op("unlock", UnlockArgs),
   op("write-runtime", WriteRuntimeArgs),
+  op("disk-path", DiskPathArgs),
 ]);
 export type HelperRequest = z.infer<typeof HelperRequestSchema>;
 export type HelperOp = HelperRequest["op"];
@@ -183,6 +194,8 @@ export const WriteRuntimeOut = z.union([
   }),
 ]);
 
+export const DiskPathOut = DiskPathFactsSchema.extend({ ok: z.literal(true) });
+
 /** The answer schema of each op. */
 export const HELPER_ANSWERS = {
   "tap-create": TapCreateOut,
@@ -194,6 +207,7 @@ export const HELPER_ANSWERS = {
   lock: LockOut,
   unlock: UnlockOut,
   "write-runtime": WriteRuntimeOut,
+  "disk-path": DiskPathOut,
 } as const satisfies Record<HelperOp, z.ZodType>;
 
 // ---- lines from the helper

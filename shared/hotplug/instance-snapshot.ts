@@ -7,6 +7,7 @@
 import type { LivePciDevice } from "../qmp/query-pci";
 import type { Generation, RuntimeDocument } from "../runtime";
 import type { LiveScsiTarget } from "../slots";
+import type { DiskPathVerdict } from "../on-node/disk-paths";
 
 export interface QemuVersion {
   major: number;
@@ -39,4 +40,10 @@ export interface InstanceSnapshot {
   pending?: number[];
   /** Tap names from nic/<instance>/<seq>, indexed by NIC seq, when the caller read them. */
   nicTaps?: (string | null)[];
+  /**
+   * The node's verdict on each disk path a change adds (shared/on-node/disk-paths.ts),
+   * when the caller judged them: a disk whose path is refused, or missing here, is
+   * refused. Undefined: paths are not judged (a caller that plans without a node).
+   */
+  diskPaths?: Record<string, DiskPathVerdict>;
 }
