@@ -231,7 +231,7 @@ export class RuntimeStore {
    * freed by the same request once the file is replaced (not when the write
    * fails: the caller still needs the lock to undo its live changes).
    */
-  async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer; unlock?: string }): Promise<{ previous: Buffer; unlocked: boolean }> {
+  async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer; unlock?: string; timeoutMs?: number }): Promise<{ previous: Buffer; unlocked: boolean }> {
     const paths = instancePaths(root, name);
     const target = paths.runtime;
     const dir = kvmLayout(root).conf;
@@ -250,7 +250,7 @@ export class RuntimeStore {
         this.session,
         "write-runtime",
         { path: target, temp, expectedSha256, content: data.toString("base64"), unlock: options.unlock ?? null },
-        60_000,
+        options.timeoutMs ?? 60_000,
       );
     } catch (err) {
       // Not written only when the helper said so before its rename (not a
