@@ -2,6 +2,7 @@
 // generation and PCI/SCSI map (file and live) and drift.
 import { parseArgs } from "node:util";
 import { loadNodeInventory } from "../inventory/node-inventory.js";
+import { SshConnectionLostError } from "../ssh/session.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { UsageError, type CliIo } from "./io";
 import { NODE_OPTIONS_HELP, NODE_PARSE_OPTIONS, nodeOptionsFrom, withNode } from "./node-options.js";
@@ -36,9 +37,12 @@ export async function inventoryCommand(argv: string[], io: CliIo): Promise<numbe
   }
   const node = nodeOptionsFrom(parsed.values, INVENTORY_USAGE);
   try {
-    const instances = await withNode(node, (session) =>
-      loadNodeInventory(session, { nodeId: node.label, root: node.root, ...(node.ganetiVersions[0] ? { ganetiVersion: node.ganetiVersions[0] } : {}) }),
-    );
+    const instances = await withNode(node, async (session) => {
+      const views = await loadNodeInventory(session, { nodeId: node.label, root: node.root, ...(node.ganetiVersions[0] ? { ganetiVersion: node.ganetiVersions[0] } : {}) });
+      // A connection lost part-way leaves instances looking stopped: that is no inventory.
+      if (session.closed) throw new SshConnectionLostError(node.label, "lost while the inventory was read; nothing listed can be trusted");
+      return views;
+    });
     if (parsed.values.json) {
       io.out(`${JSON.stringify({ node: node.label, root: node.root, instances }, null, 2)}\n`);
     } else {

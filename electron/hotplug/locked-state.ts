@@ -20,7 +20,7 @@ import { RuntimeStore, runtimeFileProblem, runtimeText } from "../on-node/runtim
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
 import { probeAndKeep, readLive } from "../inventory/probe.js";
-import { judgeDiskPathsOf, plannerState, readNicTaps, withDiskPaths, type GatherOptions, type GatheredState } from "./state.js";
+import { assertStillConnected, judgeDiskPathsOf, plannerState, readNicTaps, withDiskPaths, type GatherOptions, type GatheredState } from "./state.js";
 
 export interface LockedState extends GatheredState {
   /** Held; hand it to executePlan (which releases it), or release it. */
@@ -87,6 +87,7 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
       // another operation of ours may have been half done, so read it again.
       live = await readLive(qmp, paths.qmp);
     }
+    assertStillConnected(session, instance);
     const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label, instance), live, userShutdown);
     return { ...withDiskPaths(plannerState(instance, g, opts, t), verdicts), lock, ...(qmp ? { qmp } : {}) };
   } catch (err) {

@@ -16,7 +16,7 @@ import type { LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
 import type { ChainedRequest } from "../on-node/node-helper.js";
 import { NodeChain } from "./node-chain.js";
-import { NEXT_STEP, StepFailure, WriteUnknownFailure, failureCause } from "./step-failure.js";
+import { NEXT_STEP, StepFailure, WriteUnknownFailure, failureCause, isAnswerLost } from "./step-failure.js";
 
 export interface ExecutePlanOptions {
   session: NodeSession;
@@ -74,6 +74,13 @@ export interface UndoEntry {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The first sentence of an error's message, for a list entry. */
+function shortReason(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  const cut = m.search(/[.:](\s|$)/);
+  return (cut > 0 ? m.slice(0, cut) : m).slice(0, 200);
+}
+
 /**
  * `fn`, or an error naming `what` after `ms`. `late` registers what to run
  * if `fn` gets something (a session) after the limit: it is let go then.
@@ -114,6 +121,8 @@ export class PlanRun {
   readonly undo: UndoEntry[] = [];
   /** Done things no undo can take back (a device the guest released). */
   readonly irreversible: string[] = [];
+  /** Devices whose unplug QEMU accepted (device_del) and the guest has not yet released: no undo takes the request back. */
+  private readonly unplugs = new Set<string>();
   readonly verified: VerifiedDevice[] = [];
   stepsDone = 0;
   lock: HeldLock | undefined;
@@ -209,6 +218,24 @@ export class PlanRun {
     }
   }
 
+  /** QEMU accepted device_del for `id`: the guest may release it from now on, whatever happens to this run. */
+  unplugRequested(id: string): void {
+    this.unplugs.add(id);
+  }
+
+  /** The guest released `id`. */
+  unplugDone(id: string): void {
+    this.unplugs.delete(id);
+  }
+
+  /** Unplugs asked for and not seen through, in words: the guest may still let go of each. */
+  private pendingUnplugs(): string[] {
+    return [...this.unplugs].map(
+      (id) =>
+        `device_del ${id} went out and QEMU accepted it: the guest may still release ${id} at any time, and then the runtime file (unchanged) lists a device that is not live; reload the instance and remove ${id} again once it is gone`,
+    );
+  }
+
   // ---- the plan around a step
 
   /** The first step after `index` that is not a nic file (which leaves the bus alone). */
@@ -280,7 +307,7 @@ export class PlanRun {
       }
     }
     this.closeQmp();
-    return { undone, notUndone: [...notUndone, ...this.irreversible] };
+    return { undone, notUndone: [...notUndone, ...this.pendingUnplugs(), ...this.irreversible] };
   }
 
   /**
@@ -332,7 +359,7 @@ export class PlanRun {
     const ran = await this.chain.settle();
     const kept = [...this.undo].reverse().map((u) => `${u.describe}: not done, because the runtime file may record the change (nothing is rolled back on a guess)`);
     this.closeQmp();
-    return { undone: [], notUndone: [...ran, ...kept, ...this.irreversible] };
+    return { undone: [], notUndone: [...ran, ...kept, ...this.pendingUnplugs(), ...this.irreversible] };
   }
 
   /** Undo what was done, and say what failed, what was undone and what to do next. */
@@ -342,12 +369,20 @@ export class PlanRun {
     const cause = failureCause(err, this.sshClosed);
     const unknown = err instanceof WriteUnknownFailure ? err.unknown : undefined;
     const { undone, notUndone } = unknown ? await this.keepAll() : await this.rollback();
+    // The failing step itself, when its answer was lost after its request went out: it may have run.
+    if (isAnswerLost(err)) notUndone.unshift(`${describe}: its answer was lost (${shortReason(err)}), so it may have run; check it`);
     const dev = (err instanceof StepFailure && err.device) || device;
     const where = index >= 0 ? `Step ${index + 1}/${this.total} (${kind}: ${describe})` : `Before the first step (${describe})`;
     const onNode = unknown ? describeOnNode(unknown, this.instance) : undefined;
     const parts = [
       `${where} failed${dev ? ` for ${dev}` : ""}: ${(err as Error).message ?? String(err)}`,
-      unknown ? "Nothing was undone: the live changes stay, because the runtime file may record them." : undone.length ? `Undone: ${undone.join("; ")}.` : this.undo.length === 0 ? "Nothing had been changed yet." : "",
+      unknown
+        ? "Nothing was undone: the live changes stay, because the runtime file may record them."
+        : undone.length
+          ? `Undone: ${undone.join("; ")}.`
+          : this.undo.length === 0 && notUndone.length === 0
+            ? "Nothing had been changed yet."
+            : "",
       !unknown && notUndone.length ? `NOT undone: ${notUndone.join("; ")}.` : "",
       onNode ? `${onNode.now} The journal keeps the write as pending (entry ${unknown!.journalEntryId}).` : `The runtime file of ${this.instance} was not written.`,
       `Next: ${onNode ? onNode.next : NEXT_STEP[cause]}`,

@@ -2,7 +2,7 @@
 // inventory's one read of the instance (runtime bytes, live PCI/SCSI, QMP
 // commands, QEMU version) turned into planner input, plus the tap names
 // Ganeti recorded in nic/<instance>/<seq> when a plan may remove a NIC.
-import type { NodeSession } from "../ssh/session.js";
+import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 import type { InstanceSnapshot, Readers } from "../../shared/hotplug/index.js";
 import { plannerInput } from "../../shared/inventory/planner-input.js";
@@ -53,7 +53,19 @@ export async function gatherInstanceState(session: NodeSession, instance: string
     ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
     ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   });
-  return withDiskPaths(plannerState(instance, g, opts, opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null), await judging);
+  const taps = opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null;
+  const verdicts = await judging;
+  assertStillConnected(session, instance);
+  return withDiskPaths(plannerState(instance, g, opts, taps), verdicts);
+}
+
+/**
+ * A read that lost its connection part-way is no read: a QMP socket that
+ * could not be reached then says nothing about the instance (it is not "not
+ * running"), and a plan must not be made from it.
+ */
+export function assertStillConnected(session: NodeSession, instance: string): void {
+  if (session.closed) throw new SshConnectionLostError(session.label, `lost while ${instance} was being read; nothing was planned or changed`);
 }
 
 /** The node's verdicts on the disk paths a change adds (undefined when it adds none). */

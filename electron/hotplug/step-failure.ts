@@ -5,7 +5,7 @@ import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError } from "../qmp/
 import { RuntimeChangedError } from "../on-node/runtime-store.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import { ExecError } from "../on-node/exec.js";
-import { NodeHelperError } from "../on-node/node-helper.js";
+import { NodeHelperError, wasNotSent } from "../on-node/node-helper.js";
 import type { FailureCause, WriteUnknown } from "../../shared/hotplug/index.js";
 
 /** A step's own failure, with the cause it already knows and the device it concerns. */
@@ -30,6 +30,31 @@ export class WriteUnknownFailure extends StepFailure {
     super("write-unknown", message, device);
     this.name = "WriteUnknownFailure";
   }
+}
+
+/** Errors after which their step may have run all the same: its request went out and the answer was lost. */
+const answerLost = new WeakSet<object>();
+
+/** Marks `err` as a lost answer (the step may have run); returns it. */
+export function markAnswerLost<E>(err: E): E {
+  if (typeof err === "object" && err !== null) answerLost.add(err);
+  return err;
+}
+
+/** True when `err` failed its step after the step's request went out, with no answer to say what became of it. */
+export function isAnswerLost(err: unknown): boolean {
+  return typeof err === "object" && err !== null && answerLost.has(err);
+}
+
+/**
+ * Whether a node helper error lost the answer of a request that went out:
+ * not when the request never left, and not when the helper answered with
+ * its own failure (or said the step was skipped).
+ */
+export function helperAnswerLost(err: unknown): boolean {
+  if (wasNotSent(err)) return false;
+  if (err instanceof NodeHelperError && err.said !== undefined) return false;
+  return err instanceof NodeHelperError || err instanceof ExecError;
 }
 
 /** The cause of `err`; `sshClosed` when the SSH connection is known to be gone. */

@@ -9,7 +9,7 @@ import { FDSET_PLACEHOLDER, type PlanStep, type PlanStepKind, type PlanStepOf, t
 import { displayPciAddr } from "../../shared/slots/index.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi } from "./qmp-session.js";
-import { StepFailure } from "./step-failure.js";
+import { StepFailure, markAnswerLost } from "./step-failure.js";
 import type { PlanRun, UndoEntry } from "./plan-run.js";
 
 /** What a step did: words for the UI, and what undoes it (pushed even when `failure` is set). */
@@ -76,8 +76,10 @@ const qmp: StepKind<PlanStepOf<"qmp">> = {
         run.notes.push(`${step.command} ${qmpDevice(step) ?? ""}: nothing to delete (${(err as QmpError).desc}); fine.`.replace(/ {2,}/g, " "));
         return {};
       }
-      throw err;
+      // QEMU's own refusal is an answer; anything else (closed, timed out) lost it after the command went out.
+      throw err instanceof QmpError ? err : markAnswerLost(err);
     }
+    if (step.command === "device_del" && typeof step.arguments.id === "string") run.unplugRequested(step.arguments.id);
     return step.undo ? { undo: [qmpUndo(run, step, step.undo)] } : {};
   },
 };
@@ -193,6 +195,7 @@ const waitDeviceDeleted: StepKind<PlanStepOf<"wait-device-deleted">> = {
   async run(run, index, step) {
     await run.emit({ index, kind: step.kind, describe: step.describe, state: "waiting-guest" });
     const how = await run.waitGone(step.id, run.opts.deviceDeletedTimeoutMs ?? step.timeoutMs);
+    run.unplugDone(step.id);
     run.irreversible.push(`${step.id} was removed from the running instance (the guest released it); undo cannot put it back, so the live bus no longer has what the runtime file lists`);
     return { detail: how === "event" ? `DEVICE_DELETED for ${step.id}` : `${step.id} left the bus` };
   },
