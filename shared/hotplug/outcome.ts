@@ -111,7 +111,7 @@ export function describeOnNode(u: WriteUnknown, instance: string): { now: string
     case "previous":
       return {
         now: `The runtime file of ${instance} still held the previous bytes when read again at ${u.checkedAt} (${u.detail}): the live change is not recorded in it.`,
-        next: "Reload the instance: the inventory shows the device as live only. Apply the change again, or remove the device. (A helper that was still running could yet replace the file: reload before you act.)",
+        next: "Reload the instance: the inventory shows where the file and the live bus now differ (a device added is live but not recorded; one removed is recorded but gone). Apply the change again to record it, or undo it live. (A helper that was still running could yet replace the file: reload before you act.)",
       };
     case "other":
       return {

@@ -245,7 +245,8 @@ function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
   );
 }
 
-function OutcomeBanner({ outcome: { outcome }, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
+/** How a change ended, as the review dialog shows it (exported for its test). */
+export function OutcomeBanner({ outcome: { outcome }, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
   const { message, undone } = describeOutcome(outcome, plan.slot);
   if (outcome.ok) {
     return (
