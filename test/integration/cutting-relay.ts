@@ -2,6 +2,8 @@
 // passes exactly `cutAfter` bytes in one direction and then drops both sides:
 // a network cut at a known point of a connection, however fast the machine.
 // Not a fake: the bytes on both sides are the real client's and server's.
+// The one-cut relay (startCuttingRelay) is an armed relay (startArmedRelay,
+// for many trials) armed once.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
 export type Direction = "up" | "down";
@@ -16,53 +18,9 @@ export interface CuttingRelay {
 export async function startCuttingRelay(targetPort: number, cutAfter: number, direction: Direction): Promise<CuttingRelay> {
   let resolveCut: (c: { direction: Direction; passed: number }) => void = () => {};
   const cut = new Promise<{ direction: Direction; passed: number }>((r) => (resolveCut = r));
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, "127.0.0.1");
-    sockets.add(client).add(upstream);
-    let passed = 0;
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    const relay = (from: Direction, to: Socket) => (d: Buffer) => {
-      if (from !== direction) {
-        to.write(d);
-        return;
-      }
-      const room = cutAfter - passed;
-      if (d.length < room) {
-        passed += d.length;
-        to.write(d);
-        return;
-      }
-      passed += room;
-      // The last bytes before the cut go out, then the connection is gone.
-      to.write(d.subarray(0, room), () => end());
-      resolveCut({ direction, passed });
-      client.pause();
-      upstream.pause();
-    };
-    client.on("data", relay("up", upstream));
-    upstream.on("data", relay("down", client));
-    for (const s of [client, upstream]) {
-      s.on("error", end);
-      s.on("close", () => {
-        sockets.delete(s);
-        end();
-      });
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  const relay = await startArmedRelay(targetPort, (c) => resolveCut({ direction: c.direction, passed: c.at }));
+  relay.arm({ at: cutAfter, direction });
+  return { port: relay.port, cut, close: () => relay.close() };
 }
 
 /** What one trial's connections through an armed relay did. */
@@ -94,7 +52,7 @@ export interface ArmedRelay {
  * (random offsets in the fault-injection test) and reads back what passed.
  * The bytes on both sides are the real client's and server's.
  */
-export async function startArmedRelay(targetPort: number): Promise<ArmedRelay> {
+export async function startArmedRelay(targetPort: number, onCut?: (c: { direction: Direction; at: number }) => void): Promise<ArmedRelay> {
   let armed: { at: number; direction: Direction } | null = null;
   let trial: TrialTraffic = { connections: 0, up: 0, down: 0, cut: null };
   const sockets = new Set<Socket>();
@@ -124,6 +82,7 @@ export async function startArmedRelay(targetPort: number): Promise<ArmedRelay> {
       passed += room;
       t[from] += room;
       t.cut = { direction: from, at: mine.at };
+      onCut?.(t.cut);
       gone = true;
       client.pause();
       upstream.pause();

@@ -155,7 +155,8 @@ export function hostileHelperSession(label: string, s: HelperPeerScript): { sess
       setImmediate(() => cb(undefined, channel));
     },
   };
-  return { session: { label, client } as unknown as NodeSession, record };
+  // The SSH connection itself never closes here: only the exec channels misbehave.
+  return { session: { label, client, closed: false, lostWithin: () => Promise.resolve(false) } as unknown as NodeSession, record };
 }
 
 async function play(ch: FakeChannel, s: HelperPeerScript, inbox: Received[], record: PeerRecord, setWake: (w: () => void) => void): Promise<void> {

@@ -17,6 +17,7 @@ import { callNodeHelper, runNodeHelperChain, NicFileOut, NodeHelperError, closeN
 import { ExecError } from "../../electron/on-node/exec.js";
 import { RuntimeChangedError, RuntimeFileError, RuntimeStore, RuntimeWriteUnknownError } from "../../electron/on-node/runtime-store.js";
 import { HelperPeerScript, hostileHelperSession, type PeerRecord } from "./fuzz-helper-peer";
+import { catchingUncaught, watchCall, type Call } from "../support/fuzz-calls.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20130013);
 const SESSIONS = Number(process.env.FUZZ_SESSIONS ?? 1500);
@@ -28,37 +29,7 @@ const HANG_GRACE_MS = 5000;
 
 const TYPED = [NodeHelperError, ExecError, RuntimeFileError, RuntimeChangedError, RuntimeWriteUnknownError];
 
-interface Call {
-  what: string;
-  outcome: "value" | "typed-error" | "untyped-error" | "hang";
-  error?: string;
-  errorName?: string;
-  overMs: number;
-}
-
-async function watch<T>(what: string, limitMs: number, p: Promise<T>, calls: Call[]): Promise<{ value: T } | { error: unknown } | undefined> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<"hang">((resolve) => (timer = setTimeout(() => resolve("hang"), limitMs + HANG_GRACE_MS)));
-  const settled = p.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  const r = await Promise.race([settled, hang]);
-  clearTimeout(timer);
-  const overMs = performance.now() - started - limitMs;
-  if (r === "hang") {
-    calls.push({ what, outcome: "hang", overMs });
-    return undefined;
-  }
-  if ("value" in r) calls.push({ what, outcome: "value", overMs });
-  else {
-    const e = r.error;
-    const typed = TYPED.some((t) => e instanceof t);
-    calls.push({ what, outcome: typed ? "typed-error" : "untyped-error", errorName: e instanceof Error ? e.name : typeof e, error: e instanceof Error ? `${e.name}: ${e.message.slice(0, 300)}` : String(e), overMs });
-  }
-  return r;
-}
+const watch = <T>(what: string, limitMs: number, p: Promise<T>, calls: Call[]) => watchCall(what, limitMs, p, calls, TYPED, HANG_GRACE_MS);
 
 /** What the app asks of a node helper in one session: an op, a runtime write, a chain of two, another op. */
 async function appSession(i: number, script: HelperPeerScript, calls: Call[], wrongNotWritten: string[]): Promise<PeerRecord> {
@@ -88,23 +59,6 @@ async function appSession(i: number, script: HelperPeerScript, calls: Call[], wr
   return record;
 }
 
-/** Uncaught exceptions and unhandled rejections while `fn` runs. */
-async function catchingUncaught<T>(fn: () => Promise<T>): Promise<{ value: T; uncaught: string[] }> {
-  const uncaught: string[] = [];
-  const onError = (e: unknown) => uncaught.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-  process.on("uncaughtException", onError);
-  process.on("unhandledRejection", onError);
-  try {
-    const value = await fn();
-    // Late answers ("late" answers come 1.5 s on) and late rejections get a chance to show.
-    await new Promise((r) => setTimeout(r, 2_000));
-    return { value, uncaught };
-  } finally {
-    process.off("uncaughtException", onError);
-    process.off("unhandledRejection", onError);
-  }
-}
-
 describe(`fuzz: ${SESSIONS} node-helper sessions with a hostile peer (seed ${SEED})`, () => {
   const calls: Call[] = [];
   const records: PeerRecord[] = [];
@@ -125,7 +79,8 @@ describe(`fuzz: ${SESSIONS} node-helper sessions with a hostile peer (seed ${SEE
           }
         }),
       );
-    });
+      // Late answers ("late" ones come 1.5 s on) and late rejections get a chance to show.
+    }, 2_000);
     uncaught = r.uncaught;
     seconds = (performance.now() - t0) / 1000;
     const count = (o: Call["outcome"]) => calls.filter((c) => c.outcome === o).length;
