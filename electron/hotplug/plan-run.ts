@@ -232,7 +232,7 @@ export class PlanRun {
   private pendingUnplugs(): string[] {
     return [...this.unplugs].map(
       (id) =>
-        `device_del ${id} went out and QEMU accepted it: the guest may still release ${id} at any time, and then the runtime file (unchanged) lists a device that is not live; reload the instance and remove ${id} again once it is gone`,
+        `device_del ${id} went out and QEMU accepted it: the guest may still release ${id} at any time, and then the runtime file (unchanged) lists a device that is not live (the inventory shows that drift)`,
     );
   }
 
