@@ -2,7 +2,7 @@
 // IPC and the loopback web host) carry exactly these channels, and main
 // validates every request with these schemas before anything else runs.
 import { z } from "zod";
-import { AddNodeRequestSchema, NodeConfigSchema, NodeStatusSchema } from "../node-registry/schema";
+import { AddNodeRequestSchema, DiskPathAllowSchema, NodeConfigSchema, NodeStatusSchema } from "../node-registry/schema";
 import { InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
 import { GenerationSchema } from "../runtime/generation";
 import { ChangeRequestSchema } from "../hotplug/change-request";
@@ -165,6 +165,8 @@ export const contract = {
     response: SetPassphraseResponseSchema,
   },
   "nodes.forgetPassphrase": { request: NodeRef, response: Empty },
+  /** Where disks may also come from on the node, beyond its Ganeti storage (empty: none). */
+  "nodes.setDiskPathAllow": { request: z.strictObject({ nodeId: NodeIdRef, paths: DiskPathAllowSchema }), response: NodeViewSchema },
   "nodes.trustHostKey": {
     request: z.strictObject({
       nodeId: NodeIdRef,

@@ -96,7 +96,7 @@ export function whereDisksMayLive(f: DiskPathFacts, node: string): string {
     `Ganeti's own links in ${f.storage.instanceDisks.path}`,
     vgs.length ? `logical volumes of the volume groups ${vgs.map((v) => `${v} (/dev/${v}/…)`).join(", ")}` : "logical volumes of a volume group (the node has none)",
     "DRBD (/dev/drbdN) and RBD (/dev/rbdN) devices",
-    allow.length ? `and the node's allow-list: ${allow.join(", ")}` : "or what you add to the node's allow-list (node settings; --allow-disk-path on the command line)",
+    allow.length ? `and the node's allow-list: ${allow.join(", ")}` : "or what you add to the node's allow-list (the node's panel in the app; --allow-disk-path on the command line)",
   ];
   return `On ${node}, disks may be ${parts.join("; ")}.${f.storage.notes.length ? ` (${f.storage.notes.join("; ")}.)` : ""}`;
 }

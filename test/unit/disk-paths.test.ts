@@ -7,6 +7,7 @@
 // the lab in test/integration/disk-paths.test.ts.
 import { describe, expect, it } from "vitest";
 import { DiskPathFactsSchema, judgeDiskPath, type DiskPathFacts } from "../../shared/on-node/disk-paths";
+import { DiskPathAllowSchema } from "../../shared/node-registry/schema";
 import { planHotplug, type InstanceSnapshot } from "../../shared/hotplug";
 import { emptyRuntime, readRuntime, writeRuntime } from "../../shared/runtime";
 import { HV, KVM, live } from "./planner-instance";
@@ -127,5 +128,22 @@ describe("the planner with the node's verdicts", () => {
     const dev = "/srv/dev-link";
     const q = planHotplug({ ...planningState(), diskPaths: { [dev]: { ok: true, path: dev, real: "/dev/dm-3", kind: "block", via: "lv" } } }, { ...intent, path: dev });
     expect(q.ok && q.steps.find((s) => s.kind === "qmp" && s.command === "blockdev-add")).toMatchObject({ arguments: { file: { driver: "host_device" } } });
+  });
+});
+
+describe("a node's disk-path allow-list (node settings)", () => {
+  const problem = (paths: string[]) => {
+    const r = DiskPathAllowSchema.safeParse(paths);
+    return r.success ? null : r.error.issues[0]?.message;
+  };
+  it("takes absolute paths of directories and devices", () => {
+    expect(problem(["/srv/images", "/dev/vg1/data", "/home/images"])).toBeNull();
+  });
+  it("refuses /, system directories, and paths that are not clean and absolute", () => {
+    expect(problem(["/"])).toMatch(/would allow every path on the node/);
+    expect(problem(["/srv/x", "/etc/ganeti"])).toMatch(/"\/etc\/ganeti" is inside \/etc, one of the node's system directories/);
+    expect(problem(["/boot"])).toMatch(/inside \/boot/);
+    expect(problem(["srv/x"])).toMatch(/must be an absolute path on the node/);
+    expect(problem(["/srv/../etc"])).toMatch(/must be an absolute path on the node/);
   });
 });

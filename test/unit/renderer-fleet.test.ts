@@ -72,7 +72,7 @@ describe("keyboard drag navigation", () => {
 });
 
 describe("add-node form", () => {
-  const base = { host: "node1.example.org", port: "22", user: "root", auth: "agent" as const, keyPath: "", root: "/", name: "", ganetiVersion: "", proxyJump: "", proxyCommand: "", diskPathAllow: "" };
+  const base = { host: "node1.example.org", port: "22", user: "root", auth: "agent" as const, keyPath: "", root: "/", name: "", ganetiVersion: "", proxyJump: "", proxyCommand: "" };
   it("passes a good form and builds the request main expects", () => {
     expect(fieldErrors(base)).toEqual({});
     expect(addNodeRequest(base)).toEqual({ host: "node1.example.org", port: "22", user: "root", agent: true, root: "/" });
@@ -94,13 +94,5 @@ describe("add-node form", () => {
     expect(fieldErrors({ ...base, proxyCommand: "nc %h %p | cat" }).proxyCommand).toMatch(/needs a shell/);
     expect(fieldErrors({ ...base, proxyJump: "bastion:0" }).proxyJump).toMatch(/not a port/);
     expect(fieldErrors({ ...base, proxyJump: "bastion", proxyCommand: "nc %h %p" }).proxyCommand).toMatch(/both given/);
-  });
-  it("takes the disk-path allow-list as paths separated by commas or spaces, and refuses / and system directories", () => {
-    expect(addNodeRequest(base)).not.toHaveProperty("diskPathAllow");
-    expect(addNodeRequest({ ...base, diskPathAllow: " /srv/images, /dev/vg1/data  /data " })).toMatchObject({ diskPathAllow: ["/srv/images", "/dev/vg1/data", "/data"] });
-    expect(fieldErrors({ ...base, diskPathAllow: "/srv/images" })).toEqual({});
-    expect(fieldErrors({ ...base, diskPathAllow: "/" }).diskPathAllow).toMatch(/would allow every path/);
-    expect(fieldErrors({ ...base, diskPathAllow: "/srv/x, /etc/ganeti" }).diskPathAllow).toMatch(/inside \/etc, one of the node's system directories/);
-    expect(fieldErrors({ ...base, diskPathAllow: "srv/x" }).diskPathAllow).toMatch(/must be an absolute path/);
   });
 });

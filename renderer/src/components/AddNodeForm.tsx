@@ -20,11 +20,9 @@ interface Fields {
   ganetiVersion: string;
   proxyJump: string;
   proxyCommand: string;
-  /** Paths separated by commas or spaces. */
-  diskPathAllow: string;
 }
 
-const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "", ganetiVersion: "", proxyJump: "", proxyCommand: "", diskPathAllow: "" };
+const EMPTY: Fields = { host: "", port: "22", user: "root", auth: "agent", keyPath: "", root: "/", name: "", ganetiVersion: "", proxyJump: "", proxyCommand: "" };
 
 /** The request main receives; empty optional fields are left out. */
 export function addNodeRequest(f: Fields): AddNodeRequest {
@@ -38,7 +36,6 @@ export function addNodeRequest(f: Fields): AddNodeRequest {
     ...(f.ganetiVersion.trim() ? { ganetiVersion: f.ganetiVersion.trim() } : {}),
     ...(f.proxyJump.trim() ? { proxyJump: f.proxyJump.trim() } : {}),
     ...(f.proxyCommand.trim() ? { proxyCommand: f.proxyCommand.trim() } : {}),
-    ...(f.diskPathAllow.trim() ? { diskPathAllow: f.diskPathAllow.trim().split(/[\s,]+/) } : {}),
   };
 }
 
@@ -191,12 +188,6 @@ export function AddNodeForm(props: { onAdded: (n: NodeView) => void; onCancel: (
           "Ganeti version (optional)",
           <input {...inputProps("ganetiVersion")} placeholder="e.g. 3.0.2" spellCheck={false} />,
           "gnt-cluster version on the node. It decides which runtime-file format is written and which slots are reserved; without it each file's own format is kept.",
-        )}
-        {field(
-          "diskPathAllow",
-          "Disk paths allowed (optional)",
-          <input {...inputProps("diskPathAllow")} placeholder="/srv/images, /dev/vg1/data" spellCheck={false} autoComplete="off" />,
-          "Where disks may also come from on this node, beyond its Ganeti storage (file storage, volume groups, DRBD, RBD). Never the node's system directories or a device it uses itself.",
         )}
       </div>
       {serverError ? (
