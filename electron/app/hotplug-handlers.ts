@@ -17,10 +17,11 @@ export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): P
   const target = async (nodeId: string, instance: string | null, timeoutMs?: number): Promise<ChangeTarget> => {
     const node = ctx.nodeConfig(nodeId);
     const session = await nodes.session(nodeId, timeoutMs);
-    if (instance === null) return { session, nodeId, root: node.root, ganeti };
+    const allow = node.diskPathAllow ? { diskPathAllow: node.diskPathAllow } : {};
+    if (instance === null) return { session, nodeId, root: node.root, ganeti, ...allow };
     // Readers come from the node's Ganeti cluster when it has one; a cluster that cannot be read leaves the typed settings.
     const { readers, ganeti: cluster } = await ctx.readersOf(node, instance);
-    return { session, nodeId, root: node.root, ...(readers ? { readers } : {}), ...(cluster ? { cluster } : {}), ganeti };
+    return { session, nodeId, root: node.root, ...(readers ? { readers } : {}), ...(cluster ? { cluster } : {}), ganeti, ...allow };
   };
 
   return {

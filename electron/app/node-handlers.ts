@@ -69,6 +69,12 @@ export function nodeHandlers(ctx: ServiceContext): Pick<Handlers, NodeChannel> {
       return {};
     },
 
+    "nodes.setDiskPathAllow": async ({ nodeId, paths }) => {
+      const config = await deps.nodes.setDiskPathAllow(nodeId, paths);
+      await log({ nodeId, summary: paths.length ? `Disks of ${config.name} may also come from ${paths.join(", ")}` : `Disks of ${config.name} come only from its Ganeti storage`, outcome: "info" });
+      return nodeView(nodeId);
+    },
+
     "nodes.importSshConfig": async () => importSshConfig(),
 
     "nodes.connect": async ({ nodeId }) => {

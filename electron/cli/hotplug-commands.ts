@@ -13,6 +13,7 @@ import { Journal } from "../hotplug/journal";
 import { HotplugChanges } from "../hotplug/change";
 import { checkInstanceMigration } from "../hotplug/migration";
 import { GenerationSchema } from "../../shared/runtime";
+import { DiskPathAllowSchema } from "../../shared/node-registry/schema";
 import type { ChangeRequestInput, PlanOk, Readers } from "../../shared/hotplug";
 import { UsageError, processIo, type CliIo } from "./io";
 import { readGanetiNodeFiles } from "../cluster/ganeti-files";
@@ -32,18 +33,23 @@ Commands:
 ${NODE_OPTIONS_HELP}Change options:
   --floor A|B|C             never write a newer generation than this
   --journal DIR             undo journal (default $XDG_STATE_HOME/hotplug-desk/journal)
+  --allow-disk-path P       disk add: also accept disks in P (a directory or device on the node;
+                            repeat). Default: only the node's Ganeti storage (file storage dirs,
+                            volume groups, DRBD, RBD); never its system paths or devices it uses
   --unplug-timeout MS       how long to wait for the guest to release a device
   --dry-run                 print the plan, change nothing
   -h, --help                show this help
 
-Output: one JSON object; "status" is done, dry-run, refused, failed, consistent or inconsistent.
-Exit status: 0 done/consistent/dry-run, 1 refused/failed/inconsistent, 2 bad command line.
+Output: one JSON object; "status" is done, dry-run, refused, failed, unknown, consistent or inconsistent.
+"unknown": the runtime write lost its answer; "result.write" says what the file held when read again.
+Exit status: 0 done/consistent/dry-run, 1 refused/failed/unknown/inconsistent, 2 bad command line.
 `;
 
 const OPTIONS = {
   ...NODE_PARSE_OPTIONS,
   floor: { type: "string" },
   journal: { type: "string" },
+  "allow-disk-path": { type: "string", multiple: true },
   "unplug-timeout": { type: "string" },
   "dry-run": { type: "boolean" },
   slot: { type: "string" },
@@ -163,6 +169,10 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
     const node = await nodeOptionsFrom(v, HOTPLUG_USAGE);
     const { target, root, label: nodeId } = node;
     const readers = readersOf(v);
+    for (const p of v["allow-disk-path"] ?? []) {
+      const ok = DiskPathAllowSchema.safeParse([p]);
+      if (!ok.success) throw new UsageError(`--allow-disk-path ${p}: ${ok.error.issues[0]?.message.replace(/^diskPathAllow: /, "") ?? "not a path"}`, HOTPLUG_USAGE);
+    }
     const unplugTimeout = int(v["unplug-timeout"], "unplug-timeout");
     session = await NodeSession.open(target);
 
@@ -175,7 +185,22 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
     // No versions given: the node and its Ganeti cluster say who reads the file (a node whose files cannot be read: the file decides).
     const found = readers ? undefined : await readGanetiNodeFiles(session, root).then((f) => readersFromFiles(f, target.host, cmd.instance), () => undefined);
     const changes = new HotplugChanges({ journal: new Journal(v.journal ?? defaultJournalDir()) });
-    const changeTarget = { session, nodeId, root, ...(readers ? { readers } : found?.readers ? { readers: found.readers } : {}), ...(found ? { cluster: found.context } : {}), ganeti: cliGanetiAccess(node, session) };
+    // After a write whose answer was lost, the file is read again, on a new connection if this one is gone.
+    const reconnect = async () => {
+      const again = await NodeSession.open(target);
+      return { session: again, done: () => again.close() };
+    };
+    const allow = v["allow-disk-path"] ?? [];
+    const changeTarget = {
+      session,
+      nodeId,
+      root,
+      reconnect,
+      ...(readers ? { readers } : found?.readers ? { readers: found.readers } : {}),
+      ...(found ? { cluster: found.context } : {}),
+      ...(allow.length ? { diskPathAllow: allow } : {}),
+      ganeti: cliGanetiAccess(node, session),
+    };
     const r = await changes.now(changeTarget, cmd.instance, cmd.request, {
       dryRun: v["dry-run"] ?? false,
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),

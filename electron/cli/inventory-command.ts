@@ -3,6 +3,7 @@
 // version as read from it, and for each device whether Ganeti's
 // configuration knows it (when the node belongs to a cluster).
 import { loadNodeInventory } from "../inventory/node-inventory.js";
+import { SshConnectionLostError } from "../ssh/session.js";
 import type { InstanceView } from "../../shared/inventory/view.js";
 import { readGanetiNodeFiles } from "../cluster/ganeti-files.js";
 import { inventoryContextOf } from "../cluster/cluster-of.js";
@@ -47,6 +48,8 @@ export async function inventoryCommand(argv: string[], io: CliIo): Promise<numbe
         config: model ? model.sources.config : null,
         ...("error" in files ? { problem: `The node's Ganeti files could not be read: ${files.error}` } : files.standalone ? { problem: files.why } : {}),
       };
+      // A connection lost part-way leaves instances looking stopped: that is no inventory.
+      if (session.closed) throw new SshConnectionLostError(node.label, "lost while the inventory was read; nothing listed can be trusted");
       return { instances, ganeti };
     });
     if (json) {

@@ -222,7 +222,7 @@ export async function ganetiAgain(guard: GanetiGuard | undefined, emit: Emit): P
  * was held. Worth one more try once Ganeti's jobs have ended.
  */
 export function worthAnotherTry(outcome: ChangeOutcome): boolean {
-  return !outcome.ok && (outcome.cause === "runtime-changed" || outcome.cause === "qmp-busy") && outcome.notUndone.length === 0 && outcome.runtimeUnchanged;
+  return !outcome.ok && (outcome.cause === "runtime-changed" || outcome.cause === "qmp-busy") && outcome.notUndone.length === 0 && outcome.write.state === "not-written";
 }
 
 /** The outcome of a second try, saying why the first was undone. */

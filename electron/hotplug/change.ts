@@ -20,8 +20,10 @@ import {
   ChangeRequestSchema,
   completeChange,
   describeChange,
+  diskPathsOf,
   describeOutcome,
   intentIssues,
+  outcomeState,
   needsNicTaps,
   planComposed,
   type ChangeFailed,
@@ -36,6 +38,7 @@ import {
 } from "../../shared/hotplug/index.js";
 import type { Journal } from "./journal.js";
 import { executePlan } from "./executor.js";
+import type { Reconnect } from "./plan-run.js";
 import { gatherInstanceState, InstanceStateError, type GatheredState } from "./state.js";
 import { gatherInstanceStateLocked, type LockedState } from "./locked-state.js";
 import { KeptPlans, type KeptPlan } from "./kept-plans.js";
@@ -57,6 +60,10 @@ export interface ChangeTarget {
   cluster?: NodeGanetiContext;
   /** How to reach the cluster's master for its job queue; unset: no Ganeti stage. */
   ganeti?: GanetiAccess;
+  /** Reach the node again when `session` is gone (to read the runtime file after a write whose answer was lost). */
+  reconnect?: Reconnect;
+  /** Where disks may also live on this node, beyond its Ganeti storage (node settings, --allow-disk-path). */
+  diskPathAllow?: string[];
 }
 
 /** One line of the record every refusal and outcome leaves (the app's activity log). */
@@ -65,7 +72,7 @@ export interface ChangeRecord {
   instance: string;
   planId?: string;
   summary: string;
-  outcome: "refused" | "succeeded" | "failed";
+  outcome: "refused" | "succeeded" | "failed" | "unknown";
   detail?: string;
 }
 
@@ -98,7 +105,7 @@ export interface ReadNotes {
 export type ChangedNow = { summary: string; read?: ReadNotes; intents: HotplugIntentInput[]; timings: { readMs: number; planMs: number } } & (
   | { status: "refused"; refusals: ChangeRefusal[] }
   | { status: "dry-run"; plan: PlanOk }
-  | { status: "done" | "failed"; plan: PlanOk; outcome: ChangeOutcome }
+  | { status: "done" | "failed" | "unknown"; plan: PlanOk; outcome: ChangeOutcome }
 );
 
 export interface ChangeNowOptions {
@@ -192,6 +199,7 @@ export class HotplugChanges {
           expectedRuntime,
           journal: this.deps.journal,
           planId: kept.planId,
+          reconnect: target.reconnect ?? (async () => ({ session: (await connect()).session, done: () => undefined })),
           ...(report.progress ? { onProgress: report.progress } : {}),
         });
         if (g.guard && attempt === 1 && worthAnotherTry(out)) {
@@ -268,6 +276,7 @@ export class HotplugChanges {
           plan: planned.plan,
           expectedRuntime: state.expectedRuntime,
           journal: this.deps.journal,
+          ...(target.reconnect ? { reconnect: target.reconnect } : {}),
           ...(state.lock ? { lock: state.lock } : {}),
           ...(state.qmp ? { openQmp: state.qmp } : {}),
           ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
@@ -276,7 +285,7 @@ export class HotplugChanges {
         return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), planned.plan, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
       });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
-      return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
+      return { ...base, status: outcomeState(outcome), plan: planned.plan, outcome };
     } finally {
       // Refused or dry run: nothing ran, let the instance go.
       if (!handedOver) {
@@ -299,7 +308,14 @@ export class HotplugChanges {
     /** Read under the instance's lock, waiting this long for it; false: no lock. */
     locked: false | { lockTimeoutMs?: number | undefined },
   ): Promise<{ ok: true; state: GatheredState & Partial<Pick<LockedState, "lock" | "qmp">> } | { ok: false; refusals: ChangeRefusal[] }> {
-    const opts = { root: target.root, nodeId: target.nodeId, nicTaps: needsNicTaps(request), ...(target.readers ? { readers: target.readers } : {}), ...(target.cluster ? { ganeti: target.cluster } : {}) };
+    const opts = {
+      root: target.root,
+      nodeId: target.nodeId,
+      nicTaps: needsNicTaps(request),
+      diskPaths: { paths: diskPathsOf(request), allow: target.diskPathAllow ?? [] },
+      ...(target.readers ? { readers: target.readers } : {}),
+      ...(target.cluster ? { ganeti: target.cluster } : {}),
+    };
     try {
       const state = locked
         ? await gatherInstanceStateLocked(target.session, instance, { ...opts, ...(locked.lockTimeoutMs !== undefined ? { lockTimeoutMs: locked.lockTimeoutMs } : {}) })
@@ -326,7 +342,7 @@ export class HotplugChanges {
       instance: c.instance,
       planId: c.planId,
       summary: c.summary,
-      outcome: outcome.ok ? "succeeded" : "failed",
+      outcome: outcome.ok ? "succeeded" : outcomeState(outcome) === "unknown" ? "unknown" : "failed",
       ...(outcome.ok ? {} : { detail: [words.message, ...words.undone.map((u) => `undone: ${u}`)].join("\n") }),
     });
   }
@@ -362,7 +378,7 @@ function notStarted(planId: string, describe: string, err: unknown): ChangeFaile
     stepsDone: 0,
     undone: [],
     notUndone: [],
-    runtimeUnchanged: true,
+    write: { state: "not-written" },
     notes: [],
   };
 }

@@ -7,7 +7,7 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { assertInstanceName } from "../../shared/on-node/layout.js";
-import { RuntimeChangedError, RuntimeFileError, type RuntimeStore } from "../on-node/runtime-store.js";
+import { RuntimeWriteUnknownError, type RuntimeStore } from "../on-node/runtime-store.js";
 import { mkdirDurable, pruneOrphanTempFiles, replaceFileDurable } from "../local-state/durable.js";
 
 export const DEFAULT_KEEP_PER_INSTANCE = 50;
@@ -97,9 +97,10 @@ export class Journal {
     try {
       r = await store.writeRuntimeFile(entry.root, entry.instance, entry.written, { expected: entry.previous, ...options });
     } catch (err) {
-      // Drop the entry only when the store says nothing was replaced. After
-      // a lost connection the rename may have happened: keep it (pending).
-      if (err instanceof RuntimeChangedError || err instanceof RuntimeFileError) await this.discard(entry);
+      // The store throws RuntimeWriteUnknownError exactly when the rename may
+      // have happened (the answer was lost): then the entry stays, pending.
+      // Anything else means nothing was replaced.
+      if (!(err instanceof RuntimeWriteUnknownError)) await this.discard(entry);
       throw err;
     }
     const applied: JournalEntry = { ...entry, state: "applied", previous: r.previous };

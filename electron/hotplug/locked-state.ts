@@ -20,7 +20,7 @@ import { RuntimeStore, runtimeFileProblem, runtimeText } from "../on-node/runtim
 import { instancePaths } from "../../shared/on-node/layout.js";
 import { gathered, type RuntimeRead } from "../inventory/node-inventory.js";
 import { probeAndKeep, readLive } from "../inventory/probe.js";
-import { plannerState, readNicTaps, type GatherOptions, type GatheredState } from "./state.js";
+import { assertStillConnected, judgeDiskPathsOf, plannerState, readNicTaps, withDiskPaths, type GatherOptions, type GatheredState } from "./state.js";
 
 export interface LockedState extends GatheredState {
   /** Held; hand it to executePlan (which releases it), or release it. */
@@ -67,11 +67,12 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
     shutdown.catch(() => undefined);
     throw err;
   }
-  // Tap names only matter when a NIC may leave the bus; read them beside the probe.
+  // Tap names only matter when a NIC may leave the bus; read them beside the probe, and judge new disks' paths.
   const taps = opts.nicTaps ?? true ? readNicTaps(session, opts.root, instance) : Promise.resolve(null);
+  const judging = judgeDiskPathsOf(session, opts);
   let qmp: QmpClient | undefined;
   try {
-    const [p, userShutdown, t] = await Promise.all([probing, shutdown, taps]);
+    const [p, userShutdown, t, verdicts] = await Promise.all([probing, shutdown, taps, judging]);
     qmp = p.qmp;
     let live = p.result;
     if (!qmp && !("problem" in live && live.problem.state === "stopped")) {
@@ -86,8 +87,9 @@ export async function gatherInstanceStateLocked(session: NodeSession, instance: 
       // another operation of ours may have been half done, so read it again.
       live = await readLive(qmp, paths.qmp);
     }
+    assertStillConnected(session, instance);
     const g = gathered(instance, { nodeId, ...(opts.readers?.ganetiVersions[0] ? { ganetiVersion: opts.readers.ganetiVersions[0] } : {}) }, runtimeRead(lock, paths.runtime, session.label, instance), live, userShutdown, opts.ganeti);
-    return { ...plannerState(instance, g, opts, t), lock, ...(qmp ? { qmp } : {}) };
+    return { ...withDiskPaths(plannerState(instance, g, opts, t), verdicts), lock, ...(qmp ? { qmp } : {}) };
   } catch (err) {
     // Also when the SFTP check failed before the probe's session was taken over.
     qmp?.close();

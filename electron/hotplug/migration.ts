@@ -1,7 +1,7 @@
 // Migration check against a running instance: the runtime file on the node
 // (as a migration target would be started from it) against the live buses.
 import { z } from "zod";
-import type { NodeSession } from "../ssh/session.js";
+import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
 import { RuntimeStore } from "../on-node/runtime-store.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
@@ -15,14 +15,20 @@ export interface LiveMigrationCheck extends MigrationCheck {
 }
 
 export async function checkInstanceMigration(session: NodeSession, instance: string, opts: { root: string } & QmpTimeouts): Promise<LiveMigrationCheck> {
-  const file = await new RuntimeStore(session).readRuntimeFile(opts.root, instance);
-  const doc = readRuntime(file.text);
-  const qmp = await openQmp(session, instancePaths(opts.root, instance).qmp, opts);
   try {
-    const result = checkRuntimeAgainstLive(doc.runtime, await livePci(qmp), await liveScsi(qmp));
-    return { ...result, instance, generation: doc.generation };
-  } finally {
-    qmp.close();
+    const file = await new RuntimeStore(session).readRuntimeFile(opts.root, instance);
+    const doc = readRuntime(file.text);
+    const qmp = await openQmp(session, instancePaths(opts.root, instance).qmp, opts);
+    try {
+      const result = checkRuntimeAgainstLive(doc.runtime, await livePci(qmp), await liveScsi(qmp));
+      return { ...result, instance, generation: doc.generation };
+    } finally {
+      qmp.close();
+    }
+  } catch (err) {
+    // A QMP stream or SFTP channel that ended with the connection: say that, not what the stream said.
+    if (!(err instanceof SshConnectionLostError) && (await session.lostWithin(100))) throw new SshConnectionLostError(session.label, `lost while ${instance} was being checked: ${(err as Error).message}`);
+    throw err;
   }
 }
 

@@ -6,7 +6,7 @@ import type { z } from "zod";
 import type { NodeSession } from "../ssh/session.js";
 import type { PlanStep } from "../../shared/hotplug/index.js";
 import { runNodeHelper, runNodeHelperChain, type ChainedRequest } from "../on-node/node-helper.js";
-import { StepFailure } from "./step-failure.js";
+import { StepFailure, helperAnswerLost, markAnswerLost } from "./step-failure.js";
 
 export class NodeChain {
   /** Answers of node-side steps already sent, by step index. */
@@ -46,12 +46,12 @@ export class NodeChain {
     if (pre) {
       this.sent.delete(index);
       // Checked by the chain with the request's schema, which is `schema`.
-      return (await pre.answer) as z.infer<S>;
+      return (await pre.answer.catch(lost)) as z.infer<S>;
     }
     const req = this.requestOf(index, step);
     if (!req) throw new StepFailure("other", `Step ${index + 1} (${step.kind}) is not a node-side step. This is an executor bug.`);
     this.beforeSend();
-    return runNodeHelper(this.session, req.op, req.args, schema);
+    return runNodeHelper(this.session, req.op, req.args, schema).catch(lost);
   }
 
   /** Chained steps after a failure: skipped by the helper, or (if their own answer was fine) already run; the latter, in words. */
@@ -63,10 +63,16 @@ export class NodeChain {
       try {
         await c.answer;
         ran.push(`${c.describe}: it ran on the node before the failure above was known; check it`);
-      } catch {
-        // Skipped, or failed: nothing of it stands.
+      } catch (err) {
+        // Skipped, or failed by the helper's own word: nothing of it stands. A lost answer says nothing.
+        if (helperAnswerLost(err)) ran.push(`${c.describe}: its answer was lost with the connection, so it may have run on the node; check it`);
       }
     }
     return ran;
   }
+}
+
+/** A node-side step's failure, marked when its answer was lost (the step may have run). */
+function lost(err: unknown): never {
+  throw helperAnswerLost(err) ? markAnswerLost(err) : err;
 }

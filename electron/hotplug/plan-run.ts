@@ -7,16 +7,16 @@
 import { randomUUID } from "node:crypto";
 import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import type { QmpClient } from "../qmp/client.js";
-import { RuntimeChangedError, RuntimeFileError } from "../on-node/runtime-store.js";
+import { RuntimeStore, RuntimeWriteUnknownError, sha256Hex } from "../on-node/runtime-store.js";
 import type { Journal, JournalEntry } from "./journal.js";
 import type { HeldLock, InstanceLocks } from "../on-node/instance-lock.js";
 import { instancePaths, type InstancePaths } from "../../shared/on-node/layout.js";
-import type { ChangeFailed, ChangeSucceeded, PlanOk, PlanStep, PlanStepKind, ProgressKind, StepProgress, VerifiedDevice } from "../../shared/hotplug/index.js";
+import { describeOnNode, type ChangeFailed, type ChangeSucceeded, type PlanOk, type PlanStep, type PlanStepKind, type ProgressKind, type StepProgress, type VerifiedDevice, type WriteUnknown } from "../../shared/hotplug/index.js";
 import type { LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
 import type { ChainedRequest } from "../on-node/node-helper.js";
 import { NodeChain } from "./node-chain.js";
-import { NEXT_STEP, StepFailure, failureCause } from "./step-failure.js";
+import { NEXT_STEP, StepFailure, WriteUnknownFailure, failureCause, isAnswerLost } from "./step-failure.js";
 
 export interface ExecutePlanOptions {
   session: NodeSession;
@@ -49,7 +49,19 @@ export interface ExecutePlanOptions {
   qmp?: QmpTimeouts;
   /** Override the plan's wait for DEVICE_DELETED (ms). */
   deviceDeletedTimeoutMs?: number;
+  /**
+   * A session to the node when this run's own is gone, to read the runtime
+   * file again after a write whose answer was lost. `done` is called once
+   * the read is over (a session made for it is closed there).
+   */
+  reconnect?: Reconnect;
 }
+
+/** How to reach the node again; see ExecutePlanOptions.reconnect. */
+export type Reconnect = () => Promise<{ session: NodeSession; done: () => void }>;
+
+/** How long reading the file again after a lost write answer may take, per way of reaching the node. */
+const READ_BACK_MS = 20_000;
 
 /** What undoes one done thing, run newest first if a later step fails. */
 export interface UndoEntry {
@@ -62,6 +74,42 @@ export interface UndoEntry {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The first sentence of an error's message, for a list entry. */
+function shortReason(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  const cut = m.search(/[.:](\s|$)/);
+  return (cut > 0 ? m.slice(0, cut) : m).slice(0, 200);
+}
+
+/**
+ * `fn`, or an error naming `what` after `ms`. `late` registers what to run
+ * if `fn` gets something (a session) after the limit: it is let go then.
+ */
+async function withinMs<T>(ms: number, what: string, fn: (late: (release: () => void) => void) => Promise<T>): Promise<T> {
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onLate: (() => void)[] = [];
+  const work = fn((release) => {
+    if (timedOut) release();
+    else onLate.push(release);
+  });
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          for (const r of onLate) r();
+          reject(new Error(`${what} took more than ${ms / 1000} s`));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined);
+  }
+}
+
 export class PlanRun {
   readonly session: NodeSession;
   readonly instance: string;
@@ -73,6 +121,8 @@ export class PlanRun {
   readonly undo: UndoEntry[] = [];
   /** Done things no undo can take back (a device the guest released). */
   readonly irreversible: string[] = [];
+  /** Devices whose unplug QEMU accepted (device_del) and the guest has not yet released: no undo takes the request back. */
+  private readonly unplugs = new Set<string>();
   readonly verified: VerifiedDevice[] = [];
   stepsDone = 0;
   lock: HeldLock | undefined;
@@ -168,6 +218,24 @@ export class PlanRun {
     }
   }
 
+  /** QEMU accepted device_del for `id`: the guest may release it from now on, whatever happens to this run. */
+  unplugRequested(id: string): void {
+    this.unplugs.add(id);
+  }
+
+  /** The guest released `id`. */
+  unplugDone(id: string): void {
+    this.unplugs.delete(id);
+  }
+
+  /** Unplugs asked for and not seen through, in words: the guest may still let go of each. */
+  private pendingUnplugs(): string[] {
+    return [...this.unplugs].map(
+      (id) =>
+        `device_del ${id} went out and QEMU accepted it: the guest may still release ${id} at any time, and then the runtime file (unchanged) lists a device that is not live (the inventory shows that drift)`,
+    );
+  }
+
   // ---- the plan around a step
 
   /** The first step after `index` that is not a nic file (which leaves the bus alone). */
@@ -239,7 +307,59 @@ export class PlanRun {
       }
     }
     this.closeQmp();
-    return { undone, notUndone: [...notUndone, ...this.irreversible] };
+    return { undone, notUndone: [...notUndone, ...this.pendingUnplugs(), ...this.irreversible] };
+  }
+
+  /**
+   * A write whose answer was lost: nothing is settled on a guess. The file
+   * is read again (over this run's connection, or a new one when that is
+   * gone) and the failure says what it holds now.
+   */
+  async writeUnknown(err: RuntimeWriteUnknownError, journalEntryId: string, device: string): Promise<WriteUnknownFailure> {
+    const unknown: WriteUnknown = { state: "unknown", why: err.why, journalEntryId, ...(await this.readBack()) };
+    return new WriteUnknownFailure(err.message, unknown, device);
+  }
+
+  /** What the runtime file holds now, against the plan's bytes and the previous ones. */
+  private async readBack(): Promise<Pick<WriteUnknown, "onNode" | "detail" | "checkedAt">> {
+    const planned = sha256Hex(Buffer.from(this.plan.fileTextAfter, "utf8"));
+    const previous = sha256Hex(this.opts.expectedRuntime);
+    const ways: Reconnect[] = [];
+    if (!this.sshClosed && !this.session.closed) ways.push(async () => ({ session: this.session, done: () => undefined }));
+    if (this.opts.reconnect) ways.push(this.opts.reconnect);
+    const problems: string[] = [];
+    for (const way of ways) {
+      try {
+        const d = await withinMs(READ_BACK_MS, "reading the runtime file again", async (late) => {
+          const reached = await way();
+          late(reached.done);
+          try {
+            return await new RuntimeStore(reached.session, this.opts.nodeId).digest(this.opts.root, this.instance);
+          } finally {
+            reached.done();
+          }
+        });
+        const checkedAt = new Date().toISOString();
+        if (!d) return { onNode: "missing", detail: `${this.paths.runtime} does not exist`, checkedAt };
+        const detail = `sha256 ${d.sha256.slice(0, 16)}…, ${d.size} bytes`;
+        if (d.regular === false) return { onNode: "other", detail: `${this.paths.runtime} is not a regular file`, checkedAt };
+        if (d.sha256 === planned) return { onNode: "planned", detail, checkedAt };
+        if (d.sha256 === previous) return { onNode: "previous", detail, checkedAt };
+        return { onNode: "other", detail, checkedAt };
+      } catch (e) {
+        problems.push((e as Error).message ?? String(e));
+      }
+    }
+    if (ways.length === 0) problems.push(`the SSH connection to ${this.session.label} is gone and this run has no way to reconnect`);
+    return { onNode: "unread", detail: problems.join("; "), checkedAt: new Date().toISOString() };
+  }
+
+  /** After a write whose outcome is unknown: nothing is undone, and each live change is named as kept. */
+  private async keepAll(): Promise<{ undone: string[]; notUndone: string[] }> {
+    const ran = await this.chain.settle();
+    const kept = [...this.undo].reverse().map((u) => `${u.describe}: not done, because the runtime file may record the change (nothing is rolled back on a guess)`);
+    this.closeQmp();
+    return { undone: [], notUndone: [...ran, ...kept, ...this.pendingUnplugs(), ...this.irreversible] };
   }
 
   /** Undo what was done, and say what failed, what was undone and what to do next. */
@@ -247,18 +367,25 @@ export class PlanRun {
     // ssh2 may report the lost socket before its "close" event: undo nothing over a dead link.
     if (err instanceof SshConnectionLostError) this.sshClosed = true;
     const cause = failureCause(err, this.sshClosed);
-    const { undone, notUndone } = await this.rollback();
-    const runtimeUnchanged = !(this.writeAttempted && !(err instanceof RuntimeChangedError) && !(err instanceof RuntimeFileError) && cause === "connection-lost");
+    const unknown = err instanceof WriteUnknownFailure ? err.unknown : undefined;
+    const { undone, notUndone } = unknown ? await this.keepAll() : await this.rollback();
+    // The failing step itself, when its answer was lost after its request went out: it may have run.
+    if (isAnswerLost(err)) notUndone.unshift(`${describe}: its answer was lost (${shortReason(err)}), so it may have run; check it`);
     const dev = (err instanceof StepFailure && err.device) || device;
     const where = index >= 0 ? `Step ${index + 1}/${this.total} (${kind}: ${describe})` : `Before the first step (${describe})`;
+    const onNode = unknown ? describeOnNode(unknown, this.instance) : undefined;
     const parts = [
       `${where} failed${dev ? ` for ${dev}` : ""}: ${(err as Error).message ?? String(err)}`,
-      undone.length ? `Undone: ${undone.join("; ")}.` : this.undo.length === 0 ? "Nothing had been changed yet." : "",
-      notUndone.length ? `NOT undone: ${notUndone.join("; ")}.` : "",
-      runtimeUnchanged
-        ? `The runtime file of ${this.instance} was left as it was.`
-        : `The connection died while the runtime file was being replaced: it holds either the old or the new bytes (never a mix); the journal keeps the write as pending.`,
-      `Next: ${NEXT_STEP[cause]}`,
+      unknown
+        ? "Nothing was undone: the live changes stay, because the runtime file may record them."
+        : undone.length
+          ? `Undone: ${undone.join("; ")}.`
+          : this.undo.length === 0 && notUndone.length === 0
+            ? "Nothing had been changed yet."
+            : "",
+      !unknown && notUndone.length ? `NOT undone: ${notUndone.join("; ")}.` : "",
+      onNode ? `${onNode.now} The journal keeps the write as pending (entry ${unknown!.journalEntryId}).` : `The runtime file of ${this.instance} was not written.`,
+      `Next: ${onNode ? onNode.next : NEXT_STEP[cause]}`,
     ].filter((s) => s.length > 0);
     return {
       ok: false,
@@ -269,7 +396,7 @@ export class PlanRun {
       stepsDone: this.stepsDone,
       undone,
       notUndone,
-      runtimeUnchanged,
+      write: unknown ?? { state: "not-written" },
       notes: this.notes,
     };
   }

@@ -2,7 +2,7 @@
 // inventory's one read of the instance (runtime bytes, live PCI/SCSI, QMP
 // commands, QEMU version) turned into planner input, plus the tap names
 // Ganeti recorded in nic/<instance>/<seq> when a plan may remove a NIC.
-import type { NodeSession } from "../ssh/session.js";
+import { SshConnectionLostError, type NodeSession } from "../ssh/session.js";
 import { instancePaths } from "../../shared/on-node/layout.js";
 import type { InstanceSnapshot, Readers } from "../../shared/hotplug/index.js";
 import { plannerInput } from "../../shared/inventory/planner-input.js";
@@ -10,6 +10,8 @@ import type { InstanceView } from "../../shared/inventory/view.js";
 import { gatherInstance, type GatheredInstance, type NodeGanetiContext } from "../inventory/node-inventory.js";
 import type { QmpTimeouts } from "./qmp-session.js";
 import { NicFilesOut, runNodeHelper } from "../on-node/node-helper.js";
+import { judgeDiskPaths } from "../on-node/disk-path-facts.js";
+import type { DiskPathVerdict } from "../../shared/on-node/disk-paths.js";
 
 export interface GatherOptions extends QmpTimeouts {
   root: string;
@@ -21,6 +23,8 @@ export interface GatherOptions extends QmpTimeouts {
   nicTaps?: boolean;
   /** The node's Ganeti cluster facts (the instance's configuration and hvparams), when it belongs to one. */
   ganeti?: NodeGanetiContext;
+  /** Disk paths a change adds, to be judged on the node (shared/on-node/disk-paths.ts), and the node's allow-list. */
+  diskPaths?: { paths: string[]; allow?: string[] };
 }
 
 export interface GatheredState {
@@ -43,6 +47,7 @@ export class InstanceStateError extends Error {
 }
 
 export async function gatherInstanceState(session: NodeSession, instance: string, opts: GatherOptions): Promise<GatheredState> {
+  const judging = judgeDiskPathsOf(session, opts);
   const g = await gatherInstance(session, instance, {
     nodeId: opts.nodeId ?? session.label,
     root: opts.root,
@@ -51,7 +56,34 @@ export async function gatherInstanceState(session: NodeSession, instance: string
     ...(opts.greetingTimeoutMs ? { greetingTimeoutMs: opts.greetingTimeoutMs } : {}),
     ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   });
-  return plannerState(instance, g, opts, opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null);
+  const taps = opts.nicTaps ?? true ? await readNicTaps(session, opts.root, instance) : null;
+  const verdicts = await judging;
+  assertStillConnected(session, instance);
+  return withDiskPaths(plannerState(instance, g, opts, taps), verdicts);
+}
+
+/**
+ * A read that lost its connection part-way is no read: a QMP socket that
+ * could not be reached then says nothing about the instance (it is not "not
+ * running"), and a plan must not be made from it.
+ */
+export function assertStillConnected(session: NodeSession, instance: string): void {
+  if (session.closed) throw new SshConnectionLostError(session.label, `lost while ${instance} was being read; nothing was planned or changed`);
+}
+
+/** The node's verdicts on the disk paths a change adds (undefined when it adds none). */
+export function judgeDiskPathsOf(session: NodeSession, opts: Pick<GatherOptions, "root" | "nodeId" | "diskPaths">): Promise<Record<string, DiskPathVerdict> | undefined> {
+  const d = opts.diskPaths;
+  if (!d || d.paths.length === 0) return Promise.resolve(undefined);
+  const judging = judgeDiskPaths(session, opts.root, d.paths, d.allow ?? [], opts.nodeId ?? session.label);
+  judging.catch(() => undefined); // awaited by the caller; seen there
+  return judging;
+}
+
+/** The state with the disk-path verdicts the planner must respect. */
+export function withDiskPaths(g: GatheredState, verdicts: Record<string, DiskPathVerdict> | undefined): GatheredState {
+  if (verdicts) g.state.diskPaths = verdicts;
+  return g;
 }
 
 /** The tap names Ganeti recorded in nic/<instance>/<seq> (one node-helper request); null if unreadable. */

@@ -5,8 +5,8 @@ import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError } from "../qmp/
 import { RuntimeChangedError } from "../on-node/runtime-store.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import { ExecError } from "../on-node/exec.js";
-import { NodeHelperError } from "../on-node/node-helper.js";
-import type { FailureCause } from "../../shared/hotplug/index.js";
+import { NodeHelperError, wasNotSent } from "../on-node/node-helper.js";
+import type { FailureCause, WriteUnknown } from "../../shared/hotplug/index.js";
 
 /** A step's own failure, with the cause it already knows and the device it concerns. */
 export class StepFailure extends Error {
@@ -18,6 +18,43 @@ export class StepFailure extends Error {
     super(message);
     this.name = "StepFailure";
   }
+}
+
+/** The runtime write whose answer was lost, with what the file held when read again. */
+export class WriteUnknownFailure extends StepFailure {
+  constructor(
+    message: string,
+    readonly unknown: WriteUnknown,
+    device?: string,
+  ) {
+    super("write-unknown", message, device);
+    this.name = "WriteUnknownFailure";
+  }
+}
+
+/** Errors after which their step may have run all the same: its request went out and the answer was lost. */
+const answerLost = new WeakSet<object>();
+
+/** Marks `err` as a lost answer (the step may have run); returns it. */
+export function markAnswerLost<E>(err: E): E {
+  if (typeof err === "object" && err !== null) answerLost.add(err);
+  return err;
+}
+
+/** True when `err` failed its step after the step's request went out, with no answer to say what became of it. */
+export function isAnswerLost(err: unknown): boolean {
+  return typeof err === "object" && err !== null && answerLost.has(err);
+}
+
+/**
+ * Whether a node helper error lost the answer of a request that went out:
+ * not when the request never left, and not when the helper answered with
+ * its own failure (or said the step was skipped).
+ */
+export function helperAnswerLost(err: unknown): boolean {
+  if (wasNotSent(err)) return false;
+  if (err instanceof NodeHelperError && err.said !== undefined) return false;
+  return err instanceof NodeHelperError || err instanceof ExecError;
 }
 
 /** The cause of `err`; `sshClosed` when the SSH connection is known to be gone. */
@@ -45,5 +82,6 @@ export const NEXT_STEP: Record<FailureCause, string> = {
   "node-step": "Fix the node-side problem shown above and try again.",
   "connection-lost": "Reconnect to the node and reload the instance: the inventory shows any device left live that the runtime file does not list; remove it or plan again.",
   timeout: "QEMU or the node did not answer in time; reload the instance to see what state it is in, then try again.",
+  "write-unknown": "Reload the instance and check its runtime file against the live bus before changing anything; the journal keeps the write (pending).",
   other: "Reload the instance and check its state before trying again.",
 };

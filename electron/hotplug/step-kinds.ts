@@ -3,13 +3,13 @@
 // makes (node-side steps, sent in a chain with their neighbours), how it is
 // done, and what undoes it. Adding a step kind means adding one entry here.
 import { QmpError } from "../qmp/client.js";
-import { RuntimeStore } from "../on-node/runtime-store.js";
+import { RuntimeStore, RuntimeWriteUnknownError } from "../on-node/runtime-store.js";
 import { NicFileOut, PassFdOut, TapCreateOut, TapRemoveOut, runNodeHelper, type ChainedRequest } from "../on-node/node-helper.js";
 import { FDSET_PLACEHOLDER, type PlanStep, type PlanStepKind, type PlanStepOf, type QmpCall, type QmpStep } from "../../shared/hotplug/index.js";
 import { displayPciAddr } from "../../shared/slots/index.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi } from "./qmp-session.js";
-import { StepFailure } from "./step-failure.js";
+import { StepFailure, markAnswerLost } from "./step-failure.js";
 import type { PlanRun, UndoEntry } from "./plan-run.js";
 
 /** What a step did: words for the UI, and what undoes it (pushed even when `failure` is set). */
@@ -76,8 +76,10 @@ const qmp: StepKind<PlanStepOf<"qmp">> = {
         run.notes.push(`${step.command} ${qmpDevice(step) ?? ""}: nothing to delete (${(err as QmpError).desc}); fine.`.replace(/ {2,}/g, " "));
         return {};
       }
-      throw err;
+      // QEMU's own refusal is an answer; anything else (closed, timed out) lost it after the command went out.
+      throw err instanceof QmpError ? err : markAnswerLost(err);
     }
+    if (step.command === "device_del" && typeof step.arguments.id === "string") run.unplugRequested(step.arguments.id);
     return step.undo ? { undo: [qmpUndo(run, step, step.undo)] } : {};
   },
 };
@@ -193,6 +195,7 @@ const waitDeviceDeleted: StepKind<PlanStepOf<"wait-device-deleted">> = {
   async run(run, index, step) {
     await run.emit({ index, kind: step.kind, describe: step.describe, state: "waiting-guest" });
     const how = await run.waitGone(step.id, run.opts.deviceDeletedTimeoutMs ?? step.timeoutMs);
+    run.unplugDone(step.id);
     run.irreversible.push(`${step.id} was removed from the running instance (the guest released it); undo cannot put it back, so the live bus no longer has what the runtime file lists`);
     return { detail: how === "event" ? `DEVICE_DELETED for ${step.id}` : `${step.id} left the bus` };
   },
@@ -246,9 +249,17 @@ const writeRuntime: StepKind<PlanStepOf<"write-runtime">> = {
     const store = new RuntimeStore(run.session, run.opts.nodeId);
     // The last step: the node frees the lock in the same request once the file is replaced.
     const last = index === run.total - 1 && run.lock?.held ? run.lock.handOver() : undefined;
-    const { entry, unlocked } = await run.opts.journal.commit(store, prepared, last ? { unlock: last.token } : {});
+    let committed: Awaited<ReturnType<typeof run.opts.journal.commit>>;
+    try {
+      committed = await run.opts.journal.commit(store, prepared, last ? { unlock: last.token } : {});
+    } catch (err) {
+      // The answer was lost after the request went out: settle nothing on a guess; read the file again.
+      if (err instanceof RuntimeWriteUnknownError) throw await run.writeUnknown(err, prepared.id, `${step.instance}.runtime`);
+      throw err;
+    }
+    const { entry, unlocked } = committed;
     if (unlocked) last?.released();
-    run.written = { generation: step.generation, journalEntryId: entry.id };
+    run.written = { state: "written", generation: step.generation, journalEntryId: entry.id };
     return { detail: `journal entry ${entry.id}` };
   },
 };

@@ -46,6 +46,7 @@ async function labNode(): Promise<void> {
         `  known_hosts  ${i.knownHostsPath}`,
         `  host key     ${i.hostPublicKey.split(" ")[0]} ${i.hostKeyFingerprint}`,
         `  root         ${i.root}`,
+        `  storage      ${i.storageDir} (disk images; listed in ${i.root}/etc/ganeti/file-storage-paths)`,
         `  network      ${i.network.mode === "tap" ? `taps on bridge ${i.network.bridge}` : `QEMU user networking (${i.network.reason})`}`,
         "",
         "Instances:",

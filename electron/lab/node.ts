@@ -27,6 +27,8 @@ export interface LabInstance {
 
 export interface LabNodeInfo extends SshdInfo {
   root: string;
+  /** The node's Ganeti file storage directory (listed in <root>/etc/ganeti/file-storage-paths): its disk images live here. */
+  storageDir: string;
   labId: string;
   network: { mode: "tap" | "user"; bridge?: string; reason?: string };
 }
@@ -81,6 +83,8 @@ export class LabNode {
   private instanceCount = 0;
   private constructor(
     readonly root: string,
+    /** Where the node's disk images live: its Ganeti file storage (see start). */
+    readonly storageDir: string,
     readonly labId: string,
     readonly sshd: RunningSshd,
     readonly network: LabNetwork,
@@ -97,7 +101,12 @@ export class LabNode {
     for (const dir of [layout.base, layout.pid, layout.uid, layout.ctrl, layout.conf, layout.nic, layout.chroot, layout.instanceDisks]) {
       await mkdir(dir, { recursive: true, mode: 0o775 });
     }
-    await mkdir(join(root, "var/lib/hdlab/disks"), { recursive: true });
+    // The node's Ganeti file storage, listed where Ganeti lists it (file-storage-paths), so
+    // disk paths are judged as on a real node. Not under the root: that may be in /dev/shm,
+    // and /dev is no place for file storage (Ganeti refuses it too).
+    const storageDir = await mkdtemp(join(tmpdir(), `hdlab-${labId}-storage-`));
+    await mkdir(join(root, "etc/ganeti"), { recursive: true });
+    await writeFile(join(root, "etc/ganeti/file-storage-paths"), `# The lab node's file storage (Hotplug Desk lab)\n${storageDir}\n`);
     let sshd: RunningSshd | undefined;
     let network: LabNetwork | undefined;
     try {
@@ -107,11 +116,12 @@ export class LabNode {
       log(`sshd listening on 127.0.0.1:${sshd.port}`);
       network = await setUpNetwork(labId);
       log(network.mode === "tap" ? `bridge ${network.bridge} for tap NICs` : `NICs use QEMU user networking: ${network.reason}`);
-      return new LabNode(root, labId, sshd, network, guest);
+      return new LabNode(root, storageDir, labId, sshd, network, guest);
     } catch (err) {
       await sshd?.stop();
       await network?.teardown();
       await rm(root, { recursive: true, force: true });
+      await rm(storageDir, { recursive: true, force: true });
       throw err;
     }
   }
@@ -121,14 +131,15 @@ export class LabNode {
     return {
       ...ssh,
       root: this.root,
+      storageDir: this.storageDir,
       labId: this.labId,
       network: { mode: this.network.mode, bridge: this.network.bridge, reason: this.network.reason },
     };
   }
 
-  /** A sparse raw disk image plus Ganeti's instance-disks symlink to it. */
+  /** A sparse raw disk image in the node's file storage, plus Ganeti's instance-disks symlink to it. */
   async createDisk(instance: string, index: number, sizeMiB: number): Promise<string> {
-    const file = join(this.root, "var/lib/hdlab/disks", `${instance}-${index}.img`);
+    const file = join(this.storageDir, `${instance}-${index}.img`);
     const fh = await open(file, "w", 0o600);
     await fh.truncate(sizeMiB * 1024 * 1024);
     await fh.close();
@@ -234,6 +245,7 @@ export class LabNode {
       }
     }
     await rm(this.root, { recursive: true, force: true });
+    await rm(this.storageDir, { recursive: true, force: true });
     return { leftoverProcesses };
   }
 }

@@ -179,6 +179,27 @@ export class NodeManager {
   }
 
   /**
+   * Sets where disks may also come from on the node, beyond its Ganeti
+   * storage (empty: none). Checked like every node setting, then saved.
+   */
+  async setDiskPathAllow(id: string, paths: readonly string[]): Promise<NodeConfig> {
+    this.assertLive();
+    const r = this.record(id);
+    const { diskPathAllow: _old, ...rest } = r.config;
+    const parsed = NodeConfigSchema.safeParse(paths.length > 0 ? { ...rest, diskPathAllow: [...paths] } : rest);
+    if (!parsed.success) throw new NodeManagerError("invalid-config", `Cannot change ${this.label(r.config)}: ${formatIssues(parsed.error).join("; ")}`);
+    const before = r.config;
+    r.config = parsed.data;
+    try {
+      await this.persist();
+    } catch (err) {
+      r.config = before;
+      throw new NodeManagerError("storage", `Cannot save the node list to ${this.options.store.nodesPath}: ${(err as Error).message}`);
+    }
+    return structuredClone(r.config);
+  }
+
+  /**
    * Closes the node's connection and forgets it. Other nodes that list it in
    * migrationPeers keep the entry: dropping it silently could let a write
    * target a generation the (re-added) peer cannot read.

@@ -66,8 +66,16 @@ export function openExec(session: NodeSession, argv: readonly string[]): Promise
   return new Promise((resolve, reject) => {
     try {
       session.client.exec(command, (err, channel) => {
-        if (err) reject(new ExecError(`Cannot start ${describeArgv(argv)} on ${session.label}: ${err.message}`, argv));
-        else resolve(channel);
+        if (!err) return resolve(channel);
+        // A connection that is going refuses the exec before it says it closed: tell that apart from a node that refuses.
+        void session.lostWithin(100).then((lost) =>
+          reject(
+            new ExecError(
+              lost ? `Cannot start ${describeArgv(argv)} on ${session.label}: the SSH connection was lost (${err.message}). Reconnect to the node.` : `Cannot start ${describeArgv(argv)} on ${session.label}: ${err.message}`,
+              argv,
+            ),
+          ),
+        );
       });
     } catch (err) {
       // ssh2 throws synchronously ("Not connected") when the connection is gone.

@@ -2,6 +2,7 @@
 // schema and one answer schema per op, and the two kinds of line the helper
 // writes. Requests are checked before they leave, answers when they arrive.
 import { z } from "zod";
+import { DiskPathFactsSchema } from "../../shared/on-node/disk-paths.js";
 
 /** Runtime files are a few KiB; anything near this is not one (the helper's MAX_RUNTIME is the same number). */
 export const MAX_RUNTIME_BYTES = 16 * 1024 * 1024;
@@ -95,6 +96,15 @@ const WriteRuntimeArgs = z.strictObject({
   unlock: Token.nullable(),
 });
 
+const DiskPathArgs = z.strictObject({
+  /** The disk path as the user gave it. */
+  path: AbsPath,
+  /** The node root Ganeti's configuration is read under. */
+  root: AbsPath,
+  /** The node's allow-list, to be resolved on the node. */
+  allow: z.array(AbsPath).max(64),
+});
+
 const op = <O extends string, A extends z.ZodType>(name: O, args: A) => z.strictObject({ op: z.literal(name), args });
 
 /** Every request the helper serves, keyed by op. */
@@ -108,6 +118,7 @@ export const HelperRequestSchema = z.discriminatedUnion("op", [
   op("lock", LockArgs),
   op("unlock", UnlockArgs),
   op("write-runtime", WriteRuntimeArgs),
+  op("disk-path", DiskPathArgs),
 ]);
 export type HelperRequest = z.infer<typeof HelperRequestSchema>;
 export type HelperOp = HelperRequest["op"];
@@ -115,7 +126,13 @@ export type HelperArgs<O extends HelperOp> = Extract<z.input<typeof HelperReques
 
 // ---- answers
 
-export const FailedOut = z.object({ ok: z.literal(false), error: z.string(), skipped: z.literal(true).optional() });
+export const FailedOut = z.object({
+  ok: z.literal(false),
+  error: z.string(),
+  skipped: z.literal(true).optional(),
+  /** write-runtime: whether the file had been renamed over when the step failed (absent: the helper did not say). */
+  renamed: z.boolean().optional(),
+});
 
 export const TapCreateOut = z.object({
   ok: z.literal(true),
@@ -166,14 +183,18 @@ export const LockOut = z.union([
 ]);
 export const UnlockOut = z.object({ ok: z.literal(true), released: z.boolean() });
 export const WriteRuntimeOut = z.union([
-  z.object({ ok: z.literal(true), written: z.literal(true), dirSynced: z.boolean(), unlocked: z.boolean() }),
+  z.object({ ok: z.literal(true), written: z.literal(true), renamed: z.literal(true), dirSynced: z.boolean(), unlocked: z.boolean() }),
   z.object({
     ok: z.literal(true),
     written: z.literal(false),
+    /** Said before any rename: the file was not replaced. */
+    renamed: z.literal(false),
     /** What the file holds now (null: it is gone). */
     now: z.object({ sha256: Sha256, size: z.number().int().nonnegative() }).nullable(),
   }),
 ]);
+
+export const DiskPathOut = DiskPathFactsSchema.extend({ ok: z.literal(true) });
 
 /** The answer schema of each op. */
 export const HELPER_ANSWERS = {
@@ -186,6 +207,7 @@ export const HELPER_ANSWERS = {
   lock: LockOut,
   unlock: UnlockOut,
   "write-runtime": WriteRuntimeOut,
+  "disk-path": DiskPathOut,
 } as const satisfies Record<HelperOp, z.ZodType>;
 
 // ---- lines from the helper

@@ -50,10 +50,29 @@ export class NodeHelperError extends Error {
   constructor(
     readonly op: string,
     message: string,
+    /** The helper's own failure answer, when it gave one (its fields beyond ok and error: write-runtime's "renamed"). */
+    readonly said?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = "NodeHelperError";
   }
+}
+
+/** Errors of requests that never left this process: the helper cannot have acted on them. */
+const notSent = new WeakSet<object>();
+function markNotSent<E>(err: E): E {
+  if (typeof err === "object" && err !== null) notSent.add(err);
+  return err;
+}
+
+/**
+ * True when `err` failed a request before any of it was written to the
+ * node (refused by its schema, no helper could be started, the helper was
+ * already gone): the node did nothing for it. Any other failure may have
+ * come after the helper acted.
+ */
+export function wasNotSent(err: unknown): boolean {
+  return typeof err === "object" && err !== null && notSent.has(err);
 }
 
 const HELPER_ARGV = ["python3", "-c", NODE_HELPER_PY, "serve"] as const;
@@ -143,7 +162,7 @@ class HelperProcess implements HelperLink {
    * earlier request (see `nextRequestId`) this one runs only if that one succeeded.
    */
   request(op: string, args: unknown, timeoutMs: number, after?: number): Promise<unknown> {
-    if (this.closed) return Promise.reject(this.lostError(op));
+    if (this.closed) return Promise.reject(markNotSent(this.lostError(op)));
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -420,7 +439,9 @@ function inTurn<T>(session: NodeSession, timeoutMs: number, fn: (helper: HelperP
   const turn = slot.queue.then(async () => {
     // The limit covers starting the helper too, as it covered the exec before.
     const started = Date.now();
-    const helper = await helperOf(session, timeoutMs);
+    const helper = await helperOf(session, timeoutMs).catch((err: unknown) => {
+      throw markNotSent(err);
+    });
     return fn(helper, Math.max(1, timeoutMs - (Date.now() - started)));
   });
   slot.queue = turn.catch(() => undefined);
@@ -430,14 +451,17 @@ function inTurn<T>(session: NodeSession, timeoutMs: number, fn: (helper: HelperP
 /** A request's args as its op's schema has them, or NodeHelperError saying why it is not sent. */
 function checkedArgs(op: string, args: unknown, session: NodeSession): unknown {
   const r = checkRequest(op, args);
-  if (!r.ok) throw new NodeHelperError(op, `The node-side step "${op}" was not sent to ${session.label}: ${r.why}.`);
+  if (!r.ok) throw markNotSent(new NodeHelperError(op, `The node-side step "${op}" was not sent to ${session.label}: ${r.why}.`));
   return r.args;
 }
 
 /** A helper answer checked: its own failure as NodeHelperError, else the op's schema. */
 function checked<S extends z.ZodTypeAny>(op: string, answer: unknown, schema: S): z.infer<S> {
   const failed = FailedOut.safeParse(answer);
-  if (failed.success) throw new NodeHelperError(op, failed.data.error);
+  if (failed.success) {
+    const { ok: _ok, error, ...said } = failed.data;
+    throw new NodeHelperError(op, error, said);
+  }
   const ok = schema.safeParse(answer);
   if (!ok.success) throw new NodeHelperError(op, `The node-side step "${op}" answered in an unexpected shape (${describeArgv(["python3", op])}): ${ok.error.issues[0]?.message ?? "invalid"}`);
   return ok.data;

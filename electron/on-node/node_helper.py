@@ -24,6 +24,7 @@ import json
 import os
 import re
 import select
+import shutil
 import socket
 import stat
 import struct
@@ -46,7 +47,10 @@ def emit(obj):
 
 
 class Fail(Exception):
-    pass
+    # `said`: more fields for the failure answer (the runtime write's "renamed").
+    def __init__(self, message, said=None):
+        Exception.__init__(self, message)
+        self.said = said or {}
 
 
 def run(argv, env=None):
@@ -670,6 +674,20 @@ def digest(data):
 
 
 def write_runtime(a):
+    # Every answer says whether the file was renamed over ("renamed"): the
+    # app counts a write as not done only when the helper said so before its
+    # rename; a lost or garbled answer leaves the outcome unknown.
+    stage = {"renamed": False}
+    try:
+        write_runtime_staged(a, stage)
+    except Fail as e:
+        e.said["renamed"] = stage["renamed"]
+        raise
+    except Exception as e:
+        raise Fail("%s: %s" % (type(e).__name__, e), {"renamed": stage["renamed"]})
+
+
+def write_runtime_staged(a, stage):
     # Compare-and-swap of a runtime file, all on the node: the final compare
     # and the rename(2) run back to back in this process (microseconds apart,
     # where over SFTP a round trip separates them), and the directory is
@@ -690,7 +708,7 @@ def write_runtime(a):
         raise Fail("refusing to write %d bytes to %s: a runtime file is at most %d bytes" % (len(data), target, MAX_RUNTIME))
     before, st = read_target(target)
     if before is None or hashlib.sha256(before).hexdigest() != expected:
-        emit({"ok": True, "written": False, "now": digest(before)})
+        emit({"ok": True, "written": False, "renamed": False, "now": digest(before)})
         return
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -714,9 +732,10 @@ def write_runtime(a):
         now, _ = read_target(target)
         if now != before:
             os.unlink(temp)
-            emit({"ok": True, "written": False, "now": digest(now)})
+            emit({"ok": True, "written": False, "renamed": False, "now": digest(now)})
             return
         os.rename(temp, target)
+        stage["renamed"] = True
     except BaseException:
         try:
             os.unlink(temp)
@@ -733,13 +752,168 @@ def write_runtime(a):
     except OSError:
         synced = False  # the rename stands; only its durability across a power loss is unsure
     # The write was the change's last act: its lock can go in the same request.
-    emit({"ok": True, "written": True, "dirSynced": synced, "unlocked": drop_lock(token) if token else False})
+    emit({"ok": True, "written": True, "renamed": True, "dirSynced": synced, "unlocked": drop_lock(token) if token else False})
+
+
+# ---------------------------------------------------------------- disk paths
+
+# What the app needs to judge a disk path on this node (the judging is
+# shared/on-node/disk-paths.ts): the path resolved here (symlinks followed),
+# what it is, whether the node itself uses it (a mounted filesystem, swap,
+# or a device beneath one), and where this node keeps Ganeti's disks.
+
+def ssconf_value(root, name):
+    text = read_text_or_none(rooted(root, "/var/lib/ganeti/ssconf_" + name))
+    if text is None:
+        return None
+    value = text.strip()
+    return value or None
+
+
+def place(path):
+    # A directory as configured, and where it really is.
+    return {"path": path, "real": os.path.realpath(path), "exists": os.path.isdir(path)}
+
+
+def volume_groups(notes):
+    path = os.environ.get("PATH", "/usr/bin:/bin") + ":/sbin:/usr/sbin"
+    vgs = shutil.which("vgs", path=path)
+    if vgs is None:
+        notes.append("vgs (LVM) is not installed on the node: no volume groups")
+        return []
+    try:
+        p = subprocess.run([vgs, "--noheadings", "-o", "vg_name"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=15)
+    except subprocess.TimeoutExpired:
+        notes.append("vgs did not answer within 15 s: volume groups unknown")
+        return []
+    if p.returncode != 0:
+        notes.append("vgs exited %d: %s" % (p.returncode, p.stderr.decode("utf-8", "replace").strip()[:300]))
+        return []
+    out = []
+    for name in p.stdout.decode("utf-8", "replace").split():
+        if re.match(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$", name):
+            try:
+                lvs = sorted(os.listdir("/dev/" + name))
+            except OSError:
+                lvs = []  # no active volumes
+            out.append({"name": name, "volumes": [{"path": "/dev/%s/%s" % (name, lv), "real": os.path.realpath("/dev/%s/%s" % (name, lv))} for lv in lvs]})
+    return out
+
+
+def devno(text):
+    major, minor = text.split(":")
+    return "%d:%d" % (int(major), int(minor))
+
+
+def block_uses():
+    # Block devices the node itself uses, "major:minor" -> why: what is
+    # mounted (from mountinfo, so no mount point is ever stat'ed: a dead NFS
+    # mount would hang us), swap, and every device beneath those (a
+    # partition's disk, the slaves of a device-mapper or md device).
+    uses = {}
+
+    def mark(dev, why, depth=0):
+        if dev in uses or depth > 16:
+            return
+        sysdir = "/sys/dev/block/" + dev
+        if not os.path.exists(sysdir):
+            return  # not a block device (tmpfs, proc, overlay...)
+        uses[dev] = why
+        name = os.path.basename(os.path.realpath(sysdir))
+        if os.path.exists(sysdir + "/partition"):
+            parent = os.path.dirname(os.path.realpath(sysdir))
+            text = read_text_or_none(parent + "/dev")
+            if text:
+                mark(devno(text.strip()), "holds partition %s, which %s" % (name, why), depth + 1)
+        try:
+            slaves = os.listdir(sysdir + "/slaves")
+        except OSError:
+            slaves = []
+        for sl in slaves:
+            text = read_text_or_none("%s/slaves/%s/dev" % (sysdir, sl))
+            if text:
+                mark(devno(text.strip()), "is beneath %s, which %s" % (name, why), depth + 1)
+
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 10 or "-" not in fields:
+            continue
+        dash = fields.index("-")
+        mount_point = fields[4].replace("\\040", " ")
+        source = fields[dash + 2] if len(fields) > dash + 2 else "?"
+        try:
+            mark(devno(fields[2]), "is mounted at %s (%s)" % (mount_point, source))
+        except ValueError:
+            continue
+    try:
+        with open("/proc/swaps") as f:
+            swaps = f.read().splitlines()[1:]
+    except OSError:
+        swaps = []
+    for line in swaps:
+        dev = line.split()[0] if line.split() else ""
+        try:
+            st = os.stat(dev)
+        except OSError:
+            continue
+        if stat.S_ISBLK(st.st_mode):
+            mark("%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)), "is swap")
+    return uses
+
+
+def disk_path(a):
+    path, root = a["path"], a["root"]
+    real = os.path.realpath(path)
+    out = {"ok": True, "path": path, "real": real, "exists": False, "type": None, "device": None, "inUse": None}
+    try:
+        st = os.stat(real)
+    except OSError:
+        st = None
+    if st is not None:
+        out["exists"] = True
+        m = st.st_mode
+        out["type"] = ("file" if stat.S_ISREG(m) else "block" if stat.S_ISBLK(m) else "char" if stat.S_ISCHR(m)
+                       else "dir" if stat.S_ISDIR(m) else "other")
+        if stat.S_ISBLK(m):
+            dev = "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
+            out["device"] = dev
+            out["inUse"] = block_uses().get(dev)
+    notes = []
+    paths_file = rooted(root, "/etc/ganeti/file-storage-paths")
+    listed = read_text_or_none(paths_file)
+    entries = []
+    if listed is not None:
+        # As Ganeti reads it (utils.FilterEmptyLinesAndComments): stripped, no blanks, no "#" lines.
+        entries = [l.strip() for l in listed.splitlines() if l.strip() and not l.strip().startswith("#")]
+    dirs = {}
+    for key, name in (("fileStorageDir", "file_storage_dir"), ("sharedFileStorageDir", "shared_file_storage_dir"),
+                      ("glusterStorageDir", "gluster_storage_dir")):
+        value = ssconf_value(root, name)
+        dirs[key] = place(value) if value and value.startswith("/") else None
+    out["storage"] = {
+        "fileStoragePathsFile": paths_file,
+        "fileStoragePaths": [place(e) for e in entries if e.startswith("/")],
+        "fileStorageDir": dirs["fileStorageDir"],
+        "sharedFileStorageDir": dirs["sharedFileStorageDir"],
+        "glusterStorageDir": dirs["glusterStorageDir"],
+        "instanceDisks": place(rooted(root, "/var/run/ganeti/instance-disks")),
+        "volumeGroups": volume_groups(notes),
+        "notes": notes,
+    }
+    out["allow"] = [{"path": e, "real": os.path.realpath(e), "exists": os.path.exists(e)} for e in a["allow"]]
+    emit(out)
 
 
 # ---------------------------------------------------------------- serving
 
 OPS = {"write-runtime": write_runtime, "tap-create": tap_create, "tap-remove": tap_remove, "nic-file": nic_file, "nic-files": nic_files,
-       "link-info": link_info, "pass-fd": pass_fd, "lock": lock, "unlock": unlock}
+       "link-info": link_info, "pass-fd": pass_fd, "lock": lock, "unlock": unlock, "disk-path": disk_path}
 
 
 def answer(op, args):
@@ -747,7 +921,9 @@ def answer(op, args):
     try:
         OPS[op](args)
     except Fail as e:
-        emit({"ok": False, "error": str(e)})
+        out = {"ok": False, "error": str(e)}
+        out.update(e.said)
+        emit(out)
     except Exception as e:
         emit({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
     return ANSWER[0] if ANSWER else {"ok": False, "error": "the step %s gave no answer" % op}

@@ -6,7 +6,7 @@ import type { NodeSession } from "../ssh/session.js";
 import { assertInstanceName, instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
 import { decodeRuntimeBytes } from "../../shared/runtime/text.js";
 import { NodeSftp, SFTP_STATUS, SftpError, type RemoteStat } from "./sftp.js";
-import { callNodeHelper, NodeHelperError, type HelperAnswer } from "./node-helper.js";
+import { callNodeHelper, NodeHelperError, wasNotSent, type HelperAnswer } from "./node-helper.js";
 
 import { MAX_RUNTIME_BYTES } from "./helper-protocol.js";
 
@@ -54,6 +54,27 @@ export class RuntimeFileError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "RuntimeFileError";
+  }
+}
+
+/**
+ * The write request went to the node and no answer that can be trusted came
+ * back (the helper died, the connection dropped, a timeout, or garbage): the
+ * file may hold the old bytes or the new ones. Read it again to know which.
+ */
+export class RuntimeWriteUnknownError extends Error {
+  constructor(
+    readonly path: string,
+    readonly node: string,
+    /** What was lost, in words. */
+    readonly why: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `The write of ${path} on ${node} was sent, but its answer was lost (${why}): the file may hold the old bytes or the new ones (never a mix). Read it again before doing anything else with it.`,
+      options,
+    );
+    this.name = "RuntimeWriteUnknownError";
   }
 }
 
@@ -210,7 +231,7 @@ export class RuntimeStore {
    * freed by the same request once the file is replaced (not when the write
    * fails: the caller still needs the lock to undo its live changes).
    */
-  async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer; unlock?: string }): Promise<{ previous: Buffer; unlocked: boolean }> {
+  async writeRuntimeFile(root: string, name: string, content: string | Buffer, options: { expected: Buffer; unlock?: string; timeoutMs?: number }): Promise<{ previous: Buffer; unlocked: boolean }> {
     const paths = instancePaths(root, name);
     const target = paths.runtime;
     const dir = kvmLayout(root).conf;
@@ -229,15 +250,40 @@ export class RuntimeStore {
         this.session,
         "write-runtime",
         { path: target, temp, expectedSha256, content: data.toString("base64"), unlock: options.unlock ?? null },
-        60_000,
+        options.timeoutMs ?? 60_000,
       );
     } catch (err) {
-      // The helper refused before its rename (not a regular file, too big, owner): nothing was replaced.
-      if (err instanceof NodeHelperError) throw new RuntimeFileError(`Cannot write ${target} on ${this.session.label}: ${err.message}`);
-      throw err;
+      // Not written only when the helper said so before its rename (not a
+      // regular file, owner, lock not held), or when the request never left.
+      if (err instanceof NodeHelperError && err.said?.renamed === false) throw new RuntimeFileError(`Cannot write ${target} on ${this.session.label}: ${err.message}`);
+      if (wasNotSent(err)) throw err;
+      throw new RuntimeWriteUnknownError(target, this.session.label, (err as Error).message ?? String(err), { cause: err });
     }
     if (!r.written) assertUnchanged(target, this.session.label, r.now, options.expected);
     return { previous: options.expected, unlocked: r.written && r.unlocked };
+  }
+
+  /**
+   * The runtime file's digest as it is now (null: it does not exist), read
+   * over SFTP: how a write whose answer was lost is settled, without the
+   * helper that may have died with it.
+   */
+  async digest(root: string, name: string): Promise<RuntimeDigest> {
+    const path = instancePaths(root, name).runtime;
+    const sftp = await this.sftp();
+    const handle = await sftp.open(path, "r").catch((err: unknown) => {
+      if (isMissing(err)) return null;
+      throw err;
+    });
+    if (!handle) return null;
+    try {
+      const st = await sftp.fstat(handle, path);
+      if (!st.isFile) return { sha256: "", size: st.size, regular: false };
+      const bytes = await this.readAll(sftp, handle, path);
+      return { sha256: sha256Hex(bytes), size: bytes.length, regular: true };
+    } finally {
+      await sftp.close(handle, path).catch(() => undefined);
+    }
   }
 
   /** Remove our own temp files (from writes cut short) older than `olderThanMs`.

@@ -49,6 +49,8 @@ export interface DirEntry {
 }
 
 const DEFAULT_OP_TIMEOUT_MS = 30_000;
+/** ssh2's words when a channel is asked for on a connection that is gone or going. */
+const LOST_CONNECTION = /not connected|no response from server|connection (lost|closed|reset)|ECONNRESET|EPIPE/i;
 const channels = new WeakMap<NodeSession, Promise<NodeSftp>>();
 
 export class NodeSftp {
@@ -70,16 +72,27 @@ export class NodeSftp {
     raw.on("end", () => onGone("ended"));
     raw.on("error", (e: Error) => onGone(`failed (${e.message})`));
     session.client.once("close", () => onGone("closed with the SSH connection"));
+    // The channel can open in the same moment the connection closes: then that "close" has
+    // already gone by, and a request would wait for an answer that never comes.
+    if (session.closed) onGone("closed with the SSH connection");
   }
 
   /** The session's SFTP channel, opened once and shared (OpenSSH's MaxSessions is 10). */
   static for(session: NodeSession, opTimeoutMs = DEFAULT_OP_TIMEOUT_MS): Promise<NodeSftp> {
     let p = channels.get(session);
+    if (session.closed) {
+      channels.delete(session);
+      return Promise.reject(new SftpError(`Cannot open SFTP on ${session.label}: the SSH connection was lost. Reconnect to the node and retry.`, undefined, undefined));
+    }
     if (!p) {
       p = session.sftp().then(
         (raw) => new NodeSftp(session, raw, opTimeoutMs),
         (err: Error) => {
           channels.delete(session);
+          // A connection that died is not a missing subsystem: say which it was.
+          if (session.closed || LOST_CONNECTION.test(err.message)) {
+            throw new SftpError(`Cannot open SFTP on ${session.label}: the SSH connection was lost (${err.message}). Reconnect to the node and retry.`, undefined, undefined);
+          }
           throw new SftpError(`Cannot open SFTP on ${session.label}: ${err.message}. Check that sshd has an sftp Subsystem.`, undefined, undefined);
         },
       );

@@ -70,6 +70,14 @@ function describeConnectError(label: string, err: Error): Error {
   return e;
 }
 
+/** Socket errors that mean the connection went away. */
+const SOCKET_ERRORS = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "ENOTCONN"]);
+
+/** Whether a connect error is the connection going away (a socket error, or ssh2's word for an early end). */
+function connectionWentAway(err: Error): boolean {
+  return SOCKET_ERRORS.has((err as NodeJS.ErrnoException).code ?? "") || /^Connection lost before handshake$/i.test(err.message);
+}
+
 /** The connection ended before it was ready (a cut, a node that hung up): nothing was done on the node. */
 export class SshConnectClosedError extends Error {
   constructor(label: string, stage: string) {
@@ -127,12 +135,40 @@ async function prepare(target: NodeTarget): Promise<{ config: ConnectConfig; che
 }
 
 export class NodeSession {
+  private ended = false;
+
   private constructor(
     readonly target: NodeTarget,
     readonly client: Client,
     /** "via …" when the node is reached through a proxy or jump hosts; empty otherwise. */
     readonly via = "",
-  ) {}
+  ) {
+    client.once("close", () => (this.ended = true));
+  }
+
+  /** True once the SSH connection has closed: nothing more can be done on it. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Whether the connection closes within `ms`: ssh2 fails a request on a
+   * connection that is going (a channel, an exec) a moment before it says
+   * it closed. Tells a lost connection from a node that refused.
+   */
+  lostWithin(ms: number): Promise<boolean> {
+    if (this.ended) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (lost: boolean) => {
+        clearTimeout(timer);
+        this.client.off("close", onClose);
+        resolve(lost);
+      };
+      const onClose = () => done(true);
+      const timer = setTimeout(() => done(this.ended), ms);
+      this.client.once("close", onClose);
+    });
+  }
 
   get label(): string {
     return `${this.target.username}@${this.target.host}:${this.target.port}`;
@@ -173,7 +209,8 @@ export class NodeSession {
           resolve();
         });
         // Stays attached: an error after "ready" is for the session's users (they see "close").
-        client.on("error", (err) => fail(describeConnectError(label, err)));
+        // A socket error before it (EPIPE, ECONNRESET…) is the connection closing, said as such.
+        client.on("error", (err) => fail(connectionWentAway(err) ? new SshConnectClosedError(label, `${stage} (${(err as NodeJS.ErrnoException).code ?? err.message})`) : describeConnectError(label, err)));
         client.once("end", () => fail(new SshConnectClosedError(label, stage)));
         client.once("close", () => fail(new SshConnectClosedError(label, stage)));
         try {

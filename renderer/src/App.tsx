@@ -153,7 +153,7 @@ export function App() {
             </section>
           ) : (
             <>
-              {selectedNode ? <NodePanel node={selectedNode} now={now} onRemoved={() => (setNodeFilter(null), nodes.refresh(), inventory.refresh())} /> : <NodeProblems nodes={nodes.data ?? []} onPick={setNodeFilter} />}
+              {selectedNode ? <NodePanel node={selectedNode} now={now} onRemoved={() => (setNodeFilter(null), nodes.refresh(), inventory.refresh())} onChanged={() => nodes.refresh()} /> : <NodeProblems nodes={nodes.data ?? []} onPick={setNodeFilter} />}
               <FleetView list={inventory.data} error={inventory.error} loading={inventory.loading} nodeId={nodeFilter} nodeNames={nodeNames} onOpen={openInstance} />
             </>
           )}

@@ -71,6 +71,11 @@ export function needsNicTaps(r: ChangeRequest): boolean {
   return (r.action === "remove" && r.kind === "nic") || r.action === "modify-nic" || r.action === "move-nic";
 }
 
+/** The disk paths a change adds: each is judged on the node before planning. */
+export function diskPathsOf(r: ChangeRequest): string[] {
+  return r.action === "add-disk" ? [r.path] : [];
+}
+
 /**
  * The one default-link rule: a new NIC joins the link of the instance's
  * first NIC that has one (NICs without a link, e.g. routed ones, are passed

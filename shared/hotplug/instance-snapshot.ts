@@ -8,6 +8,7 @@ import type { LivePciDevice } from "../qmp/query-pci";
 import type { Generation, RuntimeDocument } from "../runtime";
 import type { LiveScsiTarget } from "../slots";
 import type { Reader } from "../ganeti/readers";
+import type { DiskPathVerdict } from "../on-node/disk-paths";
 
 export interface QemuVersion {
   major: number;
@@ -52,4 +53,10 @@ export interface InstanceSnapshot {
    * lacks, and where they differ the plan says so.
    */
   clusterHvparams?: Record<string, unknown>;
+  /**
+   * The node's verdict on each disk path a change adds (shared/on-node/disk-paths.ts),
+   * when the caller judged them: a disk whose path is refused, or missing here, is
+   * refused. Undefined: paths are not judged (a caller that plans without a node).
+   */
+  diskPaths?: Record<string, DiskPathVerdict>;
 }

@@ -67,6 +67,7 @@ import {
   type RemoveIntent,
 } from "./intent";
 import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
+import type { DiskPathVerdict } from "../on-node/disk-paths";
 import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type QmpStep } from "./steps";
 
 export type RefusalCode =
@@ -88,6 +89,7 @@ export type RefusalCode =
   | "duplicate-uuid"
   | "id-in-use"
   | "scsi-controller"
+  | "disk-path"
   | "write-refused";
 
 export interface Refusal {
@@ -578,6 +580,16 @@ function scsiControllerSteps(ctx: Ctx, live: LivePciDevice[]): PlanStep[] {
   ];
 }
 
+/** The node's verdict on a disk path: refused unless accepted (undefined when the caller judges none). */
+function diskPathVerdict(ctx: Ctx, path: string): Extract<DiskPathVerdict, { ok: true }> | undefined {
+  const judged = ctx.state.diskPaths;
+  if (!judged) return undefined;
+  const v = judged[path];
+  if (!v) refuse("disk-path", `The disk path ${path} was not checked on the node, so it is not used. This is a bug in the caller; try again.`);
+  if (!v.ok) refuse("disk-path", v.message);
+  return v;
+}
+
 function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; place: PlannedSlot } {
   const live = requireRunning(ctx, `disk ${intent.uuid}`);
   checkQemu(ctx, true);
@@ -589,8 +601,9 @@ function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; plac
   let place: PlannedSlot;
   let device: QmpStep;
   let id: string;
-  // /dev/shm is a tmpfs of regular files, not devices.
-  const kind = intent.pathKind ?? (intent.path.startsWith("/dev/") && !intent.path.startsWith("/dev/shm/") ? "block" : "file");
+  const judged = diskPathVerdict(ctx, intent.path);
+  // What the node says the path is; without a verdict: /dev/shm is a tmpfs of regular files, not devices.
+  const kind = intent.pathKind ?? judged?.kind ?? (intent.path.startsWith("/dev/") && !intent.path.startsWith("/dev/shm/") ? "block" : "file");
   const index = ctx.rt.disks.length;
   const common = {
     uuid: intent.uuid,

@@ -2,7 +2,7 @@
 // IPC and the loopback web host) carry exactly these channels, and main
 // validates every request with these schemas before anything else runs.
 import { z } from "zod";
-import { AddNodeRequestSchema, ExpectedHostKeySchema, NodeConfigSchema, NodeStateSchema, NodeStatusSchema } from "../node-registry/schema";
+import { AddNodeRequestSchema, DiskPathAllowSchema, ExpectedHostKeySchema, NodeConfigSchema, NodeStateSchema, NodeStatusSchema } from "../node-registry/schema";
 import { FleetCountsSchema, InstanceRunStateSchema, InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
 import { ThreeWayDeviceSchema } from "../inventory/three-way";
 import { ClusterModelSchema, ClusterNodeSchema } from "../ganeti/cluster";
@@ -99,7 +99,8 @@ export const ActivityEntrySchema = z.object({
   instance: z.string().optional(),
   summary: z.string(),
   planId: z.string().optional(),
-  outcome: z.enum(["succeeded", "failed", "refused", "info"]),
+  /** "unknown": a change whose runtime write lost its answer (the detail says what the file held when read again). */
+  outcome: z.enum(["succeeded", "failed", "unknown", "refused", "info"]),
   detail: z.string().optional(),
 });
 export type ActivityEntry = z.infer<typeof ActivityEntrySchema>;
@@ -263,6 +264,8 @@ export const contract = {
     response: SetPassphraseResponseSchema,
   },
   "nodes.forgetPassphrase": { request: NodeRef, response: Empty },
+  /** Where disks may also come from on the node, beyond its Ganeti storage (empty: none). */
+  "nodes.setDiskPathAllow": { request: z.strictObject({ nodeId: NodeIdRef, paths: DiskPathAllowSchema }), response: NodeViewSchema },
   "nodes.trustHostKey": {
     request: z.strictObject({
       nodeId: NodeIdRef,

@@ -12,6 +12,7 @@ import { GenerationSchema } from "../runtime/generation.js";
 import { parseGanetiVersion } from "../ganeti/versions.js";
 import { USER_RE, isValidHost, splitHostInput } from "./host.js";
 import { parseProxyCommand, parseProxyJump } from "./proxy.js";
+import { SYSTEM_DIRS, isInside } from "../on-node/disk-paths.js";
 
 export { isValidHost, splitHostInput };
 
@@ -88,6 +89,25 @@ export const RootSchema = text("root").refine(
 
 export const GanetiVersionSchema = text("ganetiVersion").refine((v) => parseGanetiVersion(v) !== null, 'ganetiVersion must be a Ganeti version such as "3.0.2" or "2.15.2" (see `gnt-cluster version` on the node)');
 
+/**
+ * Where disks may live on the node beyond its Ganeti storage: absolute paths
+ * on the node (a directory of images, a block device). Never "/" and never
+ * inside the node's system directories, which no disk may come from.
+ */
+export const DiskPathAllowSchema = z
+  .array(
+    text("diskPathAllow").superRefine((p, ctx) => {
+      if (!isCleanAbsolutePath(p)) ctx.addIssue({ code: "custom", message: `diskPathAllow: "${p}" must be an absolute path on the node (e.g. /srv/images or /dev/vg1/data); no "..", "//" or trailing "/"` });
+      else if (p === "/") ctx.addIssue({ code: "custom", message: 'diskPathAllow: "/" would allow every path on the node; name the directories or devices disks may come from' });
+      else {
+        const system = SYSTEM_DIRS.find((d) => isInside(p, d));
+        if (system) ctx.addIssue({ code: "custom", message: `diskPathAllow: "${p}" is inside ${system}, one of the node's system directories, which no disk may come from` });
+      }
+    }),
+    { error: "diskPathAllow must be a list of paths on the node" },
+  )
+  .max(64, "diskPathAllow: at most 64 paths");
+
 /** OpenSSH ProxyCommand text, run as an argument vector (see proxy.ts). */
 export const ProxyCommandSchema = text("proxyCommand").superRefine((v, ctx) => {
   const p = parseProxyCommand(v);
@@ -135,6 +155,8 @@ export const NodeConfigSchema = strict("a node's settings", {
    * for the user to compare. Never trusted by itself.
    */
   expectedHostKey: ExpectedHostKeySchema.optional(),
+  /** Where disks may also come from on this node, beyond its Ganeti storage (shared/on-node/disk-paths.ts). */
+  diskPathAllow: DiskPathAllowSchema.optional(),
 }).superRefine((node, ctx) => {
   if (node.proxyJump !== undefined && node.proxyCommand !== undefined) {
     ctx.addIssue({ code: "custom", path: ["proxyCommand"], message: "proxyJump and proxyCommand are both set: a node is reached through one of them; keep the one you use" });
@@ -226,6 +248,8 @@ export const AddNodeRequestSchema = strict("the new node", {
   proxyJump: text("proxyJump").trim().optional(),
   /** A ProxyCommand as in ~/.ssh/config; empty means none. */
   proxyCommand: text("proxyCommand").trim().optional(),
+  /** Where disks may also come from on the node, beyond its Ganeti storage. */
+  diskPathAllow: DiskPathAllowSchema.optional(),
 });
 export type AddNodeRequest = z.input<typeof AddNodeRequestSchema>;
 
@@ -328,6 +352,7 @@ export function nodeConfigFromRequest(input: unknown, ctx: { homeDir: string; ta
     ...(req.generationFloor !== undefined ? { generationFloor: req.generationFloor } : {}),
     ...(req.proxyJump ? { proxyJump: req.proxyJump } : {}),
     ...(req.proxyCommand ? { proxyCommand: req.proxyCommand } : {}),
+    ...(req.diskPathAllow?.length ? { diskPathAllow: req.diskPathAllow } : {}),
   };
   const config = NodeConfigSchema.safeParse(candidate);
   return config.success ? { ok: true, config: config.data } : { ok: false, errors: formatIssues(config.error) };

@@ -71,6 +71,21 @@ describeWhere(missing, "host-key trust and the add-node form in Chromium", () =>
     expect(knownHosts).toContain(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}`);
   });
 
+  it("where the node's disks may come from is changed in its panel: a system directory is refused, a path is saved", async () => {
+    const panel = page.getByRole("region", { name: "Node Lab node" });
+    expect(await panel.textContent()).toContain("Disks come from the node's Ganeti storage.");
+    await panel.getByRole("button", { name: "Change where disks may come from…" }).click();
+    const field = panel.getByLabel("Disk paths allowed beyond the node's Ganeti storage");
+    await field.fill("/srv/images, /etc/ganeti");
+    await expect.poll(() => panel.getByRole("alert").textContent()).toMatch(/inside \/etc, one of the node's system directories/);
+    expect(await panel.getByRole("button", { name: "Save" }).isDisabled()).toBe(true);
+    await field.fill("/srv/images");
+    await panel.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => panel.textContent(), { timeout: 10_000 }).toContain("and from /srv/images.");
+    const saved = JSON.parse(await readFile(join(app.dataDir, "nodes.json"), "utf8")) as { nodes: { diskPathAllow?: string[] }[] };
+    expect(saved.nodes[0]?.diskPathAllow).toEqual(["/srv/images"]);
+  });
+
   it("the add-node form refuses a bad port and host before anything reaches main", async () => {
     await page.getByRole("button", { name: "Add node" }).first().click();
     const form = page.getByRole("form", { name: "Add node" });

@@ -122,7 +122,7 @@ describe("the change path", () => {
     const outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => {
       throw new Error("node lab is not connected");
     });
-    expect(outcome).toMatchObject({ ok: false, runtimeUnchanged: true, stepsDone: 0, failedStep: { index: -1, kind: "precheck" }, error: { message: "node lab is not connected" } });
+    expect(outcome).toMatchObject({ ok: false, write: { state: "not-written" }, stepsDone: 0, failedStep: { index: -1, kind: "precheck" }, error: { message: "node lab is not connected" } });
     expect((await readFile(instancePaths(node.root, NAME).runtime)).equals(fileBefore)).toBe(true);
     expect(records.at(-1)).toMatchObject({ outcome: "failed", planId: reviewed.kept.planId, detail: expect.stringContaining("node lab is not connected") });
     expect(changes.changing("lab")).toBe(false);

@@ -99,7 +99,7 @@ describe("hotplug CLI", () => {
   });
 
   it("refusals and bad command lines have their own statuses", async () => {
-    const taken = await cli("disk", "add", "november.lab", "--path", "/srv/x.img", "--slot", "0x10");
+    const taken = await cli("disk", "add", "november.lab", "--path", await node.createDisk("november.lab", 3, 8), "--slot", "0x10");
     expect(taken.code).toBe(1);
     expect(taken.json.status).toBe("refused");
     expect(JSON.stringify(taken.json.refusals)).toMatch(/slot-unavailable/);

@@ -86,7 +86,7 @@ describe("hotplug faults", () => {
     expect(r.error.message).toMatch(/^Step \d+\/\d+ \(node-pass-fd: .* failed for nic-.*: QEMU refused device_add \(Add virtio-net-pci .*slot 16/);
     expect(r.undone.join("\n")).toMatch(/netdev_del nic-/);
     expect(r.undone.join("\n")).toContain(`delete tap ${tap}`);
-    expect(r.runtimeUnchanged).toBe(true);
+    expect(r.write).toEqual({ state: "not-written" });
     expect(events.filter((e) => e.state === "undone").length).toBe(2);
     // The nic file was chained behind the fd pass: QEMU's refusal stopped it on the node.
     const nicFile = p.plan.steps.find((st) => st.kind === "node-nic-file");
@@ -127,7 +127,7 @@ describe("hotplug faults", () => {
     // needs the node fails, at the latest the write, which then never went out.
     expect(r.failedStep.index).toBeGreaterThan(p.plan.steps.findIndex((s) => s.kind === "node-pass-fd"));
     if (r.failedStep.kind === "write-runtime") expect(r.error.message).toMatch(/gone before the write was sent/);
-    expect(r.runtimeUnchanged).toBe(true);
+    expect(r.write).toEqual({ state: "not-written" });
     expect(await journal.latest("lab", "lima.lab")).toBeUndefined();
     expect(r.undone).toEqual([]);
     expect(r.notUndone.join("\n")).toMatch(/device_del nic-.*SSH connection is gone/);

@@ -306,6 +306,22 @@ describe("NodeManager against the lab sshd", () => {
     await waitForState(manager, "lab", "ready");
   });
 
+  it("keeps a node's disk-path allow-list in nodes.json, refuses / and system directories, and clears it", async () => {
+    const { manager, store, dataDir } = await newManager();
+    await manager.add(labNode());
+    expect((await manager.setDiskPathAllow("lab", ["/srv/images", "/dev/vg1/data"])).diskPathAllow).toEqual(["/srv/images", "/dev/vg1/data"]);
+    const saved = JSON.parse(await readFile(store.nodesPath, "utf8")) as { nodes: { diskPathAllow?: string[] }[] };
+    expect(saved.nodes[0]?.diskPathAllow).toEqual(["/srv/images", "/dev/vg1/data"]);
+    await expect(manager.setDiskPathAllow("lab", ["/"])).rejects.toThrow(/would allow every path/);
+    await expect(manager.setDiskPathAllow("lab", ["/etc/ganeti"])).rejects.toThrow(/inside \/etc, one of the node's system directories/);
+    expect(manager.list()[0]?.diskPathAllow).toEqual(["/srv/images", "/dev/vg1/data"]);
+    // A new manager on the same settings reads it back; an empty list clears it.
+    const again = await NodeManager.open({ store: new SettingsStore({ dataDir, userKnownHostsPath: join(dataDir, "none") }) });
+    managers.push(again);
+    expect(again.list()[0]?.diskPathAllow).toEqual(["/srv/images", "/dev/vg1/data"]);
+    expect((await again.setDiskPathAllow("lab", [])).diskPathAllow).toBeUndefined();
+  });
+
   it("dispose closes connections and clears retry timers", async () => {
     const { manager, events } = await newManager({ userKnownHosts: sshd.knownHostsPath, backoff: { initialMs: 60_000, maxMs: 60_000 } });
     await manager.add(labNode());

@@ -127,12 +127,15 @@ describe("lab node", () => {
   it("tears down leaving no process, no link and no lab root behind", async () => {
     const pids = instances.map((i) => i.process.child.pid!);
     const root = node.root;
+    const storage = node.storageDir;
+    expect(existsSync(storage)).toBe(true);
     session.close();
     const { leftoverProcesses } = await node.stop();
     stopped = true;
     expect(leftoverProcesses).toEqual([]);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`), `QEMU ${pid} still running`).toBe(false);
     expect(existsSync(root)).toBe(false);
+    expect(existsSync(storage), "the lab's file storage directory").toBe(false);
     expect(await leftoverLinks(node.labId)).toEqual([]);
   });
 });

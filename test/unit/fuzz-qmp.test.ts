@@ -20,6 +20,7 @@ import { MAX_LINE_CHARS, QmpBusyError, QmpClient, QmpClosedError, QmpError, QmpP
 import { QueryStatusSchema } from "../../shared/qmp/messages.js";
 import { QueryPciResultSchema } from "../../shared/qmp/query-pci.js";
 import { PeerLane, PeerSession, type PeerAction, type PeerStats } from "./fuzz-qmp-peer";
+import { catchingUncaught, watchCall, type Call } from "../support/fuzz-calls.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20130007);
 const SESSIONS = Number(process.env.FUZZ_SESSIONS ?? 3000);
@@ -36,38 +37,10 @@ const SOCKET_SLACK = 4 * 1024 * 1024;
 const TYPED = [QmpError, QmpTimeoutError, QmpBusyError, QmpClosedError, QmpProtocolError];
 const QomListSchema = z.array(z.object({ name: z.string(), type: z.string() }).loose());
 
-interface Call {
-  what: string;
-  outcome: "value" | "typed-error" | "untyped-error" | "hang";
-  error?: string;
-  /** Milliseconds past the call's own limit when it settled (negative: before). */
-  overMs: number;
-}
-
 /** Waits for `p`, but not forever: a call that outlives its limit by HANG_GRACE_MS is a hang. */
 async function watch<T>(what: string, limitMs: number, p: Promise<T>, calls: Call[]): Promise<T | undefined> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<"hang">((resolve) => (timer = setTimeout(() => resolve("hang"), limitMs + HANG_GRACE_MS)));
-  const settled = p.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  const r = await Promise.race([settled, hang]);
-  clearTimeout(timer);
-  const overMs = performance.now() - started - limitMs;
-  if (r === "hang") {
-    calls.push({ what, outcome: "hang", overMs });
-    return undefined;
-  }
-  if ("value" in r) {
-    calls.push({ what, outcome: "value", overMs });
-    return r.value;
-  }
-  const e = r.error;
-  const typed = TYPED.some((t) => e instanceof t);
-  calls.push({ what, outcome: typed ? "typed-error" : "untyped-error", error: e instanceof Error ? `${e.name}: ${e.message.slice(0, 300)}` : String(e), overMs });
-  return undefined;
+  const r = await watchCall(what, limitMs, p, calls, TYPED, HANG_GRACE_MS);
+  return r && "value" in r ? r.value : undefined;
 }
 
 /** What the app does on a QMP socket: connect with its first reads, a change, an event wait, a read. */
@@ -101,23 +74,6 @@ async function clientSession(lane: PeerLane, session: PeerSession, calls: Call[]
   return peer;
 }
 
-/** Uncaught exceptions and unhandled rejections while `fn` runs. */
-async function catchingUncaught<T>(fn: () => Promise<T>): Promise<{ value: T; uncaught: string[] }> {
-  const uncaught: string[] = [];
-  const onError = (e: unknown) => uncaught.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-  process.on("uncaughtException", onError);
-  process.on("unhandledRejection", onError);
-  try {
-    const value = await fn();
-    // Give late rejections a chance to show.
-    await new Promise((r) => setTimeout(r, 50));
-    return { value, uncaught };
-  } finally {
-    process.off("uncaughtException", onError);
-    process.off("unhandledRejection", onError);
-  }
-}
-
 let dir: string;
 const lanes: PeerLane[] = [];
 beforeAll(async () => {
@@ -145,6 +101,8 @@ describe(`fuzz: ${SESSIONS} QMP sessions with a hostile peer (seed ${SEED})`, ()
           for (let i = k; i < sessions.length; i += lanes.length) stats.push(await clientSession(lane, sessions[i] as PeerSession, calls));
         }),
       ),
+      // Give late rejections a chance to show.
+      50,
     );
     uncaught = r.uncaught;
     seconds = Math.round((performance.now() - started) / 100) / 10;
@@ -199,7 +157,7 @@ describe("the QMP client against one hostile behaviour at a time", () => {
   const ANSWER_ALL: PeerAction = { a: "answer", how: "right", all: true };
   async function one(script: PeerAction[], then: PeerSession["then"] = "silent", throwingListener = false): Promise<{ calls: Call[]; stats: PeerStats; uncaught: string[] }> {
     const calls: Call[] = [];
-    const r = await catchingUncaught(() => clientSession(lanes[0] as PeerLane, { script, then, throwingListener }, calls));
+    const r = await catchingUncaught(() => clientSession(lanes[0] as PeerLane, { script, then, throwingListener }, calls), 50);
     return { calls, stats: r.value, uncaught: r.uncaught };
   }
   const errorOf = (calls: Call[], what: string) => calls.find((c) => c.what === what)?.error;

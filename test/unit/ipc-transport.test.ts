@@ -63,8 +63,14 @@ describe("events", () => {
     const op = { operationId: "o", planId: "p", nodeId: "n", instance: "i" };
     expect(checkEvent("operation.progress", { ...op, index: 0, total: 3, kind: "qmp", describe: "Add it.", state: "done" })).toBeDefined();
     expect(checkEvent("operation.progress", { ...op, index: 0, total: 3, kind: "not-a-step", describe: "x", state: "done" })).toBeUndefined();
-    const outcome = { ok: true, planId: "p", stepsDone: 3, verified: [], written: { generation: "C", journalEntryId: "j" }, notes: [] };
+    const outcome = { ok: true, planId: "p", stepsDone: 3, verified: [], written: { state: "written", generation: "C", journalEntryId: "j" }, notes: [] };
     expect(checkEvent("operation.outcome", { ...op, outcome })).toEqual({ ...op, outcome });
     expect(checkEvent("operation.outcome", { ...op, outcome: { ...outcome, written: undefined } })).toBeUndefined();
+    // A failure says what became of the write: not written, or unknown with what the file held.
+    const failed = { ok: false, planId: "p", cause: "write-unknown", failedStep: { index: 2, kind: "write-runtime", describe: "Write." }, error: { name: "E", message: "m" }, stepsDone: 2, undone: [], notUndone: [], notes: [] };
+    const unknown = { state: "unknown", why: "lost", onNode: "planned", detail: "sha256 …", checkedAt: "2026-01-01T00:00:00.000Z", journalEntryId: "j" };
+    expect(checkEvent("operation.outcome", { ...op, outcome: { ...failed, write: unknown } })).toEqual({ ...op, outcome: { ...failed, write: unknown } });
+    expect(checkEvent("operation.outcome", { ...op, outcome: { ...failed, write: { state: "written" } } })).toBeUndefined();
+    expect(checkEvent("operation.outcome", { ...op, outcome: { ...failed, write: { ...unknown, onNode: "guessed" } } })).toBeUndefined();
   });
 });

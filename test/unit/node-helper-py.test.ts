@@ -199,7 +199,7 @@ describeWhere(hasPython ? undefined : NO_PYTHON, `node_helper.py under ${PYTHON}
 
     const after = Buffer.from('[["kvm", "-new"], [], {}, []]\n');
     const write = { path: l.runtime, temp: `${l.runtime}.tmp`, expectedSha256: sha256(before), content: after.toString("base64"), unlock: t };
-    expect(await a.call("write-runtime", write)).toEqual({ ok: true, written: true, dirSynced: true, unlocked: true });
+    expect(await a.call("write-runtime", write)).toEqual({ ok: true, written: true, renamed: true, dirSynced: true, unlocked: true });
     expect(await readFile(l.runtime)).toEqual(after);
     // Freed: b takes it, and learns how long it had been free.
     const next = await b.call("lock", lockArgs(l, token()));
@@ -212,9 +212,23 @@ describeWhere(hasPython ? undefined : NO_PYTHON, `node_helper.py under ${PYTHON}
     await writeFile(l.runtime, "theirs\n");
     const h = helper();
     const out = await h.call("write-runtime", { path: l.runtime, temp: `${l.runtime}.tmp`, expectedSha256: sha256(Buffer.from("ours\n")), content: Buffer.from("new\n").toString("base64"), unlock: null });
-    expect(out).toEqual({ ok: true, written: false, now: { sha256: sha256(Buffer.from("theirs\n")), size: 7 } });
+    expect(out).toEqual({ ok: true, written: false, renamed: false, now: { sha256: sha256(Buffer.from("theirs\n")), size: 7 } });
     expect(await readFile(l.runtime, "utf8")).toBe("theirs\n");
     expect(existsSync(`${l.runtime}.tmp`)).toBe(false);
+  });
+
+  it("write-runtime failures say they came before the rename (renamed: false), whatever raised them", async () => {
+    const l = await lockDir();
+    await writeFile(l.runtime, "ours\n");
+    const h = helper();
+    const base = { path: l.runtime, temp: `${l.runtime}.tmp`, expectedSha256: sha256(Buffer.from("ours\n")), content: Buffer.from("new\n").toString("base64"), unlock: null };
+    // A refusal of its own (Fail), an OS error (the temp file exists: O_EXCL), a bad argument (KeyError).
+    expect(await h.call("write-runtime", { ...base, unlock: token() })).toMatchObject({ ok: false, renamed: false, error: expect.stringMatching(/does not hold the instance lock/) });
+    await writeFile(`${l.runtime}.tmp`, "left over\n");
+    expect(await h.call("write-runtime", base)).toMatchObject({ ok: false, renamed: false, error: expect.stringMatching(/FileExistsError/) });
+    const { content: _c, ...noContent } = base;
+    expect(await h.call("write-runtime", noContent)).toMatchObject({ ok: false, renamed: false, error: expect.stringMatching(/KeyError/) });
+    expect(await readFile(l.runtime, "utf8")).toBe("ours\n");
   });
 
   it("a lock whose heartbeats stop is dropped with an event line; heartbeats keep one", async () => {

@@ -8,6 +8,7 @@ import { dateTime } from "../lib/format";
 const OUTCOME: Record<ActivityEntry["outcome"], { icon: string; label: string }> = {
   succeeded: { icon: "✓", label: "succeeded" },
   failed: { icon: "✕", label: "failed" },
+  unknown: { icon: "?", label: "outcome unknown" },
   refused: { icon: "⊘", label: "refused" },
   info: { icon: "i", label: "info" },
 };

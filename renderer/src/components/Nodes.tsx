@@ -2,7 +2,7 @@
 // step for each failure), the host-key dialogs and the key passphrase dialog.
 import { memo, useState, type FormEvent } from "react";
 import type { NodeView, SetPassphraseResponse } from "../../../shared/ipc/contract";
-import type { NodeStatus } from "../../../shared/node-registry/schema";
+import { DiskPathAllowSchema, type NodeStatus } from "../../../shared/node-registry/schema";
 import { useApi } from "../state/api-context";
 import { useAction } from "../state/use-action";
 import { useAppInfo } from "../state/hooks";
@@ -53,8 +53,57 @@ export function NodeList(props: {
   );
 }
 
+/** Where disks may also come from on the node, beyond its Ganeti storage: shown, and changed in place. */
+function DiskPathAllow(props: { node: NodeView; onChanged: () => void }) {
+  const api = useApi();
+  const { config } = props.node;
+  const shown = (config.diskPathAllow ?? []).join(", ");
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(shown);
+  const { pending, error, run } = useAction();
+  const paths = text.trim() ? text.trim().split(/[\s,]+/) : [];
+  const invalid = DiskPathAllowSchema.safeParse(paths);
+  const problem = invalid.success ? null : (invalid.error.issues[0]?.message ?? "not a list of paths");
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    if (problem) return;
+    void run(async () => {
+      await api.call("nodes.setDiskPathAllow", { nodeId: config.id, paths });
+      setEditing(false);
+      props.onChanged();
+    });
+  };
+  if (!editing) {
+    return (
+      <p className="muted disk-path-allow">
+        Disks come from the node&apos;s Ganeti storage{shown ? `, and from ${shown}` : ""}.{" "}
+        <button type="button" className="link small" onClick={() => (setText(shown), setEditing(true))}>
+          Change where disks may come from…
+        </button>
+      </p>
+    );
+  }
+  return (
+    <form className="disk-path-allow" onSubmit={save} aria-label={`Disk paths allowed on ${config.name}`}>
+      <label htmlFor={`dpa-${config.id}`}>Disk paths allowed beyond the node&apos;s Ganeti storage</label>{" "}
+      <input id={`dpa-${config.id}`} value={text} onChange={(e) => setText(e.target.value)} placeholder="/srv/images, /dev/vg1/data" spellCheck={false} aria-invalid={problem !== null} aria-describedby={problem ? `dpa-${config.id}-err` : undefined} />{" "}
+      <button type="submit" className="primary" disabled={pending || problem !== null}>
+        Save
+      </button>{" "}
+      <button type="button" onClick={() => setEditing(false)} disabled={pending}>
+        Cancel
+      </button>
+      {problem || error ? (
+        <div className="field-error" id={`dpa-${config.id}-err`} role="alert">
+          {problem ?? error}
+        </div>
+      ) : null}
+    </form>
+  );
+}
+
 /** What the user can do next about a node that is not ready. */
-export function NodePanel(props: { node: NodeView; now: number; onRemoved: () => void }) {
+export function NodePanel(props: { node: NodeView; now: number; onRemoved: () => void; onChanged?: () => void }) {
   const api = useApi();
   const { config, status } = props.node;
   const { busy, error, run: act } = useAction<string>();
@@ -114,6 +163,7 @@ export function NodePanel(props: { node: NodeView; now: number; onRemoved: () =>
           Remove node
         </button>
       </div>
+      <DiskPathAllow node={props.node} onChanged={props.onChanged ?? (() => undefined)} />
       {status.state !== "ready" && (status.detail || status.retryAt) ? (
         <p className="node-detail" role="status">
           {status.detail}

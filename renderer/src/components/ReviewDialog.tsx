@@ -5,7 +5,7 @@ import { useEffect, useRef, useState, type ReactNode } from "react";
 import type { OperationOutcome, OperationProgress, PlanPreview } from "../../../shared/ipc/contract";
 import type { ChangeRequestInput } from "../../../shared/hotplug/change-request";
 import { stepWireText } from "../../../shared/hotplug/steps";
-import { describeOutcome } from "../../../shared/hotplug/outcome";
+import { describeOnNode, describeOutcome } from "../../../shared/hotplug/outcome";
 import type { StepState } from "../../../shared/hotplug/progress";
 import { useApi } from "../state/api-context";
 import { errorMessage } from "../lib/format";
@@ -261,7 +261,8 @@ function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
   );
 }
 
-function OutcomeBanner({ outcome: { outcome }, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
+/** How a change ended, as the review dialog shows it (exported for its test). */
+export function OutcomeBanner({ outcome: { outcome }, plan, removing }: { outcome: OperationOutcome; plan: Extract<PlanPreview, { ok: true }>; removing: boolean }) {
   const { message, undone } = describeOutcome(outcome, plan.slot);
   if (outcome.ok) {
     return (
@@ -273,6 +274,23 @@ function OutcomeBanner({ outcome: { outcome }, plan, removing }: { outcome: Oper
             The guest sees it at <code>{plan.slot.guestAddress}</code>.
           </>
         ) : null}
+      </div>
+    );
+  }
+  if (outcome.write.state === "unknown") {
+    // Neither done nor failed: say what the file holds now and what to do, and that nothing was rolled back.
+    const { now, next } = describeOnNode(outcome.write, plan.instance);
+    return (
+      <div className="banner warn" role="alert" data-testid="outcome" data-outcome="unknown" data-on-node={outcome.write.onNode}>
+        <strong>? Outcome unknown: the runtime file&apos;s write lost its answer.</strong> <span className="outcome-message">{now}</span>
+        <div>Nothing was undone: the live changes stay, because the file may record them.</div>
+        <div>
+          <strong>Next:</strong> {next}
+        </div>
+        <details>
+          <summary>Details</summary>
+          <span className="outcome-detail">{message}</span>
+        </details>
       </div>
     );
   }
