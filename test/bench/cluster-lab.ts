@@ -17,11 +17,11 @@ import { appendFile, mkdir, readFile, rm, symlink, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import type { LabNode } from "../../electron/lab/node.js";
 import { buildInstanceRuntime, startLabInstance } from "../../electron/lab/instances.js";
-import { descendantsOf } from "../../electron/lab/processes.js";
 import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
 import type { Runtime } from "../../shared/runtime/index.js";
 import { instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
 import { SSCONF_KEYS } from "../../shared/ganeti/ssconf.js";
+import { stopSshds } from "./inventory.js";
 
 const FIXTURE = join(__dirname, "../fixtures/ganeti/lab-3.0.2/var-lib-ganeti");
 const GANETI_SHARE = "/usr/share/ganeti/3.0";
@@ -175,17 +175,7 @@ export async function startClusterLab(opts: ClusterLabOptions): Promise<ClusterL
   const sshds: RunningSshd[] = [];
   const started: string[] = [];
   const stop = async () => {
-    for (const s of sshds) {
-      const kids = s.process.child.pid ? await descendantsOf(s.process.child.pid) : [];
-      await s.stop();
-      for (const pid of kids) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    await stopSshds(sshds);
     for (const n of started) await lab.stopInstance(n);
     await rm(base, { recursive: true, force: true });
   };

@@ -4,14 +4,14 @@
 // add the others, every instance's view), warm refresh, main-process RSS with
 // the cluster loaded, and the fleet in Chromium. The floor is OpenSSH's
 // client reading the same files on every node at once.
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { LabNode } from "../../electron/lab/node.js";
 import { TSX_NODE_FLAGS } from "../support/tsx.js";
 import { startClusterLab } from "./cluster-lab.js";
 import type { ClusterAppInput } from "./cluster-app.js";
-import { round } from "./stats.js";
+import { round, summarize } from "./stats.js";
 
 const REPO = resolve(__dirname, "../..");
 
@@ -43,6 +43,45 @@ function runChild(inputPath: string, log: (l: string) => void): Promise<Obj> {
   });
 }
 
+/** The built CLI, a fresh process per run, as users run it: wall time of each run; its JSON must hold `expected` instances. */
+async function cliRuns(args: string[], runs: number, expected: (out: unknown) => string | undefined): Promise<number[]> {
+  const ms: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const stdout = await new Promise<string>((resolvePromise, reject) =>
+      execFile(process.execPath, [join(REPO, "bin/hotplug-desk.cjs"), ...args], { cwd: REPO, timeout: 60_000, maxBuffer: 64 << 20 }, (err, out, stderr) => (err ? reject(new Error(`hotplug-desk ${args.slice(0, 2).join(" ")}: ${stderr.trim() || err.message}`)) : resolvePromise(out))),
+    );
+    ms.push(performance.now() - t0);
+    const wrong = expected(JSON.parse(stdout));
+    if (wrong) throw new Error(`hotplug-desk ${args.slice(0, 2).join(" ")}: ${wrong}`);
+  }
+  return ms;
+}
+
+/** The CLI's inventory of the first node and its cluster show, directly and through a ProxyCommand (socat, as the Ganeti lab's route). */
+async function benchCli(cluster: Awaited<ReturnType<typeof startClusterLab>>, log: (l: string) => void): Promise<Obj> {
+  log("cluster: the CLI (inventory, cluster show), directly and through a ProxyCommand");
+  execFileSync(process.execPath, [join(REPO, "scripts/build-cli.mjs")], { cwd: REPO, stdio: "inherit" });
+  const first = cluster.nodes[0]!;
+  const node = ["--node", `${cluster.user}@${first.address}:${first.port}`, "-i", cluster.keyPath, "--known-hosts", cluster.knownHostsPath, "--root", cluster.root, "--json"];
+  const proxy = ["--proxy-command", "socat STDIO TCP:%h:%p"];
+  const instances = (n: number) => (out: unknown) => {
+    const got = Array.isArray(out) ? out.length : ((out as { instances?: unknown[] }).instances?.length ?? -1);
+    return got === n ? undefined : `${got} instances, expected ${n}`;
+  };
+  const runs = 5;
+  const inventory = instances(first.instances.length);
+  const whole = instances(cluster.instances.total);
+  return {
+    command: "hotplug-desk inventory|cluster show --node root@ADDR:PORT -i KEY --known-hosts FILE --root ROOT --json [--proxy-command 'socat STDIO TCP:%h:%p'], the built bundle, a fresh process per run",
+    inventoryDirect: summarize(await cliRuns(["inventory", ...node], runs, inventory)),
+    inventoryProxy: summarize(await cliRuns(["inventory", ...node, ...proxy], runs, inventory)),
+    clusterShowDirect: summarize(await cliRuns(["cluster", "show", ...node], 3, whole)),
+    clusterShowProxy: summarize(await cliRuns(["cluster", "show", ...node, ...proxy], 3, whole)),
+    instancesOnFirstNode: first.instances.length,
+  };
+}
+
 export async function benchCluster(opts: ClusterBenchOptions): Promise<Obj> {
   const { log } = opts;
   const nodes = opts.nodes ?? 20;
@@ -66,6 +105,7 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Obj> {
     const inputPath = join(opts.lab.root, "cluster-bench-input.json");
     await writeFile(inputPath, JSON.stringify(input));
     const m = await runChild(inputPath, log);
+    const cli = await benchCli(cluster, log);
     const coldRatio = round(num(m, "cold", "p50Ms") / num(m, "floor", "p50Ms"));
     const rss = num(m, "memory", "clusterLoaded", "rssMiB");
     const rssMax = Math.max(rss, num(m, "memory", "afterWarmLoads", "rssMiB"));
@@ -92,6 +132,7 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Obj> {
       warm: { ...(m.warm as Obj), ratioClusterView: round(num(m, "warm", "clusterView", "p50Ms") / num(m, "floor", "p50Ms")), note: "with every node connected: cluster.discover of the whole cluster, inventory.list of every node" },
       memory: { ...(m.memory as Obj), note: "RSS of a fresh Node process (tsx) composing the app, after gc: before composing, composed, the whole cluster loaded (cold round 1), after the warm loads" },
       ui: m.ui,
+      cli,
       target: {
         rule: "whole cluster cold within 2x its floor (p50), fleet render p50 < 100 ms, main RSS < 250 MiB with the cluster loaded",
         coldRatio,
