@@ -3,6 +3,7 @@
 // reaches it at).
 import { buildClusterModel, findClusterNode, type ClusterModel, type ClusterNode, type KnownHostKey } from "../../shared/ganeti/cluster.js";
 import type { ConfigData } from "../../shared/ganeti/config-data.js";
+import type { Ssconf } from "../../shared/ganeti/ssconf.js";
 import { resolveNodeVersion, type DetectedVersion } from "../../shared/ganeti/node-version.js";
 import { instanceReaderNodes, readersWithVersions } from "../../shared/ganeti/readers.js";
 import type { Readers } from "../../shared/hotplug/instance-snapshot.js";
@@ -27,24 +28,40 @@ export function knownHostKeys(text: string | null): KnownHostKey[] {
     .map((e) => ({ names: e.hosts.split(","), keyType: e.keyType, fingerprint: fingerprintOf(Buffer.from(e.keyBase64, "base64")) }));
 }
 
+/** Which of the cluster's nodes `files` were read on: its host name, else the address the app reaches it at (ssconf alone tells). */
+export function selfName(files: ClusterFiles, host: string): string | undefined {
+  const bare = buildClusterModel(files.ssconf, { ssconfFrom: host, config: { data: null, why: "" }, knownHosts: [] });
+  return ((files.hostname ? findClusterNode(bare, files.hostname) : undefined) ?? findClusterNode(bare, host))?.name;
+}
+
+/**
+ * Models built, by the ssconf they came from: an unchanged read (the same
+ * parsed ssconf and config.data) gives the same model, built once, however
+ * often and from however many callers it is asked for.
+ */
+const built = new WeakMap<Ssconf, { key: string; config: ConfigData | null; result: NodeInCluster }[]>();
+const BUILT_KEPT = 4;
+
 /**
  * The cluster as `files` describe it. `host` is the address the app
  * reaches the node at. config.data comes from the node itself when it has
  * it, else from `otherConfig` (another master candidate of the same cluster).
  */
 export function clusterOf(files: ClusterFiles, host: string, otherConfig?: { config: ConfigData; from: string }): NodeInCluster {
-  // Which node this is, from the names alone (ssconf is enough for that).
-  const bare = buildClusterModel(files.ssconf, { ssconfFrom: host, config: { data: null, why: "" }, knownHosts: [] });
-  const selfName = ((files.hostname ? findClusterNode(bare, files.hostname) : undefined) ?? findClusterNode(bare, host))?.name;
-  const from = selfName ?? host;
-  const config = files.config
-    ? { data: files.config, from }
-    : otherConfig && otherConfig.config.clusterName === files.ssconf.clusterName
-      ? { data: otherConfig.config, from: otherConfig.from }
-      : { data: null, why: files.configProblem ?? `config.data was not read on ${from}` };
+  const other = !files.config && otherConfig && otherConfig.config.clusterName === files.ssconf.clusterName ? otherConfig : undefined;
+  const data = files.config ?? other?.config ?? null;
+  const key = JSON.stringify([host, files.hostname ?? null, files.knownHostsText, files.configProblem ?? null, other?.from ?? null]);
+  const kept = built.get(files.ssconf) ?? [];
+  const hit = kept.find((e) => e.key === key && e.config === data);
+  if (hit) return hit.result;
+  const name = selfName(files, host);
+  const from = name ?? host;
+  const config = files.config ? { data: files.config, from } : other ? { data: other.config, from: other.from } : { data: null, why: files.configProblem ?? `config.data was not read on ${from}` };
   const model = buildClusterModel(files.ssconf, { ssconfFrom: from, config, knownHosts: knownHostKeys(files.knownHostsText) });
-  const self = selfName ? model.nodes.find((n) => n.name === selfName) : undefined;
-  return { model, ...(self ? { self } : {}) };
+  const self = name ? model.nodes.find((n) => n.name === name) : undefined;
+  const result = { model, ...(self ? { self } : {}) };
+  built.set(files.ssconf, [{ key, config: data, result }, ...kept].slice(0, BUILT_KEPT));
+  return result;
 }
 
 /** What the node itself reports: its installed code, else the cluster's release version from ssconf. */

@@ -10,12 +10,12 @@ import type { NodeConfig, NodeConfigInput } from "../../shared/node-registry/sch
 import type { Readers } from "../../shared/hotplug/index.js";
 import { resolveNodeVersion, type NodeVersion } from "../../shared/ganeti/node-version.js";
 import { instanceReaderNodes, readersWithVersions, type Reader } from "../../shared/ganeti/readers.js";
-import type { ClusterModel, ClusterNode } from "../../shared/ganeti/cluster.js";
+import type { ClusterModel } from "../../shared/ganeti/cluster.js";
 import { ganetiFactsOf } from "../../shared/inventory/ganeti-facts.js";
 import type { ClusterDiscovery } from "../../shared/ipc/contract.js";
 import { loadNodeInventory, type NodeGanetiContext } from "../inventory/node-inventory.js";
 import { readGanetiNodeFiles, type GanetiNodeFiles } from "./ganeti-files.js";
-import { clusterOf, detectedVersion, type NodeInCluster } from "./cluster-of.js";
+import { clusterOf, detectedVersion, selfName, type NodeInCluster } from "./cluster-of.js";
 import { buildClusterView, candidateSettings, clusterCandidates, clusterHostKey, type ClusterNodeRead } from "./cluster-view.js";
 
 export type NodeCluster =
@@ -124,14 +124,15 @@ export class ClusterService {
    * Which cluster node each of the app's ready nodes in `model`'s cluster is,
    * with its files; the node `self` was read on is known already.
    */
-  private async members(model: ClusterModel, maxAgeMs?: number): Promise<Map<string, { node: NodeConfig; files: GanetiNodeFiles; self: ClusterNode }>> {
-    const out = new Map<string, { node: NodeConfig; files: GanetiNodeFiles; self: ClusterNode }>();
+  private async members(model: ClusterModel, maxAgeMs?: number): Promise<Map<string, { node: NodeConfig; files: GanetiNodeFiles }>> {
+    const out = new Map<string, { node: NodeConfig; files: GanetiNodeFiles }>();
     await Promise.all(
       this.readyNodes().map(async (node) => {
         const files = await this.nodeFiles(node.id, maxAgeMs !== undefined ? { maxAgeMs } : {}).catch(() => undefined);
         if (!files || files.standalone || files.ssconf.clusterName !== model.name) return;
-        const self = clusterOf(files, node.host).self;
-        if (self && !out.has(self.name)) out.set(self.name, { node, files, self });
+        // Which node it is needs ssconf only, not the whole model.
+        const self = selfName(files, node.host);
+        if (self && !out.has(self)) out.set(self, { node, files });
       }),
     );
     return out;
@@ -205,8 +206,21 @@ export class ClusterService {
       const v = this.versionOf(node, c.files);
       return { kind: "standalone", nodeId, why: c.why, ...(v ? { version: v } : {}) };
     }
-    const members = await this.members(c.model, 0);
-    if (c.self && !members.has(c.self.name)) members.set(c.self.name, { node, files: c.files, self: c.self });
+    // Each ready node's files tell whether, and which, node of the cluster it is. The inventory of
+    // one the cluster lists by its address starts beside that read (it takes the node's facts once
+    // they are in), and is dropped should the files say otherwise.
+    const listed = new Set(c.model.nodes.flatMap((cn) => [cn.address, cn.name, ...(cn.secondaryAddress ? [cn.secondaryAddress] : [])]));
+    const read = this.readyNodes().map((n) => {
+      const files = n.id === nodeId ? Promise.resolve<GanetiNodeFiles | undefined>(c.files) : this.nodeFiles(n.id, { maxAgeMs: 0 }).catch(() => undefined);
+      const self = n.id === nodeId ? Promise.resolve(c.self?.name) : files.then((f) => (f && !f.standalone && f.ssconf.clusterName === c.model.name ? selfName(f, n.host) : undefined));
+      return { node: n, files, self, early: n.id === nodeId || listed.has(n.host) ? this.inventoryWith(c.model, n, files) : undefined };
+    });
+    const members = new Map<string, { node: NodeConfig; files: GanetiNodeFiles; inventory: Promise<ClusterNodeRead["inventory"]> }>();
+    for (const r of read) {
+      const [self, files] = await Promise.all([r.self, r.files]);
+      if (self && files && !members.has(self)) members.set(self, { node: r.node, files, inventory: r.early ?? this.inventoryWith(c.model, r.node, r.files) });
+    }
+    if (c.self && !members.has(c.self.name)) members.set(c.self.name, { node, files: c.files, inventory: this.inventoryWith(c.model, node, Promise.resolve(c.files)) });
     const reads = new Map<string, ClusterNodeRead>();
     const all = this.opts.nodes.list();
     await Promise.all(
@@ -217,18 +231,23 @@ export class ClusterService {
         if (!app) return reads.set(cn.name, { appNodeId: null, connection: null });
         const connection = this.opts.nodes.status(app.id)?.state ?? null;
         if (!m) return reads.set(cn.name, { appNodeId: app.id, connection });
-        const ctx: NodeGanetiContext = { ...(this.versionOf(m.node, m.files) ? { nodeVersion: this.versionOf(m.node, m.files)! } : {}), instance: (name) => ganetiFactsOf(c.model, name) };
-        let inventory: ClusterNodeRead["inventory"];
-        try {
-          inventory = await loadNodeInventory(await this.opts.nodes.session(m.node.id, 5_000), { nodeId: m.node.id, root: m.node.root, ganeti: ctx });
-        } catch (err) {
-          inventory = { error: `its inventory could not be read: ${err instanceof Error ? err.message : String(err)}` };
-        }
-        return reads.set(cn.name, { appNodeId: m.node.id, connection, ...(ctx.nodeVersion ? { version: ctx.nodeVersion } : {}), inventory });
+        const version = this.versionOf(m.node, m.files);
+        return reads.set(cn.name, { appNodeId: m.node.id, connection, ...(version ? { version } : {}), inventory: await m.inventory });
       }),
     );
     const candidates = clusterCandidates(c.model, node, reads, all.map((n) => n.id));
     return { kind: "cluster", view: buildClusterView(c.model, nodeId, reads, candidates) };
+  }
+
+  /** A node's inventory with the cluster's facts, the node's own version once its files are read; or why it could not be read. */
+  private inventoryWith(model: ClusterModel, node: NodeConfig, files: Promise<GanetiNodeFiles | undefined>): Promise<ClusterNodeRead["inventory"]> {
+    const ganeti = files.then((f): NodeGanetiContext => {
+      const nodeVersion = this.versionOf(node, f);
+      return { ...(nodeVersion ? { nodeVersion } : {}), instance: (name) => ganetiFactsOf(model, name) };
+    });
+    return (async () => loadNodeInventory(await this.opts.nodes.session(node.id, 5_000), { nodeId: node.id, root: node.root, ganeti }))().catch((err: unknown) => ({
+      error: `its inventory could not be read: ${err instanceof Error ? err.message : String(err)}`,
+    }));
   }
 
   /**

@@ -6,17 +6,19 @@
 // A node without ssconf files belongs to no cluster: it is standalone and
 // everything else works as without Ganeti.
 //
-// config.data can be megabytes: it is kept per node and read again only
-// when its size or mtime changed (or its mtime is too recent to tell a
-// second write in the same second apart).
+// What was read is kept per connection and read again only when the
+// files' sizes or mtimes changed (or their mtimes are too recent to tell a
+// second write in the same second apart): config.data can be megabytes,
+// and the app reads these files on every inventory. config.data is parsed
+// once per content for all the nodes that hold it.
+import { createHash } from "node:crypto";
 import type { NodeSession } from "../ssh/session.js";
-import { NodeSftp, SFTP_STATUS, SftpError, type DirEntry } from "../on-node/sftp.js";
+import { NodeSftp, SFTP_STATUS, SftpError, type DirEntry, type RemoteStat } from "../on-node/sftp.js";
 import { MAX_SSCONF_BYTES, SSCONF_KEYS, parseSsconf, type Ssconf } from "../../shared/ganeti/ssconf.js";
 import { MAX_CONFIG_DATA_BYTES, parseConfigData, type ConfigData } from "../../shared/ganeti/config-data.js";
 import { releaseVersionFromConstants, versionOfShareDir, type DetectedVersion } from "../../shared/ganeti/node-version.js";
 import { normalizeRoot } from "../../shared/on-node/layout.js";
 
-const READ_CHUNK = 256 * 1024;
 const MAX_KNOWN_HOSTS_BYTES = 1024 * 1024;
 /** RELEASE_VERSION is near the top of _constants.py (line 54 of 3.0.2's 190 KB). */
 const CONSTANTS_HEAD_BYTES = 64 * 1024;
@@ -48,24 +50,20 @@ export class GanetiFilesError extends Error {
 const joinUnder = (root: string, path: string) => (root === "/" ? path : `${root}${path}`);
 const missing = (err: unknown) => err instanceof SftpError && err.status === SFTP_STATUS.NO_SUCH_FILE;
 
-/** A whole file, refused when larger than `max` (checked on the handle and while reading). */
-async function readBounded(sftp: NodeSftp, path: string, max: number, what: string): Promise<Buffer> {
+/**
+ * A whole file, refused when larger than `max` (checked on its size, and
+ * while reading). The size is the directory listing's when there is one
+ * (the read finds the end itself), else the open file's.
+ */
+async function readBounded(sftp: NodeSftp, path: string, max: number, what: string, listed?: DirEntry): Promise<Buffer> {
   const handle = await sftp.open(path, "r");
   try {
-    const st = await sftp.fstat(handle, path);
-    if (st.size > max) throw new GanetiFilesError(`${what} (${path}) is ${st.size} bytes, more than the ${max} this app reads: it is not what Ganeti writes there. Inspect it on the node.`);
-    const parts: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = await sftp.read(handle, path, Math.min(READ_CHUNK, max + 1 - total), total);
-      if (chunk.length === 0) break;
-      total += chunk.length;
-      if (total > max) throw new GanetiFilesError(`${what} (${path}) grew past ${max} bytes while being read; refusing it.`);
-      parts.push(chunk);
-    }
-    return Buffer.concat(parts);
+    const size = listed?.stat?.size ?? (await sftp.fstat(handle, path)).size;
+    if (size > max) throw new GanetiFilesError(`${what} (${path}) is ${size} bytes, more than the ${max} this app reads: it is not what Ganeti writes there. Inspect it on the node.`);
+    return await sftp.readToEnd(handle, path, size, max, () => new GanetiFilesError(`${what} (${path}) grew past ${max} bytes while being read; refusing it.`));
   } finally {
-    await sftp.close(handle, path).catch(() => undefined);
+    // Not waited for: the server handles requests in order.
+    void sftp.close(handle, path).catch(() => undefined);
   }
 }
 
@@ -75,7 +73,7 @@ async function readHead(sftp: NodeSftp, path: string, length: number): Promise<B
   try {
     return await sftp.read(handle, path, length, 0);
   } finally {
-    await sftp.close(handle, path).catch(() => undefined);
+    void sftp.close(handle, path).catch(() => undefined);
   }
 }
 
@@ -90,8 +88,42 @@ function readlink(sftp: NodeSftp, path: string, timeoutMs = 30_000): Promise<str
   });
 }
 
+/**
+ * What was read on a session, kept with the stamp (sizes and mtimes) of the
+ * files it came from: reused while the stamp is the same and the files'
+ * mtimes were already SETTLED_MS old when they were read (SFTP mtimes are
+ * whole seconds: a file rewritten within the same second keeps its stamp).
+ */
+interface Stamped {
+  stamp: string;
+  /** When the read started, and the newest mtime (seconds) among its files. */
+  readAt: number;
+  newestMtime: number;
+  value: unknown;
+}
+const readCache = new WeakMap<NodeSession, Map<string, Stamped>>();
+
+function stampOf(stats: readonly (RemoteStat | undefined)[]): { stamp: string; newestMtime: number } | undefined {
+  if (stats.some((s) => s === undefined)) return undefined;
+  const all = stats as RemoteStat[];
+  return { stamp: all.map((s) => `${s.size}:${s.mtime}`).join(","), newestMtime: Math.max(0, ...all.map((s) => s.mtime)) };
+}
+
+/** `read()`'s value, or what an earlier read under the same stamp gave. */
+async function readStamped<T>(session: NodeSession, key: string, stamp: { stamp: string; newestMtime: number } | undefined, read: () => Promise<T>): Promise<T> {
+  let perSession = readCache.get(session);
+  if (!perSession) readCache.set(session, (perSession = new Map()));
+  const hit = perSession.get(key);
+  if (hit && stamp && hit.stamp === stamp.stamp && hit.readAt - hit.newestMtime * 1000 > SETTLED_MS) return hit.value as T;
+  const readAt = Date.now();
+  perSession.delete(key);
+  const value = await read();
+  if (stamp) perSession.set(key, { ...stamp, readAt, value });
+  return value;
+}
+
 /** /etc/ganeti/share -> /usr/share/ganeti/<v>: RELEASE_VERSION of the code installed there. */
-async function installedVersion(sftp: NodeSftp, root: string): Promise<{ installed?: DetectedVersion; problem?: string }> {
+async function installedVersion(session: NodeSession, sftp: NodeSftp, root: string): Promise<{ installed?: DetectedVersion; problem?: string }> {
   const link = joinUnder(root, "/etc/ganeti/share");
   let target: string;
   try {
@@ -103,7 +135,9 @@ async function installedVersion(sftp: NodeSftp, root: string): Promise<{ install
   for (const file of ["ganeti/_constants.py", "ganeti/constants.py"]) {
     const path = `${share.replace(/\/+$/, "")}/${file}`;
     try {
-      const v = releaseVersionFromConstants((await readHead(sftp, path, CONSTANTS_HEAD_BYTES)).toString("utf8"));
+      // Stat first: the file is read again only when it changed (a package upgrade within the same major.minor).
+      const st = await sftp.stat(path);
+      const v = await readStamped(session, `constants ${path}`, stampOf([st]), async () => releaseVersionFromConstants((await readHead(sftp, path, CONSTANTS_HEAD_BYTES)).toString("utf8")));
       if (v) return { installed: { version: v, source: "installed", from: `${path} (RELEASE_VERSION)` } };
     } catch (err) {
       if (!missing(err)) return { problem: `${path} cannot be read: ${err instanceof Error ? err.message : String(err)}` };
@@ -114,31 +148,31 @@ async function installedVersion(sftp: NodeSftp, root: string): Promise<{ install
   return { problem: `${link} points at ${target}, which holds no RELEASE_VERSION: the installed Ganeti is unknown` };
 }
 
-interface ConfigCacheEntry {
-  size: number;
-  mtime: number;
-  readAt: number;
-  config: ConfigData;
+/**
+ * config.data parsed, by its digest: the master candidates of a cluster hold
+ * the same file, and one parse serves them all. A few are kept (one per
+ * cluster, and a newer version while the older is still in use).
+ */
+const parsedConfigs = new Map<string, ConfigData>();
+const PARSED_CONFIGS_KEPT = 4;
+
+function parseConfigShared(bytes: Buffer): ConfigData {
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  const hit = parsedConfigs.get(digest);
+  if (hit) return hit;
+  const config = parseConfigData(bytes.toString("utf8"));
+  parsedConfigs.set(digest, config);
+  for (const k of parsedConfigs.keys()) if (parsedConfigs.size > PARSED_CONFIGS_KEPT) parsedConfigs.delete(k);
+  return config;
 }
 
-/** config.data per session, read again only when it changed. */
-const configCache = new WeakMap<NodeSession, Map<string, ConfigCacheEntry>>();
-
+/** config.data, read again only when it changed. */
 async function readConfig(session: NodeSession, sftp: NodeSftp, path: string, entry: DirEntry | undefined): Promise<{ config: ConfigData | null; problem?: string }> {
   if (!entry) return { config: null, problem: `${path} is not on ${session.label}: it is not a master candidate (config.data is kept on master candidates only)` };
-  let perSession = configCache.get(session);
-  if (!perSession) configCache.set(session, (perSession = new Map()));
-  const cached = perSession.get(path);
-  const st = entry.stat;
-  if (cached && st && cached.size === st.size && cached.mtime === st.mtime && cached.readAt - st.mtime * 1000 > SETTLED_MS) return { config: cached.config };
-  const readAt = Date.now();
   try {
-    const bytes = await readBounded(sftp, path, MAX_CONFIG_DATA_BYTES, "config.data");
-    const config = parseConfigData(bytes.toString("utf8"));
-    if (st) perSession.set(path, { size: st.size, mtime: st.mtime, readAt, config });
+    const config = await readStamped(session, `config ${path}`, stampOf([entry.stat]), async () => parseConfigShared(await readBounded(sftp, path, MAX_CONFIG_DATA_BYTES, "config.data", entry)));
     return { config };
   } catch (err) {
-    perSession.delete(path);
     const e = err as SftpError;
     const why = e instanceof SftpError && e.status === SFTP_STATUS.PERMISSION_DENIED ? `permission denied: connect as root (config.data is readable by root and Ganeti's daemons only)` : e.message;
     return { config: null, problem: `${path} on ${session.label} cannot be read: ${why}` };
@@ -155,7 +189,7 @@ export async function readGanetiNodeFiles(session: NodeSession, root = "/"): Pro
       if (missing(err)) return null;
       throw err;
     }),
-    installedVersion(sftp, r),
+    installedVersion(session, sftp, r),
     readHead(sftp, "/proc/sys/kernel/hostname", 256).then(
       (b) => b.toString("utf8").trim() || undefined,
       () => undefined,
@@ -166,15 +200,23 @@ export async function readGanetiNodeFiles(session: NodeSession, root = "/"): Pro
     return { standalone: true, why: `${dir}/ssconf_cluster_name is not on ${session.label}: the node belongs to no Ganeti cluster`, ...(installed.installed ? { installed: installed.installed } : {}) };
   }
   const wanted = SSCONF_KEYS.filter((k) => byName.has(`ssconf_${k}`));
-  const [texts, knownHostsText, config] = await Promise.all([
-    Promise.all(wanted.map(async (k) => [k, (await readBounded(sftp, `${dir}/ssconf_${k}`, MAX_SSCONF_BYTES, `ssconf_${k}`)).toString("utf8")] as const)),
-    byName.has("known_hosts") ? readBounded(sftp, `${dir}/known_hosts`, MAX_KNOWN_HOSTS_BYTES, "the cluster's known_hosts").then((b) => b.toString("utf8")) : Promise.resolve(null),
+  // ssconf and known_hosts are read again only when one of them changed (the listing carries their sizes and mtimes).
+  const files = [...wanted.map((k) => `ssconf_${k}`), ...(byName.has("known_hosts") ? ["known_hosts"] : [])];
+  const readSsconf = async () => {
+    const [texts, knownHostsText] = await Promise.all([
+      Promise.all(wanted.map(async (k) => [k, (await readBounded(sftp, `${dir}/ssconf_${k}`, MAX_SSCONF_BYTES, `ssconf_${k}`, byName.get(`ssconf_${k}`))).toString("utf8")] as const)),
+      byName.has("known_hosts") ? readBounded(sftp, `${dir}/known_hosts`, MAX_KNOWN_HOSTS_BYTES, "the cluster's known_hosts", byName.get("known_hosts")).then((b) => b.toString("utf8")) : Promise.resolve(null),
+    ]);
+    return { ssconf: parseSsconf(Object.fromEntries(texts)), knownHostsText };
+  };
+  const [{ ssconf, knownHostsText }, config] = await Promise.all([
+    readStamped(session, `ssconf ${dir} ${files.join(" ")}`, stampOf(files.map((f) => byName.get(f)?.stat)), readSsconf),
     readConfig(session, sftp, `${dir}/config.data`, byName.get("config.data")),
   ]);
   return {
     standalone: false,
     ...(hostname ? { hostname } : {}),
-    ssconf: parseSsconf(Object.fromEntries(texts)),
+    ssconf,
     knownHostsText,
     config: config.config,
     ...(config.problem ? { configProblem: config.problem } : {}),

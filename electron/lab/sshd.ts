@@ -37,6 +37,8 @@ export interface SshdOptions {
   hostKeyTypes?: readonly ("ed25519" | "rsa" | "ecdsa")[];
   /** More sshd_config lines (e.g. HostKeyAlgorithms, MACs) for tests of what a client accepts. */
   extraConfig?: readonly string[];
+  /** A command sshd is run under (its argv is appended); it must exec sshd, e.g. unshare into a mount namespace. */
+  launcher?: readonly string[];
 }
 
 export interface RunningSshd extends SshdInfo {
@@ -136,7 +138,8 @@ export async function startSshd(dir: string, opts: SshdOptions = {}): Promise<Ru
       { mode: 0o600 },
     );
     await runCommand(SSHD, ["-t", "-f", config]);
-    const proc = startProcess("sshd", SSHD, ["-D", "-e", "-f", config]);
+    const [file, ...pre] = [...(opts.launcher ?? []), SSHD];
+    const proc = startProcess("sshd", file!, [...pre, "-D", "-e", "-f", config]);
     const up = await Promise.race([
       waitFor(`sshd on 127.0.0.1:${port}`, async () => ((await portAccepts(port)) ? true : undefined), 10_000).then(() => true),
       proc.exited.then(() => false),

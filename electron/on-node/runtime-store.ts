@@ -13,7 +13,6 @@ import { MAX_RUNTIME_BYTES } from "./helper-protocol.js";
 export { MAX_RUNTIME_BYTES };
 /** Ganeti creates runtime files 0600 (utils.WriteFile via mkstemp). */
 export const RUNTIME_MODE = 0o600;
-const READ_CHUNK = 256 * 1024;
 const TEMP_SUFFIX = ".hotplug-desk.new";
 /** `.<name>.runtime.<16 hex>.hotplug-desk.new`: only files we made match. */
 const TEMP_NAME = /^\.([A-Za-z0-9][A-Za-z0-9._-]{0,252})\.runtime\.[0-9a-f]{16}\.hotplug-desk\.new$/;
@@ -198,12 +197,13 @@ export class RuntimeStore {
     try {
       const st = await sftp.fstat(handle, path);
       this.checkRegular(st, path);
-      const bytes = await this.readAll(sftp, handle, path);
+      const bytes = await sftp.readToEnd(handle, path, st.size, MAX_RUNTIME_BYTES, () => new RuntimeFileError(runtimeFileProblem.tooLarge(path, this.session.label)));
       const t = runtimeText(bytes, path, this.session.label);
       if ("error" in t) throw new RuntimeFileError(t.error);
       return { text: t.text, bytes, mtimeMs: st.mtime * 1000, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     } finally {
-      await sftp.close(handle, path).catch(() => undefined);
+      // Not waited for: the server handles requests in order, and nothing here depends on its answer.
+      void sftp.close(handle, path).catch(() => undefined);
     }
   }
 
@@ -279,7 +279,7 @@ export class RuntimeStore {
     try {
       const st = await sftp.fstat(handle, path);
       if (!st.isFile) return { sha256: "", size: st.size, regular: false };
-      const bytes = await this.readAll(sftp, handle, path);
+      const bytes = await sftp.readToEnd(handle, path, st.size, MAX_RUNTIME_BYTES, () => new RuntimeFileError(runtimeFileProblem.tooLarge(path, this.session.label)));
       return { sha256: sha256Hex(bytes), size: bytes.length, regular: true };
     } finally {
       await sftp.close(handle, path).catch(() => undefined);
@@ -318,21 +318,5 @@ export class RuntimeStore {
         `${path} on ${this.session.label} is ${st.size} bytes; a runtime file is at most ${MAX_RUNTIME_BYTES} bytes (16 MiB), so this is not one. Inspect it on the node.`,
       );
     }
-  }
-
-  /** Read an open file to EOF, refusing more than MAX_RUNTIME_BYTES even if it grows. */
-  private async readAll(sftp: NodeSftp, handle: Buffer, path: string): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = await sftp.read(handle, path, READ_CHUNK, total);
-      if (chunk.length === 0) break;
-      total += chunk.length;
-      if (total > MAX_RUNTIME_BYTES) {
-        throw new RuntimeFileError(runtimeFileProblem.tooLarge(path, this.session.label));
-      }
-      parts.push(chunk);
-    }
-    return Buffer.concat(parts, total);
   }
 }

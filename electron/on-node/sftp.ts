@@ -51,6 +51,11 @@ export interface DirEntry {
 const DEFAULT_OP_TIMEOUT_MS = 30_000;
 /** ssh2's words when a channel is asked for on a connection that is gone or going. */
 const LOST_CONNECTION = /not connected|no response from server|connection (lost|closed|reset)|ECONNRESET|EPIPE/i;
+/** The largest read asked for at once. */
+const READ_CHUNK = 256 * 1024;
+/** What the read that should find a file's end asks for. */
+const PROBE_BYTES = 4096;
+const EMPTY = Buffer.alloc(0);
 const channels = new WeakMap<NodeSession, Promise<NodeSftp>>();
 
 export class NodeSftp {
@@ -171,6 +176,41 @@ export class NodeSftp {
     return this.call<number>("read", path, (cb) => this.raw.read(handle, buf, 0, length, position, (err, n) => cb(err, n))).then((n) =>
       buf.subarray(0, n),
     );
+  }
+
+  /**
+   * An open file from offset 0 to its end, refused with `tooLarge()` past
+   * `max` bytes (even if it grows while read). Reads are sized to
+   * `expectedSize` (what fstat said), and the read that should find the end
+   * goes out beside them, so a file of the expected size costs one round
+   * trip and no buffer larger than the file.
+   */
+  async readToEnd(handle: Buffer, path: string, expectedSize: number, max: number, tooLarge: () => Error): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let total = 0;
+    let expected = Math.max(0, expectedSize);
+    for (;;) {
+      const len = Math.min(expected - total, READ_CHUNK, max + 1 - total);
+      const probeLen = Math.min(PROBE_BYTES, max + 1 - total - Math.max(len, 0));
+      const [data, probe] = await Promise.all([len > 0 ? this.read(handle, path, len, total) : Promise.resolve(EMPTY), probeLen > 0 ? this.read(handle, path, probeLen, total + Math.max(len, 0)) : Promise.resolve(undefined)]);
+      parts.push(data);
+      total += data.length;
+      if (total > max) throw tooLarge();
+      // Nothing where data was asked for: the end.
+      if (len > 0 && data.length === 0) break;
+      // A short read leaves a gap before the probe's offset: ask again from where it stopped.
+      if (len > 0 && data.length < len) {
+        expected = total;
+        continue;
+      }
+      if (probe === undefined || probe.length === 0) break;
+      parts.push(probe);
+      total += probe.length;
+      if (total > max) throw tooLarge();
+      // Past what fstat said (it grew): read on in full chunks.
+      if (total >= expected) expected = total + READ_CHUNK;
+    }
+    return Buffer.concat(parts, total);
   }
 
   unlink(path: string): Promise<void> {

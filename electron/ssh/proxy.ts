@@ -5,7 +5,7 @@
 //   checked like the node's), each forwarding a TCP channel to the next.
 // The final node's host key is checked by the caller on the stream returned.
 import { spawn } from "node:child_process";
-import { Duplex } from "node:stream";
+import { Duplex, Writable } from "node:stream";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { expandProxyCommand, parseProxyCommand, parseProxyJump, type JumpHost } from "../../shared/node-registry/proxy.js";
 
@@ -57,6 +57,48 @@ export async function openTransport(route: Route, base: ConnectConfig, check: Ho
 
 const STDERR_LIMIT = 4096;
 
+/**
+ * A writer to `out` that passes on what is written in one tick as one write.
+ * A ProxyCommand relays each write it reads to TCP; one that does so without
+ * TCP_NODELAY (socat, nc, the lab's) would send each SSH packet of a batch
+ * (the key exchange, pipelined requests) as its own small segment, and
+ * Nagle's algorithm holds each back until the one before it is acknowledged:
+ * with delayed ACKs, ~40 ms apiece.
+ */
+export class SameTickWriter extends Writable {
+  constructor(private readonly out: Writable) {
+    super();
+    // The command's stdin fails when the command has gone: that ends this writer, not the app.
+    out.on("error", (err) => this.destroy(err));
+  }
+
+  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), cb?: (error: Error | null | undefined) => void): boolean {
+    if (this.writableCorked === 0) {
+      this.cork();
+      process.nextTick(() => this.uncork());
+    }
+    if (typeof encoding === "function") return super.write(chunk, encoding);
+    return encoding === undefined ? super.write(chunk, cb) : super.write(chunk, encoding, cb);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
+    this.out.write(chunk, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (error?: Error | null) => void): void {
+    this.out.write(Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  override _final(cb: (error?: Error | null) => void): void {
+    this.out.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.out.destroy();
+    cb(err);
+  }
+}
+
 async function proxyCommand(route: Route, text: string): Promise<Transport> {
   const parsed = parseProxyCommand(text);
   if (!parsed.ok) throw new ProxyError(parsed.error, true);
@@ -76,7 +118,7 @@ async function proxyCommand(route: Route, text: string): Promise<Transport> {
       resolve();
     }),
   );
-  const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  const sock = Duplex.from({ readable: child.stdout, writable: new SameTickWriter(child.stdin) });
   // A write after the command died must end the connection, not the app.
   sock.on("error", () => {});
   // Ending the command ends both pipes; destroying the stream instead would

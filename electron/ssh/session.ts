@@ -215,6 +215,9 @@ export class NodeSession {
         client.once("close", () => fail(new SshConnectClosedError(label, stage)));
         try {
           client.connect(config);
+          // From the first packet: the handshake's requests are small and wait on their answers too.
+          // With Nagle's algorithm a write stalls behind an unacknowledged one (delayed ACK, ~40 ms).
+          client.setNoDelay(true);
         } catch (err) {
           fail(err instanceof Error ? err : new Error(String(err)));
         }
@@ -224,9 +227,6 @@ export class NodeSession {
       throw err;
     }
     client.once("close", () => transport.close());
-    // Requests here are small and wait on their answer; with Nagle's algorithm
-    // a write stalls behind an unacknowledged one (delayed ACK, ~40 ms).
-    client.setNoDelay(true);
     // ssh2 has what it needs; the session keeps no copy of the passphrase.
     const { passphrase: _passphrase, ...kept } = target;
     return new NodeSession(kept, client, transport.via);

@@ -135,6 +135,21 @@ async function subsetRoot(lab: LabNode, names: string[]): Promise<string> {
   return root;
 }
 
+/** Stops each sshd and the per-connection sshd processes that outlive it. */
+export async function stopSshds(sshds: readonly RunningSshd[]): Promise<void> {
+  for (const s of sshds) {
+    const kids = s.process.child.pid ? await descendantsOf(s.process.child.pid) : [];
+    await s.stop();
+    for (const pid of kids) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
 /** Paused QEMUs (no guest CPU use, 64 MiB) named i00.lab, i01.lab, ... up to `count` in all. */
 export async function startPausedInstances(lab: LabNode, count: number): Promise<void> {
   while (lab.instances.size < count) {
@@ -180,17 +195,7 @@ export async function benchInventory(opts: InventoryOptions): Promise<Record<str
     log(`inventory: measuring ${total} instances over ${parts} sshd nodes`);
     multi = await measure(nodes, rounds);
   } finally {
-    for (const s of sshds) {
-      const kids = s.process.child.pid ? await descendantsOf(s.process.child.pid) : [];
-      await s.stop();
-      for (const pid of kids) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    await stopSshds(sshds);
     for (const r of roots) await rm(r, { recursive: true, force: true });
   }
 

@@ -5,7 +5,7 @@
 //
 // Environment: BENCH_RUNS (hotplug rounds, default 30), BENCH_GANETI_RUNS
 // (rounds beside Ganeti, default 6), BENCH_ONLY (comma list of
-// hotplug,inventory,memory,ui,cli,ganeti).
+// hotplug,inventory,memory,ui,cli,ganeti,cluster).
 import { execFile } from "node:child_process";
 import { cpus, loadavg, totalmem, release } from "node:os";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { LabNode } from "../../electron/lab/node.js";
 import { ensureRendererBuilt } from "../../electron/web-host/renderer-build.js";
 import { benchCliStartup } from "./cli-startup.js";
+import { benchCluster } from "./cluster.js";
 import { benchHotplug } from "./hotplug.js";
 import { benchGaneti } from "./ganeti.js";
 import { benchInventory, startPausedInstances } from "./inventory.js";
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const log = (line: string) => process.stderr.write(`[bench ${round((Date.now() - t0) / 1000, 1)}s] ${line}\n`);
   const runs = Number(process.env.BENCH_RUNS ?? 30);
-  const only = new Set((process.env.BENCH_ONLY ?? "hotplug,inventory,memory,ui,cli,ganeti").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "hotplug,inventory,memory,ui,cli,ganeti,cluster").split(",").map((s) => s.trim()));
 
   const result: Obj = {
     machine: {
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
   };
 
-  if (only.has("ui")) {
+  if (only.has("ui") || only.has("cluster")) {
     // Build the UI first so a (re)build never lands inside a measurement.
     await ensureRendererBuilt(log).catch((err: unknown) => log(`renderer build failed: ${String(err)}`));
   }
@@ -96,11 +97,13 @@ async function main(): Promise<void> {
   if (only.has("hotplug")) result.hotplug = await section("hotplug", log, () => benchHotplug({ runs, log }));
   if (only.has("ganeti")) result.besideGaneti = await section("ganeti", log, () => benchGaneti({ runs: Number(process.env.BENCH_GANETI_RUNS ?? 6), log }));
 
-  if (only.has("inventory") || only.has("memory") || only.has("ui")) {
+  if (only.has("inventory") || only.has("memory") || only.has("ui") || only.has("cluster")) {
     const lab = await LabNode.start({ log });
     try {
       if (only.has("inventory")) result.inventory = await section("inventory", log, () => benchInventory({ lab, log, extraNodes: 3 }));
-      await startPausedInstances(lab, 50);
+      // Its own nodes, instances and QEMUs (stopped again at its end), beside the lab's.
+      if (only.has("cluster")) result.cluster = await section("cluster", log, () => benchCluster({ lab, log }));
+      if (only.has("memory") || only.has("ui")) await startPausedInstances(lab, 50);
       const memory: Obj = {};
       if (only.has("memory")) {
         memory.mainProcess = await section("memory (main process)", log, async () => {
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
     fleetView500: target(["ui", "fleetRender", "target"]),
     dragFrames: target(["ui", "drag", "target"]),
     cliStartup: target(["cliStartup", "target"]),
+    cluster: target(["cluster", "target"]),
   };
   (result.machine as Obj).loadAvgAtEnd = loadavg().map((v) => round(v));
   result.durationS = round((Date.now() - t0) / 1000, 1);

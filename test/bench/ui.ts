@@ -142,6 +142,61 @@ async function traced<T>(cdp: CDPSession, fn: () => Promise<T>): Promise<{ value
   return { value, events };
 }
 
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+  });
+}
+
+/** A page on the web host's URL, timed from navigation to the first fleet row and to every instance listed. */
+export async function openFleet(
+  browser: Browser,
+  url: string,
+  expected: number,
+  log: (line: string) => void,
+): Promise<{ page: Page; cdp: CDPSession; marks: Record<string, number>; navWall: number; rowsInDom: number }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("pageerror", (e) => log(`page error: ${e.message}`));
+  const cdp = await page.context().newCDPSession(page);
+  // tsx (esbuild keepNames) wraps functions passed to the page in __name(); give the page one.
+  await page.addInitScript({ content: "globalThis.__name = (f) => f;" });
+  // Navigation: timestamps taken in the page, relative to its navigation start.
+  await page.addInitScript((expected: number) => {
+    const w = window as unknown as { __marks: Record<string, number> };
+    w.__marks = {};
+    const obs = new MutationObserver(() => {
+      if (w.__marks.firstRow === undefined && document.querySelector(".fleet-row[data-instance]")) w.__marks.firstRow = performance.now();
+      const status = document.querySelector(".fleet .toolbar [role=status]")?.textContent ?? "";
+      if (w.__marks.allListed === undefined && status.startsWith(`${expected} of ${expected}`)) {
+        w.__marks.allListed = performance.now();
+        obs.disconnect();
+      }
+    });
+    obs.observe(document, { subtree: true, childList: true, characterData: true });
+  }, expected);
+  const navStart = performance.now();
+  await page.goto(url);
+  await page.waitForFunction(() => (window as unknown as { __marks: { allListed?: number } }).__marks.allListed !== undefined, undefined, { timeout: 120_000 });
+  const navWall = performance.now() - navStart;
+  const marks = await page.evaluate(() => (window as unknown as { __marks: Record<string, number> }).__marks);
+  const rowsInDom = await page.locator(".fleet-row[data-instance]").count();
+  return { page, cdp, marks, navWall, rowsInDom };
+}
+
+/** The fleet view from a click with the data already in the page (Activity -> All instances), `runs` times after one untimed. */
+export async function fleetRenderTimes(page: Page, runs: number): Promise<number[]> {
+  const fleetMs: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    await page.locator(".sidebar .nav-item", { hasText: "Activity" }).click();
+    await page.locator(".fleet").waitFor({ state: "detached" });
+    await page.waitForTimeout(50);
+    const ms = await timeInPage(page, "fleet", "", ".fleet-row[data-instance]");
+    if (i > 0) fleetMs.push(ms);
+  }
+  return fleetMs;
+}
+
 export interface UiOptions {
   lab: LabNode;
   expected: number;
@@ -171,54 +226,14 @@ export async function benchUi(opts: UiOptions): Promise<Record<string, unknown>>
       getMs.push(performance.now() - t0);
     }
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-    });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on("pageerror", (e) => log(`page error: ${e.message}`));
-    const cdp = await page.context().newCDPSession(page);
-
-    // tsx (esbuild keepNames) wraps functions passed to the page in __name(); give the page one.
-    await page.addInitScript({ content: "globalThis.__name = (f) => f;" });
-    // Navigation: timestamps taken in the page, relative to its navigation start.
-    await page.addInitScript((expected: number) => {
-      const w = window as unknown as { __marks: Record<string, number> };
-      w.__marks = {};
-      const watch = () => {
-        const obs = new MutationObserver(() => {
-          if (w.__marks.firstRow === undefined && document.querySelector(".fleet-row[data-instance]")) w.__marks.firstRow = performance.now();
-          const status = document.querySelector(".fleet .toolbar [role=status]")?.textContent ?? "";
-          if (w.__marks.allListed === undefined && status.startsWith(`${expected} of ${expected}`)) {
-            w.__marks.allListed = performance.now();
-            obs.disconnect();
-          }
-        });
-        obs.observe(document, { subtree: true, childList: true, characterData: true });
-      };
-      watch();
-    }, opts.expected);
-    const navStart = performance.now();
-    await page.goto(a.openUrl);
-    await page.waitForFunction(() => (window as unknown as { __marks: { allListed?: number } }).__marks.allListed !== undefined, undefined, { timeout: 120_000 });
-    const navWall = performance.now() - navStart;
-    const marks = await page.evaluate(() => (window as unknown as { __marks: Record<string, number> }).__marks);
-    const rowsInDom = await page.locator(".fleet-row[data-instance]").count();
+    browser = await launchChromium();
+    const { page, cdp, marks, navWall, rowsInDom } = await openFleet(browser, a.openUrl, opts.expected, log);
 
     // Renderer heap with the fleet view showing every instance.
     await cdp.send("HeapProfiler.collectGarbage");
     const heap = (await cdp.send("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number };
 
-    // Fleet view from a click (data already loaded): Activity -> All instances.
-    const fleetMs: number[] = [];
-    for (let i = 0; i < opts.runs + 1; i++) {
-      await page.locator(".sidebar .nav-item", { hasText: "Activity" }).click();
-      await page.locator(".fleet").waitFor({ state: "detached" });
-      await page.waitForTimeout(50);
-      const ms = await timeInPage(page, "fleet", "", ".fleet-row[data-instance]");
-      if (i > 0) fleetMs.push(ms);
-    }
-    const fleetSum = summarize(fleetMs);
+    const fleetSum = summarize(await fleetRenderTimes(page, opts.runs));
 
     // Slot board from a click on an instance (includes instance.get over SSH).
     const boardMs: number[] = [];
