@@ -18,7 +18,7 @@ export function App() {
   const api = useApi();
   const info = useAppInfo();
   const nodes = useNodes();
-  const inventory = useInventory();
+  const inventory = useInventory(nodes.data);
   const clusters = useClusters(nodes.data);
   const connection = useConnectionStatus();
   const [view, setView] = useState<View>({ kind: "fleet" });

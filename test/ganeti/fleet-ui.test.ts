@@ -110,6 +110,19 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     await accessible("offer");
   });
 
+  it("before node 2 is added, all instances shows it in the tree, not added, its instance known by Ganeti's configuration alone, and a line leading to the offer", async () => {
+    await page.getByRole("button", { name: /^All instances/ }).click();
+    await expect.poll(() => treeRow("data-instance", ON_2).count(), { timeout: 60_000 }).toBe(1);
+    expect(await treeRow("data-node", N2).textContent()).toContain("version not read: not one of the app's nodes");
+    expect(await treeRow("data-node", N2).textContent()).toContain("not added");
+    expect(await treeRow("data-instance", ON_2).getByTestId("capacity").textContent()).toBe("capacity not read");
+    // It cannot be opened: the app does not read its node.
+    expect(await treeRow("data-instance", ON_2).getByRole("button").count()).toBe(0);
+    const hint = page.getByRole("status").filter({ hasText: `Cluster ${lab.cluster} has 1 node the app does not have yet (${N2})` });
+    await accessible("tree-node-missing");
+    await hint.getByRole("button", { name: "Add it…" }).click();
+  });
+
   it("adds node 2 with the same settings; its host key is trusted through the code, shown beside the key the cluster lists", async () => {
     const offer = page.getByTestId("cluster-offer");
     await offer.getByRole("button", { name: "Add 1 node with these settings" }).click();
@@ -121,8 +134,10 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     expect(await dialog.locator("code.fingerprint").first().textContent()).toBe(fingerprintOfLine(rsaLine));
     await accessible("host-key-expected");
     await trustWithCode(dialog);
-    await expect.poll(() => row.locator("[data-state]").getAttribute("data-state"), { timeout: 60_000 }).toBe("ready");
-    await expect.poll(() => page.getByTestId("cluster-line").textContent(), { timeout: 60_000 }).toContain(`In Ganeti cluster ${lab.cluster} (master ${N1}); all 1 other node is among the app's nodes.`);
+    // Once node 2 is connected the offer has nothing left to do, and says so in a line.
+    await expect.poll(() => page.getByTestId("cluster-line").textContent(), { timeout: 60_000 }).toBe(`In Ganeti cluster ${lab.cluster} (master ${N1}); all 1 other node is among the app's nodes.`);
+    const sidebar = page.getByRole("list", { name: "Nodes" }).getByRole("button", { name: new RegExp(N2.replace(/\./g, "\\.")) });
+    expect(await sidebar.locator("[data-state]").getAttribute("data-state")).toBe("ready");
   });
 
   it("the fleet is the tree cluster, group, nodes (the master marked, versions read on each node) and instances with their free slots and targets; arrows move through it", async () => {
@@ -159,14 +174,29 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     }
     const free = Number((await treeRow("data-instance", ON_1).getByTestId("capacity").textContent())!.match(/^PCI (\d+)/)![1]);
     expect(free).toBeGreaterThan(10);
-    // Keyboard: the cluster row is the one tab stop; Down moves to the group, Left closes nothing there but goes up.
+    // Keyboard: one row is the tab stop; Down moves to the group, Left closes it (its nodes leave), Left again goes up, Right opens.
+    const focused = () => page.evaluate(() => (document.activeElement as HTMLElement).dataset.key);
+    const group = treeRow("data-group", "default");
     await cluster.focus();
     await page.keyboard.press("ArrowDown");
-    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.key)).toBe(`g:${lab.cluster}/default`);
+    expect(await focused()).toBe(`g:${lab.cluster}/default`);
     await page.keyboard.press("ArrowLeft");
-    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.key)).toBe(`c:${lab.cluster}`);
+    expect(await group.getAttribute("aria-expanded")).toBe("false");
+    expect(await treeRow("data-node", N1).count()).toBe(0);
+    await page.keyboard.press("ArrowLeft");
+    expect(await focused()).toBe(`c:${lab.cluster}`);
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("ArrowRight");
+    expect(await group.getAttribute("aria-expanded")).toBe("true");
+    await page.keyboard.press("ArrowRight");
+    expect(await focused()).toBe(`n:${lab.cluster}/${N1}`);
     expect(await tree.locator('[role=treeitem][tabindex="0"]').count()).toBe(1);
     await accessible("tree");
+    // The flat list is a click away, with the same filters.
+    await page.getByRole("button", { name: "Flat list" }).click();
+    await expect.poll(() => page.locator(".fleet-table[role=table] .fleet-row[data-instance]").count()).toBe(2);
+    await accessible("flat-list");
+    await page.getByRole("button", { name: "Clusters" }).click();
   });
 
   it("a NIC hot-added from the slot board (runtime file only) is live and in the runtime file, not in Ganeti's configuration, with its consequence, and the fleet's filter counts it", async () => {
@@ -223,5 +253,11 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     // Node 2 has no such instance: it is left out.
     expect(await treeRow("data-node", N2).count()).toBe(0);
     await accessible("tree-filtered");
+    // The README's picture of a cluster's fleet is refreshed on purpose (npm run screenshot), not by every run.
+    if (process.env.UPDATE_SCREENSHOT === "1") {
+      await filter.selectOption("any");
+      await expect.poll(() => page.getByRole("tree").locator("[data-instance]").count()).toBe(2);
+      await page.screenshot({ path: "docs/cluster-fleet.png" });
+    }
   });
 });

@@ -110,6 +110,17 @@ describe("the fleet as a cluster tree", () => {
     expect(b.kind === "instance" && [b.inst.nodeId, b.inst.summary?.name, b.inst.cluster?.freePciSlots]).toEqual(["n2", "bravo", 32 - 12 - 11]);
   });
 
+  it("draws the master, each node's version with its source, a typed version that overrides another, and each instance's capacity", () => {
+    const html = renderToString(createElement(ClusterTree, { rows: treeRows(input, all, new Set()), onToggle: () => {}, onOpen: () => {}, initialHeight: 20 * TREE_ROW_HEIGHT }));
+    const text = html.replace(/<[^>]+>/g, "").replace(/&#x27;/g, "'");
+    expect(text).toContain(`Cluster ${model.name}master ${N1}Ganeti 3.0.22 nodes · 2 instances`);
+    expect(text).toContain(`${N1}198.51.100.11:22★ masterGaneti 3.0.2 (read on the node)● connected`);
+    expect(text).toContain(`${N2}198.51.100.12:22◆ candidateGaneti 3.0.1 (typed in the node's settings)⚠ typed 3.0.1 overrides the node's 3.0.2`);
+    expect(text).toContain(`bravo▶ runningPCI ${32 - 12 - 11} free · SCSI`);
+    expect(text).toContain("11 devices · ⚠ 5 not in Ganeti's configuration");
+    expect(text).toContain("Nodes in no known Ganeti cluster");
+  });
+
   it("collapsing a branch hides its rows; the parent of every row is the row it sits under", () => {
     const rows = treeRows(input, all, new Set([`n:${model.name}/${N1}`, OTHERS_KEY]));
     expect(rows.map((r) => r.item.kind)).toEqual(["cluster", "group", "node", "node", "instance", "others"]);

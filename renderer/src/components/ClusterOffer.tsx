@@ -36,7 +36,7 @@ export function ClusterOffer(props: { view: ClusterView; self: NodeView; nodes: 
   const others = peers.length;
   const pendingTrust = peers.filter((p) => p.app && p.app.status.state !== "ready").length;
   if (others === 0) return null;
-  if (addable.length === 0 && pendingTrust === 0 && !result) {
+  if (addable.length === 0 && pendingTrust === 0) {
     return (
       <p className="cluster-line muted" data-testid="cluster-line">
         In Ganeti cluster {c.name} (master {c.master}); all {others} other node{others === 1 ? " is" : "s are"} among the app's nodes.

@@ -94,9 +94,24 @@ export function useNodes(): Loaded<NodeView[]> {
   return l;
 }
 
-export function useInventory(): Loaded<InstanceSummary[]> {
+/**
+ * The ids of the ready nodes, as one string: what the lists depend on (a node
+ * that is not ready contributes nothing). null until the nodes are known, so
+ * a list is not read twice at start.
+ */
+function readyKey(nodes: readonly NodeView[] | null): string | null {
+  if (nodes === null) return null;
+  return nodes
+    .filter((n) => n.status.state === "ready")
+    .map((n) => n.config.id)
+    .sort()
+    .join(" ");
+}
+
+/** Every ready node's instances: read again when a node becomes ready (or stops being so) and when main says something changed. */
+export function useInventory(nodes: readonly NodeView[] | null): Loaded<InstanceSummary[]> {
   const api = useApi();
-  const l = useLoader(() => api.call("inventory.list", {}), [api]);
+  const l = useLoader(nodes === null ? null : () => api.call("inventory.list", {}), [api, readyKey(nodes)], true);
   const later = useThrottled(l.refresh, 400);
   useEffect(() => api.on("inventory.changed", () => later()), [api, later]);
   return l;
@@ -116,32 +131,26 @@ export interface Clusters {
  */
 export function useClusters(nodes: readonly NodeView[] | null): Loaded<Clusters> {
   const api = useApi();
-  const ready = (nodes ?? [])
-    .filter((n) => n.status.state === "ready")
-    .map((n) => n.config.id)
-    .sort()
-    .join(" ");
-  const l = useLoader(
-    async (): Promise<Clusters> => {
-      const list = await api.call("cluster.list", {});
-      const read = await Promise.all(
-        list.map(async (c) => {
-          try {
-            const d = await api.call("cluster.discover", { nodeId: c.nodeIds[0]! });
-            return d.kind === "cluster" ? { view: d.view } : { problem: { cluster: c.name, error: d.why } };
-          } catch (err) {
-            return { problem: { cluster: c.name, error: errorMessage(err) } };
-          }
-        }),
-      );
-      return { views: read.flatMap((r) => (r.view ? [r.view] : [])), problems: read.flatMap((r) => (r.problem ? [r.problem] : [])) };
-    },
-    [api, ready],
-    true,
-  );
+  const l = useLoader(nodes === null ? null : () => readClusters(api), [api, readyKey(nodes)], true);
   const later = useThrottled(l.refresh, 1500);
   useEffect(() => api.on("inventory.changed", () => later()), [api, later]);
   return l;
+}
+
+/** Every cluster of the app's ready nodes, each discovered through the first of its nodes the app has. */
+async function readClusters(api: ReturnType<typeof useApi>): Promise<Clusters> {
+  const list = await api.call("cluster.list", {});
+  const read = await Promise.all(
+    list.map(async (c) => {
+      try {
+        const d = await api.call("cluster.discover", { nodeId: c.nodeIds[0]! });
+        return d.kind === "cluster" ? { view: d.view } : { problem: { cluster: c.name, error: d.why } };
+      } catch (err) {
+        return { problem: { cluster: c.name, error: errorMessage(err) } };
+      }
+    }),
+  );
+  return { views: read.flatMap((r) => (r.view ? [r.view] : [])), problems: read.flatMap((r) => (r.problem ? [r.problem] : [])) };
 }
 
 /** One instance's data from `channel`, reloaded when main says that instance changed. */
