@@ -10,7 +10,6 @@
 // The command line's `cluster show` and `inventory --json` read the same.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -27,13 +26,9 @@ import {
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
 import { OperationOutcomeSchema } from "../../shared/ipc/contract.js";
 import { buildCli, runCli } from "../unit/cli-bundle.js";
-import { describeGaneti, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
+import { N1, N2, describeGaneti, fingerprintOfLine, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
 
 const NAME = "disc1";
-const N1 = "node1.ganeti.example";
-const N2 = "node2.ganeti.example";
-
-const fingerprintOfLine = (line: string) => `SHA256:${createHash("sha256").update(Buffer.from(line.trim().split(/\s+/)[2]!, "base64")).digest("base64").replace(/=+$/, "")}`;
 
 describeGaneti("a Ganeti cluster discovered from one node, its facts detected, its devices three ways", (lab) => {
   let dir: string;

@@ -3,6 +3,7 @@
 // ProxyCommand that enters each node's network namespace), Ganeti commands,
 // the guest's serial console and the live bus.
 import { describe, inject } from "vitest";
+import { createHash } from "node:crypto";
 import type { GanetiLabInfo, GanetiLabNodeInfo } from "../../electron/lab/ganeti/lab.js";
 import { gnt, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
 import type { GanetiLabProvided } from "./machine.js";
@@ -18,6 +19,13 @@ declare module "vitest" {
 }
 
 export const provided = inject("ganetiLab");
+
+/** The lab's two nodes, by the names Ganeti knows them by. */
+export const N1 = "node1.ganeti.example";
+export const N2 = "node2.ganeti.example";
+
+/** The SHA256 fingerprint of a known_hosts line's key, as ssh-keygen -l prints it. */
+export const fingerprintOfLine = (line: string) => `SHA256:${createHash("sha256").update(Buffer.from(line.trim().split(/\s+/)[2]!, "base64")).digest("base64").replace(/=+$/, "")}`;
 
 /** describe() for the Ganeti suite: skipped, saying why, where the lab cannot run. */
 export function describeGaneti(name: string, body: (lab: GanetiLabInfo) => void): void {

@@ -6,6 +6,7 @@
 import { memo, useCallback, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { ClusterNodeView } from "../../../shared/ipc/contract";
 import { visibleWindow } from "../lib/fleet";
+import { useViewport } from "../state/use-viewport";
 import { disagreements, treeKeyAction, type TreeInstance, type TreeRow } from "../lib/cluster-tree";
 import { versionSourceText } from "../lib/format";
 
@@ -229,21 +230,10 @@ export function ClusterTree(props: {
   initialHeight?: number;
 }) {
   const { rows } = props;
-  const scroller = useRef<HTMLDivElement>(null);
-  const [scrollTop, setScrollTop] = useState(0);
-  const [height, setHeight] = useState(props.initialHeight ?? 600);
+  const { scroller, scrollTop, setScrollTop, height } = useViewport(props.initialHeight);
   const [focusKey, setFocusKey] = useState<string | null>(null);
   // Set by a key press: move DOM focus to the new row once it is rendered.
   const moveFocus = useRef(false);
-
-  useLayoutEffect(() => {
-    const el = scroller.current;
-    if (!el) return;
-    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
-    ro.observe(el);
-    setHeight(el.clientHeight);
-    return () => ro.disconnect();
-  }, []);
 
   const focusIndex = Math.max(
     0,

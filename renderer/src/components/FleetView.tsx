@@ -1,13 +1,14 @@
 // All instances (of one node or every node): search, filters (state, and
 // devices three ways where a node is in a Ganeti cluster), and either the
 // cluster tree or one windowed table, so hundreds of rows stay cheap.
-import { memo, useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useMemo, useState } from "react";
 import type { InstanceSummary } from "../../../shared/inventory/view";
 import type { ClusterView } from "../../../shared/ipc/contract";
 import { filterFleet, instanceKey, visibleWindow, type StateFilter } from "../lib/fleet";
 import { filterCounts, instanceShown, treeInstances, treeRows, type TreeInput, type TreeInstance, type TreeQuery } from "../lib/cluster-tree";
 import { filterOptionText, summaryMatches, type DeviceFilter } from "../lib/three-way";
 import { ClusterTree } from "./ClusterTree";
+import { useViewport } from "../state/use-viewport";
 
 export const ROW_HEIGHT = 34;
 
@@ -73,18 +74,7 @@ export function FleetTable(props: {
   /** Only for tests without layout: the viewport height to assume. */
   initialHeight?: number;
 }) {
-  const scroller = useRef<HTMLDivElement>(null);
-  const [scrollTop, setScrollTop] = useState(0);
-  const [height, setHeight] = useState(props.initialHeight ?? 600);
-
-  useLayoutEffect(() => {
-    const el = scroller.current;
-    if (!el) return;
-    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
-    ro.observe(el);
-    setHeight(el.clientHeight);
-    return () => ro.disconnect();
-  }, []);
+  const { scroller, scrollTop, setScrollTop, height } = useViewport(props.initialHeight);
 
   const { start, end } = visibleWindow(scrollTop, height, ROW_HEIGHT, props.list.length);
   const rows = props.list.slice(start, end);
