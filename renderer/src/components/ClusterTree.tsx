@@ -95,18 +95,20 @@ function InstanceFacts({ inst }: { inst: TreeInstance }) {
       <span className="t-cap" data-testid="capacity">
         {c && c.freePciSlots !== null ? `PCI ${c.freePciSlots} free · SCSI ${c.freeScsiTargets ?? 0} free` : c ? "capacity not read" : s ? `${plural(s.nics, "NIC")} · ${plural(s.disks, "disk")}` : ""}
       </span>
-      <span className={issues.length > 0 || (s?.driftCount ?? 0) > 0 ? "t-dev warn" : "t-dev"} data-testid="devices">
+      <span className="t-dev" data-testid="devices">
         {c ? plural(c.devices.length, "device") : ""}
         {issues.map((i) => (
           <span key={i.label}>
             {" · "}
-            <span aria-hidden="true">⚠</span> {i.count} {i.label}
+            <span className="issue">
+              <span aria-hidden="true">⚠</span> {i.count} {i.label}
+            </span>
           </span>
         ))}
         {!c && s && s.driftCount > 0 ? (
-          <>
+          <span className="issue">
             <span aria-hidden="true">⚠</span> {s.driftCount} drift
-          </>
+          </span>
         ) : null}
         {!c && s && s.driftCount === 0 ? "no drift" : null}
       </span>

@@ -157,7 +157,7 @@ export function FleetView(props: {
     [tree, list, text, state, device, props.nodeId],
   );
   const rows = useMemo(() => (tree ? treeRows(input, query, collapsed) : []), [tree, input, query, collapsed]);
-  const shownCount = tree ? universe.filter((i) => instanceShown(i, query)).length : shownFlat.length;
+  const shownCount = useMemo(() => (tree ? universe.filter((i) => instanceShown(i, query)).length : shownFlat.length), [tree, universe, query, shownFlat]);
   const total = universe.length;
   const toggle = useCallback(
     (key: string) =>

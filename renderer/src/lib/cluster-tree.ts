@@ -115,7 +115,9 @@ export function isFiltering(q: TreeQuery): boolean {
   return q.text.trim() !== "" || q.state !== "all" || q.device !== "any";
 }
 
-const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
+// One collator for every comparison: far cheaper than localeCompare on each of a sort's thousands of calls.
+const collator = new Intl.Collator();
+const byName = <T extends { name: string }>(a: T, b: T) => collator.compare(a.name, b.name);
 
 /** Every instance the tree holds, each once (for totals and filter counts), with its summary joined when the app reads it. */
 export function treeInstances(input: TreeInput): TreeInstance[] {
@@ -143,11 +145,13 @@ function buildBranches(input: TreeInput, q: TreeQuery): Branch[] {
   const at = new Map<string, TreeInstance[]>();
   for (const i of all) {
     const k = i.cluster ? `${i.clusterName}/${i.cluster.primaryNode}` : `/${i.nodeId}`;
-    at.set(k, [...(at.get(k) ?? []), i]);
+    const list = at.get(k);
+    if (list) list.push(i);
+    else at.set(k, [i]);
   }
   const shown = (k: string) => (at.get(k) ?? []).filter((i) => instanceShown(i, q)).sort(byName);
   const top: Branch[] = [];
-  for (const v of [...input.clusters].sort((a, b) => a.cluster.name.localeCompare(b.cluster.name))) {
+  for (const v of [...input.clusters].sort((a, b) => collator.compare(a.cluster.name, b.cluster.name))) {
     const cname = v.cluster.name;
     const groups: Branch[] = [];
     for (const g of v.groups) {
