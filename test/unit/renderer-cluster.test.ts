@@ -126,6 +126,12 @@ describe("the fleet as a cluster tree", () => {
     expect(rows.map((r) => r.item.kind)).toEqual(["cluster", "group", "node", "node", "instance", "others"]);
     expect(rows[2]!.expanded).toBe(false);
     expect(rows[4]!.parent).toBe(`n:${model.name}/${N2}`);
+    // A node without instances is a leaf: nothing to open.
+    const empty = treeRows({ clusters: [{ ...both, instances: both.instances.filter((i) => i.name !== "bravo") }], others: [], summaries: [] }, all, new Set());
+    expect(empty.filter((r) => r.item.kind === "node").map((r) => [r.expandable, r.expanded])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
   });
 
   it("a node the app does not have shows its instances from Ganeti's configuration alone, and cannot be opened", () => {

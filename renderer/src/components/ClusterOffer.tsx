@@ -159,13 +159,32 @@ function PeerState({ app, now, onReview }: { app: NodeView | undefined; now: num
   );
 }
 
-/** On "all instances": a line per cluster with nodes the app does not have yet, leading to the offer. */
+/**
+ * On "all instances": a line per cluster with nodes the app does not have
+ * yet, leading to the offer, and what could not be read of each cluster.
+ */
 export function ClusterHints(props: { views: readonly ClusterView[]; onReview: (viaNodeId: string) => void }) {
   const hints = props.views.flatMap((v) => {
     const names = v.candidates.filter((c) => !c.blocked).map((c) => c.name);
     return names.length > 0 ? [{ v, names }] : [];
   });
-  if (hints.length === 0) return null;
+  const notes = props.views.flatMap((v) => v.notes.map((n) => `Cluster ${v.cluster.name}: ${n}`));
+  return (
+    <>
+      {notes.length > 0 ? (
+        <div className="banner warn small" role="status" data-testid="cluster-notes">
+          {notes.map((n) => (
+            <div key={n}>{n}</div>
+          ))}
+        </div>
+      ) : null}
+      {hints.length > 0 ? <CandidateLines hints={hints} onReview={props.onReview} /> : null}
+    </>
+  );
+}
+
+function CandidateLines(props: { hints: { v: ClusterView; names: string[] }[]; onReview: (viaNodeId: string) => void }) {
+  const { hints } = props;
   return (
     <div className="banner info small" role="status">
       {hints.map(({ v, names }) => (

@@ -191,17 +191,14 @@ function buildBranches(input: TreeInput, q: TreeQuery): Branch[] {
   return top;
 }
 
-/** An item can be opened when it has children to show (a node with no instance, too: it says so when opened). */
-function expandableKind(item: TreeItem): boolean {
-  return item.kind !== "instance";
-}
 
 /** The rows to show: the filtered tree, flattened, with collapsed branches' rows left out. */
 export function treeRows(input: TreeInput, q: TreeQuery, collapsed: ReadonlySet<string>): TreeRow[] {
   const rows: TreeRow[] = [];
   const walk = (list: Branch[], level: number, parent: string | null) => {
     list.forEach((b, i) => {
-      const expandable = expandableKind(b.item);
+      // Only a branch with rows under it opens and closes (a node without instances is a leaf).
+      const expandable = b.children.length > 0;
       const expanded = expandable && !collapsed.has(b.item.key);
       rows.push({ item: b.item, level, posinset: i + 1, setsize: list.length, expandable, expanded, parent });
       if (expanded) walk(b.children, level + 1, b.item.key);
