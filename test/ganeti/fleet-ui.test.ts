@@ -148,7 +148,8 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
       const node = treeRow("data-node", name);
       expect(await node.getAttribute("aria-level")).toBe("3");
       expect(await node.locator("[data-role]").getAttribute("data-role")).toBe(role);
-      expect(await node.getByTestId("node-version").textContent()).toBe("Ganeti 3.0.2 (read on the node)");
+      // Read again once node 2 is connected (the tree follows the set of ready nodes).
+      await expect.poll(() => node.getByTestId("node-version").textContent(), { timeout: 30_000 }).toBe("Ganeti 3.0.2 (read on the node)");
       expect(await node.getByTestId("node-version").getAttribute("title")).toBe("/usr/share/ganeti/3.0/ganeti/_constants.py (RELEASE_VERSION)");
       expect(await node.textContent()).toContain("● connected");
     }
