@@ -13,8 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
-import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
+import type { ComposedApp } from "../../electron/app/compose.js";
 import { addInstance } from "../../electron/lab/ganeti/cluster.js";
 import {
   AddClusterNodesResponseSchema,
@@ -26,7 +25,7 @@ import {
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
 import { OperationOutcomeSchema } from "../../shared/ipc/contract.js";
 import { buildCli, runCli } from "../unit/cli-bundle.js";
-import { N1, N2, describeGaneti, fingerprintOfLine, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
+import { N1, N2, composeWebApp, describeGaneti, fingerprintOfLine, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
 
 const NAME = "disc1";
 
@@ -44,15 +43,7 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "hd-ganeti-discovery-"));
     await addInstance({ name: NAME, node: 1, template: "sharedfile", diskMiB: 16, nics: 1 });
-    app = await composeApp({
-      dataDir: join(dir, "data"),
-      transport: "web",
-      version: "test",
-      journalDir: join(dir, "journal"),
-      userKnownHostsPath: null,
-      watchIntervalMs: 0,
-      trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
-    });
+    app = await composeWebApp(dir, terminal);
     // Node 1 only, as a user adds it: its address, root's key, the ProxyCommand into its namespace; its key trusted for its address alone.
     const n1 = labNodeInfo("node1");
     await app.store.appendKnownHost(`${n1.ip} ${ed25519Line.split(/\s+/).slice(1).join(" ")}`);

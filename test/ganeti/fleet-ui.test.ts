@@ -15,14 +15,13 @@ import type { Browser, Locator, Page } from "playwright-core";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
-import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
+import type { ComposedApp } from "../../electron/app/compose.js";
 import type { WebHost } from "../../electron/web-host/server.js";
 import { addInstance } from "../../electron/lab/ganeti/cluster.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
 import { serveInChromium } from "../e2e/chromium.js";
 import { expectAccessible } from "../e2e/axe-audit.js";
-import { N1, N2, describeGaneti, fingerprintOfLine, gntOut, labNodeInfo, livePci, openNode } from "./ganeti-fixture.js";
+import { N1, N2, composeWebApp, describeGaneti, fingerprintOfLine, gntOut, labNodeInfo, livePci, openNode } from "./ganeti-fixture.js";
 
 const ON_1 = "ui1";
 const ON_2 = "ui2";
@@ -56,15 +55,7 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     await addInstance({ name: ON_1, node: 1, template: "sharedfile", diskMiB: 16, nics: 1 });
     await addInstance({ name: ON_2, node: 2, template: "diskless", nics: 1 });
     // As the web host runs it: codes to its terminal, the user's own known_hosts left out.
-    app = await composeApp({
-      dataDir: join(dir, "data"),
-      transport: "web",
-      version: "test",
-      journalDir: join(dir, "journal"),
-      userKnownHostsPath: null,
-      watchIntervalMs: 0,
-      trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
-    });
+    app = await composeWebApp(dir, terminal);
     ({ host, browser, page } = await serveInChromium(app));
   });
 

@@ -11,6 +11,9 @@ import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
+import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
+import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
+import { join } from "node:path";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -48,6 +51,23 @@ export function labNodeInfo(name: string): GanetiLabNodeInfo {
   const n = labInfo().nodes.find((x) => x.name === name || x.name.startsWith(`${name}.`));
   if (!n) throw new Error(`no lab node ${name}`);
   return n;
+}
+
+/**
+ * The app as the web host composes it, its data in `dir`: trust codes go to
+ * `terminal` (the web host's terminal, as a user would read it), the user's
+ * own known_hosts is left out, nothing is watched in the background.
+ */
+export function composeWebApp(dir: string, terminal: string[]): Promise<ComposedApp> {
+  return composeApp({
+    dataDir: join(dir, "data"),
+    transport: "web",
+    version: "test",
+    journalDir: join(dir, "journal"),
+    userKnownHostsPath: null,
+    watchIntervalMs: 0,
+    trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
+  });
 }
 
 /** The app's connection to a lab node, as a user would set it up: ProxyCommand, the lab's key and known_hosts. */
