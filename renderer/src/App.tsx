@@ -1,13 +1,13 @@
 // The shell: header, node sidebar, and the main area (fleet, one instance,
 // the overall activity log, or the empty state when there are no nodes).
 import { useCallback, useEffect, useMemo, useState } from "react";
-import type { InstanceSummary } from "../../shared/inventory/view";
 import { useApi } from "./state/api-context";
-import { useAppInfo, useConnectionStatus, useInventory, useNodes, useNow } from "./state/hooks";
+import { useAppInfo, useClusters, useConnectionStatus, useInventory, useNodes, useNow } from "./state/hooks";
 import { errorMessage } from "./lib/format";
 import { AddNodeForm } from "./components/AddNodeForm";
 import { Dialog } from "./components/Dialog";
-import { FleetView } from "./components/FleetView";
+import { FleetView, type FleetSource } from "./components/FleetView";
+import { ClusterHints, ClusterOffer } from "./components/ClusterOffer";
 import { NodeList, NodePanel } from "./components/Nodes";
 import { InstancePage } from "./components/InstancePage";
 import { ActivityLog } from "./components/Activity";
@@ -18,7 +18,8 @@ export function App() {
   const api = useApi();
   const info = useAppInfo();
   const nodes = useNodes();
-  const inventory = useInventory();
+  const inventory = useInventory(nodes.data);
+  const clusters = useClusters(nodes.data);
   const connection = useConnectionStatus();
   const [view, setView] = useState<View>({ kind: "fleet" });
   const [nodeFilter, setNodeFilter] = useState<string | null>(null);
@@ -33,6 +34,7 @@ export function App() {
   const [wasLost, setWasLost] = useState(false);
   const { refresh: refreshNodes } = nodes;
   const { refresh: refreshInventory } = inventory;
+  const { refresh: refreshClusters } = clusters;
   useEffect(() => {
     if (!connection) return;
     if (connection.state === "reconnecting") setWasLost(true);
@@ -40,8 +42,9 @@ export function App() {
       setWasLost(false);
       refreshNodes();
       refreshInventory();
+      refreshClusters();
     }
-  }, [connection, wasLost, refreshNodes, refreshInventory]);
+  }, [connection, wasLost, refreshNodes, refreshInventory, refreshClusters]);
 
   const nodeNames = useMemo(() => new Map((nodes.data ?? []).map((n) => [n.config.id, n.config.name])), [nodes.data]);
   const counts = useMemo(() => {
@@ -49,7 +52,17 @@ export function App() {
     for (const s of inventory.data ?? []) m.set(s.node, (m.get(s.node) ?? 0) + 1);
     return m;
   }, [inventory.data]);
-  const openInstance = useCallback((s: InstanceSummary) => setView({ kind: "instance", nodeId: s.node, name: s.name }), []);
+  const openInstance = useCallback((s: { node: string; name: string }) => setView({ kind: "instance", nodeId: s.node, name: s.name }), []);
+  const views = useMemo(() => clusters.data?.views ?? [], [clusters.data]);
+  // The app's nodes in no cluster it knows (standalone, or not connected yet).
+  const others = useMemo(() => {
+    const inCluster = new Set(views.flatMap((v) => v.nodes.flatMap((n) => (n.appNodeId ? [n.appNodeId] : []))));
+    return (nodes.data ?? []).filter((n) => !inCluster.has(n.config.id)).map((n) => ({ id: n.config.id, name: n.config.name }));
+  }, [views, nodes.data]);
+  const fleet: FleetSource = useMemo(
+    () => ({ list: inventory.data, error: inventory.error, loading: inventory.loading, clusters: views, others }),
+    [inventory.data, inventory.error, inventory.loading, views, others],
+  );
 
   const startLab = async (kind: "node" | "ganeti") => {
     setLabBusy(kind);
@@ -67,6 +80,7 @@ export function App() {
   };
 
   const selectedNode = nodes.data?.find((n) => n.config.id === nodeFilter) ?? null;
+  const selectedCluster = selectedNode ? views.find((v) => v.nodes.some((n) => n.appNodeId === selectedNode.config.id)) : undefined;
   const noNodes = nodes.data !== null && nodes.data.length === 0;
 
   return (
@@ -153,8 +167,23 @@ export function App() {
             </section>
           ) : (
             <>
-              {selectedNode ? <NodePanel node={selectedNode} now={now} onRemoved={() => (setNodeFilter(null), nodes.refresh(), inventory.refresh())} onChanged={() => nodes.refresh()} /> : <NodeProblems nodes={nodes.data ?? []} onPick={setNodeFilter} />}
-              <FleetView list={inventory.data} error={inventory.error} loading={inventory.loading} nodeId={nodeFilter} nodeNames={nodeNames} onOpen={openInstance} />
+              {selectedNode ? (
+                <NodePanel node={selectedNode} now={now} onRemoved={() => (setNodeFilter(null), nodes.refresh(), inventory.refresh(), clusters.refresh())} onChanged={() => nodes.refresh()} />
+              ) : (
+                <>
+                  <NodeProblems nodes={nodes.data ?? []} onPick={setNodeFilter} />
+                  <ClusterHints views={views} onReview={setNodeFilter} />
+                  {clusters.data?.problems.map((p) => (
+                    <div key={p.cluster} className="banner warn small" role="status">
+                      Cluster {p.cluster} could not be read: {p.error}
+                    </div>
+                  ))}
+                </>
+              )}
+              {selectedNode && selectedCluster && selectedNode.status.state === "ready" ? (
+                <ClusterOffer view={selectedCluster} self={selectedNode} nodes={nodes.data ?? []} now={now} onAdded={() => (nodes.refresh(), clusters.refresh())} />
+              ) : null}
+              <FleetView source={fleet} nodeId={nodeFilter} nodeNames={nodeNames} onOpen={openInstance} />
             </>
           )}
         </main>

@@ -15,13 +15,12 @@ import { join } from "node:path";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { labLauncher } from "../../electron/app/lab-launcher.js";
 import { ganetiLabUnavailable } from "../../electron/lab/ganeti/lab.js";
-import { startWebHost, type WebHost } from "../../electron/web-host/server.js";
-import { ensureRendererBuilt } from "../../electron/web-host/renderer-build.js";
+import type { WebHost } from "../../electron/web-host/server.js";
 import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
 import { startSshd, type RunningSshd } from "../../electron/lab/sshd.js";
 import { runCommand } from "../../electron/lab/processes.js";
 import { describeWhere, missingPrograms } from "../support/skip.js";
-import { CHROMIUM, openInChromium } from "./chromium.js";
+import { CHROMIUM, serveInChromium } from "./chromium.js";
 import { expectAccessible as audit } from "./axe-audit.js";
 
 const missing = missingPrograms([[CHROMIUM, "chromium"], ["/usr/sbin/sshd", "openssh-server"], ["/usr/bin/ssh-keygen", "openssh-client"]]);
@@ -63,8 +62,7 @@ describeWhere(missing, "accessibility of the node screens (axe-core, WCAG 2.1 A/
       trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
       watchIntervalMs: 0,
     });
-    host = await startWebHost({ dispatcher: app.dispatcher, bus: app.bus, staticDir: await ensureRendererBuilt() });
-    ({ browser, page } = await openInChromium(host.openUrl));
+    ({ host, browser, page } = await serveInChromium(app));
   });
 
   afterAll(async () => {

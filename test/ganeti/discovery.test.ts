@@ -10,12 +10,10 @@
 // The command line's `cluster show` and `inventory --json` read the same.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
-import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
+import type { ComposedApp } from "../../electron/app/compose.js";
 import { addInstance } from "../../electron/lab/ganeti/cluster.js";
 import {
   AddClusterNodesResponseSchema,
@@ -27,13 +25,9 @@ import {
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
 import { OperationOutcomeSchema } from "../../shared/ipc/contract.js";
 import { buildCli, runCli } from "../unit/cli-bundle.js";
-import { describeGaneti, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
+import { N1, N2, composeWebApp, describeGaneti, fingerprintOfLine, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
 
 const NAME = "disc1";
-const N1 = "node1.ganeti.example";
-const N2 = "node2.ganeti.example";
-
-const fingerprintOfLine = (line: string) => `SHA256:${createHash("sha256").update(Buffer.from(line.trim().split(/\s+/)[2]!, "base64")).digest("base64").replace(/=+$/, "")}`;
 
 describeGaneti("a Ganeti cluster discovered from one node, its facts detected, its devices three ways", (lab) => {
   let dir: string;
@@ -49,15 +43,7 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "hd-ganeti-discovery-"));
     await addInstance({ name: NAME, node: 1, template: "sharedfile", diskMiB: 16, nics: 1 });
-    app = await composeApp({
-      dataDir: join(dir, "data"),
-      transport: "web",
-      version: "test",
-      journalDir: join(dir, "journal"),
-      userKnownHostsPath: null,
-      watchIntervalMs: 0,
-      trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
-    });
+    app = await composeWebApp(dir, terminal);
     // Node 1 only, as a user adds it: its address, root's key, the ProxyCommand into its namespace; its key trusted for its address alone.
     const n1 = labNodeInfo("node1");
     await app.store.appendKnownHost(`${n1.ip} ${ed25519Line.split(/\s+/).slice(1).join(" ")}`);

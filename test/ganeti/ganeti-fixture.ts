@@ -3,6 +3,7 @@
 // ProxyCommand that enters each node's network namespace), Ganeti commands,
 // the guest's serial console and the live bus.
 import { describe, inject } from "vitest";
+import { createHash } from "node:crypto";
 import type { GanetiLabInfo, GanetiLabNodeInfo } from "../../electron/lab/ganeti/lab.js";
 import { gnt, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
 import type { GanetiLabProvided } from "./machine.js";
@@ -10,6 +11,9 @@ import { NodeSession } from "../../electron/ssh/session.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
+import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
+import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
+import { join } from "node:path";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,6 +22,13 @@ declare module "vitest" {
 }
 
 export const provided = inject("ganetiLab");
+
+/** The lab's two nodes, by the names Ganeti knows them by. */
+export const N1 = "node1.ganeti.example";
+export const N2 = "node2.ganeti.example";
+
+/** The SHA256 fingerprint of a known_hosts line's key, as ssh-keygen -l prints it. */
+export const fingerprintOfLine = (line: string) => `SHA256:${createHash("sha256").update(Buffer.from(line.trim().split(/\s+/)[2]!, "base64")).digest("base64").replace(/=+$/, "")}`;
 
 /** describe() for the Ganeti suite: skipped, saying why, where the lab cannot run. */
 export function describeGaneti(name: string, body: (lab: GanetiLabInfo) => void): void {
@@ -40,6 +51,23 @@ export function labNodeInfo(name: string): GanetiLabNodeInfo {
   const n = labInfo().nodes.find((x) => x.name === name || x.name.startsWith(`${name}.`));
   if (!n) throw new Error(`no lab node ${name}`);
   return n;
+}
+
+/**
+ * The app as the web host composes it, its data in `dir`: trust codes go to
+ * `terminal` (the web host's terminal, as a user would read it), the user's
+ * own known_hosts is left out, nothing is watched in the background.
+ */
+export function composeWebApp(dir: string, terminal: string[]): Promise<ComposedApp> {
+  return composeApp({
+    dataDir: join(dir, "data"),
+    transport: "web",
+    version: "test",
+    journalDir: join(dir, "journal"),
+    userKnownHostsPath: null,
+    watchIntervalMs: 0,
+    trustGesture: typedCodeGesture({ terminal: (t) => void terminal.push(t) }),
+  });
 }
 
 /** The app's connection to a lab node, as a user would set it up: ProxyCommand, the lab's key and known_hosts. */

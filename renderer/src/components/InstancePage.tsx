@@ -5,6 +5,7 @@ import { useInstance } from "../state/hooks";
 import { ActivityLog } from "./Activity";
 import { RuntimeFileViewer } from "./RuntimeFile";
 import { Workspace } from "./Workspace";
+import { versionSourceText } from "../lib/format";
 
 type Tab = "slots" | "activity" | "runtime";
 
@@ -35,6 +36,17 @@ export function InstancePage(props: { nodeId: string; name: string; nodeName: st
               {view.devices.filter((d) => d.kind === "nic").length} NIC · {view.devices.filter((d) => d.kind === "disk").length} disk
             </span>
             {view.drift.length > 0 ? <span className="fact warn">⚠ {view.drift.length} drift</span> : null}
+            {view.ganetiVersion ? (
+              <span className="fact" title={view.ganetiVersion.from} data-testid="instance-ganeti-version">
+                Ganeti {view.ganetiVersion.version} ({versionSourceText(view.ganetiVersion.source)})
+              </span>
+            ) : null}
+            {view.ganeti ? (
+              <span className="fact">
+                cluster {view.ganeti.cluster}
+                {view.ganeti.primaryNode ? ` · primary ${view.ganeti.primaryNode}` : ""}
+              </span>
+            ) : null}
           </>
         ) : null}
         <span className="spacer" />
@@ -45,6 +57,17 @@ export function InstancePage(props: { nodeId: string; name: string; nodeName: st
       {view?.stateDetail || (view && !view.liveChecked) ? (
         <div className="banner warn small">
           {view.stateDetail ?? ""} {view.liveChecked ? "" : "The live bus was not read: the board shows the runtime file only."}
+        </div>
+      ) : null}
+      {view?.ganetiVersion?.note ? (
+        <div className="banner warn small" role="note">
+          <span aria-hidden="true">⚠ </span>
+          {view.ganetiVersion.note}
+        </div>
+      ) : null}
+      {view?.ganeti?.configNote ? (
+        <div className="banner info small" role="note">
+          {view.ganeti.configNote} Devices cannot be compared with Ganeti's configuration{view.ganeti.config === "absent" ? ": it does not list this instance" : ""}.
         </div>
       ) : null}
       {view?.runtimeError ? (

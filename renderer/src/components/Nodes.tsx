@@ -367,7 +367,24 @@ export function HostKeyDialog(props: { node: NodeView; onClose: () => void }) {
             <dd>
               <code className="fingerprint">{hk.fingerprint}</code>
             </dd>
+            {hk.expected ? (
+              <>
+                <dt>The cluster lists</dt>
+                <dd data-testid="expected-host-key">
+                  {hk.expected.keyType} <code className="fingerprint">{hk.expected.fingerprint}</code>
+                  <div className="small muted">{hk.expected.source}</div>
+                </dd>
+              </>
+            ) : null}
           </dl>
+          {hk.expected ? (
+            <p className={hk.expected.matches ? "banner info small" : "banner bad small"} data-testid="expected-verdict">
+              <span aria-hidden="true">{hk.expected.matches ? "✓ " : "✕ "}</span>
+              {hk.expected.matches
+                ? "The node presents the key its Ganeti cluster lists for its nodes. Trusting it is still your decision."
+                : "The node presents a different key than the one its Ganeti cluster lists. Do not trust it unless you know why they differ."}
+            </p>
+          ) : null}
           {codePrompt !== null ? (
             <div className="field">
               <label htmlFor={`${formId}-code`}>One-time code</label>

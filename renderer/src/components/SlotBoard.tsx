@@ -4,8 +4,10 @@
 import { memo, useId, useMemo } from "react";
 import { useDraggable, useDroppable } from "@dnd-kit/core";
 import type { DeviceView, InstanceView, PciSlotView, ScsiTargetView } from "../../../shared/inventory/view";
+import type { ThreeWayDevice } from "../../../shared/inventory/three-way";
 import { displayPciAddr } from "../../../shared/slots/index";
 import { deviceLabel, pciSlotName, scsiTargetName, type DragItem, type Reason, type Verdict } from "../lib/acceptance";
+import { ThreeWayMarks } from "./ThreeWay";
 
 export type TargetKey = `pci:${number}` | `scsi:${number}` | "remove";
 
@@ -149,7 +151,8 @@ function useCellDnd(p: CellCommon, key: TargetKey, target: { type: "pci"; slot: 
 // the hooks and its outer <div>, and a memoized body holding the rest: on
 // such a re-render only the shell runs, the body is skipped.
 
-type CellProps<E> = CellCommon & { entry: E; device: DeviceView | undefined; isSource: boolean };
+/** threeWay: the device at this place as the three sources see it (instances of a Ganeti cluster). */
+type CellProps<E> = CellCommon & { entry: E; device: DeviceView | undefined; isSource: boolean; threeWay?: ThreeWayDevice | undefined };
 
 export const PciSlotCell = memo(function PciSlotCell(p: CellProps<PciSlotView>) {
   const { entry, device } = p;
@@ -165,7 +168,7 @@ export const PciSlotCell = memo(function PciSlotCell(p: CellProps<PciSlotView>) 
       aria-roledescription={device ? "device in slot (draggable)" : "slot"}
       title={entry.reasons.map((r) => r.message).join("\n") || name}
     >
-      <PciSlotBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} />
+      <PciSlotBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} threeWay={p.threeWay} />
       <span id={describedBy} hidden>
         {name}
       </span>
@@ -173,7 +176,7 @@ export const PciSlotCell = memo(function PciSlotCell(p: CellProps<PciSlotView>) 
   );
 });
 
-const PciSlotBody = memo(function PciSlotBody({ entry, device, verdict }: { entry: PciSlotView; device: DeviceView | undefined; verdict: Verdict | null }) {
+const PciSlotBody = memo(function PciSlotBody({ entry, device, verdict, threeWay }: { entry: PciSlotView; device: DeviceView | undefined; verdict: Verdict | null; threeWay: ThreeWayDevice | undefined }) {
   const st = STATE_TEXT[entry.state];
   const live = entry.liveDevices[0];
   return (
@@ -215,6 +218,7 @@ const PciSlotBody = memo(function PciSlotBody({ entry, device, verdict }: { entr
       ) : entry.state === "reserved" ? (
         <div className="muted small">kept for QEMU</div>
       ) : null}
+      {threeWay ? <ThreeWayMarks where={threeWay.where} size="slot" /> : null}
       <DropHint verdict={verdict} />
     </>
   );
@@ -234,7 +238,7 @@ export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellProps<ScsiTarg
       aria-roledescription={device ? "disk on SCSI target (draggable)" : "SCSI target"}
       title={entry.reasons.map((r) => r.message).join("\n") || name}
     >
-      <ScsiTargetBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} />
+      <ScsiTargetBody entry={entry} device={device} verdict={p.dragging ? p.verdict : null} threeWay={p.threeWay} />
       <span id={describedBy} hidden>
         {name}
       </span>
@@ -242,7 +246,7 @@ export const ScsiTargetCell = memo(function ScsiTargetCell(p: CellProps<ScsiTarg
   );
 });
 
-const ScsiTargetBody = memo(function ScsiTargetBody({ entry, device, verdict }: { entry: ScsiTargetView; device: DeviceView | undefined; verdict: Verdict | null }) {
+const ScsiTargetBody = memo(function ScsiTargetBody({ entry, device, verdict, threeWay }: { entry: ScsiTargetView; device: DeviceView | undefined; verdict: Verdict | null; threeWay: ThreeWayDevice | undefined }) {
   const st = STATE_TEXT[entry.state];
   return (
     <>
@@ -266,6 +270,7 @@ const ScsiTargetBody = memo(function ScsiTargetBody({ entry, device, verdict }: 
       ) : entry.liveDevice ? (
         <div className="dev-id mono">{entry.liveDevice.qdevId}</div>
       ) : null}
+      {threeWay ? <ThreeWayMarks where={threeWay.where} size="letters" /> : null}
       <DropHint verdict={verdict} />
     </>
   );
@@ -279,7 +284,8 @@ export function deviceAtScsi(view: InstanceView, scsiId: number): DeviceView | u
   return view.devices.find((d) => d.bus === "scsi" && d.scsiId === scsiId);
 }
 
-export function Legend() {
+/** threeWay: explain the marks of a cluster instance's devices too. */
+export function Legend({ threeWay }: { threeWay: boolean }) {
   return (
     <ul className="legend" aria-label="Legend">
       <li>
@@ -312,6 +318,14 @@ export function Legend() {
         </span>{" "}
         drift: file and live bus disagree
       </li>
+      {threeWay ? (
+        <li>
+          <span className="swatch tw-legend" aria-hidden="true">
+            ✓✗?
+          </span>{" "}
+          cfg (C) Ganeti's configuration, file (F) the runtime file, live (L) the live bus: ✓ has it, ✗ does not, ? not read
+        </li>
+      ) : null}
     </ul>
   );
 }

@@ -43,6 +43,9 @@ import {
 } from "../lib/acceptance";
 import { slotKeyboardCoordinates } from "../lib/keyboard-nav";
 import { deviceAtPci, deviceAtScsi, deviceDragId, Legend, PciSlotCell, ScsiTargetCell, type TargetKey } from "./SlotBoard";
+import { threeWayAt, threeWayOfDevice } from "../lib/three-way";
+import type { ThreeWayDevice } from "../../../shared/inventory/three-way";
+import { ThreeWayBlock, ThreeWayTable } from "./ThreeWay";
 import { Dialog } from "./Dialog";
 import { ReviewDialog } from "./ReviewDialog";
 
@@ -56,6 +59,13 @@ export function targetOf(key: string): DropTarget | null {
 export function targetName(view: InstanceView, t: DropTarget): string {
   if (t.type === "remove") return "Remove (unplug)";
   return t.type === "pci" ? pciSlotName(view, t.slot) : scsiTargetName(view, t.scsiId);
+}
+
+/** The device at a slot or target as the three sources see it; only for an instance of a Ganeti cluster (elsewhere the configuration is not there to compare). */
+function threeWayAtTarget(view: InstanceView, t: { type: "pci"; slot: number } | { type: "scsi"; scsiId: number }): ThreeWayDevice | undefined {
+  if (!view.ganeti) return undefined;
+  const d = t.type === "pci" ? deviceAtPci(view, t.slot) : deviceAtScsi(view, t.scsiId);
+  return (d ? threeWayOfDevice(view, d) : undefined) ?? threeWayAt(view, t.type === "pci" ? { slot: t.slot } : { scsiId: t.scsiId });
 }
 
 function titleFor(item: DragItem, target: DropTarget | null): string {
@@ -238,6 +248,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
                   selected={selected === k}
                   onSelect={onSelect}
                   isSource={isSourceOf(deviceAtPci(view, e.slot))}
+                  threeWay={threeWayAtTarget(view, { type: "pci", slot: e.slot })}
                 />
               );
             })}
@@ -262,13 +273,21 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
                       selected={selected === k}
                       onSelect={onSelect}
                       isSource={isSourceOf(deviceAtScsi(view, t.scsiId))}
+                      threeWay={threeWayAtTarget(view, { type: "scsi", scsiId: t.scsiId })}
                     />
                   );
                 })}
               </div>
             </>
           ) : null}
-          <Legend />
+          <Legend threeWay={view.ganeti !== undefined} />
+          {view.ganeti ? (
+            <ThreeWayTable
+              devices={view.threeWay}
+              cluster={view.ganeti.cluster}
+              onPick={(t) => setSelected(t.slot !== undefined ? `pci:${t.slot}` : `scsi:${t.scsiId ?? 0}`)}
+            />
+          ) : null}
         </section>
         <aside className="side" aria-label="Devices and details">
           <Palette nic={nic} setNic={setNic} disk={disk} setDisk={setDisk} nicItem={nicItem} diskItem={diskItem} onPlace={setPicker} scsi={hasScsiBus(view)} />
@@ -428,12 +447,14 @@ const Details = memo(function Details(props: { view: InstanceView; selected: Tar
   if (!t || t.type === "remove") return null;
   const entry = t.type === "pci" ? view.pci[t.slot] : view.scsi.find((x) => x.scsiId === t.scsiId);
   const device = t.type === "pci" ? deviceAtPci(view, t.slot) : deviceAtScsi(view, t.scsiId);
+  const threeWay = threeWayAtTarget(view, t);
   if (!entry) return null;
   const free = entry.state === "free";
   return (
     <section className="details" aria-label="Slot details" data-testid="details">
       <h3>{t.type === "pci" ? `Slot ${displayPciAddr(t.slot)}` : `SCSI target ${t.scsiId}`}</h3>
       {device ? <DeviceDetails d={device} /> : null}
+      {threeWay ? <ThreeWayBlock t={threeWay} /> : null}
       {"liveDevices" in entry && entry.liveDevices.length > 0 && !device ? (
         <dl className="kv">
           {entry.liveDevices.map((l) => (

@@ -1,5 +1,6 @@
 // Small display helpers shared by the views.
 import type { NodeStatus } from "../../../shared/node-registry/schema";
+import type { VersionSource } from "../../../shared/ganeti/node-version";
 
 export function timeOfDay(ms: number): string {
   return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
@@ -42,5 +43,19 @@ export function nodeStateText(s: NodeStatus, now: number): NodeStateText {
       return { label: s.hostKey ? `host key ${s.hostKey.verdict}` : s.needs === "passphrase" ? "needs passphrase" : "failed", icon: "✕", tone: "bad" };
     case "disconnected":
       return { label: "disconnected", icon: "○", tone: "idle" };
+  }
+}
+
+/** Where a node's Ganeti version came from, in a few words. */
+export function versionSourceText(source: VersionSource): string {
+  switch (source) {
+    case "installed":
+      return "read on the node";
+    case "ssconf":
+      return "the cluster's release version";
+    case "typed":
+      return "typed in the node's settings";
+    case "assumed":
+      return "assumed from the runtime file";
   }
 }

@@ -1,7 +1,7 @@
 // Data hooks: each loads one channel and keeps it current from the events
 // main pushes, so views never poll.
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { ActivityEntry, AppInfo, NodeView, Request, Response, RuntimeFileView } from "../../../shared/ipc/contract";
+import type { ActivityEntry, AppInfo, ClusterView, NodeView, Request, Response, RuntimeFileView } from "../../../shared/ipc/contract";
 import type { InstanceSummary, InstanceView } from "../../../shared/inventory/view";
 import type { ConnectionStatus } from "../api/index";
 import { errorMessage } from "../lib/format";
@@ -14,8 +14,12 @@ export interface Loaded<T> {
   refresh: () => void;
 }
 
-/** Loads once and on refresh(); a newer load always wins over an older one. */
-function useLoader<T>(load: (() => Promise<T>) | null, deps: unknown[]): Loaded<T> & { setData: (f: (d: T | null) => T | null) => void } {
+/**
+ * Loads once and on refresh(); a newer load always wins over an older one.
+ * When deps change the old data is dropped, unless `keep` (then it stays on
+ * screen until the new load answers).
+ */
+function useLoader<T>(load: (() => Promise<T>) | null, deps: unknown[], keep = false): Loaded<T> & { setData: (f: (d: T | null) => T | null) => void } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -44,8 +48,10 @@ function useLoader<T>(load: (() => Promise<T>) | null, deps: unknown[]): Loaded<
   }, []);
 
   useEffect(() => {
-    setData(null);
-    setError(null);
+    if (!keep) {
+      setData(null);
+      setError(null);
+    }
     refresh();
   }, deps);
 
@@ -88,12 +94,63 @@ export function useNodes(): Loaded<NodeView[]> {
   return l;
 }
 
-export function useInventory(): Loaded<InstanceSummary[]> {
+/**
+ * The ids of the ready nodes, as one string: what the lists depend on (a node
+ * that is not ready contributes nothing). null until the nodes are known, so
+ * a list is not read twice at start.
+ */
+function readyKey(nodes: readonly NodeView[] | null): string | null {
+  if (nodes === null) return null;
+  return nodes
+    .filter((n) => n.status.state === "ready")
+    .map((n) => n.config.id)
+    .sort()
+    .join(" ");
+}
+
+/** Every ready node's instances: read again when a node becomes ready (or stops being so) and when main says something changed. */
+export function useInventory(nodes: readonly NodeView[] | null): Loaded<InstanceSummary[]> {
   const api = useApi();
-  const l = useLoader(() => api.call("inventory.list", {}), [api]);
+  const l = useLoader(nodes === null ? null : () => api.call("inventory.list", {}), [api, readyKey(nodes)], true);
   const later = useThrottled(l.refresh, 400);
   useEffect(() => api.on("inventory.changed", () => later()), [api, later]);
   return l;
+}
+
+export interface Clusters {
+  /** Each cluster the app's ready nodes belong to, read through one of them. */
+  views: ClusterView[];
+  /** Clusters that could not be read, and why. */
+  problems: { cluster: string; error: string }[];
+}
+
+/**
+ * The Ganeti clusters of the app's nodes, each discovered through one of its
+ * ready nodes: read again when the set of ready nodes changes and (at most
+ * every 1.5 s) when an inventory changes. Nodes in no cluster are not in it.
+ */
+export function useClusters(nodes: readonly NodeView[] | null): Loaded<Clusters> {
+  const api = useApi();
+  const l = useLoader(nodes === null ? null : () => readClusters(api), [api, readyKey(nodes)], true);
+  const later = useThrottled(l.refresh, 1500);
+  useEffect(() => api.on("inventory.changed", () => later()), [api, later]);
+  return l;
+}
+
+/** Every cluster of the app's ready nodes, each discovered through the first of its nodes the app has. */
+async function readClusters(api: ReturnType<typeof useApi>): Promise<Clusters> {
+  const list = await api.call("cluster.list", {});
+  const read = await Promise.all(
+    list.map(async (c) => {
+      try {
+        const d = await api.call("cluster.discover", { nodeId: c.nodeIds[0]! });
+        return d.kind === "cluster" ? { view: d.view } : { problem: { cluster: c.name, error: d.why } };
+      } catch (err) {
+        return { problem: { cluster: c.name, error: errorMessage(err) } };
+      }
+    }),
+  );
+  return { views: read.flatMap((r) => (r.view ? [r.view] : [])), problems: read.flatMap((r) => (r.problem ? [r.problem] : [])) };
 }
 
 /** One instance's data from `channel`, reloaded when main says that instance changed. */
