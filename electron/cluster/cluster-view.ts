@@ -6,7 +6,8 @@
 import type { ClusterModel } from "../../shared/ganeti/cluster.js";
 import type { NodeVersion } from "../../shared/ganeti/node-version.js";
 import { instanceReaderNodes, readersWithVersions } from "../../shared/ganeti/readers.js";
-import { fleetCounts, summarize, type InstanceView } from "../../shared/inventory/view.js";
+import { summarize, type InstanceView } from "../../shared/inventory/view.js";
+import { fleetCounts } from "../../shared/inventory/device-filters.js";
 import { threeWayDevices } from "../../shared/inventory/three-way.js";
 import { ganetiFactsOf } from "../../shared/inventory/ganeti-facts.js";
 import { slugify, type ExpectedHostKey, type NodeConfig, type NodeState } from "../../shared/node-registry/schema.js";

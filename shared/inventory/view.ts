@@ -158,30 +158,3 @@ export function summarize(v: InstanceView): InstanceSummary {
   };
 }
 
-/** Fleet-level counts for filters: devices and instances per three-way combination. */
-export const FleetCountsSchema = z.object({
-  instances: z.number().int(),
-  devices: z.number().int(),
-  devicesBy: CombinationCountsSchema,
-  /** How many instances have at least one device of each combination. */
-  instancesWith: CombinationCountsSchema,
-  configUnknown: z.number().int(),
-});
-export type FleetCounts = z.infer<typeof FleetCountsSchema>;
-
-export function fleetCounts(summaries: readonly InstanceSummary[]): FleetCounts {
-  const zero = countCombinations([]);
-  const devicesBy = { ...zero };
-  const instancesWith = { ...zero };
-  let devices = 0;
-  let configUnknown = 0;
-  for (const s of summaries) {
-    for (const k of Object.keys(zero) as (keyof typeof zero)[]) {
-      devicesBy[k] += s.devicesBy[k];
-      devices += s.devicesBy[k];
-      if (s.devicesBy[k] > 0) instancesWith[k] += 1;
-    }
-    configUnknown += s.configUnknown;
-  }
-  return { instances: summaries.length, devices, devicesBy, instancesWith, configUnknown };
-}

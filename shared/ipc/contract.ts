@@ -3,7 +3,8 @@
 // validates every request with these schemas before anything else runs.
 import { z } from "zod";
 import { AddNodeRequestSchema, DiskPathAllowSchema, ExpectedHostKeySchema, NodeConfigSchema, NodeStateSchema, NodeStatusSchema } from "../node-registry/schema";
-import { FleetCountsSchema, InstanceRunStateSchema, InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
+import { InstanceRunStateSchema, InstanceSummarySchema, InstanceViewSchema } from "../inventory/view";
+import { FleetCountsSchema } from "../inventory/device-filters";
 import { ThreeWayDeviceSchema } from "../inventory/three-way";
 import { ClusterModelSchema, ClusterNodeSchema } from "../ganeti/cluster";
 import { NodeVersionSchema } from "../ganeti/node-version";

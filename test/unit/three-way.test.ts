@@ -13,7 +13,8 @@ import { buildClusterModel } from "../../shared/ganeti/cluster";
 import { ganetiFactsOf } from "../../shared/inventory/ganeti-facts";
 import { buildInstanceView } from "../../shared/inventory/build";
 import { plannerInput } from "../../shared/inventory/planner-input";
-import { fleetCounts, summarize } from "../../shared/inventory/view";
+import { summarize } from "../../shared/inventory/view";
+import { fleetCounts } from "../../shared/inventory/device-filters";
 import { COMBINATIONS, combinationOf, describePresence, threeWayDevices, type Presence } from "../../shared/inventory/three-way";
 import { deviceIdV2 } from "../../shared/runtime";
 import { planHotplug } from "../../shared/hotplug";
@@ -142,9 +143,15 @@ describe("three-way view of a running instance", () => {
     const b = summarize(buildInstanceView(bravo({ name: "bravo2" })));
     const f = fleetCounts([a, b]);
     expect(f).toMatchObject({ instances: 2, devices: 22, configUnknown: 0 });
-    expect(f.devicesBy["file-and-live"]).toBe(10);
-    expect(f.instancesWith["file-and-live"]).toBe(2);
-    expect(f.instancesWith["config-only"]).toBe(0);
+    expect(f.byFilter["not-in-config"]).toEqual({ devices: 10, instances: 2 });
+    expect(f.byFilter["config-only"]).toEqual({ devices: 0, instances: 0 });
+    // A stopped instance's bus was not read: its devices are not "in the runtime file only".
+    const stopped = summarize(buildInstanceView(bravo({ name: "bravo3", live: null, liveProblem: { state: "stopped", detail: "QEMU is not running" } })));
+    expect(stopped.devicesBy["config-and-file"] + stopped.devicesBy["file-only"]).toBeGreaterThan(0);
+    const g = fleetCounts([a, stopped]);
+    expect(g.byFilter["file-only"]).toEqual({ devices: 0, instances: 0 });
+    expect(g.byFilter["config-only"]).toEqual({ devices: 0, instances: 0 });
+    expect(g.byFilter["not-in-config"]).toEqual({ devices: 10, instances: 2 });
   });
 
   it("a stopped instance Ganeti knows lists its configured devices as what Ganeti starts it with", () => {

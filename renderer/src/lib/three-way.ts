@@ -7,8 +7,7 @@
 // stopped instance's devices are never "not live". The per-combination
 // counts of a summary (unread sources counted as absent) are used with the
 // same care: see `summaryMatches`.
-import type { Combination, Presence, ThreeWayDevice } from "../../../shared/inventory/three-way";
-import type { InstanceRunState, InstanceSummary } from "../../../shared/inventory/view";
+import type { Presence, ThreeWayDevice } from "../../../shared/inventory/three-way";
 import { displayPciAddr } from "../../../shared/slots/index";
 
 export type MarkState = "yes" | "no" | "unknown";
@@ -55,54 +54,10 @@ export function marksSentence(where: Presence): string {
 }
 
 // ---------------------------------------------------------------------------
-// Fleet filters.
+// Fleet filters: the rules live in shared/ (main's fleet counts use them too).
 
-export type DeviceFilter = "any" | "not-in-config" | "config-only" | "live-only" | "file-only" | "not-in-file";
-
-/**
- * Each filter by combination (what an instance summary counts), and what
- * must have been read for the count to mean it.
- */
-export const DEVICE_FILTERS: readonly { key: Exclude<DeviceFilter, "any">; label: string; combos: readonly Combination[]; needs: "config" | "live" | null }[] = [
-  { key: "not-in-config", label: "not in Ganeti's configuration", combos: ["file-and-live", "file-only", "live-only"], needs: "config" },
-  { key: "config-only", label: "in Ganeti's configuration only", combos: ["config-only"], needs: "live" },
-  { key: "live-only", label: "live only", combos: ["live-only"], needs: null },
-  { key: "file-only", label: "in the runtime file only", combos: ["file-only"], needs: "live" },
-  { key: "not-in-file", label: "configured and live, not in the runtime file", combos: ["config-and-live"], needs: null },
-];
-
-/** Whether one device (all three sources known per device) matches a filter. */
-export function deviceMatches(filter: DeviceFilter, d: Pick<ThreeWayDevice, "where">): boolean {
-  const { config: c, file: f, live: l } = d.where;
-  switch (filter) {
-    case "any":
-      return true;
-    case "not-in-config":
-      return c === false;
-    case "config-only":
-      return c === true && !f && l === false;
-    case "live-only":
-      return l === true && !f && c !== true;
-    case "file-only":
-      return f && l === false && c !== true;
-    case "not-in-file":
-      return c === true && l === true && !f;
-  }
-}
-
-/** The live bus is read for these states only (the inventory skips it otherwise). */
-export function liveRead(state: InstanceRunState | null): boolean {
-  return state === "running" || state === "paused";
-}
-
-/** How many of an instance's devices match, from its summary's per-combination counts. */
-export function summaryMatches(filter: DeviceFilter, s: Pick<InstanceSummary, "devicesBy" | "configUnknown" | "cluster" | "state">): number {
-  if (filter === "any") return Object.values(s.devicesBy).reduce((a, b) => a + b, 0);
-  const f = DEVICE_FILTERS.find((x) => x.key === filter)!;
-  if (f.needs === "config" && (s.cluster === undefined || s.configUnknown > 0)) return 0;
-  if (f.needs === "live" && !liveRead(s.state)) return 0;
-  return f.combos.reduce((a, c) => a + s.devicesBy[c], 0);
-}
+import type { DeviceFilter } from "../../../shared/inventory/device-filters";
+export { DEVICE_FILTERS, deviceMatches, liveRead, summaryMatches, type DeviceFilter } from "../../../shared/inventory/device-filters";
 
 export interface FilterCount {
   key: Exclude<DeviceFilter, "any">;
