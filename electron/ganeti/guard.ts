@@ -15,8 +15,7 @@ import type { NodeSession } from "../ssh/session.js";
 import type { Journal } from "../hotplug/journal.js";
 import type { ChangeOutcome, PlanOk, StepProgress } from "../../shared/hotplug/index.js";
 import type { GanetiJob, GanetiStageReport, SeenJob } from "../../shared/ganeti/jobs.js";
-import { reachMaster, type MasterReach, type RegistryNode } from "./master.js";
-import { ganetiNameOf } from "./ssconf.js";
+import { ganetiNameOf, reachMaster, type MasterReach, type RegistryNode } from "./master.js";
 import { jobsOn, waitForJob } from "./jobs.js";
 import { expectationsOf, repairOurRecord, type OurChange } from "./reconcile.js";
 
@@ -69,8 +68,13 @@ export class GanetiGuard {
   static async open(session: NodeSession, root: string, host: string, instance: string, access: GanetiAccess): Promise<GanetiGuard | undefined> {
     const reach = await reachMaster(session, root, access.registry(), access.hint);
     if (reach.kind === "not-ganeti") return undefined;
-    const nodeName = reach.pointers ? ganetiNameOf(reach.pointers, host) : undefined;
+    const nodeName = reach.cluster ? ganetiNameOf(reach.cluster, host) : undefined;
     return new GanetiGuard(reach, instance, nodeName, access.waitTimeoutMs ?? DEFAULT_GANETI_WAIT_MS);
+  }
+
+  /** The master, connected, when it can be reached: where Ganeti's configuration is changed. */
+  get masterAccess(): { name: string; session: NodeSession } | undefined {
+    return this.master && this.report.master ? { name: this.report.master, session: this.master } : undefined;
   }
 
   /** Why Ganeti's job queue cannot be checked, for the review; undefined when it can. */
