@@ -176,15 +176,27 @@ export class GanetiGuard {
 }
 
 /** What the review should say about Ganeti: the queue cannot be asked, or jobs act on the instance now. */
-export async function ganetiReviewNotes(session: NodeSession, root: string, instance: string, access: GanetiAccess): Promise<string[]> {
+export async function ganetiReviewNotes(stage: { guard?: GanetiGuard; error?: Error }, instance: string): Promise<string[]> {
+  if (stage.error) return [`Ganeti's job queue could not be asked: ${stage.error.message}`];
+  const guard = stage.guard;
+  if (!guard) return [];
+  if (guard.uncheckedNote) return [guard.uncheckedNote];
   try {
-    const guard = await GanetiGuard.open(session, root, session.target.host, instance, access);
-    if (!guard) return [];
-    if (guard.uncheckedNote) return [guard.uncheckedNote];
     const jobs = await guard.jobsNow();
     return jobs.length ? [`Ganeti's job(s) ${named(jobs)} act on ${instance} now: Apply waits for them to finish, then plans this change again on what they leave.`] : [];
   } catch (err) {
     return [`Ganeti's job queue could not be asked: ${(err as Error).message}`];
+  }
+}
+
+/** The stage for a review or a dry run (nothing waited for): its guard, none off a cluster, or why it could not be opened. */
+export async function openGanetiStage(target: StageTarget, instance: string): Promise<{ guard?: GanetiGuard; error?: Error; consulted: boolean }> {
+  if (!target.ganeti) return { consulted: false };
+  try {
+    const guard = await GanetiGuard.open(target.session, target.root, target.session.target.host, instance, target.ganeti);
+    return guard ? { guard, consulted: true } : { consulted: true };
+  } catch (err) {
+    return { error: err instanceof Error ? err : new Error(String(err)), consulted: true };
   }
 }
 

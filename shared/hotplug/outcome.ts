@@ -6,6 +6,7 @@ import { z } from "zod";
 import { GenerationSchema } from "../runtime/generation";
 import { ProgressKindSchema } from "./progress";
 import { GanetiStageReportSchema } from "../ganeti/jobs";
+import { GanetiJobRunSchema } from "../ganeti/config-change";
 import type { PlannedSlot } from "./steps";
 
 /** A device the live bus was checked for after the change. */
@@ -23,15 +24,38 @@ export const ChangeSucceededSchema = z.object({
   planId: z.string(),
   stepsDone: z.number().int(),
   verified: z.array(VerifiedDeviceSchema),
-  written: z.object({ generation: GenerationSchema, journalEntryId: z.string() }),
+  /** Our write (its journal entry), or who else left the runtime file as the plan has it (`by`). */
+  written: z
+    .object({
+      generation: GenerationSchema,
+      journalEntryId: z.string().optional(),
+      /** ganeti: Ganeti's own hotplug saved it (job `ganetiJob`); unchanged: the change was Ganeti's configuration only. */
+      by: z.enum(["ganeti", "unchanged"]).optional(),
+      ganetiJob: z.number().int().optional(),
+    })
+    .refine((w) => (w.journalEntryId !== undefined) !== (w.by !== undefined), { error: "written: either our journal entry or who wrote it" }),
   /** Things the user should know: how the tap was configured, best-effort steps. */
   notes: z.array(z.string()),
   /** On a Ganeti cluster: the job-queue checks around the change and any repair after it. */
   ganeti: GanetiStageReportSchema.optional(),
+  /** Ganeti's own commands the change ran on the master (its configuration), with their jobs' logs. */
+  ganetiJobs: z.array(GanetiJobRunSchema).optional(),
 });
 export type ChangeSucceeded = z.infer<typeof ChangeSucceededSchema>;
 
-export const FailureCauseSchema = z.enum(["lock", "runtime-changed", "qmp-refused", "qmp-busy", "guest-holds-device", "verify-failed", "node-step", "connection-lost", "timeout", "other"]);
+export const FailureCauseSchema = z.enum([
+  "lock",
+  "runtime-changed",
+  "qmp-refused",
+  "qmp-busy",
+  "guest-holds-device",
+  "verify-failed",
+  "node-step",
+  "ganeti-refused",
+  "connection-lost",
+  "timeout",
+  "other",
+]);
 export type FailureCause = z.infer<typeof FailureCauseSchema>;
 
 export const ChangeFailedSchema = z.object({
@@ -54,6 +78,7 @@ export const ChangeFailedSchema = z.object({
   runtimeUnchanged: z.boolean(),
   notes: z.array(z.string()),
   ganeti: GanetiStageReportSchema.optional(),
+  ganetiJobs: z.array(GanetiJobRunSchema).optional(),
 });
 export type ChangeFailed = z.infer<typeof ChangeFailedSchema>;
 
@@ -63,10 +88,15 @@ export type ChangeOutcome = z.infer<typeof ChangeOutcomeSchema>;
 /** The outcome in words for people (the activity log, the review dialog). */
 export function describeOutcome(outcome: ChangeOutcome, slot: PlannedSlot): { message: string; undone: string[] } {
   if (outcome.ok) {
-    return {
-      message: [`Done: verified on the live bus (${slot.guestAddress}) and recorded in the runtime file (generation ${outcome.written.generation}).`, ...outcome.notes].join(" "),
-      undone: [],
-    };
+    const w = outcome.written;
+    const jobs = outcome.ganetiJobs?.filter((j) => !j.undo && j.ok).map((j) => j.jobId ?? "?") ?? [];
+    const head =
+      w.by === "ganeti"
+        ? `Done by Ganeti's own hotplug (job ${w.ganetiJob ?? "?"}): it changed the instance, its runtime file and its configuration; verified on the live bus.`
+        : w.by === "unchanged"
+          ? `Done in Ganeti's configuration (job ${jobs.join(", ") || "?"}); the instance and its runtime file are unchanged.`
+          : `Done: verified on the live bus (${slot.guestAddress}) and recorded in the runtime file (generation ${w.generation}).${jobs.length ? ` Ganeti's configuration records it (job ${jobs.join(", ")}).` : ""}`;
+    return { message: [head, ...outcome.notes].join(" "), undone: [] };
   }
   // The executor's message already names the step, the device and what was undone.
   const unchanged = outcome.runtimeUnchanged ? "" : " The connection died while the runtime file was being written: check it (the journal kept the previous bytes).";
