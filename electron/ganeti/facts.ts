@@ -22,10 +22,12 @@ export async function ganetiFactsFor(stage: OpenedStage, cluster: NodeGanetiCont
   if (!master) return { kind: "unreachable", why: guard.report.reason ?? "its master cannot be reached." };
   const facts = cluster?.instance?.(instance);
   const known = facts?.config.state === "known" ? facts.config.instance : undefined;
-  // Acting on a NIC: which NICs Ganeti has decides the way, so ask the master for them as they are now.
-  const actsOnNic = request.action === "modify-nic" || request.action === "move-nic" || (request.action === "remove" && request.kind === "nic");
+  // Acting on a NIC: which NICs Ganeti has decides the way, so ask the master for them as they are now (not when "runtime only" decided it).
+  const actsOnNic = request.runtimeOnly !== true && (request.action === "modify-nic" || request.action === "move-nic" || (request.action === "remove" && request.kind === "nic"));
   if (known && !actsOnNic) return { kind: "reachable", master: master.name, config: { nics: known.nics, disks: known.disks } };
   if (facts?.config.state === "absent" && !actsOnNic) return { kind: "reachable", master: master.name, config: null };
+  // Runtime only, chosen for a NIC: its way does not depend on what Ganeti has.
+  if (request.runtimeOnly === true && request.action !== "add-disk" && !(request.action === "remove" && request.kind === "disk")) return { kind: "reachable", master: master.name, config: { nics: [], disks: null } };
   try {
     const nics = await ganetiNics(master.session, instance);
     return { kind: "reachable", master: master.name, config: { nics, disks: known?.disks ?? null } };

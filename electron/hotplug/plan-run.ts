@@ -286,7 +286,7 @@ export class PlanRun {
     const where = index >= 0 ? `Step ${index + 1}/${this.total} (${kind}: ${describe})` : `Before the first step (${describe})`;
     const parts = [
       `${where} failed${dev ? ` for ${dev}` : ""}: ${(err as Error).message ?? String(err)}`,
-      undone.length ? `Undone: ${undone.join("; ")}.` : this.undo.length === 0 ? "Nothing had been changed yet." : "",
+      undone.length ? `Undone: ${undone.join("; ")}.` : this.undo.length === 0 && this.irreversible.length === 0 ? "Nothing had been changed yet." : "",
       notUndone.length ? `NOT undone: ${notUndone.join("; ")}.` : "",
       runtimeUnchanged
         ? `The runtime file of ${this.instance} was left as it was.`

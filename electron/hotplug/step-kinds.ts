@@ -303,6 +303,8 @@ const ganetiConfig: StepKind<PlanStepOf<"ganeti-config">> = {
       throw new StepFailure("ganeti-refused", `This step changes Ganeti's configuration on its master${step.master ? ` ${step.master}` : ""}, which this change cannot reach; nothing was changed there. Review the change again (it can be made runtime only).`);
     }
     const describe = step.describe;
+    // QEMU serves one QMP client at a time, and Ganeti's hotplug needs the socket.
+    run.closeQmp();
     if (step.op === "add-nic") {
       const mac = step.mac as string;
       let uuid: string | undefined;

@@ -76,7 +76,8 @@ export function planComposed(instance: InstanceSnapshot, intents: readonly Hotpl
   return {
     ...rest,
     steps: [...parts.flatMap((p) => p.steps.filter((s) => s.kind !== "write-runtime")), ...(write ? [{ ...write, generation: last.writeGeneration }] : [])],
-    fileDiff: parts.flatMap((p) => p.fileDiff),
+    // A part that changes only Ganeti's configuration has nothing to show in the file's diff.
+    fileDiff: parts.filter((p) => !write || p.runtimeWrite !== "unchanged").flatMap((p) => p.fileDiff),
     warnings: parts.flatMap((p) => p.warnings),
     // Without a write: every part changed Ganeti's configuration only.
     ...(write ? {} : { runtimeWrite: "unchanged" as const }),

@@ -77,16 +77,20 @@ export function recordChange(r: ChangeRequest, instance: InstanceSnapshot, ids: 
   if (ganeti.kind === "unreachable") {
     return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${runtimeOnlyWords(r)} Ganeti's configuration cannot be changed from here: ${ganeti.why}` });
   }
+  const chosen = r.runtimeOnly === true;
+  // Chosen for a NIC: our way, whatever Ganeti's configuration has (it needs not be asked).
+  if (chosen && r.action !== "add-disk" && !(r.action === "remove" && r.kind === "disk")) {
+    const words = runtimeOnlyWords(r);
+    return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${words} (chosen)`, runtimeOnlyMeans: words });
+  }
   const { master, config } = ganeti;
   if (config === null) {
     return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${runtimeOnlyWords(r)} ${name} is not in Ganeti's configuration (as its master ${master} has it).` });
   }
   const knownNic = (uuid: string | undefined) => uuid !== undefined && config.nics.some((n) => n.uuid === uuid);
-  const chosen = r.runtimeOnly === true;
 
   switch (r.action) {
     case "add-nic": {
-      if (chosen) return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${RUNTIME_ONLY.add} (chosen)`, runtimeOnlyMeans: RUNTIME_ONLY.add });
       if (r.uuid !== undefined) {
         return {
           ok: false,
@@ -145,7 +149,6 @@ export function recordChange(r: ChangeRequest, instance: InstanceSnapshot, ids: 
       if (!knownNic(uuid)) {
         return runtimePath(r, instance, ids, { mode: "ganeti", note: "Ganeti's configuration does not have this NIC: it leaves the live bus and the runtime file, and nothing changes in Ganeti's configuration." });
       }
-      if (chosen) return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${RUNTIME_ONLY.removeKnown} (chosen)`, runtimeOnlyMeans: RUNTIME_ONLY.removeKnown });
       return {
         ok: true,
         intents: [{ action: "ganeti-nic", op: "remove", uuid: uuid as string, hotplug: true, master }],
@@ -161,7 +164,6 @@ export function recordChange(r: ChangeRequest, instance: InstanceSnapshot, ids: 
       if (!knownNic(uuid)) {
         return runtimePath(r, instance, ids, { mode: "ganeti", note: "Ganeti's configuration does not have this NIC: it changes live and in the runtime file, and nothing changes in Ganeti's configuration." });
       }
-      if (chosen) return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${RUNTIME_ONLY.modifyKnown} (chosen)`, runtimeOnlyMeans: RUNTIME_ONLY.modifyKnown });
       return {
         ok: true,
         intents: [{ action: "ganeti-nic", op: "modify", uuid: uuid as string, hotplug: true, ...(r.mac ? { mac: r.mac } : {}), ...(r.link ? { link: r.link } : {}), master }],

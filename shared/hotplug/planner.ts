@@ -996,7 +996,10 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
       runtimeAfter: ctx.rt,
       writeGeneration: ctx.gen,
       fileTextAfter,
-      fileDiff: describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
+      fileDiff:
+        runtimeWrite === "unchanged"
+          ? ["= the runtime file is not changed (Ganeti's configuration only)"]
+          : describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
       slot: r.place,
       warnings: ctx.warnings,
       readers: readersOf(state),

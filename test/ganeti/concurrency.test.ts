@@ -99,8 +99,9 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     return { done };
   };
 
-  const ourAdd = (slot: number, uuid = newDeviceUuid()): ChangeRequestInput => ({ action: "add-nic", uuid, mac: newMac(), link: lab.bridge, slot });
-  const ourRemove = (uuid: string): ChangeRequestInput => ({ action: "remove", kind: "nic", ref: uuid });
+  // Runtime only: these race Ganeti's saves of the runtime file (configuration first is test/ganeti/config-first.test.ts).
+  const ourAdd = (slot: number, uuid = newDeviceUuid()): ChangeRequestInput => ({ action: "add-nic", uuid, mac: newMac(), link: lab.bridge, slot, runtimeOnly: true });
+  const ourRemove = (uuid: string): ChangeRequestInput => ({ action: "remove", kind: "nic", ref: uuid, runtimeOnly: true });
 
   /**
    * The CLI's way: lock, read, plan and run at once. `hold` runs at a
