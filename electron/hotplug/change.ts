@@ -294,7 +294,8 @@ export class HotplugChanges {
         return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), ran, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
       });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
-      return { ...base, status: outcome.ok ? "done" : "failed", plan: planned.plan, outcome };
+      // The plan as it ran (a NIC Ganeti recorded under the uuid it gave).
+      return { ...base, status: outcome.ok ? "done" : "failed", plan: resolvedPlan(planned.plan, outcome.ganetiJobs), outcome };
     } finally {
       // Refused or dry run: nothing ran, let the instance go.
       if (!handedOver) {
