@@ -20,8 +20,7 @@ import { join } from "node:path";
 import { KVM_DIR, addInstance, kvmPaths, rearmKvmd } from "../../electron/lab/ganeti/cluster.js";
 import type { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
-import { HotplugChanges, newMac, type ChangeTarget } from "../../electron/hotplug/index.js";
-import type { RegistryNode } from "../../electron/ganeti/master.js";
+import { HotplugChanges, newMac } from "../../electron/hotplug/index.js";
 import { execOnNode } from "../../electron/on-node/exec.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import { readGanetiNodeFiles } from "../../electron/cluster/ganeti-files.js";
@@ -30,41 +29,35 @@ import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import type { ChangeOutcome, ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
 import { buildCli, runCli } from "../unit/cli-bundle.js";
-import { describeGaneti, ganetiNicUuids, gntOut, guestAddress, guestSees, labNodeInfo, livePci, openNode, pnodeOf, readNodeFile, recordedPci, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+import {
+  describeGaneti,
+  ganetiNicUuids,
+  gntOut,
+  guestAddress,
+  guestSees,
+  labNodeInfo,
+  labNodes,
+  livePci,
+  pnodeOf,
+  readNodeFile,
+  recordedPci,
+  reviewThenApply as reviewAndApply,
+  runtimeSlots,
+  runtimeText,
+} from "./ganeti-fixture.js";
 
 const NAME = "cfgfirst1";
 
 describeGaneti("changes Ganeti knows about: configuration first, through Ganeti, runtime only where chosen", (lab) => {
-  const sessions = new Map<string, NodeSession>();
   let journalDir: string;
   let changes: HotplugChanges;
-
-  const session = async (node: string): Promise<NodeSession> => {
-    let s = sessions.get(node);
-    if (!s) {
-      s = await openNode(labNodeInfo(node));
-      sessions.set(node, s);
-    }
-    return s;
-  };
+  const nodes = labNodes(lab);
+  const session = nodes.session;
   const sessionNow = async () => session(await pnodeOf(NAME));
-  // The app's registry: both nodes, as a user would have added them (the master is found among them).
-  const registry: RegistryNode[] = lab.nodes.map((n) => ({ id: n.name.split(".")[0]!, name: n.name, host: n.ssh.host, session: () => session(n.name) }));
-  const target = async (): Promise<ChangeTarget> => {
-    const node = await pnodeOf(NAME);
-    return { session: await session(node), nodeId: node.split(".")[0]!, root: "/", readers: { ganetiVersions: [lab.ganetiVersion] }, ganeti: { registry: () => registry } };
-  };
+  const target = () => nodes.target(NAME);
 
   /** Review, then Apply (the UI's way), with every progress event kept. */
-  const reviewThenApply = async (request: ChangeRequestInput, between: () => Promise<void> = async () => {}) => {
-    const t = await target();
-    const reviewed = await changes.review(t, NAME, request);
-    if (!reviewed.ok) throw new Error(`review refused: ${reviewed.refusals.map((x) => x.message).join("; ")}`);
-    await between();
-    const progress: StepProgress[] = [];
-    const outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => t, { progress: (p) => void progress.push(p) });
-    return { plan: reviewed.kept.plan, outcome, progress };
-  };
+  const reviewThenApply = async (request: ChangeRequestInput, between?: () => Promise<void>) => reviewAndApply(changes, await target(), NAME, request, between);
   /** Lock, read, plan and run at once (the CLI's way). */
   const now = async (request: ChangeRequestInput) => {
     const progress: StepProgress[] = [];
@@ -97,7 +90,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
   });
 
   afterAll(async () => {
-    for (const s of sessions.values()) s.close();
+    nodes.close();
     await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", NAME).catch(() => undefined);
     await rm(journalDir, { recursive: true, force: true });
   });
