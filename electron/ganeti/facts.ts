@@ -33,8 +33,8 @@ export async function ganetiFactsFor(stage: OpenedStage, cluster: NodeGanetiCont
     return { kind: "reachable", master: master.name, config: { nics, disks: known?.disks ?? null } };
   } catch (err) {
     const msg = (err as Error).message;
-    // Ganeti says the instance is not one of its own.
-    if (/does not exist|unknown instance|not known/i.test(msg)) return { kind: "reachable", master: master.name, config: null };
+    // Ganeti says the instance is not one of its own ("error type: unknown_entity … Instance name X not found").
+    if (/unknown_entity|not found|does not exist/i.test(msg)) return { kind: "reachable", master: master.name, config: null };
     return { kind: "unreachable", why: `Ganeti's configuration of ${instance} could not be read on ${master.name}: ${msg}` };
   }
 }
