@@ -5,7 +5,9 @@
 // runtime only where chosen or where the master cannot be reached.
 import { describe, expect, it } from "vitest";
 import {
+  ChangeOutcomeSchema,
   ChangeRequestSchema,
+  describeOutcome,
   planComposed,
   planHotplug,
   provisionalUuid,
@@ -197,11 +199,44 @@ describe("removing and changing NICs Ganeti knows: through Ganeti's own hotplug"
     expect(p).toMatchObject({ ok: false, refusals: [{ code: "not-removable", message: expect.stringMatching(/runs as hotnic-003fc157-pci-12, but Ganeti's own hotplug acts on nic-003fc157-66a8-4e6d.*runtime only/) }] });
   });
 
+  it("a change of Ganeti's configuration only writes no file, alone; composed with our removal, the file is written once, at the end", () => {
+    const alone = ok(planComposed(snapshot(), [{ action: "ganeti-nic", op: "remove", uuid: NIC0 }]));
+    expect(kinds(alone)).toEqual(["ganeti-config"]);
+    expect(alone.steps[0]).toMatchObject({ hotplug: false, argv: ["gnt-instance", "modify", "--print-jobid", "--net", `${NIC0}:remove`, "inst1"] });
+    expect(alone.runtimeWrite).toBe("unchanged");
+    expect(alone.fileDiff).toEqual(["= the runtime file is not changed (Ganeti's configuration only)"]);
+    const both = ok(planComposed(snapshot(), [{ action: "ganeti-nic", op: "remove", uuid: NIC0 }, { action: "remove", kind: "nic", ref: NIC0 }]));
+    expect(kinds(both)).toEqual(["ganeti-config", "qmp", "wait-device-deleted", "qmp", "node-tap-remove", "verify", "node-nic-file", "write-runtime"]);
+    expect(both.runtimeWrite).toBeUndefined();
+    expect(both.fileDiff.join("\n")).not.toContain("Ganeti's configuration only");
+  });
+
   it("will not combine Ganeti's own hotplug with other parts (it saves the file itself)", () => {
     const both: HotplugIntentInput[] = [
       { action: "ganeti-nic", op: "remove", uuid: NIC0, hotplug: true },
       { action: "add-nic", uuid: REAL, mac: MAC, link: "br0" },
     ];
     expect(planComposed(snapshot(), both)).toMatchObject({ ok: false, refusals: [{ code: "invalid-intent", message: expect.stringMatching(/cannot be combined/) }] });
+  });
+});
+
+describe("the outcome of a change Ganeti had a hand in", () => {
+  const base = { ok: true as const, planId: "p", stepsDone: 2, verified: [], notes: [] };
+  const job = { step: 0, command: "gnt-instance modify …", ok: true, log: [], changes: [] };
+  const slot = { bus: "pci" as const, slot: 0x10, guestAddress: "0000:00:10.0" };
+
+  it("says who wrote the runtime file: us (with the job that recorded the NIC), Ganeti's own hotplug, or nobody", () => {
+    expect(describeOutcome({ ...base, written: { generation: "C", journalEntryId: "j" }, ganetiJobs: [{ ...job, jobId: 7 }] }, slot).message).toBe(
+      "Done: verified on the live bus (0000:00:10.0) and recorded in the runtime file (generation C). Ganeti's configuration records it (job 7).",
+    );
+    expect(describeOutcome({ ...base, written: { generation: "C", by: "ganeti", ganetiJob: 12 } }, slot).message).toMatch(/^Done by Ganeti's own hotplug \(job 12\): it changed the instance, its runtime file and its configuration/);
+    expect(describeOutcome({ ...base, written: { generation: "C", by: "unchanged" }, ganetiJobs: [{ ...job, jobId: 9 }] }, slot).message).toMatch(/^Done in Ganeti's configuration \(job 9\); the instance and its runtime file are unchanged/);
+  });
+
+  it("is either our write (its journal entry) or someone else's, never both or neither", () => {
+    expect(ChangeOutcomeSchema.safeParse({ ...base, written: { generation: "C", journalEntryId: "j" } }).success).toBe(true);
+    expect(ChangeOutcomeSchema.safeParse({ ...base, written: { generation: "C", by: "ganeti" } }).success).toBe(true);
+    expect(ChangeOutcomeSchema.safeParse({ ...base, written: { generation: "C" } }).success).toBe(false);
+    expect(ChangeOutcomeSchema.safeParse({ ...base, written: { generation: "C", journalEntryId: "j", by: "ganeti" } }).success).toBe(false);
   });
 });
