@@ -29,7 +29,20 @@ export function hotplugHandlers(ctx: ServiceContext, changes: HotplugChanges): P
       const r = await changes.review(await target(nodeId, instance), instance, intent);
       if (!r.ok) return { ok: false, nodeId, instance, summary: r.summary, refusals: r.refusals };
       const { planId, summary, plan } = r.kept;
-      return { ok: true, planId, nodeId, instance, summary, steps: plan.steps, writeGeneration: plan.writeGeneration, fileDiff: plan.fileDiff, slot: plan.slot, warnings: plan.warnings, readers: plan.readers };
+      return {
+        ok: true,
+        planId,
+        nodeId,
+        instance,
+        summary,
+        steps: plan.steps,
+        writeGeneration: plan.writeGeneration,
+        fileDiff: plan.fileDiff,
+        slot: plan.slot,
+        warnings: plan.warnings,
+        readers: plan.readers,
+        ...(plan.recording ? { recording: plan.recording } : {}),
+      };
     },
 
     "hotplug.execute": async ({ planId }) => {

@@ -31,6 +31,12 @@ Commands:
   migrate-check INSTANCE   compare a target built from the runtime file with the live bus
 
 ${NODE_OPTIONS_HELP}Change options:
+  --runtime-only            keep the change out of Ganeti's configuration: the live bus and the runtime
+                            file only (Ganeti drops an added device at the next shutdown/startup). Without
+                            it, where --node is the cluster's master: a NIC add is recorded in Ganeti's
+                            configuration first (gnt-instance modify, no --hotplug; Ganeti gives its uuid,
+                            so no --uuid), then plugged at --slot under the id Ganeti derives; a NIC Ganeti
+                            knows is removed or changed by Ganeti's own hotplug, its job's log shown
   --floor A|B|C             never write a newer generation than this
   --journal DIR             undo journal (default $XDG_STATE_HOME/hotplug-desk/journal)
   --allow-disk-path P       disk add: also accept disks in P (a directory or device on the node;
@@ -52,6 +58,7 @@ const OPTIONS = {
   "allow-disk-path": { type: "string", multiple: true },
   "unplug-timeout": { type: "string" },
   "dry-run": { type: "boolean" },
+  "runtime-only": { type: "boolean" },
   slot: { type: "string" },
   "scsi-id": { type: "string" },
   mac: { type: "string" },
@@ -122,7 +129,7 @@ function command(positionals: string[], v: Values): Command {
   if (!instance) throw new UsageError(`${area} ${verb}: missing INSTANCE`, HOTPLUG_USAGE);
   if (extra.length) throw new UsageError(`${area} ${verb}: unexpected ${extra.join(" ")}`, HOTPLUG_USAGE);
   const name = `${area} ${verb}`;
-  const change = (request: ChangeRequestInput): Command => ({ kind: "change", name, instance, request });
+  const change = (request: ChangeRequestInput): Command => ({ kind: "change", name, instance, request: v["runtime-only"] ? { ...request, runtimeOnly: true } : request });
   // Options left out stay out: the change fills in ids, MAC and link the same way for the app and here.
   const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
   if (verb === "add") {
@@ -152,6 +159,7 @@ function planOut(plan: PlanOk) {
     fileDiff: plan.fileDiff,
     warnings: plan.warnings,
     readers: plan.readers,
+    ...(plan.recording ? { recording: plan.recording } : {}),
   };
 }
 
@@ -206,8 +214,9 @@ export async function runHotplugCommand(argv: string[], io: CliIo = processIo): 
       ...(unplugTimeout !== undefined ? { deviceDeletedTimeoutMs: unplugTimeout } : {}),
       report: {
         progress: (e) => {
-          // Progress on stderr, so stdout stays one JSON document for scripts.
-          if (e.state !== "running") io.err(`[${e.index + 1}/${e.total}] ${e.state}: ${e.describe}${e.detail ? ` (${e.detail})` : ""}\n`);
+          // Progress on stderr, so stdout stays one JSON document for scripts; a Ganeti job's log line by line as it comes.
+          if (e.kind === "ganeti-config" && e.detail && (e.state === "running" || e.state === "undoing")) io.err(`[${e.index + 1}/${e.total}] Ganeti: ${e.detail}\n`);
+          else if (e.state !== "running") io.err(`[${e.index + 1}/${e.total}] ${e.state}: ${e.describe}${e.detail ? ` (${e.detail})` : ""}\n`);
         },
       },
     });

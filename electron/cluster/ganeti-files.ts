@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import type { NodeSession } from "../ssh/session.js";
 import { NodeSftp, SFTP_STATUS, SftpError, type DirEntry, type RemoteStat } from "../on-node/sftp.js";
-import { MAX_SSCONF_BYTES, SSCONF_KEYS, parseSsconf, type Ssconf } from "../../shared/ganeti/ssconf.js";
+import { MAX_SSCONF_BYTES, SSCONF_KEYS, parseSsconf, type Ssconf, type SsconfKey } from "../../shared/ganeti/ssconf.js";
 import { MAX_CONFIG_DATA_BYTES, parseConfigData, type ConfigData } from "../../shared/ganeti/config-data.js";
 import { releaseVersionFromConstants, versionOfShareDir, type DetectedVersion } from "../../shared/ganeti/node-version.js";
 import { normalizeRoot } from "../../shared/on-node/layout.js";
@@ -177,6 +177,32 @@ async function readConfig(session: NodeSession, sftp: NodeSftp, path: string, en
     const why = e instanceof SftpError && e.status === SFTP_STATUS.PERMISSION_DENIED ? `permission denied: connect as root (config.data is readable by root and Ganeti's daemons only)` : e.message;
     return { config: null, problem: `${path} on ${session.label} cannot be read: ${why}` };
   }
+}
+
+/** The ssconf keys that name the cluster's master and every node's addresses. */
+export const MASTER_SSCONF_KEYS: readonly SsconfKey[] = ["cluster_name", "master_node", "master_ip", "node_list", "node_primary_ips", "node_secondary_ips"];
+
+/**
+ * Only the ssconf files `keys` names (a few small reads in parallel, no
+ * config.data), parsed as Ganeti wrote them; null when the node has no
+ * ssconf_master_node (it belongs to no cluster). Throws SsconfError when
+ * the files are not what Ganeti writes.
+ */
+export async function readSsconf(session: NodeSession, root = "/", keys: readonly SsconfKey[] = MASTER_SSCONF_KEYS): Promise<Ssconf | null> {
+  const dir = joinUnder(normalizeRoot(root), "/var/lib/ganeti");
+  const sftp = await NodeSftp.for(session);
+  const texts = await Promise.all(
+    keys.map(async (k) => {
+      try {
+        return [k, (await readBounded(sftp, `${dir}/ssconf_${k}`, MAX_SSCONF_BYTES, `ssconf_${k}`)).toString("utf8")] as const;
+      } catch (err) {
+        if (missing(err)) return undefined;
+        throw err;
+      }
+    }),
+  );
+  const files = Object.fromEntries(texts.filter((t) => t !== undefined));
+  return files.master_node === undefined ? null : parseSsconf(files);
 }
 
 /** Everything the node's Ganeti files say, or that it is standalone. */

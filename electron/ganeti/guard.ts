@@ -15,8 +15,7 @@ import type { NodeSession } from "../ssh/session.js";
 import type { Journal } from "../hotplug/journal.js";
 import type { ChangeOutcome, PlanOk, StepProgress } from "../../shared/hotplug/index.js";
 import type { GanetiJob, GanetiStageReport, SeenJob } from "../../shared/ganeti/jobs.js";
-import { reachMaster, type MasterReach, type RegistryNode } from "./master.js";
-import { ganetiNameOf } from "./ssconf.js";
+import { ganetiNameOf, reachMaster, type MasterReach, type RegistryNode } from "./master.js";
 import { jobsOn, waitForJob } from "./jobs.js";
 import { expectationsOf, repairOurRecord, type OurChange } from "./reconcile.js";
 
@@ -69,8 +68,13 @@ export class GanetiGuard {
   static async open(session: NodeSession, root: string, host: string, instance: string, access: GanetiAccess): Promise<GanetiGuard | undefined> {
     const reach = await reachMaster(session, root, access.registry(), access.hint);
     if (reach.kind === "not-ganeti") return undefined;
-    const nodeName = reach.pointers ? ganetiNameOf(reach.pointers, host) : undefined;
+    const nodeName = reach.cluster ? ganetiNameOf(reach.cluster, host) : undefined;
     return new GanetiGuard(reach, instance, nodeName, access.waitTimeoutMs ?? DEFAULT_GANETI_WAIT_MS);
+  }
+
+  /** The master, connected, when it can be reached: where Ganeti's configuration is changed. */
+  get masterAccess(): { name: string; session: NodeSession } | undefined {
+    return this.master && this.report.master ? { name: this.report.master, session: this.master } : undefined;
   }
 
   /** Why Ganeti's job queue cannot be checked, for the review; undefined when it can. */
@@ -172,15 +176,27 @@ export class GanetiGuard {
 }
 
 /** What the review should say about Ganeti: the queue cannot be asked, or jobs act on the instance now. */
-export async function ganetiReviewNotes(session: NodeSession, root: string, instance: string, access: GanetiAccess): Promise<string[]> {
+export async function ganetiReviewNotes(stage: { guard?: GanetiGuard; error?: Error }, instance: string): Promise<string[]> {
+  if (stage.error) return [`Ganeti's job queue could not be asked: ${stage.error.message}`];
+  const guard = stage.guard;
+  if (!guard) return [];
+  if (guard.uncheckedNote) return [guard.uncheckedNote];
   try {
-    const guard = await GanetiGuard.open(session, root, session.target.host, instance, access);
-    if (!guard) return [];
-    if (guard.uncheckedNote) return [guard.uncheckedNote];
     const jobs = await guard.jobsNow();
     return jobs.length ? [`Ganeti's job(s) ${named(jobs)} act on ${instance} now: Apply waits for them to finish, then plans this change again on what they leave.`] : [];
   } catch (err) {
     return [`Ganeti's job queue could not be asked: ${(err as Error).message}`];
+  }
+}
+
+/** The stage for a review or a dry run (nothing waited for): its guard, none off a cluster, or why it could not be opened. */
+export async function openGanetiStage(target: StageTarget, instance: string): Promise<{ guard?: GanetiGuard; error?: Error; consulted: boolean }> {
+  if (!target.ganeti) return { consulted: false };
+  try {
+    const guard = await GanetiGuard.open(target.session, target.root, target.session.target.host, instance, target.ganeti);
+    return guard ? { guard, consulted: true } : { consulted: true };
+  } catch (err) {
+    return { error: err instanceof Error ? err : new Error(String(err)), consulted: true };
   }
 }
 

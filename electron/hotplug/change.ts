@@ -18,7 +18,6 @@ import type { NodeSession } from "../ssh/session.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import {
   ChangeRequestSchema,
-  completeChange,
   describeChange,
   diskPathsOf,
   describeOutcome,
@@ -26,11 +25,14 @@ import {
   outcomeState,
   needsNicTaps,
   planComposed,
+  recordChange,
+  resolvedPlan,
   type ChangeFailed,
   type ChangeOutcome,
   type ChangeRefusal,
   type ChangeRequest,
   type ChangeRequestInput,
+  type GanetiFacts,
   type HotplugIntentInput,
   type PlanOk,
   type Readers,
@@ -45,8 +47,9 @@ import { KeptPlans, type KeptPlan } from "./kept-plans.js";
 import { failureCause } from "./step-failure.js";
 import { newDeviceUuid, newMac } from "./ids.js";
 import type { NodeGanetiContext } from "../inventory/node-inventory.js";
-import { afterEarlierTry, ganetiAfter, ganetiAgain, ganetiBefore, ganetiReviewNotes, worthAnotherTry, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
+import { afterEarlierTry, ganetiAfter, ganetiAgain, ganetiBefore, ganetiReviewNotes, openGanetiStage, worthAnotherTry, type GanetiAccess, type GanetiGuard } from "../ganeti/guard.js";
 import { replanned } from "../ganeti/replan.js";
+import { ganetiFactsFor, type OpenedStage } from "../ganeti/facts.js";
 
 /** The node a change is made on, connected. */
 export interface ChangeTarget {
@@ -151,10 +154,11 @@ export class HotplugChanges {
     if (!request.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, request.refusals) };
     const read = await this.read(target, instance, request.request, false);
     if (!read.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, read.refusals) };
-    const planned = plan(read.state, request.request);
+    // Ganeti's stage opened once: whether its configuration can be changed (the way the change goes) and what its job queue says.
+    const stage = await openGanetiStage(target, instance);
+    const planned = plan(read.state, request.request, await ganetiFactsFor(stage, target.cluster, instance, request.request));
     if (!planned.ok) return { ok: false, summary, refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
-    // What Ganeti's job queue says (or that it cannot be asked) belongs in the review.
-    const ganeti = target.ganeti ? await ganetiReviewNotes(target.session, target.root, instance, target.ganeti) : [];
+    const ganeti = await ganetiReviewNotes(stage, instance);
     const shown = ganeti.length ? { ...planned.plan, warnings: [...planned.plan.warnings, ...ganeti] } : planned.plan;
     return { ok: true, kept: this.kept.keep({ nodeId: target.nodeId, instance, summary, plan: shown, intents: planned.intents, expectedRuntime: read.state.expectedRuntime }) };
   }
@@ -179,6 +183,11 @@ export class HotplugChanges {
         return notStarted(kept.planId, `Find the Ganeti master of ${kept.nodeId}`, err);
       }
       if ("failed" in g) return notStarted(kept.planId, "Wait for Ganeti's jobs on the instance", g.failed);
+      const master = g.guard?.masterAccess;
+      if (changesGanetiConfig(kept.plan) && !master) {
+        const why = g.guard?.report.reason ?? "the node is not in a Ganeti cluster any more";
+        return notStarted(kept.planId, "Reach Ganeti's master", new Error(`This change goes through Ganeti's configuration, but its master cannot be reached now (${why}). Nothing was changed. Review it again: it can then be made runtime only.`));
+      }
       let { plan: toRun, expectedRuntime } = kept;
       let earlier: ChangeOutcome | undefined;
       for (let attempt = 1; ; attempt++) {
@@ -189,6 +198,7 @@ export class HotplugChanges {
           const again = await replanned(target, kept);
           if (!again.ok) return notStarted(kept.planId, "Plan the reviewed change again after Ganeti's jobs", new Error(again.message));
           ({ plan: toRun, expectedRuntime } = again);
+          if (kept.plan.recording) toRun = { ...toRun, recording: kept.plan.recording };
         }
         const out = await executePlan({
           session: target.session,
@@ -200,13 +210,15 @@ export class HotplugChanges {
           journal: this.deps.journal,
           planId: kept.planId,
           reconnect: target.reconnect ?? (async () => ({ session: (await connect()).session, done: () => undefined })),
+          ...(master ? { ganeti: master } : {}),
           ...(report.progress ? { onProgress: report.progress } : {}),
         });
         if (g.guard && attempt === 1 && worthAnotherTry(out)) {
           earlier = out;
           continue;
         }
-        return g.guard ? ganetiAfter(g.guard, target, kept.instance, afterEarlierTry(out, earlier), toRun, expectedRuntime, this.deps.journal, emit) : out;
+        // The plan as it ran: a NIC Ganeti recorded under the uuid it gave.
+        return g.guard ? ganetiAfter(g.guard, target, kept.instance, afterEarlierTry(out, earlier), resolvedPlan(toRun, out.ganetiJobs), expectedRuntime, this.deps.journal, emit) : out;
       }
     });
     await this.finished(kept, outcome, report);
@@ -221,7 +233,9 @@ export class HotplugChanges {
     if (!request.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, request.refusals), intents: [], timings: { readMs: 0, planMs: 0 } };
     // Before the plan exists its step count is unknown: the stage reports against 0.
     const emit = progressTo(opts.report ?? {}, 0);
-    const g = opts.dryRun ? {} : await ganetiBefore(target, instance, emit);
+    // A dry run waits for nothing, but asks whether Ganeti's configuration can be changed (the way the change would go).
+    const opened = opts.dryRun ? await openGanetiStage(target, instance) : undefined;
+    const g: Awaited<ReturnType<typeof ganetiBefore>> = opened ?? (await ganetiBefore(target, instance, emit));
     let earlier: ChangeOutcome | undefined;
     for (let attempt = 1; ; attempt++) {
       const failed = "failed" in g ? g.failed : attempt > 1 ? await ganetiAgain(g.guard, emit) : undefined;
@@ -230,7 +244,8 @@ export class HotplugChanges {
         return { summary, status: "refused", refusals, intents: [], timings: { readMs: performance.now() - t0, planMs: 0 } };
       }
       const guard = "guard" in g ? g.guard : undefined;
-      const r = await this.nowOnce(target, instance, request.request, summary, opts, t0, guard, earlier);
+      const stage: OpenedStage = opened ?? { ...(guard ? { guard } : {}), consulted: target.ganeti !== undefined };
+      const r = await this.nowOnce(target, instance, request.request, summary, opts, t0, stage, earlier);
       // Ganeti changed the file (or held QEMU's socket) while we ran, and everything was undone: once more, from what it left.
       if (guard && attempt === 1 && r.status === "failed" && worthAnotherTry(r.outcome)) {
         earlier = r.outcome;
@@ -247,9 +262,10 @@ export class HotplugChanges {
     summary: string,
     opts: ChangeNowOptions,
     t0: number,
-    guard: GanetiGuard | undefined,
+    stage: OpenedStage,
     earlier: ChangeOutcome | undefined,
   ): Promise<ChangedNow> {
+    const guard: GanetiGuard | undefined = opts.dryRun ? undefined : stage.guard;
     const read = await this.read(target, instance, request, opts.dryRun ? false : { lockTimeoutMs: opts.lockTimeoutMs });
     const t1 = performance.now();
     if (!read.ok) return { summary, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, read.refusals), intents: [], timings: { readMs: t1 - t0, planMs: 0 } };
@@ -261,7 +277,7 @@ export class HotplugChanges {
     };
     let handedOver = false;
     try {
-      const planned = plan(state, request);
+      const planned = plan(state, request, await ganetiFactsFor(stage, target.cluster, instance, request));
       const timings = { readMs: t1 - t0, planMs: performance.now() - t1 };
       const base = { summary, read: notes, intents: planned.intents, timings };
       if (!planned.ok) return { ...base, status: "refused", refusals: await this.refused(target.nodeId, instance, summary, planned.refusals) };
@@ -279,13 +295,16 @@ export class HotplugChanges {
           ...(target.reconnect ? { reconnect: target.reconnect } : {}),
           ...(state.lock ? { lock: state.lock } : {}),
           ...(state.qmp ? { openQmp: state.qmp } : {}),
+          ...(guard?.masterAccess ? { ganeti: guard.masterAccess } : {}),
           ...(opts.deviceDeletedTimeoutMs !== undefined ? { deviceDeletedTimeoutMs: opts.deviceDeletedTimeoutMs } : {}),
           ...(opts.report?.progress ? { onProgress: opts.report.progress } : {}),
         });
-        return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), planned.plan, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
+        const ran = resolvedPlan(planned.plan, out.ganetiJobs);
+        return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), ran, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
       });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
-      return { ...base, status: outcomeState(outcome), plan: planned.plan, outcome };
+      // The plan as it ran (a NIC Ganeti recorded under the uuid it gave).
+      return { ...base, status: outcomeState(outcome), plan: resolvedPlan(planned.plan, outcome.ganetiJobs), outcome };
     } finally {
       // Refused or dry run: nothing ran, let the instance go.
       if (!handedOver) {
@@ -348,12 +367,17 @@ export class HotplugChanges {
   }
 }
 
-/** The request completed against the instance and its parts planned as one plan. */
-function plan(read: GatheredState, request: ChangeRequest): Planned {
-  const completed = completeChange(request, read.state, { uuid: newDeviceUuid, mac: newMac });
+/** The request completed against the instance (through Ganeti where it keeps the change) and its parts planned as one plan. */
+function plan(read: GatheredState, request: ChangeRequest, ganeti: GanetiFacts): Planned {
+  const completed = recordChange(request, read.state, { uuid: newDeviceUuid, mac: newMac }, ganeti);
   if (!completed.ok) return { ok: false, refusals: completed.refusals, intents: [] };
   const p = planComposed(read.state, completed.intents);
-  return p.ok ? { ok: true, plan: p, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
+  return p.ok ? { ok: true, plan: { ...p, recording: completed.recording }, intents: completed.intents } : { ok: false, refusals: p.refusals, intents: completed.intents };
+}
+
+/** Whether a plan changes Ganeti's configuration (it then needs the master). */
+function changesGanetiConfig(p: PlanOk): boolean {
+  return p.steps.some((s) => s.kind === "ganeti-config");
 }
 
 /** The change's progress listener for stages around the plan's steps (`total` steps). */

@@ -14,7 +14,8 @@ export class NodeChain {
 
   constructor(
     private readonly session: NodeSession,
-    private readonly steps: readonly PlanStep[],
+    /** The plan's steps as they are when sent (a NIC Ganeti recorded changes the later ones). */
+    private readonly steps: () => readonly PlanStep[],
     /** The helper request a step makes; undefined for a step that is not node-side. */
     private readonly requestOf: (index: number, step: PlanStep) => ChainedRequest | undefined,
     /** Called before anything goes to the helper: the fd passer connects to .qmp itself, and the socket serves one client. */
@@ -25,8 +26,9 @@ export class NodeChain {
   sendFrom(index: number): void {
     if (this.sent.has(index)) return;
     const run: { index: number; describe: string; req: ChainedRequest }[] = [];
-    for (let i = index; i < this.steps.length; i++) {
-      const step = this.steps[i]!;
+    const steps = this.steps();
+    for (let i = index; i < steps.length; i++) {
+      const step = steps[i]!;
       const req = this.requestOf(i, step);
       if (!req) break;
       run.push({ index: i, describe: step.describe, req });

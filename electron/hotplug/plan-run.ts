@@ -11,7 +11,8 @@ import { RuntimeStore, RuntimeWriteUnknownError, sha256Hex } from "../on-node/ru
 import type { Journal, JournalEntry } from "./journal.js";
 import type { HeldLock, InstanceLocks } from "../on-node/instance-lock.js";
 import { instancePaths, type InstancePaths } from "../../shared/on-node/layout.js";
-import { describeOnNode, type ChangeFailed, type ChangeSucceeded, type PlanOk, type PlanStep, type PlanStepKind, type ProgressKind, type StepProgress, type VerifiedDevice, type WriteUnknown } from "../../shared/hotplug/index.js";
+import { describeOnNode, withGanetiUuid, type ChangeFailed, type ChangeSucceeded, type PlanOk, type PlanStep, type PlanStepKind, type ProgressKind, type StepProgress, type VerifiedDevice, type WriteUnknown } from "../../shared/hotplug/index.js";
+import type { GanetiJobRun } from "../../shared/ganeti/config-change.js";
 import type { LivePciDevice } from "../../shared/qmp/query-pci.js";
 import { livePci, openQmp, peripherals, type QmpTimeouts } from "./qmp-session.js";
 import type { ChainedRequest } from "../on-node/node-helper.js";
@@ -55,6 +56,8 @@ export interface ExecutePlanOptions {
    * the read is over (a session made for it is closed there).
    */
   reconnect?: Reconnect;
+  /** The cluster's master, connected: where a plan's ganeti-config steps run. */
+  ganeti?: { name: string; session: NodeSession };
 }
 
 /** How to reach the node again; see ExecutePlanOptions.reconnect. */
@@ -70,6 +73,8 @@ export interface UndoEntry {
   describe: string;
   /** Resolves to extra words for the UI, if any. */
   run: () => Promise<string | void>;
+  /** It runs on the master, not on the node: a lost connection to the node does not stop it. */
+  onMaster?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -113,7 +118,8 @@ async function withinMs<T>(ms: number, what: string, fn: (late: (release: () => 
 export class PlanRun {
   readonly session: NodeSession;
   readonly instance: string;
-  readonly plan: PlanOk;
+  /** The plan as it runs now: a NIC Ganeti recorded takes its uuid from then on (useGanetiUuid). */
+  private current: PlanOk;
   readonly planId: string;
   readonly paths: InstancePaths;
   readonly total: number;
@@ -124,6 +130,10 @@ export class PlanRun {
   /** Devices whose unplug QEMU accepted (device_del) and the guest has not yet released: no undo takes the request back. */
   private readonly unplugs = new Set<string>();
   readonly verified: VerifiedDevice[] = [];
+  /** Ganeti's commands run on the master (ganeti-config steps and their undos). */
+  readonly ganetiJobs: GanetiJobRun[] = [];
+  /** Ganeti's own hotplug saved the runtime file (the job that did), in a plan that has no write of its own. */
+  ganetiWrote: { jobId?: number } | undefined;
   stepsDone = 0;
   lock: HeldLock | undefined;
   /** Set by the write step. */
@@ -149,13 +159,27 @@ export class PlanRun {
   ) {
     this.session = opts.session;
     this.instance = opts.instance;
-    this.plan = opts.plan;
+    this.current = opts.plan;
     this.planId = opts.planId ?? randomUUID();
     this.paths = instancePaths(opts.root, opts.instance);
     this.total = opts.plan.steps.length;
     this.qmp = opts.openQmp;
-    this.chain = new NodeChain(opts.session, opts.plan.steps, (index, step) => nodeRequest(this, index, step), () => this.closeQmp());
+    this.chain = new NodeChain(opts.session, () => this.plan.steps, (index, step) => nodeRequest(this, index, step), () => this.closeQmp());
     this.session.client.once("close", this.onSshClose);
+  }
+
+  get plan(): PlanOk {
+    return this.current;
+  }
+
+  /** Ganeti recorded a NIC under `real`: the steps from `from` on, and what is written, take it in place of `provisional`. */
+  useGanetiUuid(from: number, provisional: string, real: string): void {
+    this.current = withGanetiUuid(this.current, provisional, real, from);
+  }
+
+  /** Whether the plan still waits for Ganeti to name a NIC's uuid (what it writes is not final before that). */
+  awaitsGanetiUuid(from: number): boolean {
+    return this.plan.steps.slice(from).some((s) => s.kind === "ganeti-config" && s.op === "add-nic");
   }
 
   async emit(e: Omit<StepProgress, "total">): Promise<void> {
@@ -285,15 +309,24 @@ export class PlanRun {
   // ---- the end of a run
 
   succeeded(): ChangeSucceeded | undefined {
-    if (!this.written) return undefined;
-    return { ok: true, planId: this.planId, stepsDone: this.stepsDone, verified: this.verified, written: this.written, notes: this.notes };
+    const by = this.plan.runtimeWrite;
+    // A plan without a write of its own: Ganeti's hotplug saved the file, or only Ganeti's configuration changed.
+    const written: ChangeSucceeded["written"] | undefined =
+      this.written ??
+      (by === "unchanged"
+        ? { state: "unchanged", generation: this.plan.writeGeneration }
+        : by === "ganeti" && this.ganetiWrote !== undefined
+          ? { state: "by-ganeti", generation: this.plan.writeGeneration, ...(this.ganetiWrote.jobId !== undefined ? { ganetiJob: this.ganetiWrote.jobId } : {}) }
+          : undefined);
+    if (!written) return undefined;
+    return { ok: true, planId: this.planId, stepsDone: this.stepsDone, verified: this.verified, written, notes: this.notes, ...(this.ganetiJobs.length ? { ganetiJobs: this.ganetiJobs } : {}) };
   }
 
   private async rollback(): Promise<{ undone: string[]; notUndone: string[] }> {
     const undone: string[] = [];
     const notUndone: string[] = await this.chain.settle();
     for (const u of [...this.undo].reverse()) {
-      if (this.sshClosed) {
+      if (this.sshClosed && !u.onMaster) {
         notUndone.push(`${u.describe}: the SSH connection is gone`);
         continue;
       }
@@ -380,7 +413,7 @@ export class PlanRun {
         ? "Nothing was undone: the live changes stay, because the runtime file may record them."
         : undone.length
           ? `Undone: ${undone.join("; ")}.`
-          : this.undo.length === 0 && notUndone.length === 0
+          : this.undo.length === 0 && this.irreversible.length === 0 && notUndone.length === 0
             ? "Nothing had been changed yet."
             : "",
       !unknown && notUndone.length ? `NOT undone: ${notUndone.join("; ")}.` : "",
@@ -398,6 +431,7 @@ export class PlanRun {
       notUndone,
       write: unknown ?? { state: "not-written" },
       notes: this.notes,
+      ...(this.ganetiJobs.length ? { ganetiJobs: this.ganetiJobs } : {}),
     };
   }
 

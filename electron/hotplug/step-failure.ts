@@ -6,6 +6,7 @@ import { RuntimeChangedError } from "../on-node/runtime-store.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import { ExecError } from "../on-node/exec.js";
 import { NodeHelperError, wasNotSent } from "../on-node/node-helper.js";
+import { GanetiCommandError } from "../ganeti/config-jobs.js";
 import type { FailureCause, WriteUnknown } from "../../shared/hotplug/index.js";
 
 /** A step's own failure, with the cause it already knows and the device it concerns. */
@@ -67,6 +68,7 @@ export function failureCause(err: unknown, sshClosed: boolean): FailureCause {
   if (err instanceof QmpError) return "qmp-refused";
   if (err instanceof QmpTimeoutError) return "timeout";
   if (err instanceof QmpClosedError) return "connection-lost";
+  if (err instanceof GanetiCommandError) return "ganeti-refused";
   if (err instanceof NodeHelperError || err instanceof ExecError) return "node-step";
   return "other";
 }
@@ -80,6 +82,7 @@ export const NEXT_STEP: Record<FailureCause, string> = {
     "Release the device inside the guest (unmount the disk, take the interface down) or check that the guest supports ACPI PCI hotplug, then remove it again. QEMU keeps the request: if the guest lets go later, the device disappears while the runtime file still lists it, and the inventory shows that drift.",
   "verify-failed": "Reload the instance and compare the live bus with the plan; plan the change again.",
   "node-step": "Fix the node-side problem shown above and try again.",
+  "ganeti-refused": "Read Ganeti's words above (gnt-job info with the job's id, on the master, shows the whole job); fix what they name, then review the change again.",
   "connection-lost": "Reconnect to the node and reload the instance: the inventory shows any device left live that the runtime file does not list; remove it or plan again.",
   timeout: "QEMU or the node did not answer in time; reload the instance to see what state it is in, then try again.",
   "write-unknown": "Reload the instance and check its runtime file against the live bus before changing anything; the journal keeps the write (pending).",

@@ -9,6 +9,9 @@ import { FDSET_PLACEHOLDER, type PlanStep, type PlanStepKind, type PlanStepOf, t
 import { displayPciAddr } from "../../shared/slots/index.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi } from "./qmp-session.js";
+import type { NodeSession } from "../ssh/session.js";
+import { GanetiCommandError, ganetiNics, ganetiNicUuid, runGanetiModify, type GanetiCommandResult } from "../ganeti/config-jobs.js";
+import { argvText, nicRemoveArgv, type GanetiJobRun } from "../../shared/ganeti/config-change.js";
 import { StepFailure, markAnswerLost } from "./step-failure.js";
 import type { PlanRun, UndoEntry } from "./plan-run.js";
 
@@ -264,6 +267,108 @@ const writeRuntime: StepKind<PlanStepOf<"write-runtime">> = {
   },
 };
 
+/** A Ganeti command on the master, its job id and log passed on as progress and kept for the outcome. */
+async function ganetiCommand(
+  run: PlanRun,
+  index: number,
+  master: NodeSession,
+  argv: readonly string[],
+  shown: { describe: string; state: "running" | "undoing"; undo?: boolean },
+): Promise<{ result: GanetiCommandResult; rec: GanetiJobRun }> {
+  const rec: GanetiJobRun = { step: index, command: argvText(argv), ...(shown.undo ? { undo: true } : {}), ok: false, log: [], changes: [] };
+  run.ganetiJobs.push(rec);
+  const say = (detail: string) => void run.emit({ index, kind: "ganeti-config", describe: shown.describe, state: shown.state, detail });
+  try {
+    const result = await runGanetiModify(master, argv, {
+      onJob: (id) => {
+        rec.jobId = id;
+        say(`Ganeti job ${id}: ${rec.command}`);
+      },
+      onLine: (line) => {
+        rec.log.push(line);
+        say(line);
+      },
+    });
+    const o = result.output;
+    Object.assign(rec, { ok: result.ok, log: o.log, changes: o.changes.map((c) => `${c.what} -> ${c.value}`), ...(o.jobId !== undefined ? { jobId: o.jobId } : {}), ...(result.error ? { error: result.error } : {}) });
+    return { result, rec };
+  } catch (err) {
+    rec.error = (err as Error).message;
+    throw err;
+  }
+}
+
+const jobName = (rec: GanetiJobRun) => (rec.jobId !== undefined ? `job ${rec.jobId}` : "its job");
+
+/**
+ * Ganeti's configuration, changed on the master (shared/hotplug/steps.ts).
+ * Do: the gnt-instance command. Undo: a NIC it recorded is removed from
+ * the configuration again (configuration only, by its uuid, else by its
+ * MAC); Ganeti's own hotplug (remove, modify) cannot be undone.
+ */
+const ganetiConfig: StepKind<PlanStepOf<"ganeti-config">> = {
+  device: (step) => `NIC ${step.uuid}${step.mac ? ` (MAC ${step.mac})` : ""}`,
+  async run(run, index, step) {
+    const master = run.opts.ganeti;
+    if (!master) {
+      throw new StepFailure("ganeti-refused", `This step changes Ganeti's configuration on its master${step.master ? ` ${step.master}` : ""}, which this change cannot reach; nothing was changed there. Review the change again (it can be made runtime only).`);
+    }
+    const describe = step.describe;
+    // QEMU serves one QMP client at a time, and Ganeti's hotplug needs the socket.
+    run.closeQmp();
+    if (step.op === "add-nic") {
+      const mac = step.mac as string;
+      let uuid: string | undefined;
+      const undo: Omit<UndoEntry, "index"> = {
+        kind: step.kind,
+        onMaster: true,
+        describe: `remove the NIC with MAC ${mac} from Ganeti's configuration again (configuration only)`,
+        run: async () => {
+          const found = uuid ?? (await ganetiNics(master.session, step.instance)).find((n) => n.mac === mac)?.uuid ?? undefined;
+          if (!found) return `Ganeti's configuration has no NIC with MAC ${mac}: nothing to remove`;
+          const { result, rec } = await ganetiCommand(run, index, master.session, nicRemoveArgv(step.instance, found, false), { describe, state: "undoing", undo: true });
+          if (!result.ok) throw new GanetiCommandError(`Ganeti refused to remove NIC ${found} (${jobName(rec)}): ${result.error}`);
+          return `NIC ${found}, ${jobName(rec)}`;
+        },
+      };
+      let rec: GanetiJobRun;
+      try {
+        const ran = await ganetiCommand(run, index, master.session, step.argv, { describe, state: "running" });
+        rec = ran.rec;
+        if (!ran.result.ok) throw new StepFailure("ganeti-refused", `Ganeti refused to record the NIC (${jobName(rec)}): ${ran.result.error}`, `MAC ${mac}`);
+      } catch (err) {
+        // Refused: nothing recorded. Cut off: its job may have recorded it all the same, and the undo looks by MAC.
+        if (err instanceof StepFailure) throw err;
+        return { undo: [undo], failure: err as Error };
+      }
+      try {
+        uuid = await ganetiNicUuid(master.session, step.instance, mac);
+      } catch (err) {
+        return { undo: [undo], failure: new GanetiCommandError(`Ganeti's ${jobName(rec)} recorded the NIC, but the uuid it gave could not be read: ${(err as Error).message}`) };
+      }
+      rec.uuid = uuid;
+      rec.provisionalUuid = step.uuid;
+      run.useGanetiUuid(index + 1, step.uuid, uuid);
+      if (!run.awaitsGanetiUuid(index + 1) && run.plan.steps.some((s) => s.kind === "write-runtime")) run.journalEntry().catch(() => undefined);
+      return { detail: `Ganeti's ${jobName(rec)} recorded the NIC as ${uuid} (MAC ${mac}); the steps below use that uuid.`, undo: [undo] };
+    }
+    const { result, rec } = await ganetiCommand(run, index, master.session, step.argv, { describe, state: "running" });
+    rec.uuid = step.uuid;
+    if (!result.ok) throw new StepFailure("ganeti-refused", `Ganeti refused (${jobName(rec)}): ${result.error}`, `NIC ${step.uuid}`);
+    const done = step.op === "remove-nic" ? "removed NIC" : "changed NIC";
+    if (step.hotplug) {
+      if (result.output.hotplugFailed) {
+        const why = rec.log.filter((l) => /WARNING|ERROR/.test(l)).join(" ") || "see its log";
+        run.irreversible.push(`Ganeti's ${jobName(rec)} ${done} ${step.uuid} in its configuration, but its hotplug failed, so the instance and its runtime file still have it as before`);
+        throw new StepFailure("ganeti-refused", `Ganeti ${done} ${step.uuid} in its configuration (${jobName(rec)}) but could not hotplug it: ${why}`, `NIC ${step.uuid}`);
+      }
+      run.irreversible.push(`Ganeti's ${jobName(rec)} ${done} ${step.uuid} (its own hotplug, which cannot be undone)`);
+      run.ganetiWrote = rec.jobId !== undefined ? { jobId: rec.jobId } : {};
+    }
+    return { detail: `Ganeti's ${jobName(rec)}: ${rec.changes.join("; ") || "done"}` };
+  },
+};
+
 /** Every step kind, keyed by kind. */
 export const STEP_KINDS: { [K in PlanStepKind]: StepKind<PlanStepOf<K>> } = {
   qmp,
@@ -274,6 +379,7 @@ export const STEP_KINDS: { [K in PlanStepKind]: StepKind<PlanStepOf<K>> } = {
   "wait-device-deleted": waitDeviceDeleted,
   verify,
   "write-runtime": writeRuntime,
+  "ganeti-config": ganetiConfig,
 };
 
 /** The entry for a step's kind. */

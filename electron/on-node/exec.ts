@@ -12,6 +12,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Limit for stdout and stderr each, in bytes. Default 1 MiB. */
   maxOutput?: number;
+  /** Called with stdout as it arrives (a long command's progress); the whole is still in the result. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -140,6 +142,11 @@ export async function execOnNode(session: NodeSession, argv: readonly string[], 
       outLen += chunk.length;
       if (outLen > maxOutput) return fail(new ExecOutputLimitError(argv, session.label, "stdout", maxOutput));
       out.push(chunk);
+      try {
+        options.onStdout?.(chunk);
+      } catch {
+        // A broken listener must not break the command it watches.
+      }
     });
     channel.stderr.on("data", (chunk: Buffer) => {
       errLen += chunk.length;

@@ -11,6 +11,13 @@ import { DeviceRefSchema, LinkSchema, type AddNicIntentSchema, MacSchema, NicMod
 import type { InstanceSnapshot } from "./instance-snapshot";
 import type { Refusal, RefusalCode } from "./planner";
 
+/**
+ * Keep the change out of Ganeti's configuration, where it would otherwise
+ * go through Ganeti (or be recorded there first): live bus and runtime file
+ * only. Without a reachable master there is no other way anyway.
+ */
+const runtimeOnly = z.boolean({ error: "runtimeOnly: expected true or false" }).optional();
+
 export const ChangeRequestSchema = z.discriminatedUnion("action", [
   z.strictObject({
     action: z.literal("add-nic"),
@@ -21,8 +28,9 @@ export const ChangeRequestSchema = z.discriminatedUnion("action", [
     mode: NicModeSchema.optional(),
     vlan: VlanSchema.optional(),
     model: NicModelSchema.optional(),
-    /** Default: a new uuid. Give the one Ganeti's configuration has for the NIC, if it has one. */
+    /** Default: a new uuid (runtime only); recorded in Ganeti's configuration first, the NIC takes the uuid Ganeti gives it. */
     uuid: UuidSchema.optional(),
+    runtimeOnly,
   }),
   z.strictObject({
     action: z.literal("add-disk"),
@@ -32,18 +40,19 @@ export const ChangeRequestSchema = z.discriminatedUnion("action", [
     scsiId: ScsiIdSchema.optional(),
     sizeMiB: z.int({ error: "expected the size in MiB (integer)" }).min(0, { error: "expected a size in MiB >= 0" }).optional(),
     uuid: UuidSchema.optional(),
+    runtimeOnly,
   }),
-  z.strictObject({ action: z.literal("remove"), kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }), ref: DeviceRefSchema }),
-  z.strictObject({ action: z.literal("modify-nic"), ref: DeviceRefSchema, mac: MacSchema.optional(), link: LinkSchema.optional() }),
+  z.strictObject({ action: z.literal("remove"), kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }), ref: DeviceRefSchema, runtimeOnly }),
+  z.strictObject({ action: z.literal("modify-nic"), ref: DeviceRefSchema, mac: MacSchema.optional(), link: LinkSchema.optional(), runtimeOnly }),
   /** Move a NIC to another slot: Ganeti's remove + add, keeping its uuid, MAC, link, mode and vlan. */
-  z.strictObject({ action: z.literal("move-nic"), ref: DeviceRefSchema, slot: SlotSchema }),
+  z.strictObject({ action: z.literal("move-nic"), ref: DeviceRefSchema, slot: SlotSchema, runtimeOnly }),
 ]);
 export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 /** What callers write before validation (slots may still be hex strings). */
 export type ChangeRequestInput = z.input<typeof ChangeRequestSchema>;
 
 /** A refusal of a change: the planner's, or one found before planning. */
-export type ChangeRefusalCode = RefusalCode | "runtime-unreadable" | "locked" | "ganeti-busy";
+export type ChangeRefusalCode = RefusalCode | "runtime-unreadable" | "locked" | "ganeti-busy" | "ganeti-uuid";
 export interface ChangeRefusal extends Omit<Refusal, "code"> {
   code: ChangeRefusalCode;
 }
@@ -107,16 +116,18 @@ export function completeChange(r: ChangeRequest, instance: InstanceSnapshot, ids
       if (link === undefined && mode !== "routed") {
         return refuse("invalid-intent", `${instance.name} has no NIC to copy a link from: say which bridge the new NIC joins (link), e.g. br0.`);
       }
-      const { action: _a, uuid, mac, ...rest } = r;
+      const { action: _a, uuid, mac, runtimeOnly: _r, ...rest } = r;
       return { ok: true, intents: [{ action: "add-nic", ...rest, uuid: uuid ?? ids.uuid(), mac: mac ?? ids.mac(), ...(link !== undefined ? { link } : {}) }] };
     }
     case "add-disk": {
-      const { uuid, ...rest } = r;
+      const { uuid, runtimeOnly: _r, ...rest } = r;
       return { ok: true, intents: [{ ...rest, uuid: uuid ?? ids.uuid() }] };
     }
     case "remove":
-    case "modify-nic":
-      return { ok: true, intents: [r] };
+    case "modify-nic": {
+      const { runtimeOnly: _r, ...intent } = r;
+      return { ok: true, intents: [intent] };
+    }
     case "move-nic": {
       // Ganeti has no "move": unplug, then plug the same NIC (uuid, MAC, link, mode, vlan) at the new slot.
       const nic = nics.find((n) => n.uuid === r.ref || n.hvinfo?.id === r.ref);

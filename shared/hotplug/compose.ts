@@ -3,7 +3,10 @@
  * planned on the instance as the ones before it leave it, the live steps run
  * in order, and the runtime file is written once, at the end, from the
  * bytes read before the first (so the executor's compare-and-swap covers the
- * whole change). Moving a NIC is remove + add; repairs of drift are next.
+ * whole change). Moving a NIC is remove + add; a NIC Ganeti records first
+ * is Ganeti's configuration-only add, then our add at the chosen slot.
+ * Parts that change only Ganeti's configuration leave the file alone; a
+ * part Ganeti's own hotplug makes (it saves the file itself) stands alone.
  */
 import { readRuntime } from "../runtime";
 import type { LivePciDevice } from "../qmp/query-pci";
@@ -63,11 +66,20 @@ export function planComposed(instance: InstanceSnapshot, intents: readonly Hotpl
   const last = parts.at(-1);
   if (!last) return { ok: false, refusals: [{ code: "invalid-intent", message: "Nothing to do: the change has no parts." }] };
   if (parts.length === 1) return last;
+  // Ganeti's own hotplug saves the runtime file itself: no part of ours could write it after that from the bytes read before.
+  if (parts.some((p) => p.runtimeWrite === "ganeti")) {
+    return { ok: false, refusals: [{ code: "invalid-intent", message: "A change Ganeti's own hotplug makes (it saves the runtime file itself) cannot be combined with other changes in one plan: make them one after the other." }] };
+  }
+  // The file is written once, at the end, from the bytes read before the first part: the last write of any part, moved to the end.
+  const write = parts.flatMap((p) => p.steps).findLast((s) => s.kind === "write-runtime");
+  const { runtimeWrite: _lastWrite, ...rest } = last;
   return {
-    ...last,
-    // Only the last part's write stays: the file is written once, from the bytes read before the first part.
-    steps: parts.flatMap((p, i) => (i === parts.length - 1 ? p.steps : p.steps.filter((s) => s.kind !== "write-runtime"))),
-    fileDiff: parts.flatMap((p) => p.fileDiff),
+    ...rest,
+    steps: [...parts.flatMap((p) => p.steps.filter((s) => s.kind !== "write-runtime")), ...(write ? [{ ...write, generation: last.writeGeneration }] : [])],
+    // A part that changes only Ganeti's configuration has nothing to show in the file's diff.
+    fileDiff: parts.filter((p) => !write || p.runtimeWrite !== "unchanged").flatMap((p) => p.fileDiff),
     warnings: parts.flatMap((p) => p.warnings),
+    // Without a write: every part changed Ganeti's configuration only.
+    ...(write ? {} : { runtimeWrite: "unchanged" as const }),
   };
 }

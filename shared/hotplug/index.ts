@@ -8,3 +8,6 @@ export * from "./progress";
 export * from "./outcome";
 export * from "./change-request";
 export * from "./compose";
+export * from "./recording";
+export * from "./ganeti-change";
+export * from "./ganeti-uuid";

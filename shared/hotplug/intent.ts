@@ -148,8 +148,36 @@ export const ModifyNicIntentSchema = z
   .refine((v) => v.mac !== undefined || v.link !== undefined, { error: "nothing to modify: give a new mac and/or link" });
 export type ModifyNicIntent = z.infer<typeof ModifyNicIntentSchema>;
 
-export const HotplugIntentSchema = z.discriminatedUnion("action", [AddNicIntentSchema, AddDiskIntentSchema, RemoveIntentSchema, ModifyNicIntentSchema], {
-  error: 'expected an intent with action "add-nic", "add-disk", "remove" or "modify-nic"',
+/**
+ * A NIC change in Ganeti's configuration, made by Ganeti on the master:
+ * add records a NIC (configuration only; `uuid` is provisional, the add-nic
+ * intent after it uses the same one until Ganeti names its own); remove and
+ * modify act on a NIC Ganeti knows, by its uuid, through Ganeti's own
+ * hotplug (`hotplug`) or in the configuration only.
+ */
+export const GanetiNicIntentSchema = z
+  .strictObject({
+    action: z.literal("ganeti-nic"),
+    op: z.enum(["add", "remove", "modify"], { error: 'expected op "add", "remove" or "modify"' }),
+    uuid: UuidSchema,
+    mac: MacSchema.optional(),
+    link: LinkSchema.optional(),
+    mode: NicModeSchema.optional(),
+    vlan: VlanSchema.optional(),
+    hotplug: z.boolean().optional(),
+    /** The master's name, for people. */
+    master: z.string().max(253).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.op === "add" && v.mac === undefined) ctx.addIssue({ code: "custom", path: ["mac"], message: "a NIC Ganeti records needs its MAC (it finds the NIC by it)" });
+    if (v.op === "add" && v.hotplug) ctx.addIssue({ code: "custom", path: ["hotplug"], message: "a NIC is recorded in Ganeti's configuration only; the hot-add at the chosen slot is the add-nic that follows" });
+    if (v.op === "add" && (v.mode ?? "bridged") !== "routed" && v.link === undefined) ctx.addIssue({ code: "custom", path: ["link"], message: "a bridged or openvswitch NIC needs a link" });
+    if (v.op === "modify" && v.mac === undefined && v.link === undefined) ctx.addIssue({ code: "custom", message: "nothing to modify: give a new mac and/or link" });
+  });
+export type GanetiNicIntent = z.infer<typeof GanetiNicIntentSchema>;
+
+export const HotplugIntentSchema = z.discriminatedUnion("action", [AddNicIntentSchema, AddDiskIntentSchema, RemoveIntentSchema, ModifyNicIntentSchema, GanetiNicIntentSchema], {
+  error: 'expected an intent with action "add-nic", "add-disk", "remove", "modify-nic" or "ganeti-nic"',
 });
 export type HotplugIntent = z.infer<typeof HotplugIntentSchema>;
 /** What callers write before validation (slots may still be hex strings). */

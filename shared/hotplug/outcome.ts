@@ -6,6 +6,7 @@ import { z } from "zod";
 import { GenerationSchema } from "../runtime/generation";
 import { ProgressKindSchema } from "./progress";
 import { GanetiStageReportSchema } from "../ganeti/jobs";
+import { GanetiJobRunSchema } from "../ganeti/config-change";
 import type { PlannedSlot } from "./steps";
 
 /** A device the live bus was checked for after the change. */
@@ -44,6 +45,10 @@ export const WriteUnknownSchema = z.object({
   /** The journal entry kept pending for this write (it can undo it, by compare-and-swap). */
   journalEntryId: z.string(),
 });
+/** Ganeti's own hotplug saved the runtime file (job `ganetiJob`), in a plan with no write of ours. */
+export const WriteByGanetiSchema = z.object({ state: z.literal("by-ganeti"), generation: GenerationSchema, ganetiJob: z.number().int().optional() });
+/** The change was to Ganeti's configuration only: the runtime file is as it was. */
+export const WriteUnchangedSchema = z.object({ state: z.literal("unchanged"), generation: GenerationSchema });
 export const WriteOutcomeSchema = z.discriminatedUnion("state", [WriteWrittenSchema, WriteNotWrittenSchema, WriteUnknownSchema]);
 export type WriteOutcome = z.infer<typeof WriteOutcomeSchema>;
 export type WriteUnknown = z.infer<typeof WriteUnknownSchema>;
@@ -53,11 +58,14 @@ export const ChangeSucceededSchema = z.object({
   planId: z.string(),
   stepsDone: z.number().int(),
   verified: z.array(VerifiedDeviceSchema),
-  written: WriteWrittenSchema,
+  /** Our write (its journal entry), or who else left the runtime file as the plan has it. */
+  written: z.discriminatedUnion("state", [WriteWrittenSchema, WriteByGanetiSchema, WriteUnchangedSchema]),
   /** Things the user should know: how the tap was configured, best-effort steps. */
   notes: z.array(z.string()),
   /** On a Ganeti cluster: the job-queue checks around the change and any repair after it. */
   ganeti: GanetiStageReportSchema.optional(),
+  /** Ganeti's own commands the change ran on the master (its configuration), with their jobs' logs. */
+  ganetiJobs: z.array(GanetiJobRunSchema).optional(),
 });
 export type ChangeSucceeded = z.infer<typeof ChangeSucceededSchema>;
 
@@ -69,6 +77,7 @@ export const FailureCauseSchema = z.enum([
   "guest-holds-device",
   "verify-failed",
   "node-step",
+  "ganeti-refused",
   "connection-lost",
   "timeout",
   /** The runtime write's answer was lost: see `write` (unknown). Nothing was rolled back. */
@@ -93,6 +102,7 @@ export const ChangeFailedSchema = z.object({
   write: z.discriminatedUnion("state", [WriteNotWrittenSchema, WriteUnknownSchema]),
   notes: z.array(z.string()),
   ganeti: GanetiStageReportSchema.optional(),
+  ganetiJobs: z.array(GanetiJobRunSchema).optional(),
 });
 export type ChangeFailed = z.infer<typeof ChangeFailedSchema>;
 
@@ -135,10 +145,15 @@ export function describeOnNode(u: WriteUnknown, instance: string): { now: string
 /** The outcome in words for people (the activity log, the review dialog). */
 export function describeOutcome(outcome: ChangeOutcome, slot: PlannedSlot): { message: string; undone: string[] } {
   if (outcome.ok) {
-    return {
-      message: [`Done: verified on the live bus (${slot.guestAddress}) and recorded in the runtime file (generation ${outcome.written.generation}).`, ...outcome.notes].join(" "),
-      undone: [],
-    };
+    const w = outcome.written;
+    const jobs = outcome.ganetiJobs?.filter((j) => !j.undo && j.ok).map((j) => j.jobId ?? "?") ?? [];
+    const head =
+      w.state === "by-ganeti"
+        ? `Done by Ganeti's own hotplug (job ${w.ganetiJob ?? "?"}): it changed the instance, its runtime file and its configuration; verified on the live bus.`
+        : w.state === "unchanged"
+          ? `Done in Ganeti's configuration (job ${jobs.join(", ") || "?"}); the instance and its runtime file are unchanged.`
+          : `Done: verified on the live bus (${slot.guestAddress}) and recorded in the runtime file (generation ${w.generation}).${jobs.length ? ` Ganeti's configuration records it (job ${jobs.join(", ")}).` : ""}`;
+    return { message: [head, ...outcome.notes].join(" "), undone: [] };
   }
   // The executor's message already names the step, the device, what was undone, what is on the node and what to do next.
   return { message: outcome.error.message, undone: [...outcome.undone, ...outcome.notUndone.map((n) => `NOT undone: ${n}`)] };

@@ -62,10 +62,13 @@ import {
   parseIntent,
   type AddDiskIntent,
   type AddNicIntent,
+  type GanetiNicIntent,
   type HotplugIntent,
   type ModifyNicIntent,
   type RemoveIntent,
 } from "./intent";
+import { argvText, nicAddArgv, nicModifyArgv, nicRemoveArgv } from "../ganeti/config-change";
+import type { Recording } from "./recording";
 import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
 import type { DiskPathVerdict } from "../on-node/disk-paths";
 import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type QmpStep } from "./steps";
@@ -111,7 +114,17 @@ export interface PlanOk {
   warnings: string[];
   /** The nodes the runtime file is written for, with their versions and why each counts. */
   readers: Reader[];
+  /**
+   * Who writes the runtime file: the plan's own write-runtime step (app,
+   * the default), Ganeti's own hotplug (ganeti: the plan has no write), or
+   * nobody (unchanged: a change of Ganeti's configuration only).
+   */
+  runtimeWrite?: RuntimeWrite;
+  /** Whether Ganeti's configuration keeps the change, and why (set by the change path, not the planner). */
+  recording?: Recording;
 }
+
+export type RuntimeWrite = "app" | "ganeti" | "unchanged";
 
 export interface PlanRefused {
   ok: false;
@@ -843,6 +856,99 @@ function planModifyNic(ctx: Ctx, intent: ModifyNicIntent): { steps: PlanStep[]; 
   return { steps, place: pciPlace(slot) };
 }
 
+// -------------------------------------------------------- Ganeti's NICs
+
+interface Part {
+  steps: PlanStep[];
+  place: PlannedSlot;
+  runtimeWrite?: RuntimeWrite;
+}
+
+/** A NIC change Ganeti makes on the master (its configuration, and with --hotplug the instance and its runtime file). */
+function planGanetiNic(ctx: Ctx, intent: GanetiNicIntent): Part {
+  const inst = ctx.state.name;
+  const on = intent.master ? `on the master ${intent.master}` : "on the master";
+  const master = intent.master ? { master: intent.master } : {};
+  if (intent.op === "add") {
+    const mac = intent.mac as string;
+    const mode = intent.mode ?? "bridged";
+    const argv = nicAddArgv(inst, { mac, link: intent.link, mode, vlan: intent.vlan });
+    const provisional = deviceIdV2("nic", intent.uuid);
+    ctx.warnings.push(
+      `Ganeti records the NIC first and gives it its uuid: the steps after it use the QEMU id and tap name derived from that uuid (shown here from a provisional one, ${provisional}).`,
+      `The slot is kept while ${inst} runs, through soft reboots and migrations; at its next shutdown/startup Ganeti starts the NIC at a slot it picks (the first free one after its reservations), which may differ.`,
+    );
+    return {
+      steps: [
+        {
+          kind: "ganeti-config",
+          op: "add-nic",
+          instance: inst,
+          ...master,
+          hotplug: false,
+          argv,
+          uuid: intent.uuid,
+          mac,
+          undo: `${argvText(nicRemoveArgv(inst, "UUID", false))} (configuration only; UUID is the one Ganeti gave, or the NIC with MAC ${mac})`,
+          describe: `Record the NIC (MAC ${mac}${intent.link ? `, link ${intent.link}` : ""}, ${mode}) in Ganeti's configuration ${on}, without --hotplug: Ganeti gives it a uuid and changes nothing live.`,
+        },
+      ],
+      place: { bus: "pci", guestAddress: "none (Ganeti's configuration only)" },
+      runtimeWrite: "unchanged",
+    };
+  }
+  const ref = resolveRef(ctx, "nic", intent.uuid);
+  if (ref.kind !== "nic") throw new Error("unreachable");
+  const hotplug = intent.hotplug === true;
+  const argv = intent.op === "remove" ? nicRemoveArgv(inst, intent.uuid, hotplug) : nicModifyArgv(inst, intent.uuid, { mac: intent.mac, link: intent.link }, hotplug);
+  const what = intent.op === "remove" ? "Remove" : `Change (${[intent.mac ? `MAC ${intent.mac}` : "", intent.link ? `link ${intent.link}` : ""].filter(Boolean).join(", ")})`;
+  const step: PlanStep = {
+    kind: "ganeti-config",
+    op: intent.op === "remove" ? "remove-nic" : "modify-nic",
+    instance: inst,
+    ...master,
+    hotplug,
+    argv,
+    uuid: intent.uuid,
+    describe: hotplug
+      ? `${what} NIC ${intent.uuid} through Ganeti ${on} (its own hotplug: Ganeti ${intent.op === "remove" ? "unplugs it" : "unplugs it and plugs it back at the same slot"}, saves the runtime file and updates its configuration).`
+      : `${what} NIC ${intent.uuid} in Ganeti's configuration ${on} only (nothing changes live).`,
+  };
+  if (!hotplug) return { steps: [step], place: { bus: "pci", guestAddress: "none (Ganeti's configuration only)" }, runtimeWrite: "unchanged" };
+  const live = requireRunning(ctx, `NIC ${intent.uuid}`);
+  checkQemu(ctx, false);
+  checkHotpluggable(ctx, "nic");
+  const nic = ref.nic;
+  const id = nic.hvinfo?.id;
+  const ganetiId = deviceIdV2("nic", intent.uuid);
+  if (!isPciHvinfo(nic.hvinfo) || id === undefined) {
+    refuse("not-removable", `NIC ${intent.uuid} of ${inst} has no PCI slot in its runtime file, so Ganeti's hotplug cannot ${intent.op} it: do it with the instance stopped.`);
+  }
+  if (id !== ganetiId) {
+    refuse(
+      "not-removable",
+      `NIC ${intent.uuid} of ${inst} runs as ${id}, but Ganeti's own hotplug acts on ${ganetiId} (the id it derives from the uuid), which QEMU does not have: it would fail. Make this change runtime only, then bring Ganeti's configuration in line (gnt-instance modify --net ${intent.uuid}:${intent.op === "remove" ? "remove" : "modify,…"} ${inst}).`,
+    );
+  }
+  const slot = hvinfoSlot(nic.hvinfo);
+  const here = live.find((d) => d.qdevId === id);
+  if (!here) {
+    refuse("not-on-live-bus", `Drift: the runtime file records NIC ${id} at ${displayPciAddr(slot)}, but the live bus has no device with that id: Ganeti's hotplug would fail. Check the instance's drift first.`);
+  }
+  ctx.rt.nics.splice(ref.index, 1);
+  if (intent.op === "remove") {
+    return { steps: [step, { kind: "verify", expect: "absent", id, bus: "pci", describe: `Check query-pci no longer shows ${id}.` }], place: pciPlace(slot), runtimeWrite: "ganeti" };
+  }
+  // Ganeti's hot-modify unplugs the NIC and adds it again with the same hvinfo, appended to the runtime file's list.
+  ctx.rt.nics.push({ ...nic, ...(intent.mac ? { mac: intent.mac } : {}), nicparams: { ...(nic.nicparams ?? {}), ...(intent.link ? { link: intent.link } : {}) } });
+  ctx.warnings.push(`Ganeti unplugs NIC ${id} and plugs it back at ${displayPciAddr(slot)}: the guest loses the link for a moment (-f answers Ganeti's question about that for you).`);
+  return {
+    steps: [step, { kind: "verify", expect: "present", id, bus: "pci", slot, describe: `Check query-pci shows ${id} at ${displayPciAddr(slot)} again.` }],
+    place: pciPlace(slot),
+    runtimeWrite: "ganeti",
+  };
+}
+
 // ----------------------------------------------------------------- main
 
 function refusalsFromWrite(ctx: Ctx, e: RuntimeWriteError): Refusal[] {
@@ -863,8 +969,17 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
   try {
     const ctx = makeCtx(state);
     const i = parsed.intent;
-    const r =
-      i.action === "add-nic" ? planAddNic(ctx, i) : i.action === "add-disk" ? planAddDisk(ctx, i) : i.action === "remove" ? planRemove(ctx, i) : planModifyNic(ctx, i);
+    const r: Part =
+      i.action === "add-nic"
+        ? planAddNic(ctx, i)
+        : i.action === "add-disk"
+          ? planAddDisk(ctx, i)
+          : i.action === "remove"
+            ? planRemove(ctx, i)
+            : i.action === "ganeti-nic"
+              ? planGanetiNic(ctx, i)
+              : planModifyNic(ctx, i);
+    const runtimeWrite = r.runtimeWrite ?? "app";
     let fileTextAfter: string;
     try {
       fileTextAfter = writeRuntime(ctx.rt, ctx.target);
@@ -872,28 +987,36 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
       if (e instanceof RuntimeWriteError) return { ok: false, refusals: refusalsFromWrite(ctx, e) };
       throw e;
     }
-    if (state.runtime.generation !== ctx.gen) {
+    if (state.runtime.generation !== ctx.gen && runtimeWrite === "app") {
       ctx.warnings.push(`The runtime file is rewritten from generation ${state.runtime.generation} to ${ctx.gen} (${GENERATION_LABEL[ctx.gen]}), the newest format all readers accept.`);
     }
-    const steps: PlanStep[] = [
-      ...r.steps,
-      {
-        kind: "write-runtime",
-        instance: state.name,
-        generation: ctx.gen,
-        describe: `Replace ${state.name}.runtime (generation ${ctx.gen}) if it still holds the bytes this plan was made from.`,
-      },
-    ];
+    // Ganeti's own hotplug saves the file itself; a change of its configuration alone leaves it be.
+    const steps: PlanStep[] =
+      runtimeWrite !== "app"
+        ? r.steps
+        : [
+            ...r.steps,
+            {
+              kind: "write-runtime",
+              instance: state.name,
+              generation: ctx.gen,
+              describe: `Replace ${state.name}.runtime (generation ${ctx.gen}) if it still holds the bytes this plan was made from.`,
+            },
+          ];
     return {
       ok: true,
       steps,
       runtimeAfter: ctx.rt,
       writeGeneration: ctx.gen,
       fileTextAfter,
-      fileDiff: describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
+      fileDiff:
+        runtimeWrite === "unchanged"
+          ? ["= the runtime file is not changed (Ganeti's configuration only)"]
+          : describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
       slot: r.place,
       warnings: ctx.warnings,
       readers: readersOf(state),
+      ...(runtimeWrite !== "app" ? { runtimeWrite } : {}),
     };
   } catch (e) {
     if (e instanceof Refused) return { ok: false, refusals: e.refusals };

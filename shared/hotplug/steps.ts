@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { GenerationSchema } from "../runtime/generation";
+import { argvText } from "../ganeti/config-change";
 
 /** A QMP command exactly as it goes on the wire (`{"execute": command, "arguments": arguments}`). */
 export const QmpCallSchema = z.object({
@@ -137,6 +138,36 @@ export const WriteRuntimeStepSchema = z.object({
 });
 export type WriteRuntimeStep = z.infer<typeof WriteRuntimeStepSchema>;
 
+/**
+ * A change to Ganeti's configuration, made on the master with its own
+ * command (an argument vector; see shared/ganeti/config-change.ts).
+ * - add-nic records a NIC without --hotplug (configuration only). Ganeti
+ *   gives it a uuid: every later step and the runtime file then take that
+ *   uuid (and the QEMU id and tap name derived from it) in place of `uuid`,
+ *   which is provisional until then. Undone by removing it from the
+ *   configuration again (configuration only), found by uuid, else by MAC.
+ * - remove-nic and modify-nic act on a NIC Ganeti knows, by its uuid. With
+ *   `hotplug` Ganeti changes the running instance and saves its runtime
+ *   file itself; that cannot be undone.
+ */
+export const GanetiConfigStepSchema = z.object({
+  kind: z.literal("ganeti-config"),
+  op: z.enum(["add-nic", "remove-nic", "modify-nic"]),
+  instance: z.string(),
+  /** The master it runs on, as known when planned (for people). */
+  master: z.string().optional(),
+  hotplug: z.boolean(),
+  argv: z.array(z.string()),
+  /** The NIC's uuid (add-nic: provisional, see above). */
+  uuid: z.string(),
+  /** add-nic: the MAC that finds the NIC in Ganeti's configuration. */
+  mac: z.string().optional(),
+  /** What undoes it, for people; absent: it cannot be undone. */
+  undo: z.string().optional(),
+  describe: z.string(),
+});
+export type GanetiConfigStep = z.infer<typeof GanetiConfigStepSchema>;
+
 export const PlanStepSchema = z.discriminatedUnion("kind", [
   NodeTapCreateStepSchema,
   NodeTapRemoveStepSchema,
@@ -146,6 +177,7 @@ export const PlanStepSchema = z.discriminatedUnion("kind", [
   VerifyStepSchema,
   NodeNicFileStepSchema,
   WriteRuntimeStepSchema,
+  GanetiConfigStepSchema,
 ]);
 export type PlanStep = z.infer<typeof PlanStepSchema>;
 export type PlanStepKind = PlanStep["kind"];
@@ -188,6 +220,8 @@ export function stepWireText(step: PlanStep): string {
       const { describe: _d, commands, ...request } = step;
       return [JSON.stringify(request), ...commands.map(qmpWireText)].join("\n");
     }
+    case "ganeti-config":
+      return [`${step.master ? `on ${step.master}: ` : ""}${argvText(step.argv)}`, ...(step.undo ? [`undo: ${step.undo}`] : [])].join("\n");
     default: {
       const { describe: _d, ...rest } = step;
       return JSON.stringify(rest);

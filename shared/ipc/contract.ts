@@ -14,6 +14,7 @@ import { ChangeRequestSchema } from "../hotplug/change-request";
 import { PlanStepSchema, PlannedSlotSchema } from "../hotplug/steps";
 import { StepProgressSchema } from "../hotplug/progress";
 import { ChangeOutcomeSchema } from "../hotplug/outcome";
+import { RecordingSchema } from "../hotplug/recording";
 
 const NodeIdRef = z.string().min(1).max(64);
 const InstanceRef = z.string().min(1).max(253);
@@ -66,6 +67,8 @@ export const PlanPreviewSchema = z.discriminatedUnion("ok", [
     warnings: z.array(z.string()),
     /** The nodes the runtime file is written for (this one and where it may migrate), each with its version and why it counts. */
     readers: z.array(ReaderSchema),
+    /** Whether Ganeti's configuration keeps the change (configuration first, through Ganeti) or it is runtime only, and why. */
+    recording: RecordingSchema.optional(),
   }),
   z.object({
     ok: z.literal(false),

@@ -166,6 +166,11 @@ describeWhere(missing, "slot board in Chromium against a lab node", () => {
     expect(text).toContain('"addr":"0x10"');
     expect(text).toContain("0000:00:10.0");
     expect(await dialog.getByLabel("Runtime file diff").textContent()).toMatch(/^\+ nics\[1\]: nic-.* at pci\.0 slot 0x10/);
+    // A node of no Ganeti cluster: the review labels the change runtime only, says why, and offers no other way.
+    const recording = dialog.getByTestId("recording");
+    expect(await recording.getAttribute("data-mode")).toBe("runtime-only");
+    expect(await recording.textContent()).toMatch(/^Runtime only Runtime only: the node belongs to no Ganeti cluster/);
+    expect(await recording.getByRole("checkbox").count()).toBe(0);
     await shot("review-dialog");
 
     const fileBefore = await readFile(alpha.paths.runtime, "utf8");

@@ -62,7 +62,8 @@ describeGaneti("the command line, through a ProxyCommand", (lab) => {
   });
 
   it("hot-adds a NIC on the master through its ~/.ssh/config Host, with Ganeti's job queue checked there", async () => {
-    const r = runCli(["nic", "add", NAME, "--slot", "0x18", "--uuid", UUID, "--node", "gnt1", "--known-hosts", node1().ssh.knownHostsPath, "--ganeti-version", lab.ganetiVersion, "--journal", journal], {
+    // Runtime only: our own uuid (configuration first, Ganeti would give its own).
+    const r = runCli(["nic", "add", NAME, "--slot", "0x18", "--uuid", UUID, "--runtime-only", "--node", "gnt1", "--known-hosts", node1().ssh.knownHostsPath, "--ganeti-version", lab.ganetiVersion, "--journal", journal], {
       env: { ...process.env, HOME: home },
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);

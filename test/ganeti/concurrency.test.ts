@@ -23,13 +23,11 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addInstance, onMachine, rearmKvmd } from "../../electron/lab/ganeti/cluster.js";
-import type { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
 import { HotplugChanges, newDeviceUuid, newMac, type ChangeRecord, type ChangeTarget } from "../../electron/hotplug/index.js";
-import type { RegistryNode } from "../../electron/ganeti/master.js";
 import type { ChangeOutcome, ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { describeGaneti, ganetiNicUuids, gntOut, guestAddress, guestSees, labNodeInfo, livePci, openNode, pnodeOf, recordedPci, runtimeText } from "./ganeti-fixture.js";
+import { describeGaneti, ganetiNicUuids, gntOut, guestAddress, guestSees, labNodes, livePci, pnodeOf, recordedPci, reviewThenApply as reviewAndApply, runtimeText } from "./ganeti-fixture.js";
 
 const NAME = "race1";
 const ROUNDS = Math.max(16, Number(process.env.RACE_ROUNDS ?? 16));
@@ -56,25 +54,12 @@ setup_route
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) => {
-  const sessions = new Map<string, NodeSession>();
   const records: ChangeRecord[] = [];
   let journalDir: string;
   let changes: HotplugChanges;
-
-  const session = async (node: string): Promise<NodeSession> => {
-    let s = sessions.get(node);
-    if (!s) {
-      s = await openNode(labNodeInfo(node));
-      sessions.set(node, s);
-    }
-    return s;
-  };
-  // The app's registry: both nodes, as a user would have added them (the master is found by name or address).
-  const registry: RegistryNode[] = lab.nodes.map((n) => ({ id: n.name.split(".")[0]!, name: n.name, host: n.ssh.host, session: () => session(n.name) }));
-  const target = async (): Promise<ChangeTarget> => {
-    const node = await pnodeOf(NAME);
-    return { session: await session(node), nodeId: node.split(".")[0]!, root: "/", readers: { ganetiVersions: [lab.ganetiVersion] }, ganeti: { registry: () => registry } };
-  };
+  const nodes = labNodes(lab);
+  const session = nodes.session;
+  const target = () => nodes.target(NAME);
   const markerOnNode = async () => onMachine(await pnodeOf(NAME), HOLD_MARKER);
 
   /** Ganeti's own hot-add of a NIC; resolves when its command has returned. */
@@ -99,8 +84,9 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     return { done };
   };
 
-  const ourAdd = (slot: number, uuid = newDeviceUuid()): ChangeRequestInput => ({ action: "add-nic", uuid, mac: newMac(), link: lab.bridge, slot });
-  const ourRemove = (uuid: string): ChangeRequestInput => ({ action: "remove", kind: "nic", ref: uuid });
+  // Runtime only: these race Ganeti's saves of the runtime file (configuration first is test/ganeti/config-first.test.ts).
+  const ourAdd = (slot: number, uuid = newDeviceUuid()): ChangeRequestInput => ({ action: "add-nic", uuid, mac: newMac(), link: lab.bridge, slot, runtimeOnly: true });
+  const ourRemove = (uuid: string): ChangeRequestInput => ({ action: "remove", kind: "nic", ref: uuid, runtimeOnly: true });
 
   /**
    * The CLI's way: lock, read, plan and run at once. `hold` runs at a
@@ -123,15 +109,7 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
     return { outcome: r.outcome, progress };
   };
   /** The UI's way: review (read and plan), then Apply, started when `go` says. */
-  const reviewThenApply = async (request: ChangeRequestInput, go: () => Promise<void> = async () => {}) => {
-    const t = await target();
-    const reviewed = await changes.review(t, NAME, request);
-    if (!reviewed.ok) throw new Error(`review refused: ${reviewed.refusals.map((x) => x.message).join("; ")}`);
-    await go();
-    const progress: StepProgress[] = [];
-    const outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => t, { progress: (p) => void progress.push(p) });
-    return { outcome, progress };
-  };
+  const reviewThenApply = async (request: ChangeRequestInput, go?: () => Promise<void>) => reviewAndApply(changes, await target(), NAME, request, go);
 
   /** Every device on the live bus (with a Ganeti-style id) is recorded at its slot, and every recorded one is live there. */
   const expectWhole = async (when: string) => {
@@ -165,7 +143,7 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
   });
 
   afterAll(async () => {
-    for (const s of sessions.values()) s.close();
+    nodes.close();
     await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", NAME).catch(() => undefined);
     for (const n of [1, 2]) await rm(onMachine(n, VIF_SCRIPT), { force: true });
     await rm(journalDir, { recursive: true, force: true });
@@ -242,7 +220,7 @@ describeGaneti("our changes racing Ganeti's own hotplug on one instance", (lab) 
 
   it("says in the review when Ganeti's job queue cannot be checked (the master is not a configured node), and still keeps the record whole after the write", async () => {
     const t = await target();
-    const withoutMaster: ChangeTarget = { ...t, ganeti: { registry: () => registry.filter((n) => n.name !== lab.nodes[0]!.name) } };
+    const withoutMaster: ChangeTarget = { ...t, ganeti: { registry: () => nodes.registry.filter((n) => n.name !== lab.nodes[0]!.name) } };
     const uuid = newDeviceUuid();
     const reviewed = await changes.review(withoutMaster, NAME, ourAdd(OUR_SLOTS[4]!, uuid));
     if (!reviewed.ok) throw new Error(reviewed.refusals.map((r) => r.message).join("; "));

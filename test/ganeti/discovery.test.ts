@@ -123,7 +123,7 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
   let ganetis: string;
 
   it("after our runtime-only hotplug: our NIC is live and in the runtime file, not in Ganeti's configuration, and says what that means", async () => {
-    const preview = await call(PlanPreviewSchema, "hotplug.plan", { nodeId: "n1", instance: NAME, intent: { action: "add-nic", link: lab.bridge, slot: "0x12" } });
+    const preview = await call(PlanPreviewSchema, "hotplug.plan", { nodeId: "n1", instance: NAME, intent: { action: "add-nic", link: lab.bridge, slot: "0x12", runtimeOnly: true } });
     if (!preview.ok) throw new Error(preview.refusals.map((r) => r.message).join("; "));
     const outcome = new Promise((resolve) => {
       const off = app.bus.subscribe((event, payload) => {

@@ -14,6 +14,9 @@ import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
 import { join } from "node:path";
+import type { RegistryNode } from "../../electron/ganeti/master.js";
+import type { ChangeTarget, HotplugChanges } from "../../electron/hotplug/change.js";
+import type { ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -74,6 +77,40 @@ export function composeWebApp(dir: string, terminal: string[]): Promise<Composed
 export function openNode(node: GanetiLabNodeInfo): Promise<NodeSession> {
   const s = node.ssh;
   return NodeSession.open({ host: s.host, port: s.port, username: s.user, privateKeyPath: s.privateKeyPath, knownHostsPath: s.knownHostsPath, proxyCommand: s.proxyCommand });
+}
+
+/**
+ * The app's sessions to the lab's nodes (one each, opened when first
+ * needed), its registry of both as a user would have added them (Ganeti's
+ * master is found among them by name or address), and the change target
+ * for the node an instance runs on now.
+ */
+export function labNodes(lab: GanetiLabInfo) {
+  const sessions = new Map<string, NodeSession>();
+  const session = async (node: string): Promise<NodeSession> => {
+    let s = sessions.get(node);
+    if (!s) {
+      s = await openNode(labNodeInfo(node));
+      sessions.set(node, s);
+    }
+    return s;
+  };
+  const registry: RegistryNode[] = lab.nodes.map((n) => ({ id: n.name.split(".")[0]!, name: n.name, host: n.ssh.host, session: () => session(n.name) }));
+  const target = async (instance: string): Promise<ChangeTarget> => {
+    const node = await pnodeOf(instance);
+    return { session: await session(node), nodeId: node.split(".")[0]!, root: "/", readers: { ganetiVersions: [lab.ganetiVersion] }, ganeti: { registry: () => registry } };
+  };
+  return { session, registry, target, close: () => sessions.forEach((s) => s.close()) };
+}
+
+/** The UI's way: review (read and plan), then Apply once `go` has run, every progress event kept. */
+export async function reviewThenApply(changes: HotplugChanges, t: ChangeTarget, instance: string, request: ChangeRequestInput, go: () => Promise<void> = async () => {}) {
+  const reviewed = await changes.review(t, instance, request);
+  if (!reviewed.ok) throw new Error(`review refused: ${reviewed.refusals.map((x) => x.message).join("; ")}`);
+  await go();
+  const progress: StepProgress[] = [];
+  const outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => t, { progress: (p) => void progress.push(p) });
+  return { plan: reviewed.kept.plan, outcome, progress };
 }
 
 /** stdout of a Ganeti command on the master. */

@@ -111,7 +111,7 @@ describe("NIC hotplug on a real guest", () => {
     expect(nic.dict.mac).toBe(mac);
     // The journal can undo it: it holds the bytes replaced.
     const entry = await journal.latest("lab", "gamma.lab");
-    expect(entry?.id).toBe(r.written.journalEntryId);
+    expect(r.written).toMatchObject({ state: "written", journalEntryId: entry?.id });
     expect(entry?.previous.equals(p.expected)).toBe(true);
   });
 

@@ -41,6 +41,10 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
   const api = useApi();
   const [phase, setPhase] = useState<Phase>({ kind: "planning" });
   const [progress, setProgress] = useState<Map<number, OperationProgress>>(new Map());
+  /** Ganeti's job log per step, line by line as it comes (a progress event carries one line). */
+  const [jobLogs, setJobLogs] = useState<Map<number, string[]>>(new Map());
+  /** The review's "runtime only" choice (where the plan offers it). */
+  const [runtimeOnly, setRuntimeOnly] = useState(props.intent.runtimeOnly === true);
   const planId = useRef<string | null>(null);
   const elapsedStart = useRef(0);
 
@@ -49,6 +53,10 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
     const offProgress = api.on("operation.progress", (p) => {
       if (p.planId !== planId.current) return;
       setProgress((m) => new Map(m).set(p.index, p));
+      if (p.kind === "ganeti-config" && p.detail && (p.state === "running" || p.state === "undoing")) {
+        const line = p.detail;
+        setJobLogs((m) => new Map(m).set(p.index, [...(m.get(p.index) ?? []), line]));
+      }
     });
     const offOutcome = api.on("operation.outcome", (o) => {
       if (o.planId !== planId.current) return;
@@ -62,19 +70,22 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
 
   useEffect(() => {
     let live = true;
-    api.call("hotplug.plan", { nodeId: props.nodeId, instance: props.instance, intent: props.intent }).then(
+    setPhase({ kind: "planning" });
+    const intent = runtimeOnly ? { ...props.intent, runtimeOnly: true } : { ...props.intent, runtimeOnly: undefined };
+    api.call("hotplug.plan", { nodeId: props.nodeId, instance: props.instance, intent }).then(
       (plan) => live && setPhase({ kind: "review", plan }),
       (err: unknown) => live && setPhase({ kind: "plan-error", message: errorMessage(err) }),
     );
     return () => {
       live = false;
     };
-  }, [api, props.nodeId, props.instance, props.intent]);
+  }, [api, props.nodeId, props.instance, props.intent, runtimeOnly]);
 
   const apply = async (plan: Extract<PlanPreview, { ok: true }>) => {
     planId.current = plan.planId;
     elapsedStart.current = Date.now();
     setProgress(new Map());
+    setJobLogs(new Map());
     setPhase({ kind: "running", plan });
     try {
       await api.call("hotplug.execute", { planId: plan.planId });
@@ -123,6 +134,7 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
     body = (
       <>
         <PlanHeader plan={plan} />
+        <RecordingNote plan={plan} runtimeOnly={runtimeOnly} onRuntimeOnly={phase.kind === "review" ? setRuntimeOnly : undefined} />
         {/* The outcome goes first: it is what the user is waiting for. */}
         {phase.kind === "finished" ? <OutcomeBanner outcome={phase.outcome} plan={plan} removing={props.intent.action === "remove"} /> : null}
         {phase.kind === "lost" ? (
@@ -154,7 +166,12 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
                   {st && p && p.state !== "done" ? <span className="step-label">{st.label}</span> : null}
                 </div>
                 <code className="step-wire">{stepWireText(s)}</code>
-                {p?.detail ? <div className="step-message">{p.detail}</div> : null}
+                {jobLogs.get(i)?.length ? (
+                  <pre className="job-log" role="log" aria-label={`Ganeti's job log, step ${i + 1}`}>
+                    {jobLogs.get(i)!.join("\n")}
+                  </pre>
+                ) : null}
+                {p?.detail && !(s.kind === "ganeti-config" && p.state === "running") ? <div className="step-message">{p.detail}</div> : null}
               </li>
             );
           })}
@@ -258,6 +275,22 @@ function PlanHeader({ plan }: { plan: Extract<PlanPreview, { ok: true }> }) {
         </div>
       ) : null}
     </>
+  );
+}
+
+/** Whether Ganeti's configuration keeps the change, and the "runtime only" choice where the plan offers it. */
+function RecordingNote(props: { plan: Extract<PlanPreview, { ok: true }>; runtimeOnly: boolean; onRuntimeOnly: ((v: boolean) => void) | undefined }) {
+  const r = props.plan.recording;
+  if (!r) return null;
+  return (
+    <div className={`banner recording ${r.mode === "runtime-only" ? "warn" : "info"}`} data-testid="recording" data-mode={r.mode}>
+      {r.mode === "runtime-only" ? <span className="badge tone-warn">Runtime only</span> : <span className="badge tone-ok">Ganeti's configuration</span>} {r.note}
+      {r.runtimeOnlyMeans ? (
+        <label className="runtime-only-choice">
+          <input type="checkbox" checked={props.runtimeOnly} disabled={!props.onRuntimeOnly} onChange={(e) => props.onRuntimeOnly?.(e.target.checked)} /> {r.runtimeOnlyMeans}
+        </label>
+      ) : null}
+    </div>
   );
 }
 

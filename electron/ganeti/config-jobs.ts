@@ -1,0 +1,93 @@
+// Ganeti's configuration changed the way admins change it: gnt-instance
+// modify on the master, over SSH, as an argument vector. The command runs
+// synchronously (no --submit) with --print-jobid, so one exec gives the job
+// id first, then the job's log line by line as Ganeti works (passed on as
+// progress), then what it changed; the job stays in Ganeti's queue for
+// `gnt-job info ID`.
+import type { NodeSession } from "../ssh/session.js";
+import { ExecTimeoutError, execOnNode } from "../on-node/exec.js";
+import { argvText, ganetiError, isJobLogLine, nicListArgv, parseModifyOutput, parseNicList, type GanetiModifyOutput, type GanetiNic } from "../../shared/ganeti/config-change.js";
+
+/** How long a Ganeti command may take, its job's wait for Ganeti's locks included. */
+export const GANETI_COMMAND_TIMEOUT_MS = 5 * 60_000;
+
+export interface GanetiCommandResult {
+  /** Ganeti did it (exit 0). A --hotplug part may still have failed: see output.hotplugFailed. */
+  ok: boolean;
+  command: string;
+  output: GanetiModifyOutput;
+  /** Ganeti's words when it refused. */
+  error?: string;
+}
+
+export class GanetiCommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GanetiCommandError";
+  }
+}
+
+/**
+ * Runs a gnt-instance modify on the master; `onLine` gets the job id as
+ * soon as it is printed and each line of the job's log as Ganeti prints it.
+ * Throws only when the command could not run or did not end in time.
+ */
+export async function runGanetiModify(
+  master: NodeSession,
+  argv: readonly string[],
+  opts: { onJob?: (id: number) => void; onLine?: (line: string) => void; timeoutMs?: number } = {},
+): Promise<GanetiCommandResult> {
+  const command = argvText(argv);
+  let pending = "";
+  let jobSeen: number | undefined;
+  const onStdout = (chunk: Buffer) => {
+    pending += chunk.toString("utf8");
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      if (jobSeen === undefined && /^\d+$/.test(line.trim())) {
+        jobSeen = Number(line.trim());
+        opts.onJob?.(jobSeen);
+      } else if (isJobLogLine(line)) opts.onLine?.(line.trim());
+    }
+  };
+  let r;
+  try {
+    r = await execOnNode(master, argv, { timeoutMs: opts.timeoutMs ?? GANETI_COMMAND_TIMEOUT_MS, onStdout });
+  } catch (err) {
+    if (err instanceof ExecTimeoutError && jobSeen !== undefined) {
+      throw new GanetiCommandError(`${command} on ${master.label} did not end in time; Ganeti's job ${jobSeen} may still run: see gnt-job info ${jobSeen} there.`);
+    }
+    throw err;
+  }
+  const output = parseModifyOutput(r.stdout);
+  if (r.code === 0) return { ok: true, command, output };
+  const said = ganetiError(r.stderr) || ganetiError(r.stdout) || `exit ${r.code ?? r.signal ?? "?"} without a word`;
+  return { ok: false, command, output, error: said };
+}
+
+/** The instance's NICs in Ganeti's configuration (uuid and MAC, in order), asked of the master. */
+export async function ganetiNics(master: NodeSession, instance: string): Promise<GanetiNic[]> {
+  const argv = nicListArgv(instance);
+  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
+  try {
+    return parseNicList(r.stdout);
+  } catch (err) {
+    throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
+  }
+}
+
+/** The uuid Ganeti's configuration has for the instance's NIC with this MAC. */
+export async function ganetiNicUuid(master: NodeSession, instance: string, mac: string): Promise<string> {
+  const nics = await ganetiNics(master, instance);
+  const found = nics.filter((n) => n.mac === mac.toLowerCase());
+  if (found.length !== 1 || !found[0]!.uuid) {
+    throw new GanetiCommandError(
+      found.length === 0
+        ? `Ganeti's configuration of ${instance} has no NIC with MAC ${mac} (its NICs: ${nics.map((n) => n.mac).join(", ") || "none"}).`
+        : `Ganeti's configuration of ${instance} has ${found.length > 1 ? `${found.length} NICs` : "a NIC without a uuid"} with MAC ${mac}: the NIC cannot be told apart.`,
+    );
+  }
+  return found[0]!.uuid;
+}

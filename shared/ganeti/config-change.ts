@@ -1,0 +1,169 @@
+// Changes to Ganeti's configuration as the app makes them: Ganeti's own
+// commands, run on the master as argument vectors (never a shell string),
+// and what they print. Pure: building the commands and reading their output.
+//
+// `gnt-instance modify` (Ganeti 3.0.2, seen on the lab's cluster) run with
+// --print-jobid and without --submit prints, on stdout:
+//   14                                                   the job id, first
+//   Wed Dec  2 08:15:12 2026  - INFO: Trying to hotplug device...   its log, as it runs
+//   Modified instance alpha
+//    - nic.1 -> add:mac=aa:00:00:12:34:56,ip=None,mode=bridged,link=gnt-br0,network=None
+//    - nic/2 -> hotplug:done                              what it changed
+//   Please don't forget that most parameters take effect only at the next (re)start …
+// and exits 0; a refused job prints "Failure: …" on stderr and exits 1. A
+// --hotplug part Ganeti could not do is only a warning in its log and
+// "hotplug:failed" in its changes: the configuration is changed all the
+// same, and the exit status is 0.
+import { z } from "zod";
+
+/** NIC parameters as gnt-instance takes them ("key=value" joined by ","); values are checked by the caller's schemas (no "," or "="). */
+export interface GanetiNicParams {
+  mac?: string;
+  link?: string;
+  mode?: string;
+  vlan?: string;
+}
+
+/** The fields the NIC list asks for, and its separator (no uuid, MAC or list holds it). */
+const LIST_SEPARATOR = "|";
+
+function params(p: GanetiNicParams): string {
+  const out: string[] = [];
+  for (const key of ["mac", "link", "mode", "vlan"] as const) {
+    const v = p[key];
+    if (v === undefined || v === "") continue;
+    if (/[,=\s]/.test(v)) throw new Error(`NIC parameter ${key}=${JSON.stringify(v)} cannot be passed to gnt-instance: it holds a comma, "=" or a space`);
+    out.push(`${key}=${v}`);
+  }
+  return out.join(",");
+}
+
+const MODIFY = ["gnt-instance", "modify", "--print-jobid"];
+
+/** Record a NIC in Ganeti's configuration only (no --hotplug): Ganeti gives it a uuid and changes nothing live. */
+export function nicAddArgv(instance: string, nic: GanetiNicParams): string[] {
+  return [...MODIFY, "--net", `add:${params(nic)}`, instance];
+}
+
+/** Remove the NIC with this uuid: from the running instance too with `hotplug` (Ganeti unplugs it and saves the runtime file), else from the configuration only. */
+export function nicRemoveArgv(instance: string, uuid: string, hotplug: boolean): string[] {
+  return [...MODIFY, ...(hotplug ? ["--hotplug"] : []), "--net", `${uuid}:remove`, instance];
+}
+
+/**
+ * Change the NIC with this uuid; with `hotplug` Ganeti unplugs it and plugs
+ * it again at the same slot (-f: the review is the confirmation Ganeti
+ * would otherwise ask for on a terminal, and without one it gives up).
+ */
+export function nicModifyArgv(instance: string, uuid: string, change: Pick<GanetiNicParams, "mac" | "link">, hotplug: boolean): string[] {
+  const p = params(change);
+  if (p === "") throw new Error("nothing to modify: give a MAC and/or a link");
+  return [...MODIFY, ...(hotplug ? ["-f", "--hotplug"] : []), "--net", `${uuid}:modify,${p}`, instance];
+}
+
+/** The instance's NICs in Ganeti's configuration: their uuids and MACs, in order. */
+export function nicListArgv(instance: string): string[] {
+  return ["gnt-instance", "list", "--no-headers", `--separator=${LIST_SEPARATOR}`, "-o", "nic.uuids,nic.macs", instance];
+}
+
+/** A command as people read it (quoted only where a shell would need it); never run. */
+export function argvText(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.split("'").join(`'\\''`)}'`)).join(" ");
+}
+
+/** One line of a Ganeti job's log as the command line prints it: its time, then "- TYPE: message". */
+const LOG_LINE = /^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} +- ([A-Z]+): (.*)$/;
+const CHANGE_LINE = /^ - (\S+) -> (.*)$/;
+
+export interface GanetiModifyOutput {
+  jobId?: number;
+  /** The job's log lines, as printed. */
+  log: string[];
+  /** What Ganeti says it changed (" - nic.1 -> add:…"). */
+  changes: { what: string; value: string }[];
+  /** A --hotplug part Ganeti could not do: its configuration changed all the same. */
+  hotplugFailed: boolean;
+}
+
+/** Whether a line of the command's stdout is a line of the job's log (and not its id or the closing words). */
+export function isJobLogLine(line: string): boolean {
+  return LOG_LINE.test(line);
+}
+
+/** gnt-instance modify's stdout (see the top of this file). */
+export function parseModifyOutput(stdout: string): GanetiModifyOutput {
+  const lines = stdout.split("\n").map((l) => l.replace(/\r$/, ""));
+  const first = lines.findIndex((l) => l.trim() !== "");
+  const id = first >= 0 && /^\d+$/.test(lines[first]!.trim()) ? Number(lines[first]!.trim()) : undefined;
+  const out: GanetiModifyOutput = { ...(id !== undefined ? { jobId: id } : {}), log: [], changes: [], hotplugFailed: false };
+  for (const line of lines) {
+    if (LOG_LINE.test(line)) out.log.push(line.trim());
+    const c = CHANGE_LINE.exec(line);
+    if (c) {
+      out.changes.push({ what: c[1]!, value: c[2]! });
+      if (c[2] === "hotplug:failed") out.hotplugFailed = true;
+    }
+  }
+  return out;
+}
+
+/** Ganeti's words on stderr, on one line ("Failure: prerequisites not met …: Cannot find NIC …"). */
+export function ganetiError(stderr: string): string {
+  return stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join(" ")
+    .slice(-800);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+export const GanetiNicSchema = z.object({ uuid: z.string().regex(UUID).nullable(), mac: z.string().regex(MAC) });
+export type GanetiNic = z.infer<typeof GanetiNicSchema>;
+
+/**
+ * `gnt-instance list --no-headers --separator=| -o nic.uuids,nic.macs INST`:
+ * one line, "['u1', 'u2']|m1,m2" (a NIC without a uuid is None). Throws
+ * naming the output when it is not that.
+ */
+export function parseNicList(stdout: string): GanetiNic[] {
+  const line = stdout.trim();
+  const bad = (why: string) => new Error(`gnt-instance list printed ${JSON.stringify(line.slice(0, 300))}, not "[uuids]|macs" (${why}): is this Ganeti 2.8 or later?`);
+  const at = line.lastIndexOf(LIST_SEPARATOR);
+  if (line.includes("\n") || at < 0) throw bad("one line with a separator expected");
+  const list = line.slice(0, at).trim();
+  if (!/^\[.*\]$/.test(list)) throw bad("the uuids are not a list");
+  const inner = list.slice(1, -1).trim();
+  const uuids = inner === "" ? [] : inner.split(",").map((s) => s.trim()).map((s) => (s === "None" ? null : s.replace(/^'(.*)'$/, "$1")));
+  const macsText = line.slice(at + 1).trim();
+  const macs = macsText === "" ? [] : macsText.split(",").map((m) => m.trim().toLowerCase());
+  if (uuids.length !== macs.length) throw bad(`${uuids.length} uuids but ${macs.length} MACs`);
+  const parsed = z.array(GanetiNicSchema).safeParse(uuids.map((uuid, i) => ({ uuid, mac: macs[i] })));
+  if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  return parsed.data;
+}
+
+/** One Ganeti command a change ran on the master, for the outcome and the activity log. */
+export const GanetiJobRunSchema = z.object({
+  /** The plan step that ran it. */
+  step: z.number().int(),
+  /** As people read it (argvText). */
+  command: z.string(),
+  /** Run to undo the step. */
+  undo: z.boolean().optional(),
+  jobId: z.number().int().optional(),
+  ok: z.boolean(),
+  /** The job's log lines, as Ganeti printed them. */
+  log: z.array(z.string()),
+  /** What Ganeti said it changed. */
+  changes: z.array(z.string()),
+  /** Ganeti's error, when it refused. */
+  error: z.string().optional(),
+  /** The NIC's uuid: the one Ganeti gave it (a NIC it recorded) or the one it acted on. */
+  uuid: z.string().optional(),
+  /** A NIC it recorded: the uuid the plan used until Ganeti named its own. */
+  provisionalUuid: z.string().optional(),
+});
+export type GanetiJobRun = z.infer<typeof GanetiJobRunSchema>;
