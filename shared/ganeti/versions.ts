@@ -21,6 +21,9 @@
  * | 2.16.0beta2 – 3.0   | C   | kvm_pci_reservations=12| v2  | yes  | QMP, HMP drive_add/del  | 3.5/3.6 |
  * | 3.1 –               | C   | kvm_pci_reservations=12| v2  | yes  | QMP only (-blockdev)    | 3.6     |
  *
+ * Every release reads its own generation and the older ones, except 3.1:
+ * its loader (3.1.0~rc2, Debian trixie) fails on a generation A file.
+ *
  * Disk keys grew inside generation B: 2.10–2.11 read children, dev_type,
  * dynamic_params, iv_name, logical_id, mode, name, params, pci, size,
  * spindles, uuid; 2.12–2.13 add ctime, mtime, serial_no; 2.14–2.16.0beta1
@@ -122,6 +125,8 @@ export interface GanetiRelease {
   /** What the row covers, for messages ("2.10.2 – 2.12"). */
   label: string;
   generation: RuntimeGeneration;
+  /** The oldest generation its loader reads (3.1.0's fails on a 3-entry generation A file with IndexError). */
+  oldestReads: RuntimeGeneration;
   pciReservation: PciReservation;
   /** QEMU device ids Ganeti derives: v1 hot<kind>-<uuid8>-pci-<slot>, v2 <kind>-<uuid 3 groups>; none without hotplug. */
   deviceIds: "none" | "v1" | "v2";
@@ -166,19 +171,19 @@ const HVPARAM = { kind: "hvparam", default: DEFAULT_KVM_PCI_RESERVATIONS } as co
 
 /** Oldest first; each row runs until the next one's `from`. */
 export const GANETI_RELEASES: readonly GanetiRelease[] = [
-  { from: "2.0.0", label: "2.0", generation: "A", ...NO_HOTPLUG, nicKeys: NIC_2_0 },
-  { from: "2.1.0", label: "2.1 – 2.3", generation: "A", ...NO_HOTPLUG, nicKeys: NIC_2_1 },
-  { from: "2.4.0", label: "2.4 – 2.6", generation: "A", ...NO_HOTPLUG, nicKeys: NIC_2_4 },
-  { from: "2.7.0", label: "2.7", generation: "A", ...NO_HOTPLUG, nicKeys: NIC_2_7 },
-  { from: "2.8.0", label: "2.8 – 2.9", generation: "A", ...NO_HOTPLUG, nicKeys: NIC_2_8 },
-  { from: "2.10.0", label: "2.10.0 – 2.10.1", generation: "B", pciReservation: FOUR, deviceIds: "v1", scsi: false, hotplug: "hmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_10 },
-  { from: "2.10.2", label: "2.10.2 – 2.11", generation: "B", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "hmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_10 },
-  { from: "2.12.0", label: "2.12", generation: "B", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "hmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_12 },
-  { from: "2.13.0", label: "2.13", generation: "B", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "qmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_12 },
-  { from: "2.14.0", label: "2.14 – 2.16.0beta1", generation: "B", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "qmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_14 },
-  { from: "2.16.0beta2", label: "2.16", generation: "C", pciReservation: HVPARAM, deviceIds: "v2", scsi: true, hotplug: "qmp-hmp-drive", python3: "3.5", nicKeys: NIC_2_16, diskKeys: DISK_2_16 },
-  { from: "3.0.0", label: "3.0", generation: "C", pciReservation: HVPARAM, deviceIds: "v2", scsi: true, hotplug: "qmp-hmp-drive", python3: "3.6", nicKeys: NIC_2_16, diskKeys: DISK_2_16 },
-  { from: "3.1.0", label: "3.1 and later", generation: "C", pciReservation: HVPARAM, deviceIds: "v2", scsi: true, hotplug: "qmp-blockdev", python3: "3.6", nicKeys: NIC_2_16, diskKeys: DISK_2_16 },
+  { from: "2.0.0", label: "2.0", generation: "A", oldestReads: "A", ...NO_HOTPLUG, nicKeys: NIC_2_0 },
+  { from: "2.1.0", label: "2.1 – 2.3", generation: "A", oldestReads: "A", ...NO_HOTPLUG, nicKeys: NIC_2_1 },
+  { from: "2.4.0", label: "2.4 – 2.6", generation: "A", oldestReads: "A", ...NO_HOTPLUG, nicKeys: NIC_2_4 },
+  { from: "2.7.0", label: "2.7", generation: "A", oldestReads: "A", ...NO_HOTPLUG, nicKeys: NIC_2_7 },
+  { from: "2.8.0", label: "2.8 – 2.9", generation: "A", oldestReads: "A", ...NO_HOTPLUG, nicKeys: NIC_2_8 },
+  { from: "2.10.0", label: "2.10.0 – 2.10.1", generation: "B", oldestReads: "A", pciReservation: FOUR, deviceIds: "v1", scsi: false, hotplug: "hmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_10 },
+  { from: "2.10.2", label: "2.10.2 – 2.11", generation: "B", oldestReads: "A", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "hmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_10 },
+  { from: "2.12.0", label: "2.12", generation: "B", oldestReads: "A", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "hmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_12 },
+  { from: "2.13.0", label: "2.13", generation: "B", oldestReads: "A", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "qmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_12 },
+  { from: "2.14.0", label: "2.14 – 2.16.0beta1", generation: "B", oldestReads: "A", pciReservation: THREE, deviceIds: "v1", scsi: false, hotplug: "qmp", python3: "3.5", nicKeys: NIC_2_10, diskKeys: DISK_2_14 },
+  { from: "2.16.0beta2", label: "2.16", generation: "C", oldestReads: "A", pciReservation: HVPARAM, deviceIds: "v2", scsi: true, hotplug: "qmp-hmp-drive", python3: "3.5", nicKeys: NIC_2_16, diskKeys: DISK_2_16 },
+  { from: "3.0.0", label: "3.0", generation: "C", oldestReads: "A", pciReservation: HVPARAM, deviceIds: "v2", scsi: true, hotplug: "qmp-hmp-drive", python3: "3.6", nicKeys: NIC_2_16, diskKeys: DISK_2_16 },
+  { from: "3.1.0", label: "3.1 and later", generation: "C", oldestReads: "B", pciReservation: HVPARAM, deviceIds: "v2", scsi: true, hotplug: "qmp-blockdev", python3: "3.6", nicKeys: NIC_2_16, diskKeys: DISK_2_16 },
 ];
 
 const FROM = GANETI_RELEASES.map((r) => requireGanetiVersion(r.from));

@@ -71,6 +71,12 @@ export interface WriteTarget {
  */
 export function writeTargetFor(readers: readonly string[], floor?: Generation): Required<WriteTarget> {
   const generation = oldestCommonGeneration(readers, floor);
+  const cannot = readers.filter((v) => compareGenerations(generation, ganetiRelease(requireGanetiVersion(v)).oldestReads) < 0);
+  if (cannot.length > 0) {
+    throw new Error(
+      `no runtime-file generation suits every reader: ${readers.join(", ")} need generation ${generation}${floor ? ` (or the floor ${floor})` : ""}, which Ganeti ${cannot.join(", ")} cannot read`,
+    );
+  }
   const lowered = readers.length === 0 || readers.every((v) => compareGenerations(generationForGanetiVersion(v), generation) > 0);
   return { generation, readers: lowered ? [...readers, OLDEST_WRITTEN_FOR[generation]] : [...readers] };
 }

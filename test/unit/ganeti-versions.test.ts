@@ -136,6 +136,14 @@ describe("the version table", () => {
     expect(writeTargetFor(["3.0.2"], "B")).toEqual({ generation: "B", readers: ["3.0.2", OLDEST_WRITTEN_FOR.B] });
     expect(writeTargetFor(["3.0.2"])).toEqual({ generation: "C", readers: ["3.0.2"] });
   });
+
+  it("3.1 reads generations B and C only (its loader fails on a 3-entry file): no target suits it beside a 2.9 reader", () => {
+    expect(ganetiRelease("3.1.0").oldestReads).toBe("B");
+    expect(ganetiRelease("3.0.2").oldestReads).toBe("A");
+    expect(writeTargetFor(["3.1.0", "2.15.2"])).toEqual({ generation: "B", readers: ["3.1.0", "2.15.2"] });
+    expect(() => writeTargetFor(["3.1.0", "2.9.2"])).toThrow(/Ganeti 3\.1\.0 cannot read/);
+    expect(() => writeTargetFor(["3.1.0"], "A")).toThrow(/the floor A/);
+  });
 });
 
 // ---- the writer against the table
