@@ -5,7 +5,7 @@ import { QmpBusyError, QmpClosedError, QmpError, QmpTimeoutError } from "../qmp/
 import { RuntimeChangedError } from "../on-node/runtime-store.js";
 import { InstanceLockedError } from "../on-node/instance-lock.js";
 import { ExecError } from "../on-node/exec.js";
-import { NodeHelperError, wasNotSent } from "../on-node/node-helper.js";
+import { NodeHelperError, NodeHelperSkippedError, wasNotSent } from "../on-node/node-helper.js";
 import { GanetiCommandError } from "../ganeti/config-jobs.js";
 import type { FailureCause, WriteUnknown } from "../../shared/hotplug/index.js";
 
@@ -54,6 +54,8 @@ export function isAnswerLost(err: unknown): boolean {
  */
 export function helperAnswerLost(err: unknown): boolean {
   if (wasNotSent(err)) return false;
+  // Skipped by the helper's own word: it did not run.
+  if (err instanceof NodeHelperSkippedError) return false;
   if (err instanceof NodeHelperError && err.said !== undefined) return false;
   return err instanceof NodeHelperError || err instanceof ExecError;
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { addInstance } from "../../electron/lab/ganeti/cluster.js";
 import type { NodeSession } from "../../electron/ssh/session.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { buildCli, runCli } from "../unit/cli-bundle.js";
+import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
 import { describeGaneti, gntOut, labNodeInfo, livePci, openNode, pnodeOf } from "./ganeti-fixture.js";
 
 const NAME = "cli1";
@@ -48,22 +48,22 @@ describeGaneti("the command line, through a ProxyCommand", (lab) => {
     return livePci(s, NAME);
   };
 
-  it("lists the node's instances through --proxy-command, the node's host key checked", () => {
+  it("lists the node's instances through --proxy-command, the node's host key checked", async () => {
     const n = node1();
-    const r = runCli(["inventory", "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--json"]);
+    const r = await runCliAsync(["inventory", "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { node: string; instances: { name: string; state: string }[] };
     expect(out.node).toBe(`root@${n.ssh.host}:22`);
     expect(out.instances.find((i) => i.name === NAME)?.state).toBe("running");
     // Without the key in known_hosts the node is refused, ProxyCommand or not.
-    const refused = runCli(["inventory", "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", join(home, "empty_known_hosts")]);
+    const refused = await runCliAsync(["inventory", "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", join(home, "empty_known_hosts")]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/host key of .* is not in/);
   });
 
   it("hot-adds a NIC on the master through its ~/.ssh/config Host, with Ganeti's job queue checked there", async () => {
     // Runtime only: our own uuid (configuration first, Ganeti would give its own).
-    const r = runCli(["nic", "add", NAME, "--slot", "0x18", "--uuid", UUID, "--runtime-only", "--node", "gnt1", "--known-hosts", node1().ssh.knownHostsPath, "--ganeti-version", lab.ganetiVersion, "--journal", journal], {
+    const r = await runCliAsync(["nic", "add", NAME, "--slot", "0x18", "--uuid", UUID, "--runtime-only", "--node", "gnt1", "--known-hosts", node1().ssh.knownHostsPath, "--ganeti-version", lab.ganetiVersion, "--journal", journal], {
       env: { ...process.env, HOME: home },
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -79,7 +79,7 @@ describeGaneti("the command line, through a ProxyCommand", (lab) => {
     await gntOut("gnt-instance", "migrate", "-f", NAME);
     expect(await pnodeOf(NAME)).toBe(node2().name);
     const n = node2();
-    const r = runCli(["nic", "remove", NAME, UUID, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--ganeti-version", lab.ganetiVersion, "--journal", journal]);
+    const r = await runCliAsync(["nic", "remove", NAME, UUID, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--ganeti-version", lab.ganetiVersion, "--journal", journal]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const out = json(r.stdout);
     expect(out.status).toBe("done");

@@ -28,7 +28,7 @@ import { inventoryContextOf } from "../../electron/cluster/cluster-of.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import type { ChangeOutcome, ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { buildCli, runCli } from "../unit/cli-bundle.js";
+import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
 import {
   describeGaneti,
   ganetiNicUuids,
@@ -77,7 +77,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
   /** The CLI on node 1 (the master), reached through its ProxyCommand. */
   const cli = (args: string[]) => {
     const n = labNodeInfo("node1");
-    return runCli([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
+    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
       timeout: 180_000,
     });
   };
@@ -185,7 +185,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
 
   it("from the command line: --runtime-only leaves Ganeti's configuration alone; by default the NIC is recorded first, and Ganeti removes what it knows, its job's log printed", async () => {
     const before = await ganetiNicUuids(NAME);
-    const runtimeOnly = cli(["nic", "add", NAME, "--slot", "0x14", "--link", lab.bridge, "--runtime-only"]);
+    const runtimeOnly = await cli(["nic", "add", NAME, "--slot", "0x14", "--link", lab.bridge, "--runtime-only"]);
     expect(runtimeOnly.code, runtimeOnly.stdout + runtimeOnly.stderr).toBe(0);
     const ro = JSON.parse(runtimeOnly.stdout) as { status: string; intent: { uuid: string }; plan: { recording: { mode: string; note: string }; steps: { kind: string }[] } };
     expect(ro.plan.recording).toMatchObject({ mode: "runtime-only", note: expect.stringMatching(/will not know this device; it is dropped at the next shutdown\/startup.*\(chosen\)/) });
@@ -194,7 +194,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
     const s = await sessionNow();
     expect((await livePci(s, NAME)).get(0x14)).toBe(deviceIdV2("nic", ro.intent.uuid));
 
-    const recorded = cli(["nic", "add", NAME, "--slot", "0x13", "--link", lab.bridge]);
+    const recorded = await cli(["nic", "add", NAME, "--slot", "0x13", "--link", lab.bridge]);
     expect(recorded.code, recorded.stdout + recorded.stderr).toBe(0);
     const rec = JSON.parse(recorded.stdout) as { status: string; plan: { recording: { mode: string } }; result: ChangeOutcome };
     expect(rec.plan.recording.mode).toBe("ganeti");
@@ -203,7 +203,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
     expect(await ganetiNicUuids(NAME)).toEqual([...before, uuid]);
     expect((await livePci(s, NAME)).get(0x13)).toBe(deviceIdV2("nic", uuid));
 
-    const removed = cli(["nic", "remove", NAME, uuid]);
+    const removed = await cli(["nic", "remove", NAME, uuid]);
     expect(removed.code, removed.stdout + removed.stderr).toBe(0);
     const rm1 = JSON.parse(removed.stdout) as { plan: { steps: { kind: string }[]; recording: { note: string } }; result: ChangeOutcome };
     expect(rm1.plan.steps.map((st) => st.kind)).toEqual(["ganeti-config", "verify"]);
@@ -215,7 +215,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
     expect((await livePci(s, NAME)).has(0x13)).toBe(false);
 
     // The runtime-only NIC Ganeti never knew goes our way (nothing to change in its configuration).
-    const ours = cli(["nic", "remove", NAME, ro.intent.uuid]);
+    const ours = await cli(["nic", "remove", NAME, ro.intent.uuid]);
     expect(ours.code, ours.stdout + ours.stderr).toBe(0);
     expect((JSON.parse(ours.stdout) as { plan: { steps: { kind: string }[] } }).plan.steps.map((st) => st.kind)).toContain("write-runtime");
     expect((await livePci(s, NAME)).has(0x14)).toBe(false);

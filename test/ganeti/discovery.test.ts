@@ -24,7 +24,7 @@ import {
 } from "../../shared/ipc/contract.js";
 import { InstanceViewSchema, type InstanceView } from "../../shared/inventory/view.js";
 import { OperationOutcomeSchema } from "../../shared/ipc/contract.js";
-import { buildCli, runCli } from "../unit/cli-bundle.js";
+import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
 import { N1, N2, composeWebApp, describeGaneti, fingerprintOfLine, gntOut, livePci, openNode, labNodeInfo } from "./ganeti-fixture.js";
 
 const NAME = "disc1";
@@ -181,7 +181,7 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
     buildCli();
     const n1 = labNodeInfo("node1");
     const args = ["cluster", "show", "--node", `root@${n1.ip}`, "-i", n1.ssh.privateKeyPath, "--known-hosts", n1.ssh.knownHostsPath, "--proxy-command", n1.ssh.proxyCommand];
-    const json = runCli([...args, "--json"]);
+    const json = await runCliAsync([...args, "--json"]);
     expect(json.code, json.stderr).toBe(0);
     const v = ClusterViewSchema.parse(JSON.parse(json.stdout));
     expect([v.cluster.name, v.cluster.master]).toEqual([lab.cluster, N1]);
@@ -194,7 +194,7 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
     expect(inst.freePciSlots).toBeGreaterThan(0);
     expect(inst.devices.map((d) => d.uuid).filter(Boolean).sort()).toEqual([...(await ganetiNicUuids()), ...inst.devices.filter((d) => d.kind === "disk").map((d) => d.uuid!)].sort());
     expect(inst.readers.map((r) => r.node)).toEqual([N1, N2]);
-    const text = runCli(args);
+    const text = await runCliAsync(args);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain(`cluster ${lab.cluster}  master ${N1}`);
     expect(text.stdout).toMatch(new RegExp(`${N2.replace(/\./g, "\\.")}\\s+${lab.nodes[1]!.ip.replace(/\./g, "\\.")}:22\\s+3\\.0\\.2 \\(installed\\)\\s+group default\\s+candidate\\s+reachable`));
@@ -205,17 +205,17 @@ describeGaneti("a Ganeti cluster discovered from one node, its facts detected, i
   it("inventory --json carries the node's version and where it came from (a typed one that disagrees says so), and per device whether Ganeti's configuration knows it", async () => {
     const n2 = labNodeInfo("node2");
     const base = ["inventory", "--node", `root@${n2.ip}`, "-i", n2.ssh.privateKeyPath, "--known-hosts", n2.ssh.knownHostsPath, "--proxy-command", n2.ssh.proxyCommand, "--json"];
-    const r = runCli(base);
+    const r = await runCliAsync(base);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { ganeti: { cluster: string; node: string; version: { version: string; source: string; from: string } }; instances: InstanceView[] };
     expect(out.ganeti).toMatchObject({ cluster: lab.cluster, node: N2, version: { version: "3.0.2", source: "installed" } });
-    const over = runCli([...base, "--ganeti-version", "3.0.1"]);
+    const over = await runCliAsync([...base, "--ganeti-version", "3.0.1"]);
     const o = JSON.parse(over.stdout) as typeof out & { ganeti: { version: { note?: string; detected?: { version: string } } } };
     expect(o.ganeti.version).toMatchObject({ version: "3.0.1", source: "typed", detected: { version: "3.0.2", source: "installed" } });
     expect(o.ganeti.version.note).toMatch(/settings say Ganeti 3\.0\.1, but the node reports 3\.0\.2/);
     // node1's instance, seen through node1: every device known to Ganeti's configuration after the hard reboot.
     const n1 = labNodeInfo("node1");
-    const i1 = JSON.parse(runCli(["inventory", "--node", `root@${n1.ip}`, "-i", n1.ssh.privateKeyPath, "--known-hosts", n1.ssh.knownHostsPath, "--proxy-command", n1.ssh.proxyCommand, "--json"]).stdout) as typeof out;
+    const i1 = JSON.parse((await runCliAsync(["inventory", "--node", `root@${n1.ip}`, "-i", n1.ssh.privateKeyPath, "--known-hosts", n1.ssh.knownHostsPath, "--proxy-command", n1.ssh.proxyCommand, "--json"])).stdout) as typeof out;
     const mine = i1.instances.find((i) => i.name === NAME)!;
     expect(mine.devices.length).toBeGreaterThan(0);
     expect(mine.devices.every((d) => d.config === true)).toBe(true);

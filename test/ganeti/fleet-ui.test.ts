@@ -197,6 +197,13 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     const dialog = page.getByTestId("review-dialog");
     await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 60_000 });
     expect(await dialog.getByTestId("plan-readers").textContent()).toContain(`${N2}: same node group 'default'`);
+    // The cluster is reachable, so the review records the NIC in Ganeti's configuration first; runtime only is a choice, labelled.
+    const recording = dialog.getByTestId("recording");
+    expect(await recording.getAttribute("data-mode")).toBe("ganeti");
+    await recording.getByRole("checkbox").check();
+    await expect.poll(() => recording.getAttribute("data-mode"), { timeout: 60_000 }).toBe("runtime-only");
+    expect(await recording.textContent()).toContain("Runtime only");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 60_000 });
     await dialog.getByRole("button", { name: "Apply" }).click();
     await dialog.getByTestId("outcome").waitFor({ timeout: 60_000 });
     expect(await dialog.getByTestId("outcome").getAttribute("data-outcome")).toBe("succeeded");

@@ -26,6 +26,7 @@ import {
   runNodeHelper,
   runNodeHelperChain,
 } from "../../electron/on-node/node-helper.js";
+import { helperAnswerLost } from "../../electron/hotplug/step-failure.js";
 import { InstanceLockError, InstanceLocks } from "../../electron/on-node/instance-lock.js";
 import { MAX_RUNTIME_BYTES, RuntimeFileError, RuntimeStore } from "../../electron/on-node/runtime-store.js";
 import { instancePaths, kvmLayout } from "../../shared/on-node/layout.js";
@@ -195,6 +196,9 @@ describe("node helper", () => {
     expect(await first).toEqual({ ok: true, previous: null });
     await expect(second).rejects.toBeInstanceOf(NodeHelperError);
     await expect(third).rejects.toBeInstanceOf(NodeHelperSkippedError);
+    // Skipped is the helper's word that it did not run: not a lost answer (which might have run).
+    expect(helperAnswerLost(await third!.catch((e: unknown) => e))).toBe(false);
+    expect(helperAnswerLost(await second!.catch((e: unknown) => e))).toBe(false);
     expect(await readFile(ok, "utf8")).toBe("tap0");
     await expect(readFile(never, "utf8")).rejects.toThrow(/ENOENT/);
     // The helper serves the next request as usual.

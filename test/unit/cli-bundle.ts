@@ -1,7 +1,7 @@
 // The CLI as users run it (not a test file itself): bin/hotplug-desk.cjs on
 // the bundle scripts/build-cli.mjs makes. Each test file builds it once, so
 // it never runs a stale bundle.
-import { execFileSync, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { execFile, execFileSync, spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -40,4 +40,18 @@ export function runCli(args: string[], opts: SpawnSyncOptions = {}): CliRun {
     ...opts,
   });
   return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/**
+ * runCli without blocking this process: for tests that hold SSH channels
+ * open meanwhile (a QMP socket serves one client, and a blocked event loop
+ * would not send the close of one the test just finished with).
+ */
+export function runCliAsync(args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI_BIN, ...args], { cwd: mkdtempSync(path.join(os.tmpdir(), "hd-cli-cwd-")), encoding: "utf8", timeout: opts.timeout ?? 60_000, env: opts.env ?? process.env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
 }
