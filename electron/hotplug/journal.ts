@@ -54,6 +54,8 @@ export interface JournaledWrite {
 export class Journal {
   /** Temp files left by writers that died: removed before this process writes its first entry. */
   private pruning: Promise<void> | undefined;
+  /** "applied" marks being saved; list() waits for them, so this process never reads its own entries stale. */
+  private readonly marking = new Set<Promise<void>>();
 
   constructor(
     readonly dir: string,
@@ -104,9 +106,22 @@ export class Journal {
       throw err;
     }
     const applied: JournalEntry = { ...entry, state: "applied", previous: r.previous };
+    // Marked applied off the change's path: the durable pending entry already
+    // holds the undo, and undo checks the node's file holds what was written,
+    // so a mark lost to a crash (or failed) leaves an entry that undoes alike.
     // Old entries go only for a write that happened (not for a prepared one later discarded).
-    await Promise.all([this.save(applied, false), this.trim(entry.node, entry.instance)]);
+    const mark = Promise.all([this.save(applied, false), this.trim(entry.node, entry.instance)]).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.marking.add(mark);
+    void mark.finally(() => this.marking.delete(mark));
     return { entry: applied, previous: r.previous, unlocked: r.unlocked };
+  }
+
+  /** When the "applied" marks this process started are saved (or failed, leaving their entries pending). */
+  async settled(): Promise<void> {
+    await Promise.all(this.marking);
   }
 
   /** Drop a prepared entry whose write did not happen. */
@@ -132,6 +147,7 @@ export class Journal {
 
   /** Entries for (node, instance), oldest first. Unreadable files are skipped. */
   async list(node: string, instance: string): Promise<JournalEntry[]> {
+    await this.settled();
     const dir = this.instanceDir(node, instance);
     let names: string[];
     try {

@@ -775,23 +775,51 @@ def place(path):
     return {"path": path, "real": os.path.realpath(path), "exists": os.path.isdir(path)}
 
 
-def volume_groups(notes):
+# The names vgs gave, and when: running vgs costs tens of milliseconds, more
+# than the rest of a disk add's read, and volume groups are created rarely.
+# A group made within VG_NAMES_TTL of the last look is missed until then
+# (its disks are refused, never wrongly allowed); the volumes in each group
+# are listed afresh every time.
+VG_NAMES_TTL = 30.0
+vg_names_seen = None  # (monotonic time, names, notes)
+
+
+def volume_group_names(notes):
+    global vg_names_seen
+    now = time.monotonic()
+    if vg_names_seen is not None and now - vg_names_seen[0] < VG_NAMES_TTL:
+        notes.extend(vg_names_seen[2])
+        return vg_names_seen[1]
+    mine = []
     path = os.environ.get("PATH", "/usr/bin:/bin") + ":/sbin:/usr/sbin"
     vgs = shutil.which("vgs", path=path)
+    names = []
     if vgs is None:
-        notes.append("vgs (LVM) is not installed on the node: no volume groups")
-        return []
-    try:
-        p = subprocess.run([vgs, "--noheadings", "-o", "vg_name"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=15)
-    except subprocess.TimeoutExpired:
-        notes.append("vgs did not answer within 15 s: volume groups unknown")
-        return []
-    if p.returncode != 0:
-        notes.append("vgs exited %d: %s" % (p.returncode, p.stderr.decode("utf-8", "replace").strip()[:300]))
-        return []
+        mine.append("vgs (LVM) is not installed on the node: no volume groups")
+    else:
+        try:
+            p = subprocess.run([vgs, "--noheadings", "-o", "vg_name"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=15)
+        except subprocess.TimeoutExpired:
+            p = None
+            mine.append("vgs did not answer within 15 s: volume groups unknown")
+        if p is not None and p.returncode != 0:
+            mine.append("vgs exited %d: %s" % (p.returncode, p.stderr.decode("utf-8", "replace").strip()[:300]))
+        elif p is not None:
+            names = p.stdout.decode("utf-8", "replace").split()
+    if vgs_answered(mine):
+        vg_names_seen = (now, names, mine)  # a failed look is not kept: the next one tries again
+    notes.extend(mine)
+    return names
+
+
+def vgs_answered(notes):
+    return not any(n.startswith("vgs did not answer") or n.startswith("vgs exited") for n in notes)
+
+
+def volume_groups(notes):
     out = []
-    for name in p.stdout.decode("utf-8", "replace").split():
+    for name in volume_group_names(notes):
         if re.match(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$", name):
             try:
                 lvs = sorted(os.listdir("/dev/" + name))

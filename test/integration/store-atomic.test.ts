@@ -222,6 +222,9 @@ describe("Journal", () => {
 
     const listed = await journal.list(store.nodeId, "web1");
     expect(listed.map((e) => e.planId)).toEqual(["plan-1"]);
+    // Marked applied after the change returned; listing waits for the mark, and another process reads it from disk.
+    expect(listed.map((e) => e.state)).toEqual(["applied"]);
+    expect((await new Journal(jdir).list(store.nodeId, "web1")).map((e) => e.state)).toEqual(["applied"]);
     const files = await readdir(jdir, { recursive: true, withFileTypes: true });
     const entryFiles = files.filter((f) => f.isFile());
     expect(entryFiles).toHaveLength(1);
