@@ -14,12 +14,16 @@ import { join } from "node:path";
 import { GanetiLab, ganetiLabUnavailable } from "../../electron/lab/ganeti/lab.js";
 import { addInstance, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
 import { GuestConsole } from "../lab/guest-console.js";
+import { livePci } from "../lab/live-pci.js";
 import { NodeSession } from "../../electron/ssh/session.js";
 import { execOnNode } from "../../electron/on-node/exec.js";
 import { Journal } from "../../electron/hotplug/journal.js";
 import { HotplugChanges, type ChangeTarget } from "../../electron/hotplug/change.js";
 import { newDeviceUuid, newMac } from "../../electron/hotplug/ids.js";
 import type { ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
+import { deviceIdV2 } from "../../shared/runtime/index.js";
+import { readGanetiNodeFiles } from "../../electron/cluster/ganeti-files.js";
+import { readersFromFiles } from "../../electron/cluster/cluster-of.js";
 import { brief, round, summarize } from "./stats.js";
 
 const NAME = "benchg";
@@ -65,12 +69,18 @@ export async function benchGaneti(opts: GanetiBenchOptions): Promise<Record<stri
       return ms;
     };
     const queueMs: number[] = [];
-    const ours = async (target: ChangeTarget, request: ChangeRequestInput): Promise<number> => {
+    /** Per step kind (queue checks by position), from its first "running" to its "done", for the configuration-first add. */
+    const stepMs = new Map<string, number[]>();
+    const ours = async (target: ChangeTarget, request: ChangeRequestInput, steps?: Map<string, number[]>): Promise<number> => {
       const started = new Map<number, number>();
       const progress = (p: StepProgress) => {
-        if (p.kind !== "ganeti-jobs") return;
         if (p.state === "running" && !started.has(p.index)) started.set(p.index, performance.now());
-        if (p.state === "done") queueMs.push(performance.now() - (started.get(p.index) ?? performance.now()));
+        if (p.state !== "done") return;
+        const ms = performance.now() - (started.get(p.index) ?? performance.now());
+        if (p.kind === "ganeti-jobs") queueMs.push(ms);
+        const key = p.kind === "ganeti-jobs" ? `ganeti-jobs ${p.index < 0 ? "before" : "after"}` : p.kind;
+        started.delete(p.index); // the lock's precheck shares index -1 with the queue check before it
+        if (steps) steps.set(key, [...(steps.get(key) ?? []), ms]);
       };
       const t0 = performance.now();
       const r = await changes.now(target, NAME, request, { report: { progress } });
@@ -79,7 +89,18 @@ export async function benchGaneti(opts: GanetiBenchOptions): Promise<Record<stri
       return ms;
     };
 
-    const t = { ganetiAdd: [] as number[], ganetiRemove: [] as number[], oursAdd: [] as number[], oursRemove: [] as number[], oursAddNoStage: [] as number[], oursRemoveNoStage: [] as number[] };
+    const t = {
+      ganetiAdd: [] as number[],
+      ganetiRemove: [] as number[],
+      oursAdd: [] as number[],
+      oursRemove: [] as number[],
+      oursAddNoStage: [] as number[],
+      oursRemoveNoStage: [] as number[],
+      configFirstAdd: [] as number[],
+      throughGanetiRemove: [] as number[],
+    };
+    const configFirstSlot = 0x1b;
+    const landed: boolean[] = [];
     const slot = 0x1a;
     for (let i = 0; i < opts.runs; i++) {
       log(`ganeti: round ${i + 1}/${opts.runs}`);
@@ -98,6 +119,18 @@ export async function benchGaneti(opts: GanetiBenchOptions): Promise<Record<stri
         remove.push(await ours(target, { action: "remove", kind: "nic", ref: uuid, runtimeOnly: true }));
         await sleep(SETTLE_MS);
       }
+      // Configuration first (the default where the master is reachable): Ganeti records the NIC and names its
+      // uuid, then we plug it at our slot; it is removed through Ganeti's own hotplug, as the app does.
+      const before = new Set(await nicUuids(master));
+      // As the app and the CLI do: the cluster's facts from the node's Ganeti files, read before the change.
+      const { context } = readersFromFiles(await readGanetiNodeFiles(node, "/"), lab.info.nodes[1]!.ssh.host, NAME);
+      t.configFirstAdd.push(await ours({ ...withStage, cluster: context }, { action: "add-nic", link: lab.info.bridge, slot: configFirstSlot }, stepMs));
+      const added = (await nicUuids(master)).filter((u) => !before.has(u));
+      if (added.length !== 1) throw new Error(`configuration first: expected one new NIC in Ganeti's configuration, found ${added.length}: ${added.join(" ")} (before: ${[...before].join(" ")})`);
+      landed.push((await livePci(node, NAME)).get(configFirstSlot) === deviceIdV2("nic", added[0]!));
+      await sleep(SETTLE_MS);
+      t.throughGanetiRemove.push(await ours(withStage, { action: "remove", kind: "nic", ref: added[0]! }));
+      await sleep(SETTLE_MS);
     }
     const ratio = (a: number[], b: number[]) => ({ p50: round(summarize(a).p50Ms / summarize(b).p50Ms), p95: round(summarize(a).p95Ms / summarize(b).p95Ms) });
     return {
@@ -118,6 +151,21 @@ export async function benchGaneti(opts: GanetiBenchOptions): Promise<Record<stri
         ratio: ratio(t.oursRemove, t.ganetiRemove),
         ratioWithoutQueueCheck: ratio(t.oursRemoveNoStage, t.ganetiRemove),
       },
+      configFirstNicAdd: {
+        ours: summarize(t.configFirstAdd),
+        ganeti: summarize(t.ganetiAdd),
+        ratio: ratio(t.configFirstAdd, t.ganetiAdd),
+        stepsP50Ms: Object.fromEntries([...stepMs].map(([k, v]) => [k, summarize(v).p50Ms])),
+        landedOnChosenSlot: `${landed.filter(Boolean).length}/${landed.length} at 0x${configFirstSlot.toString(16)} under Ganeti's id`,
+        target: { rule: "p50 ratio <= 1.25 (ours over Ganeti's own --hotplug add), on the chosen slot every time", ratioMax: 1.25, pass: summarize(t.configFirstAdd).p50Ms / summarize(t.ganetiAdd).p50Ms <= 1.25 && landed.every(Boolean) },
+        what: "HotplugChanges.now with the Ganeti stage: Ganeti's config-only gnt-instance modify --net add on the master (its job), then our hot-add at the chosen slot under the QEMU id Ganeti derives from its uuid, runtime file and nic file written",
+      },
+      throughGanetiNicRemove: {
+        ours: summarize(t.throughGanetiRemove),
+        ganeti: summarize(t.ganetiRemove),
+        ratio: ratio(t.throughGanetiRemove, t.ganetiRemove),
+        what: "removing a NIC Ganeti knows through the app: Ganeti's own gnt-instance modify --hotplug --net UUID:remove, with the app's job-queue checks and verify around it",
+      },
       queueCheck: { ...brief(queueMs), samples: queueMs.length, what: "one ask of the master's job queue (gnt-job list over SSH), before or after a change" },
       note: "Ganeti: gnt-instance modify --hotplug on the master over an open SSH connection (its CLI, job queue, RPC to node 2, QMP there), to its return. Ours: HotplugChanges.now over an open SSH connection to node 2, request to done and recorded (runtime file only; Ganeti's configuration is not told), with and without the Ganeti stage.",
     };
@@ -127,6 +175,14 @@ export async function benchGaneti(opts: GanetiBenchOptions): Promise<Record<stri
     const { leftovers } = await lab.stop();
     if (leftovers.length) log(`ganeti lab: teardown left ${leftovers.join("; ")}`);
   }
+}
+
+/** The uuids of the instance's NICs in Ganeti's configuration, in order. */
+async function nicUuids(master: NodeSession): Promise<string[]> {
+  const r = await execOnNode(master, ["gnt-instance", "list", "--no-headers", "-o", "nic.uuids", NAME], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`gnt-instance list failed: ${r.stderr.trim()}`);
+  // A list field prints as Python's list: ['uuid', 'uuid'].
+  return r.stdout.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? [];
 }
 
 /** Until the guest's init answers on its serial console (through the node's session). */

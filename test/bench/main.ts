@@ -154,6 +154,7 @@ async function main(): Promise<void> {
     dragFrames: target(["ui", "drag", "target"]),
     cliStartup: target(["cliStartup", "target"]),
     cluster: target(["cluster", "target"]),
+    configFirstNicAdd: target(["besideGaneti", "configFirstNicAdd", "target"]),
   };
   (result.machine as Obj).loadAvgAtEnd = loadavg().map((v) => round(v));
   result.durationS = round((Date.now() - t0) / 1000, 1);

@@ -8,8 +8,6 @@ import type { GanetiLabInfo, GanetiLabNodeInfo } from "../../electron/lab/ganeti
 import { gnt, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
 import type { GanetiLabProvided } from "./machine.js";
 import { NodeSession } from "../../electron/ssh/session.js";
-import { QmpClient } from "../../electron/qmp/client.js";
-import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
@@ -124,16 +122,7 @@ export async function pnodeOf(instance: string): Promise<string> {
 }
 
 /** query-pci through the app's SSH session: slot -> qdev id. */
-export async function livePci(session: NodeSession, instance: string): Promise<Map<number, string>> {
-  const path = kvmPaths(instance).qmp;
-  const qmp = await QmpClient.connect(await session.openUnixSocket(path), { label: path });
-  try {
-    const live = liveSlotsFromQueryPci(await qmp.execute("query-pci", undefined, { schema: QueryPciResultSchema }));
-    return new Map(live.filter((d) => d.function === 0).map((d) => [d.slot, d.qdevId]));
-  } finally {
-    qmp.close();
-  }
-}
+export { livePci } from "../lab/live-pci.js";
 
 /** Runs `use` on the guest's serial console (through the app's session) once its init answers. */
 async function withConsole<T>(session: NodeSession, instance: string, use: (c: GuestConsole) => Promise<T>, timeoutMs = 60_000): Promise<T> {
