@@ -145,7 +145,7 @@ function command(positionals: string[], v: Values): Command {
     // --mode is checked with the rest of the request (a bad one is refused, naming the three).
     if (area === "nic") return change({ action: "add-nic", ...given({ slot: v.slot, mac: v.mac, link: v.link, mode: v.mode as "bridged" | undefined, vlan: v.vlan, uuid: v.uuid }) });
     if (!v.path && v["size-mib"] === undefined) {
-      throw new UsageError(`${name}: missing --size-mib N (Ganeti creates and records the disk) or --path P (a file or block device on the node, runtime only)`, HOTPLUG_USAGE);
+      throw new UsageError(`${name}: missing --path P (a file or block device on the node: runtime only) or --size-mib N alone (Ganeti creates and records the disk)`, HOTPLUG_USAGE);
     }
     if (!v.path && v["runtime-only"]) throw new UsageError(`${name}: --runtime-only needs --path P: only Ganeti creates a disk from a size`, HOTPLUG_USAGE);
     const bus = v.bus ?? "pci";
