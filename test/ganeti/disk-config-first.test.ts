@@ -22,8 +22,10 @@ import { Journal } from "../../electron/hotplug/journal.js";
 import { HotplugChanges } from "../../electron/hotplug/index.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import type { ChangeOutcome, ChangeRequestInput } from "../../shared/hotplug/index.js";
+import { openQmp, liveScsi } from "../../electron/hotplug/qmp-session.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { describeGaneti, gntOut, guestAddress, guestSees, labNodes, livePci, pnodeOf, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
+import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, labNodes, livePci, pnodeOf, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
 
 const NAME = "dskfirst1";
 
@@ -56,14 +58,31 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
   };
   /** The runtime file's entry of a disk: [disk, link, uri]. */
   const diskEntry = (text: string, uuid: string) => {
-    const [, , , disks] = JSON.parse(text) as [unknown, unknown, unknown, [{ uuid: string; dev_type?: string; logical_id?: unknown[]; iv_name?: string; size?: number }, string, unknown][]];
+    const [, , , disks] = JSON.parse(text) as [unknown, unknown, unknown, [{ uuid: string; dev_type?: string; logical_id?: unknown[]; iv_name?: string; size?: number; hvinfo?: Record<string, unknown> }, string, unknown][]];
     return disks.find(([d]) => d.uuid === uuid);
+  };
+  /** The live SCSI targets: id -> target. */
+  const scsiTargets = async (s: NodeSession) => {
+    const q = await openQmp(s, kvmPaths(NAME).qmp);
+    try {
+      return new Map((await liveScsi(q)).map((t) => [t.qdevId, t.scsiId]));
+    } finally {
+      q.close();
+    }
+  };
+  /** The CLI against node 1 (the master), reached through its ProxyCommand. */
+  const cli = (args: string[]) => {
+    const n = labNodeInfo("node1");
+    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
+      timeout: 180_000,
+    });
   };
 
   beforeAll(async () => {
     journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-dskfirst-"));
     changes = new HotplugChanges({ journal: new Journal(journalDir) });
     await addInstance({ name: NAME, node: 1, template: "sharedfile", diskMiB: 32 });
+    buildCli();
   });
 
   afterAll(async () => {
@@ -156,6 +175,48 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
       await qmpCall("device_del", { id: "intruder" });
       await expect.poll(async () => (await livePci(s, NAME)).has(0x15), { timeout: 30_000 }).toBe(false);
     }
+  });
+
+  it("at a chosen SCSI target too (the controller added with it), and Ganeti's own hot-remove finds it there", async () => {
+    const { plan, outcome } = await reviewThenApply({ action: "add-disk", bus: "scsi", scsiId: 2, sizeMiB: 16 });
+    expect(plan.steps[0]).toMatchObject({ kind: "ganeti-config", op: "add-disk" });
+    const { uuid, path } = recorded(done(outcome));
+    const id = deviceIdV2("disk", uuid);
+    const s = await sessionNow();
+    expect((await scsiTargets(s)).get(id)).toBe(2);
+    expect(diskEntry(await runtimeText(s, NAME), uuid)![0].hvinfo).toMatchObject({ id, bus: "scsi.0", "scsi-id": 2 });
+    expect(await diskUuids()).toContain(uuid);
+    const out = await gntOut("gnt-instance", "modify", "--hotplug", "--disk", `${uuid}:remove`, NAME);
+    expect(out).toMatch(/hotplug:done/);
+    expect((await scsiTargets(s)).has(id)).toBe(false);
+    expect(diskEntry(await runtimeText(s, NAME), uuid)).toBeUndefined();
+    expect(await exists(s, path)).toBe(false);
+  });
+
+  it("from the command line: --size-mib records first; a disk Ganeti knows is not removed without --delete-storage, and is with it", async () => {
+    const added = await cli(["disk", "add", NAME, "--size-mib", "16", "--slot", "0x14"]);
+    expect(added.code, added.stdout + added.stderr).toBe(0);
+    const a = JSON.parse(added.stdout) as { plan: { recording: { mode: string } }; result: ChangeOutcome };
+    expect(a.plan.recording.mode).toBe("ganeti");
+    const { uuid, path } = recorded(a.result);
+    expect(added.stderr).toMatch(/\[1\/5\] Ganeti: Ganeti job \d+: gnt-instance modify --print-jobid --disk add:size=16M/);
+    const s = await sessionNow();
+    expect((await livePci(s, NAME)).get(0x14)).toBe(deviceIdV2("disk", uuid));
+
+    const refused = await cli(["disk", "remove", NAME, uuid]);
+    expect(refused.code).toBe(1);
+    const r = JSON.parse(refused.stdout) as { status: string; refusals: { code: string; message: string }[] };
+    expect(r.status).toBe("refused");
+    expect(r.refusals[0]).toMatchObject({ code: "ganeti-disk", message: expect.stringMatching(/--delete-storage.*--runtime-only/) });
+    expect(await exists(s, path)).toBe(true);
+
+    const removed = await cli(["disk", "remove", NAME, uuid, "--delete-storage"]);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ status: "done", result: { ok: true, written: { state: "by-ganeti" } } });
+    expect(removed.stderr).toMatch(/Ganeti: .* - INFO: Hotplug done\./);
+    expect(await diskUuids()).not.toContain(uuid);
+    expect((await livePci(s, NAME)).has(0x14)).toBe(false);
+    expect(await exists(s, path)).toBe(false);
   });
 
   let carried: { uuid: string; path: string } | undefined;
