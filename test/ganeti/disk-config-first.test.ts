@@ -23,6 +23,9 @@ import { HotplugChanges } from "../../electron/hotplug/index.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import type { ChangeOutcome, ChangeRequestInput } from "../../shared/hotplug/index.js";
 import { openQmp, liveScsi } from "../../electron/hotplug/qmp-session.js";
+import { readGanetiNodeFiles } from "../../electron/cluster/ganeti-files.js";
+import { inventoryContextOf } from "../../electron/cluster/cluster-of.js";
+import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
 import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
 import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, labNodes, livePci, pnodeOf, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
@@ -246,6 +249,11 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
     expect(slot).toBeDefined();
     expect((await livePci(s, NAME)).get(slot!)).toBe(deviceIdV2("disk", uuid));
     await guestSees(s, NAME, (a) => a.includes(guestAddress(slot!)));
+    // Ganeti's configuration, the runtime file and the live bus all have it, where Ganeti put it.
+    const files = await readGanetiNodeFiles(await nodes.session("node1"), "/");
+    const { context } = inventoryContextOf(files, labNodeInfo("node1").ssh.host, undefined);
+    const view = await loadInstanceView(s, NAME, { nodeId: "n", root: "/", ganetiVersion: lab.ganetiVersion, ganeti: context });
+    expect(view.threeWay.find((d) => d.uuid === uuid)).toMatchObject({ combination: "all-three", where: { config: true, file: true, live: true }, slot, drift: false });
 
     const refused = await changes.review(await target(), NAME, { action: "remove", kind: "disk", ref: uuid });
     expect(refused.ok).toBe(false);
