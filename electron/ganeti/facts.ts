@@ -38,8 +38,8 @@ export async function ganetiFactsFor(stage: OpenedStage, cluster: NodeGanetiCont
   const actsOnNic = request.runtimeOnly !== true && (request.action === "modify-nic" || request.action === "move-nic" || (request.action === "remove" && request.kind === "nic"));
   if (known && !actsOnNic) return { kind: "reachable", master: master.name, config: { nics: known.nics, disks: known.disks } };
   if (facts?.config.state === "absent" && !actsOnNic) return { kind: "reachable", master: master.name, config: null };
-  // Runtime only, chosen for a NIC: its way does not depend on what Ganeti has.
-  if (request.runtimeOnly === true && request.action !== "add-disk" && !(request.action === "remove" && request.kind === "disk")) return { kind: "reachable", master: master.name, config: { nics: [], disks: null } };
+  // Runtime only, chosen for a NIC or a new disk: its way does not depend on what Ganeti has.
+  if (request.runtimeOnly === true) return { kind: "reachable", master: master.name, config: { nics: [], disks: null } };
   try {
     const nics = await ganetiNics(master.session, instance);
     return { kind: "reachable", master: master.name, config: { nics, disks: known?.disks ?? null } };

@@ -6,7 +6,9 @@
  * generation B) and the tap name (`tap` + its first group). Every string of
  * the later steps, the runtime file's text and model and the diff is
  * rewritten; the provisional uuid is drawn so that its first group appears
- * nowhere else in the instance's runtime file (provisionalUuid).
+ * nowhere else in the instance's runtime file (provisionalUuid). A disk's
+ * storage, which Ganeti names too, is planned at provisionalDiskPath (it
+ * holds the provisional uuid) and rewritten to Ganeti's path first.
  */
 import type { GanetiJobRun } from "../ganeti/config-change";
 import type { PlanOk } from "./planner";
