@@ -11,7 +11,10 @@
 //   configuration again and the storage Ganeti created is gone;
 // - a disk added configuration first migrates at its slot and comes back
 //   after a hard reboot; the app removes it through Ganeti only when told
-//   its storage may be deleted.
+//   its storage may be deleted;
+// - a diskless instance gets none: Ganeti 3.0.2 itself refuses a disk add
+//   there without a storage type, and the review refuses before anything
+//   runs, naming the runtime-only way.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -31,6 +34,7 @@ import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
 import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, labNodes, livePci, pnodeOf, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
 
 const NAME = "dskfirst1";
+const DISKLESS = "dskless1";
 
 describeGaneti("disks Ganeti knows about: configuration first, undone with their storage, removed through Ganeti when told", (lab) => {
   let journalDir: string;
@@ -91,6 +95,7 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
   afterAll(async () => {
     nodes.close();
     await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", NAME).catch(() => undefined);
+    await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", DISKLESS).catch(() => undefined);
     await rm(journalDir, { recursive: true, force: true });
   });
 
@@ -268,5 +273,16 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
     expect(await diskUuids()).not.toContain(uuid);
     expect((await livePci(s, NAME)).has(slot!)).toBe(false);
     expect(await exists(s, path)).toBe(false);
+  });
+
+  it("a diskless instance gets no disk recorded first: Ganeti 3.0.2 refuses the add itself, and the review refuses it before anything runs", async () => {
+    await addInstance({ name: DISKLESS, node: 2, template: "diskless" });
+    await expect(gntOut("gnt-instance", "modify", "--disk", "add:size=16M", DISKLESS)).rejects.toThrow(/Must specify disk type on diskless instance/);
+    const t = await nodes.target(DISKLESS);
+    const r = await changes.review(t, DISKLESS, { action: "add-disk", bus: "pci", sizeMiB: 16 });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.refusals).toEqual([expect.objectContaining({ code: "ganeti-disk", message: expect.stringMatching(/dskless1 is diskless: Ganeti 3\.0\.2 refuses .*runtime only: path \/ --path/) })]);
+    expect((await gntOut("gnt-instance", "list", "--no-headers", "-o", "disk_template,disk.count", DISKLESS)).trim().split(/\s+/)).toEqual(["diskless", "0"]);
   });
 });
