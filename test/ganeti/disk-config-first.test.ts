@@ -12,6 +12,7 @@
 // - a disk added configuration first migrates at its slot and comes back
 //   after a hard reboot; the app removes it through Ganeti only when told
 //   its storage may be deleted;
+// - a file instance the same way (its storage on its node);
 // - a diskless instance gets none: Ganeti 3.0.2 itself refuses a disk add
 //   there without a storage type, and the review refuses before anything
 //   runs, naming the runtime-only way.
@@ -35,6 +36,7 @@ import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, labNodes,
 
 const NAME = "dskfirst1";
 const DISKLESS = "dskless1";
+const FILE = "dskfile1";
 
 describeGaneti("disks Ganeti knows about: configuration first, undone with their storage, removed through Ganeti when told", (lab) => {
   let journalDir: string;
@@ -96,6 +98,7 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
     nodes.close();
     await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", NAME).catch(() => undefined);
     await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", DISKLESS).catch(() => undefined);
+    await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", FILE).catch(() => undefined);
     await rm(journalDir, { recursive: true, force: true });
   });
 
@@ -284,5 +287,22 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
     if (r.ok) return;
     expect(r.refusals).toEqual([expect.objectContaining({ code: "ganeti-disk", message: expect.stringMatching(/dskless1 is diskless: Ganeti 3\.0\.2 refuses .*runtime only: path \/ --path/) })]);
     expect((await gntOut("gnt-instance", "list", "--no-headers", "-o", "disk_template,disk.count", DISKLESS)).trim().split(/\s+/)).toEqual(["diskless", "0"]);
+  });
+
+  it("on a file instance the same way: Ganeti creates the file on its node, the disk lands at the chosen slot, and goes with its storage when told", async () => {
+    await addInstance({ name: FILE, node: 2, template: "file", diskMiB: 16 });
+    const t = await nodes.target(FILE);
+    const { plan, outcome } = await reviewAndApply(changes, t, FILE, { action: "add-disk", bus: "pci", slot: "0x12", sizeMiB: 16 });
+    expect(plan.recording?.note).toMatch(/^Configuration first: Ganeti creates a 16 MiB disk \(file storage\) and records it as disk\/1 /);
+    const { uuid, path } = recorded(done(outcome));
+    const s = t.session;
+    expect((await livePci(s, FILE)).get(0x12)).toBe(deviceIdV2("disk", uuid));
+    expect(diskEntry(await runtimeText(s, FILE), uuid)).toEqual([expect.objectContaining({ dev_type: "file", logical_id: ["loop", path] }), `/var/run/ganeti/instance-disks/${FILE}:1`, null]);
+    expect(await exists(s, path)).toBe(true);
+    expect(await gntOut("gnt-instance", "info", FILE)).toContain(uuid);
+    const removed = await reviewAndApply(changes, t, FILE, { action: "remove", kind: "disk", ref: uuid, deleteStorage: true });
+    done(removed.outcome);
+    expect(await exists(s, path)).toBe(false);
+    expect((await livePci(s, FILE)).has(0x12)).toBe(false);
   });
 });
