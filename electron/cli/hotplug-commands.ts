@@ -26,8 +26,11 @@ Commands:
   nic remove INSTANCE ID|UUID
   nic modify INSTANCE ID|UUID [--mac M] [--link BR]
   nic move INSTANCE ID|UUID --slot 0xNN   unplug and plug the same NIC at another slot
+  disk add INSTANCE --size-mib N [--bus pci|scsi] [--slot 0xNN | --scsi-id N]
+                            Ganeti creates the disk and records it first (file/sharedfile instances)
   disk add INSTANCE --path P [--bus pci|scsi] [--slot 0xNN | --scsi-id N] [--size-mib N] [--uuid U]
-  disk remove INSTANCE ID|UUID
+                            a disk of your own: runtime only, Ganeti never knows it
+  disk remove INSTANCE ID|UUID [--delete-storage | --runtime-only]
   migrate-check INSTANCE   compare a target built from the runtime file with the live bus
 
 ${NODE_OPTIONS_HELP}Change options:
@@ -36,7 +39,11 @@ ${NODE_OPTIONS_HELP}Change options:
                             it, where --node is the cluster's master: a NIC add is recorded in Ganeti's
                             configuration first (gnt-instance modify, no --hotplug; Ganeti gives its uuid,
                             so no --uuid), then plugged at --slot under the id Ganeti derives; a NIC Ganeti
-                            knows is removed or changed by Ganeti's own hotplug, its job's log shown
+                            knows is removed or changed by Ganeti's own hotplug, its job's log shown;
+                            a disk add with --size-mib and no --path is created and recorded by Ganeti
+                            first, then plugged at --slot/--scsi-id from its instance-disks link
+  --delete-storage          disk remove of a disk Ganeti knows: remove it through Ganeti, which DELETES
+                            its storage (refused without this or --runtime-only, which keeps it)
   --floor A|B|C             never write a newer generation than this
   --journal DIR             undo journal (default $XDG_STATE_HOME/hotplug-desk/journal)
   --allow-disk-path P       disk add: also accept disks in P (a directory or device on the node;
@@ -59,6 +66,7 @@ const OPTIONS = {
   "unplug-timeout": { type: "string" },
   "dry-run": { type: "boolean" },
   "runtime-only": { type: "boolean" },
+  "delete-storage": { type: "boolean" },
   slot: { type: "string" },
   "scsi-id": { type: "string" },
   mac: { type: "string" },
@@ -136,13 +144,18 @@ function command(positionals: string[], v: Values): Command {
     if (ref !== undefined) throw new UsageError(`${name}: unexpected ${ref}`, HOTPLUG_USAGE);
     // --mode is checked with the rest of the request (a bad one is refused, naming the three).
     if (area === "nic") return change({ action: "add-nic", ...given({ slot: v.slot, mac: v.mac, link: v.link, mode: v.mode as "bridged" | undefined, vlan: v.vlan, uuid: v.uuid }) });
-    if (!v.path) throw new UsageError(`${name}: missing --path P (a file or block device on the node)`, HOTPLUG_USAGE);
+    if (!v.path && v["size-mib"] === undefined) {
+      throw new UsageError(`${name}: missing --path P (a file or block device on the node: runtime only) or --size-mib N alone (Ganeti creates and records the disk)`, HOTPLUG_USAGE);
+    }
+    if (!v.path && v["runtime-only"]) throw new UsageError(`${name}: --runtime-only needs --path P: only Ganeti creates a disk from a size`, HOTPLUG_USAGE);
     const bus = v.bus ?? "pci";
     if (bus !== "pci" && bus !== "scsi") throw new UsageError(`--bus ${bus}: expected pci or scsi`, HOTPLUG_USAGE);
-    return change({ action: "add-disk", path: v.path, bus, ...given({ slot: v.slot, scsiId: int(v["scsi-id"], "scsi-id"), sizeMiB: int(v["size-mib"], "size-mib"), uuid: v.uuid }) });
+    return change({ action: "add-disk", bus, ...given({ path: v.path, slot: v.slot, scsiId: int(v["scsi-id"], "scsi-id"), sizeMiB: int(v["size-mib"], "size-mib"), uuid: v.uuid }) });
   }
   if (!ref) throw new UsageError(`${name}: missing ID|UUID of the ${area}`, HOTPLUG_USAGE);
-  if (verb === "remove") return change({ action: "remove", kind: area, ref });
+  if (v["delete-storage"] && !(area === "disk" && verb === "remove")) throw new UsageError(`--delete-storage is for disk remove`, HOTPLUG_USAGE);
+  if (v["delete-storage"] && v["runtime-only"]) throw new UsageError(`${name}: --delete-storage (through Ganeti) and --runtime-only (Ganeti keeps the disk) exclude each other`, HOTPLUG_USAGE);
+  if (verb === "remove") return change({ action: "remove", kind: area, ref, ...(v["delete-storage"] ? { deleteStorage: true } : {}) });
   if (verb === "move") {
     if (v.slot === undefined) throw new UsageError(`${name}: missing --slot 0xNN (where the NIC goes)`, HOTPLUG_USAGE);
     return change({ action: "move-nic", ref, slot: v.slot });

@@ -6,7 +6,22 @@
 // `gnt-job info ID`.
 import type { NodeSession } from "../ssh/session.js";
 import { ExecTimeoutError, execOnNode } from "../on-node/exec.js";
-import { argvText, ganetiError, isJobLogLine, nicListArgv, parseModifyOutput, parseNicList, type GanetiModifyOutput, type GanetiNic } from "../../shared/ganeti/config-change.js";
+import {
+  activateDisksArgv,
+  argvText,
+  diskListArgv,
+  ganetiError,
+  isJobLogLine,
+  nicListArgv,
+  parseActivateDisks,
+  parseDiskList,
+  parseModifyOutput,
+  parseNicList,
+  type ActivatedDisk,
+  type GanetiDiskList,
+  type GanetiModifyOutput,
+  type GanetiNic,
+} from "../../shared/ganeti/config-change.js";
 
 /** How long a Ganeti command may take, its job's wait for Ganeti's locks included. */
 export const GANETI_COMMAND_TIMEOUT_MS = 5 * 60_000;
@@ -90,4 +105,28 @@ export async function ganetiNicUuid(master: NodeSession, instance: string, mac: 
     );
   }
   return found[0]!.uuid;
+}
+
+/** The instance's disk template and disks (uuids, in order) in Ganeti's configuration, asked of the master. */
+export async function ganetiDisks(master: NodeSession, instance: string): Promise<GanetiDiskList> {
+  const argv = diskListArgv(instance);
+  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
+  try {
+    return parseDiskList(r.stdout);
+  } catch (err) {
+    throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
+  }
+}
+
+/** Ganeti assembles the instance's disks (activate-disks): each disk's storage path on the primary node; its instance-disks link exists after it. */
+export async function activateDisks(master: NodeSession, instance: string): Promise<ActivatedDisk[]> {
+  const argv = activateDisksArgv(instance);
+  const r = await execOnNode(master, argv, { timeoutMs: GANETI_COMMAND_TIMEOUT_MS });
+  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
+  try {
+    return parseActivateDisks(r.stdout);
+  } catch (err) {
+    throw new GanetiCommandError(`${argvText(argv)} on ${master.label} printed what it should not: ${(err as Error).message}`);
+  }
 }

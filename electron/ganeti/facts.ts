@@ -7,7 +7,7 @@
 // the instance.
 import type { ChangeRequest, GanetiFacts } from "../../shared/hotplug/index.js";
 import type { NodeGanetiContext } from "../inventory/node-inventory.js";
-import { ganetiNics } from "./config-jobs.js";
+import { ganetiDisks, ganetiNics } from "./config-jobs.js";
 import type { GanetiGuard } from "./guard.js";
 
 /** The Ganeti stage of a change as opened: the guard (absent off a cluster), or why it could not be opened. */
@@ -22,12 +22,24 @@ export async function ganetiFactsFor(stage: OpenedStage, cluster: NodeGanetiCont
   if (!master) return { kind: "unreachable", why: guard.report.reason ?? "its master cannot be reached." };
   const facts = cluster?.instance?.(instance);
   const known = facts?.config.state === "known" ? facts.config.instance : undefined;
+  // A disk Ganeti would create, or a disk removal: its template and disks as they are now decide the way (and the new disk's index).
+  const actsOnDisk = (request.action === "add-disk" && request.path === undefined && request.runtimeOnly !== true) || (request.action === "remove" && request.kind === "disk");
+  if (actsOnDisk) {
+    try {
+      const d = await ganetiDisks(master.session, instance);
+      return { kind: "reachable", master: master.name, config: { nics: known?.nics ?? [], disks: d.uuids.map((uuid) => ({ uuid })), diskTemplate: d.template } };
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/unknown_entity|not found|does not exist/i.test(msg)) return { kind: "reachable", master: master.name, config: null };
+      return { kind: "unreachable", why: `Ganeti's configuration of ${instance} could not be read on ${master.name}: ${msg}` };
+    }
+  }
   // Acting on a NIC: which NICs Ganeti has decides the way, so ask the master for them as they are now (not when "runtime only" decided it).
   const actsOnNic = request.runtimeOnly !== true && (request.action === "modify-nic" || request.action === "move-nic" || (request.action === "remove" && request.kind === "nic"));
   if (known && !actsOnNic) return { kind: "reachable", master: master.name, config: { nics: known.nics, disks: known.disks } };
   if (facts?.config.state === "absent" && !actsOnNic) return { kind: "reachable", master: master.name, config: null };
-  // Runtime only, chosen for a NIC: its way does not depend on what Ganeti has.
-  if (request.runtimeOnly === true && request.action !== "add-disk" && !(request.action === "remove" && request.kind === "disk")) return { kind: "reachable", master: master.name, config: { nics: [], disks: null } };
+  // Runtime only, chosen for a NIC or a new disk: its way does not depend on what Ganeti has.
+  if (request.runtimeOnly === true) return { kind: "reachable", master: master.name, config: { nics: [], disks: null } };
   try {
     const nics = await ganetiNics(master.session, instance);
     return { kind: "reachable", master: master.name, config: { nics, disks: known?.disks ?? null } };

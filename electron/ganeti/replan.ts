@@ -32,7 +32,7 @@ export async function replanned(
   if (intents.length === 0) return { ok: false, message: `${again}. Nothing was changed; review it again.` };
   // The one add of the change (alone, or after Ganeti's record of it) stays where the review put it.
   const adds = intents.filter((i) => i.action === "add-nic" || i.action === "add-disk").length;
-  const onlyRecords = intents.every((i) => i.action === "add-nic" || i.action === "add-disk" || i.action === "ganeti-nic");
+  const onlyRecords = intents.every((i) => i.action === "add-nic" || i.action === "add-disk" || i.action === "ganeti-nic" || i.action === "ganeti-disk");
   const p = planComposed(state.state, adds === 1 && onlyRecords ? intents.map((i) => pinnedTo(i, kept.plan.slot)) : intents);
   if (!p.ok) return { ok: false, message: `${again}: the reviewed change cannot be made as reviewed any more (${p.refusals.map((r) => r.message).join("; ")}). Nothing was changed; review it again.` };
   return { ok: true, plan: { ...p, warnings: [...p.warnings, `${again}: planned again on the runtime file they left, with the same devices at the same places.`] }, expectedRuntime: state.expectedRuntime };

@@ -217,7 +217,7 @@ export class HotplugChanges {
           earlier = out;
           continue;
         }
-        // The plan as it ran: a NIC Ganeti recorded under the uuid it gave.
+        // The plan as it ran: a NIC or disk Ganeti recorded under the uuid it gave.
         return g.guard ? ganetiAfter(g.guard, target, kept.instance, afterEarlierTry(out, earlier), resolvedPlan(toRun, out.ganetiJobs), expectedRuntime, this.deps.journal, emit) : out;
       }
     });
@@ -303,7 +303,7 @@ export class HotplugChanges {
         return guard ? ganetiAfter(guard, target, instance, afterEarlierTry(out, earlier), ran, state.expectedRuntime, this.deps.journal, progressTo(opts.report ?? {}, planned.plan.steps.length)) : out;
       });
       await this.finished({ planId: outcome.planId, nodeId: target.nodeId, instance, summary, plan: planned.plan }, outcome, opts.report ?? {});
-      // The plan as it ran (a NIC Ganeti recorded under the uuid it gave).
+      // The plan as it ran (a NIC or disk Ganeti recorded under the uuid it gave).
       return { ...base, status: outcomeState(outcome), plan: resolvedPlan(planned.plan, outcome.ganetiJobs), outcome };
     } finally {
       // Refused or dry run: nothing ran, let the instance go.

@@ -39,7 +39,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ChangeOutco
       run.lock = opts.lock ?? (await (opts.locks ?? new InstanceLocks(opts.session, opts.root)).acquire(instance, { timeoutMs: opts.lockTimeoutMs ?? 10_000, check: run.paths.runtime }));
       if (!run.lock.held) throw new StepFailure("lock", `The lock on ${instance} was lost before the first step; nothing was changed.`);
       assertUnchanged(run.paths.runtime, opts.session.label, run.lock.checked ?? null, opts.expectedRuntime);
-      // What is written is final unless Ganeti has yet to name a NIC's uuid (its step starts the entry then).
+      // What is written is final unless Ganeti has yet to name a NIC's or disk's uuid (its step starts the entry then).
       if (plan.steps.some((s) => s.kind === "write-runtime") && !run.awaitsGanetiUuid(0)) run.journalEntry().catch(() => undefined); // awaited (and its error seen) by the write step
       await run.emit({ index: -1, kind: "precheck", describe: lockDescribe, state: "done" });
     } catch (err) {
@@ -47,7 +47,7 @@ export async function executePlan(opts: ExecutePlanOptions): Promise<ChangeOutco
       return await run.fail(-1, "precheck", lockDescribe, err);
     }
 
-    // run.plan, not plan: a NIC Ganeti recorded changes the steps after it.
+    // run.plan, not plan: a NIC or disk Ganeti recorded changes the steps after it.
     for (let index = 0; index < run.total; index++) {
       const step = run.plan.steps[index]!;
       const kind = stepKindOf(step);

@@ -172,14 +172,14 @@ export class PlanRun {
     return this.current;
   }
 
-  /** Ganeti recorded a NIC under `real`: the steps from `from` on, and what is written, take it in place of `provisional`. */
-  useGanetiUuid(from: number, provisional: string, real: string): void {
-    this.current = withGanetiUuid(this.current, provisional, real, from);
+  /** Ganeti recorded a NIC or disk under `real` (a disk: with its storage at `realPath`): the steps from `from` on, and what is written, take it in place of `provisional`. */
+  useGanetiUuid(from: number, provisional: string, real: string, realPath?: string): void {
+    this.current = withGanetiUuid(this.current, provisional, real, from, realPath);
   }
 
-  /** Whether the plan still waits for Ganeti to name a NIC's uuid (what it writes is not final before that). */
+  /** Whether the plan still waits for Ganeti to name a device's uuid (what it writes is not final before that). */
   awaitsGanetiUuid(from: number): boolean {
-    return this.plan.steps.slice(from).some((s) => s.kind === "ganeti-config" && s.op === "add-nic");
+    return this.plan.steps.slice(from).some((s) => s.kind === "ganeti-config" && (s.op === "add-nic" || s.op === "add-disk"));
   }
 
   async emit(e: Omit<StepProgress, "total">): Promise<void> {

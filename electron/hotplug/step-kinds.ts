@@ -10,8 +10,9 @@ import { displayPciAddr } from "../../shared/slots/index.js";
 import { QueryPciResultSchema, liveSlotsFromQueryPci } from "../../shared/qmp/query-pci.js";
 import { livePci, liveScsi } from "./qmp-session.js";
 import type { NodeSession } from "../ssh/session.js";
-import { GanetiCommandError, ganetiNics, ganetiNicUuid, runGanetiModify, type GanetiCommandResult } from "../ganeti/config-jobs.js";
-import { argvText, nicRemoveArgv, type GanetiJobRun } from "../../shared/ganeti/config-change.js";
+import { GanetiCommandError, activateDisks, ganetiDisks, ganetiNics, ganetiNicUuid, runGanetiModify, type GanetiCommandResult } from "../ganeti/config-jobs.js";
+import { argvText, diskRemoveArgv, nicRemoveArgv, type GanetiJobRun } from "../../shared/ganeti/config-change.js";
+import { provisionalDiskPath } from "../../shared/hotplug/ganeti-uuid.js";
 import { StepFailure, markAnswerLost } from "./step-failure.js";
 import type { PlanRun, UndoEntry } from "./plan-run.js";
 
@@ -301,13 +302,77 @@ async function ganetiCommand(
 const jobName = (rec: GanetiJobRun) => (rec.jobId !== undefined ? `job ${rec.jobId}` : "its job");
 
 /**
+ * A disk recorded in Ganeti's configuration (configuration only): Ganeti
+ * creates its storage and names its uuid, found as the one disk its
+ * configuration did not have before; activate-disks then makes its
+ * instance-disks link and says where its storage is. Undo: Ganeti's
+ * hot-remove of it (a running instance's disk cannot be removed otherwise;
+ * its hotplug part fails harmlessly once our undo took the disk off the
+ * bus), which deletes the storage it created.
+ */
+async function addDisk(run: PlanRun, index: number, step: PlanStepOf<"ganeti-config">, master: NodeSession): Promise<StepDone> {
+  const describe = step.describe;
+  const inst = step.instance;
+  const before = (await ganetiDisks(master, inst)).uuids;
+  let uuid: string | undefined;
+  const undo: Omit<UndoEntry, "index"> = {
+    kind: step.kind,
+    onMaster: true,
+    describe: `remove the new disk from Ganeti's configuration again, deleting the storage Ganeti created`,
+    run: async () => {
+      const found = uuid ?? (await ganetiDisks(master, inst)).uuids.find((u) => u !== null && !before.includes(u)) ?? undefined;
+      if (!found) return "Ganeti's configuration has no new disk: nothing to remove";
+      const { result, rec } = await ganetiCommand(run, index, master, diskRemoveArgv(inst, found), { describe, state: "undoing", undo: true });
+      if (!result.ok) throw new GanetiCommandError(`Ganeti refused to remove disk ${found} (${jobName(rec)}): ${result.error}; remove it yourself: ${argvText(diskRemoveArgv(inst, found))} on the master`);
+      const left = (await ganetiDisks(master, inst)).uuids;
+      if (left.includes(found)) throw new GanetiCommandError(`Ganeti's ${jobName(rec)} ended, but its configuration still has disk ${found}: remove it yourself (${argvText(diskRemoveArgv(inst, found))} on the master)`);
+      return `disk ${found} and its storage, ${jobName(rec)}`;
+    },
+  };
+  let rec: GanetiJobRun;
+  try {
+    const ran = await ganetiCommand(run, index, master, step.argv, { describe, state: "running" });
+    rec = ran.rec;
+    if (!ran.result.ok) throw new StepFailure("ganeti-refused", `Ganeti refused to create and record the disk (${jobName(rec)}): ${ran.result.error}`, `disk/${step.index ?? "?"}`);
+  } catch (err) {
+    // Refused: nothing recorded (Ganeti removes storage it created for a job that fails). Cut off: its job may have recorded it; the undo looks.
+    if (err instanceof StepFailure) throw err;
+    return { undo: [undo], failure: err as Error };
+  }
+  try {
+    const added = (await ganetiDisks(master, inst)).uuids.flatMap((u, i) => (u !== null && !before.includes(u) ? [{ u, i }] : []));
+    if (added.length !== 1) throw new GanetiCommandError(`Ganeti's configuration of ${inst} has ${added.length} new disks after ${jobName(rec)}, where one was expected: another change ran at the same time.`);
+    uuid = added[0]!.u;
+    if (added[0]!.i !== step.index) {
+      throw new GanetiCommandError(`Ganeti recorded the disk as disk/${added[0]!.i}, not disk/${step.index ?? "?"} as planned (its disks changed since the review), so its instance-disks link differs from the plan's: review the change again.`);
+    }
+  } catch (err) {
+    return { undo: [undo], failure: err instanceof GanetiCommandError ? err : new GanetiCommandError(`Ganeti's ${jobName(rec)} recorded the disk, but its uuid could not be read: ${(err as Error).message}`) };
+  }
+  let path: string | undefined;
+  try {
+    // The link QEMU opens exists only once Ganeti assembles the disk; a config-only add does not.
+    const disks = await activateDisks(master, inst);
+    path = disks.find((d) => d.ivName === `disk/${step.index}`)?.path;
+    if (!path) throw new GanetiCommandError(`gnt-instance activate-disks ${inst} did not list disk/${step.index}: its link may be missing.`);
+  } catch (err) {
+    return { undo: [undo], failure: err as Error };
+  }
+  Object.assign(rec, { uuid, provisionalUuid: step.uuid, path, provisionalPath: provisionalDiskPath(step.uuid) });
+  run.useGanetiUuid(index + 1, step.uuid, uuid, path);
+  if (!run.awaitsGanetiUuid(index + 1) && run.plan.steps.some((s) => s.kind === "write-runtime")) run.journalEntry().catch(() => undefined);
+  return { detail: `Ganeti's ${jobName(rec)} created and recorded the disk as ${uuid} (disk/${step.index}, storage ${path}); the steps below use that uuid.`, undo: [undo] };
+}
+
+/**
  * Ganeti's configuration, changed on the master (shared/hotplug/steps.ts).
  * Do: the gnt-instance command. Undo: a NIC it recorded is removed from
  * the configuration again (configuration only, by its uuid, else by its
- * MAC); Ganeti's own hotplug (remove, modify) cannot be undone.
+ * MAC), a disk it created through its own hot-remove (addDisk); Ganeti's
+ * own hotplug (remove, modify) cannot be undone.
  */
 const ganetiConfig: StepKind<PlanStepOf<"ganeti-config">> = {
-  device: (step) => `NIC ${step.uuid}${step.mac ? ` (MAC ${step.mac})` : ""}`,
+  device: (step) => (step.op.endsWith("disk") ? `disk ${step.uuid}` : `NIC ${step.uuid}${step.mac ? ` (MAC ${step.mac})` : ""}`),
   async run(run, index, step) {
     const master = run.opts.ganeti;
     if (!master) {
@@ -316,6 +381,7 @@ const ganetiConfig: StepKind<PlanStepOf<"ganeti-config">> = {
     const describe = step.describe;
     // QEMU serves one QMP client at a time, and Ganeti's hotplug needs the socket.
     run.closeQmp();
+    if (step.op === "add-disk") return addDisk(run, index, step, master.session);
     if (step.op === "add-nic") {
       const mac = step.mac as string;
       let uuid: string | undefined;
@@ -354,15 +420,17 @@ const ganetiConfig: StepKind<PlanStepOf<"ganeti-config">> = {
     }
     const { result, rec } = await ganetiCommand(run, index, master.session, step.argv, { describe, state: "running" });
     rec.uuid = step.uuid;
-    if (!result.ok) throw new StepFailure("ganeti-refused", `Ganeti refused (${jobName(rec)}): ${result.error}`, `NIC ${step.uuid}`);
-    const done = step.op === "remove-nic" ? "removed NIC" : "changed NIC";
+    const device = stepKindOf(step).device(step);
+    if (!result.ok) throw new StepFailure("ganeti-refused", `Ganeti refused (${jobName(rec)}): ${result.error}`, device);
+    const done = step.op === "remove-nic" ? "removed NIC" : step.op === "remove-disk" ? "removed disk" : "changed NIC";
+    const storage = step.op === "remove-disk" ? " and deleted its storage" : "";
     if (step.hotplug) {
       if (result.output.hotplugFailed) {
         const why = rec.log.filter((l) => /WARNING|ERROR/.test(l)).join(" ") || "see its log";
-        run.irreversible.push(`Ganeti's ${jobName(rec)} ${done} ${step.uuid} in its configuration, but its hotplug failed, so the instance and its runtime file still have it as before`);
-        throw new StepFailure("ganeti-refused", `Ganeti ${done} ${step.uuid} in its configuration (${jobName(rec)}) but could not hotplug it: ${why}`, `NIC ${step.uuid}`);
+        run.irreversible.push(`Ganeti's ${jobName(rec)} ${done} ${step.uuid} in its configuration${storage}, but its hotplug failed, so the instance and its runtime file still have it as before`);
+        throw new StepFailure("ganeti-refused", `Ganeti ${done} ${step.uuid} in its configuration${storage} (${jobName(rec)}) but could not hotplug it: ${why}`, device);
       }
-      run.irreversible.push(`Ganeti's ${jobName(rec)} ${done} ${step.uuid} (its own hotplug, which cannot be undone)`);
+      run.irreversible.push(`Ganeti's ${jobName(rec)} ${done} ${step.uuid}${storage} (its own hotplug, which cannot be undone)`);
       run.ganetiWrote = rec.jobId !== undefined ? { jobId: rec.jobId } : {};
     }
     return { detail: `Ganeti's ${jobName(rec)}: ${rec.changes.join("; ") || "done"}` };

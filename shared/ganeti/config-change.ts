@@ -61,6 +61,46 @@ export function nicModifyArgv(instance: string, uuid: string, change: Pick<Ganet
   return [...MODIFY, ...(hotplug ? ["-f", "--hotplug"] : []), "--net", `${uuid}:modify,${p}`, instance];
 }
 
+/**
+ * Record a new disk of `sizeMiB` in Ganeti's configuration only (no
+ * --hotplug): Ganeti creates its storage (the file, for the file and
+ * sharedfile templates), gives it a uuid and changes nothing live.
+ */
+export function diskAddArgv(instance: string, sizeMiB: number): string[] {
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw new Error(`disk size ${sizeMiB} MiB: expected a whole number of MiB, at least 1`);
+  return [...MODIFY, "--disk", `add:size=${sizeMiB}M`, instance];
+}
+
+/**
+ * Remove the disk with this uuid through Ganeti's own hotplug: it unplugs
+ * it, saves the runtime file, DELETES ITS STORAGE and drops it from its
+ * configuration. Ganeti 3.0.2 refuses a disk remove on a running instance
+ * without --hotplug; a disk not live makes only its hotplug part fail (a
+ * warning), the rest is done all the same.
+ */
+export function diskRemoveArgv(instance: string, uuid: string): string[] {
+  return [...MODIFY, "--hotplug", "--disk", `${uuid}:remove`, instance];
+}
+
+/**
+ * Assemble the instance's disks on its primary node: for a disk recorded
+ * without --hotplug this makes its link in instance-disks (Ganeti makes it
+ * only when it assembles a disk). Prints "node:disk/N:path" per disk.
+ */
+export function activateDisksArgv(instance: string): string[] {
+  return ["gnt-instance", "activate-disks", instance];
+}
+
+/** The instance's disk template and its disks' uuids in Ganeti's configuration. */
+export function diskListArgv(instance: string): string[] {
+  return ["gnt-instance", "list", "--no-headers", `--separator=${LIST_SEPARATOR}`, "-o", "disk_template,disk.uuids", instance];
+}
+
+/** Where Ganeti links a disk for QEMU (RUN_DIR/instance-disks/<instance>:<index>), as it names it. */
+export function instanceDiskLink(instance: string, index: number): string {
+  return `/var/run/ganeti/instance-disks/${instance}:${index}`;
+}
+
 /** The instance's NICs in Ganeti's configuration: their uuids and MACs, in order. */
 export function nicListArgv(instance: string): string[] {
   return ["gnt-instance", "list", "--no-headers", `--separator=${LIST_SEPARATOR}`, "-o", "nic.uuids,nic.macs", instance];
@@ -117,6 +157,14 @@ export function ganetiError(stderr: string): string {
     .slice(-800);
 }
 
+/** A Python list of quoted uuids ("['u1', None]") as gnt-instance list prints it; null: not such a list. */
+function uuidList(text: string): (string | null)[] | null {
+  const list = text.trim();
+  if (!/^\[.*\]$/.test(list)) return null;
+  const inner = list.slice(1, -1).trim();
+  return inner === "" ? [] : inner.split(",").map((s) => s.trim()).map((s) => (s === "None" ? null : s.replace(/^'(.*)'$/, "$1")));
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
@@ -133,16 +181,48 @@ export function parseNicList(stdout: string): GanetiNic[] {
   const bad = (why: string) => new Error(`gnt-instance list printed ${JSON.stringify(line.slice(0, 300))}, not "[uuids]|macs" (${why}): is this Ganeti 2.8 or later?`);
   const at = line.lastIndexOf(LIST_SEPARATOR);
   if (line.includes("\n") || at < 0) throw bad("one line with a separator expected");
-  const list = line.slice(0, at).trim();
-  if (!/^\[.*\]$/.test(list)) throw bad("the uuids are not a list");
-  const inner = list.slice(1, -1).trim();
-  const uuids = inner === "" ? [] : inner.split(",").map((s) => s.trim()).map((s) => (s === "None" ? null : s.replace(/^'(.*)'$/, "$1")));
+  const uuids = uuidList(line.slice(0, at));
+  if (uuids === null) throw bad("the uuids are not a list");
   const macsText = line.slice(at + 1).trim();
   const macs = macsText === "" ? [] : macsText.split(",").map((m) => m.trim().toLowerCase());
   if (uuids.length !== macs.length) throw bad(`${uuids.length} uuids but ${macs.length} MACs`);
   const parsed = z.array(GanetiNicSchema).safeParse(uuids.map((uuid, i) => ({ uuid, mac: macs[i] })));
   if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
   return parsed.data;
+}
+
+export const GanetiDiskListSchema = z.object({ template: z.string().regex(/^[a-z_]+$/), uuids: z.array(z.string().regex(UUID).nullable()) });
+export type GanetiDiskList = z.infer<typeof GanetiDiskListSchema>;
+
+/**
+ * `gnt-instance list --no-headers --separator=| -o disk_template,disk.uuids INST`:
+ * one line, "sharedfile|['u1']" (diskless: "diskless|[]").
+ */
+export function parseDiskList(stdout: string): GanetiDiskList {
+  const line = stdout.trim();
+  const bad = (why: string) => new Error(`gnt-instance list printed ${JSON.stringify(line.slice(0, 300))}, not "template|[uuids]" (${why}): is this Ganeti 2.8 or later?`);
+  const at = line.indexOf(LIST_SEPARATOR);
+  if (line.includes("\n") || at < 0) throw bad("one line with a separator expected");
+  const uuids = uuidList(line.slice(at + 1));
+  if (uuids === null) throw bad("the uuids are not a list");
+  const parsed = GanetiDiskListSchema.safeParse({ template: line.slice(0, at).trim(), uuids });
+  if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  return parsed.data;
+}
+
+export const ActivatedDiskSchema = z.object({ node: z.string().min(1), ivName: z.string().regex(/^disk\/\d+$/), path: z.string().startsWith("/") });
+export type ActivatedDisk = z.infer<typeof ActivatedDiskSchema>;
+
+/** `gnt-instance activate-disks INST`: "node:disk/N:path" per disk (the path of its storage on the node). */
+export function parseActivateDisks(stdout: string): ActivatedDisk[] {
+  return stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^[^:\s]+:disk\/\d+:\//.test(l))
+    .map((l) => {
+      const [node, ivName, ...rest] = l.split(":");
+      return ActivatedDiskSchema.parse({ node, ivName, path: rest.join(":") });
+    });
 }
 
 /** One Ganeti command a change ran on the master, for the outcome and the activity log. */
@@ -161,9 +241,12 @@ export const GanetiJobRunSchema = z.object({
   changes: z.array(z.string()),
   /** Ganeti's error, when it refused. */
   error: z.string().optional(),
-  /** The NIC's uuid: the one Ganeti gave it (a NIC it recorded) or the one it acted on. */
+  /** The device's uuid: the one Ganeti gave it (a device it recorded) or the one it acted on. */
   uuid: z.string().optional(),
-  /** A NIC it recorded: the uuid the plan used until Ganeti named its own. */
+  /** A device it recorded: the uuid the plan used until Ganeti named its own. */
   provisionalUuid: z.string().optional(),
+  /** A disk it recorded: where its storage is on the node, and what the plan said until Ganeti made it. */
+  path: z.string().optional(),
+  provisionalPath: z.string().optional(),
 });
 export type GanetiJobRun = z.infer<typeof GanetiJobRunSchema>;

@@ -34,7 +34,8 @@ export const ChangeRequestSchema = z.discriminatedUnion("action", [
   }),
   z.strictObject({
     action: z.literal("add-disk"),
-    path: NodePathSchema,
+    /** A file or block device of your own: runtime only. Without it, where the master is reachable, Ganeti creates a disk of sizeMiB and records it first. */
+    path: NodePathSchema.optional(),
     bus: z.enum(["pci", "scsi"], { error: 'expected bus "pci" (virtio-blk) or "scsi" (on scsi.0)' }),
     slot: SlotSchema.optional(),
     scsiId: ScsiIdSchema.optional(),
@@ -42,7 +43,14 @@ export const ChangeRequestSchema = z.discriminatedUnion("action", [
     uuid: UuidSchema.optional(),
     runtimeOnly,
   }),
-  z.strictObject({ action: z.literal("remove"), kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }), ref: DeviceRefSchema, runtimeOnly }),
+  z.strictObject({
+    action: z.literal("remove"),
+    kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }),
+    ref: DeviceRefSchema,
+    runtimeOnly,
+    /** A disk Ganeti knows is removed through Ganeti, which deletes its storage: only when this says so. */
+    deleteStorage: z.boolean({ error: "deleteStorage: expected true or false" }).optional(),
+  }),
   z.strictObject({ action: z.literal("modify-nic"), ref: DeviceRefSchema, mac: MacSchema.optional(), link: LinkSchema.optional(), runtimeOnly }),
   /** Move a NIC to another slot: Ganeti's remove + add, keeping its uuid, MAC, link, mode and vlan. */
   z.strictObject({ action: z.literal("move-nic"), ref: DeviceRefSchema, slot: SlotSchema, runtimeOnly }),
@@ -52,7 +60,7 @@ export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 export type ChangeRequestInput = z.input<typeof ChangeRequestSchema>;
 
 /** A refusal of a change: the planner's, or one found before planning. */
-export type ChangeRefusalCode = RefusalCode | "runtime-unreadable" | "locked" | "ganeti-busy" | "ganeti-uuid";
+export type ChangeRefusalCode = RefusalCode | "runtime-unreadable" | "locked" | "ganeti-busy" | "ganeti-uuid" | "ganeti-disk";
 export interface ChangeRefusal extends Omit<Refusal, "code"> {
   code: ChangeRefusalCode;
 }
@@ -65,7 +73,7 @@ export function describeChange(r: ChangeRequest, instance: string): string {
     case "add-nic":
       return `Add a NIC to ${instance}${r.slot !== undefined ? ` at slot ${hex(r.slot)}` : ""}`;
     case "add-disk":
-      return `Add disk ${r.path} to ${instance} on ${r.bus === "pci" ? "PCI" : "SCSI"}`;
+      return `Add ${r.path !== undefined ? `disk ${r.path}` : `a ${r.sizeMiB ?? "?"} MiB disk`} to ${instance} on ${r.bus === "pci" ? "PCI" : "SCSI"}${r.slot !== undefined ? ` at slot ${hex(r.slot)}` : r.scsiId !== undefined ? ` at target ${r.scsiId}` : ""}`;
     case "remove":
       return `Unplug ${r.kind} ${r.ref} from ${instance}`;
     case "modify-nic":
@@ -82,7 +90,7 @@ export function needsNicTaps(r: ChangeRequest): boolean {
 
 /** The disk paths a change adds: each is judged on the node before planning. */
 export function diskPathsOf(r: ChangeRequest): string[] {
-  return r.action === "add-disk" ? [r.path] : [];
+  return r.action === "add-disk" && r.path !== undefined ? [r.path] : [];
 }
 
 /**
@@ -120,10 +128,16 @@ export function completeChange(r: ChangeRequest, instance: InstanceSnapshot, ids
       return { ok: true, intents: [{ action: "add-nic", ...rest, uuid: uuid ?? ids.uuid(), mac: mac ?? ids.mac(), ...(link !== undefined ? { link } : {}) }] };
     }
     case "add-disk": {
-      const { uuid, runtimeOnly: _r, ...rest } = r;
-      return { ok: true, intents: [{ ...rest, uuid: uuid ?? ids.uuid() }] };
+      const { uuid, runtimeOnly: _r, path, ...rest } = r;
+      if (path === undefined) {
+        return refuse("invalid-intent", `A disk added runtime only needs its path on the node (path, e.g. /srv/disks/data.img): only Ganeti creates a disk from a size, and ${instance.name}'s change does not go through Ganeti.`);
+      }
+      return { ok: true, intents: [{ ...rest, path, uuid: uuid ?? ids.uuid() }] };
     }
-    case "remove":
+    case "remove": {
+      const { runtimeOnly: _r, deleteStorage: _d, ...intent } = r;
+      return { ok: true, intents: [intent] };
+    }
     case "modify-nic": {
       const { runtimeOnly: _r, ...intent } = r;
       return { ok: true, intents: [intent] };

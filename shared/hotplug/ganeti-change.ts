@@ -4,6 +4,13 @@
  * - a NIC add is recorded in Ganeti's configuration first (configuration
  *   only, on the master), then hot-added at the chosen slot under the QEMU
  *   id Ganeti derives from the uuid it gave;
+ * - a disk add of a size (no path) likewise, where Ganeti creates the
+ *   storage (file and sharedfile templates): Ganeti creates and records it,
+ *   then it is hot-added from its instance-disks link; a disk from a path of
+ *   one's own stays runtime only (Ganeti never knows it);
+ * - removing a disk Ganeti knows goes through Ganeti, which deletes its
+ *   storage: only when the user says so (deleteStorage), else refused,
+ *   naming that and the runtime-only way;
  * - removing or changing a NIC Ganeti knows goes through Ganeti's own
  *   hotplug, so its configuration stays right;
  * - everything else, and every change where the master cannot be reached or
@@ -13,7 +20,8 @@
  */
 import { findDeviceById, findDeviceByUuid } from "../runtime";
 import { completeChange, type ChangeRefusal, type ChangeRequest, type NewIds } from "./change-request";
-import { provisionalUuid } from "./ganeti-uuid";
+import { instanceDiskLink } from "../ganeti/config-change";
+import { provisionalDiskPath, provisionalUuid } from "./ganeti-uuid";
 import type { HotplugIntentInput } from "./intent";
 import type { InstanceSnapshot } from "./instance-snapshot";
 import type { Recording } from "./recording";
@@ -28,13 +36,22 @@ export type GanetiFacts =
       kind: "reachable";
       master: string;
       /** The instance's devices in Ganeti's configuration; null: the instance is not in it. */
-      config: { nics: readonly { uuid?: string | null | undefined }[]; disks: readonly { uuid?: string | null | undefined }[] | null } | null;
+      config: {
+        nics: readonly { uuid?: string | null | undefined }[];
+        disks: readonly { uuid?: string | null | undefined }[] | null;
+        /** The instance's disk template (decides whether Ganeti can create a disk). */
+        diskTemplate?: string;
+      } | null;
     };
 
 export type RecordedChange = { ok: true; intents: HotplugIntentInput[]; recording: Recording } | { ok: false; refusals: ChangeRefusal[] };
 
 const RUNTIME_ONLY = {
   add: "Runtime only: Ganeti's configuration will not know this device; it is dropped at the next shutdown/startup.",
+  pathDisk:
+    "Runtime only: a disk from a path of your own stays out of Ganeti's configuration: gnt-instance info never lists it, Ganeti cannot remove it, and it is dropped at the next shutdown/startup (the file or device itself stays). For a disk Ganeti knows, give a size instead of a path: Ganeti creates its storage.",
+  removeKnownDisk:
+    "Runtime only: the disk leaves the live bus and the runtime file; Ganeti's configuration keeps it and its storage (nothing is deleted), and Ganeti adds it back at the next shutdown/startup.",
   removeKnown: "Runtime only: the NIC leaves the live bus and the runtime file, but Ganeti's configuration keeps it: Ganeti adds it back at the next shutdown/startup.",
   modifyKnown: "Runtime only: the NIC is changed live and in the runtime file; Ganeti's configuration keeps its old settings and uses them at the next shutdown/startup.",
 };
@@ -55,6 +72,20 @@ function runtimeOnlyWords(r: ChangeRequest): string {
 }
 
 const hex = (slot: number) => `0x${slot.toString(16).padStart(2, "0")}`;
+
+/** Templates whose disks Ganeti creates as files on a config-only add, which this app then hot-adds from their link. */
+const CREATES_FILES = ["file", "sharedfile"] as const;
+type FileTemplate = (typeof CREATES_FILES)[number];
+const createsFiles = (t: string | undefined): t is FileTemplate => (CREATES_FILES as readonly string[]).includes(t ?? "");
+
+/** Why Ganeti cannot create a disk for this instance here, in words naming the way that remains. */
+function noCreatedDisk(name: string, template: string | undefined): string {
+  if (template === "diskless") {
+    return `${name} is diskless: Ganeti 3.0.2 refuses to add a disk to a diskless instance without a storage type ("Must specify disk type on diskless instance"), and this app does not choose one for it. Add a disk from a path of your own (runtime only: path / --path), or give ${name} a disk template first.`;
+  }
+  if (template === undefined) return `Ganeti's disk template of ${name} is not known here, so the app cannot tell whether Ganeti would create the disk: try again, or add a disk from a path of your own (runtime only: path / --path).`;
+  return `${name} has disk template ${template}: this app records disks first only where Ganeti creates them as files (${CREATES_FILES.join(", ")}). Use Ganeti's own hotplug (gnt-instance modify --hotplug --disk add:size=…M ${name}; it picks the slot), or a path of your own (runtime only: path / --path).`;
+}
 
 /** The runtime path: the request completed as without Ganeti, with its recording. */
 function runtimePath(r: ChangeRequest, instance: InstanceSnapshot, ids: NewIds, recording: Recording): RecordedChange {
@@ -78,8 +109,8 @@ export function recordChange(r: ChangeRequest, instance: InstanceSnapshot, ids: 
     return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${runtimeOnlyWords(r)} Ganeti's configuration cannot be changed from here: ${ganeti.why}` });
   }
   const chosen = r.runtimeOnly === true;
-  // Chosen for a NIC: our way, whatever Ganeti's configuration has (it needs not be asked).
-  if (chosen && r.action !== "add-disk" && !(r.action === "remove" && r.kind === "disk")) {
+  // Chosen for a NIC or a new disk: our way, whatever Ganeti's configuration has (it needs not be asked).
+  if (chosen && !(r.action === "remove" && r.kind === "disk")) {
     const words = runtimeOnlyWords(r);
     return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${words} (chosen)`, runtimeOnlyMeans: words });
   }
@@ -128,23 +159,66 @@ export function recordChange(r: ChangeRequest, instance: InstanceSnapshot, ids: 
         },
       };
     }
-    case "add-disk":
-      return runtimePath(r, instance, ids, {
-        mode: "runtime-only",
-        note: `${RUNTIME_ONLY.add} This app does not record disks in Ganeti's configuration yet (Ganeti would create the disk's storage itself).`,
-      });
+    case "add-disk": {
+      if (r.path !== undefined) return runtimePath(r, instance, ids, { mode: "runtime-only", note: RUNTIME_ONLY.pathDisk });
+      const refuse = (message: string): RecordedChange => ({ ok: false, refusals: [{ code: "ganeti-disk", message }] });
+      const template = config.diskTemplate;
+      if (!createsFiles(template)) return refuse(noCreatedDisk(name, template));
+      if (r.uuid !== undefined) return refuse(`uuid ${r.uuid}: Ganeti gives the disk its uuid when it records it. Leave the uuid out.`);
+      if (r.sizeMiB === undefined || r.sizeMiB < 1) return refuse(`Ganeti creates the disk, so say how big: a size of at least 1 MiB (sizeMiB / --size-mib), or add a disk from a path of your own (runtime only).`);
+      if (config.disks === null) return refuse(`The disks Ganeti's configuration has for ${name} are not known here, so the new disk's index (and its instance-disks link) cannot be told: try again.`);
+      const uuid = provisionalUuid(instance.runtime.sourceText, ids.uuid);
+      const index = config.disks.length;
+      const where = r.bus === "scsi" ? (r.scsiId !== undefined ? `at SCSI target ${r.scsiId}` : "at the SCSI target chosen") : r.slot !== undefined ? `at ${hex(r.slot)}` : "at the slot chosen";
+      return {
+        ok: true,
+        intents: [
+          { action: "ganeti-disk", op: "add", uuid, sizeMiB: r.sizeMiB, index, master },
+          {
+            action: "add-disk",
+            uuid,
+            path: instanceDiskLink(name, index),
+            bus: r.bus,
+            ...(r.slot !== undefined ? { slot: r.slot } : {}),
+            ...(r.scsiId !== undefined ? { scsiId: r.scsiId } : {}),
+            sizeMiB: r.sizeMiB,
+            recordedAs: { devType: template, index, storagePath: provisionalDiskPath(uuid) },
+          },
+        ],
+        recording: {
+          mode: "ganeti",
+          note: `Configuration first: Ganeti creates a ${r.sizeMiB} MiB disk (${template} storage) and records it as disk/${index} (gnt-instance modify on ${master}, without --hotplug), giving it its uuid; it is then hot-added ${where} from its instance-disks link under the QEMU id Ganeti derives from that uuid. gnt-instance info lists it, Ganeti can later remove it (deleting its storage) and a migration carries it; a shutdown/startup brings it back where Ganeti puts disks.`,
+        },
+      };
+    }
     case "remove": {
       const uuid = uuidInFile(instance, r.ref);
       if (r.kind === "disk") {
         const known = uuid !== undefined && (config.disks?.some((d) => d.uuid === uuid) ?? false);
-        return runtimePath(
-          r,
-          instance,
-          ids,
-          known
-            ? { mode: "runtime-only", note: "Runtime only: Ganeti's configuration keeps this disk (removing it through Ganeti would delete its storage), so Ganeti adds it back at the next shutdown/startup." }
-            : { mode: "ganeti", note: "Ganeti's configuration does not have this disk: it leaves the live bus and the runtime file, and nothing changes in Ganeti's configuration." },
-        );
+        if (!known) {
+          return runtimePath(r, instance, ids, { mode: "ganeti", note: "Ganeti's configuration does not have this disk: it leaves the live bus and the runtime file, and nothing changes in Ganeti's configuration." });
+        }
+        if (chosen) return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${RUNTIME_ONLY.removeKnownDisk} (chosen)`, runtimeOnlyMeans: RUNTIME_ONLY.removeKnownDisk });
+        if (r.deleteStorage !== true) {
+          return {
+            ok: false,
+            refusals: [
+              {
+                code: "ganeti-disk",
+                message: `Disk ${uuid} of ${name} is in Ganeti's configuration: removing it through Ganeti (its own hotplug) DELETES ITS STORAGE, and its data with it. Say so explicitly (deleteStorage / --delete-storage), or remove it runtime only (runtimeOnly / --runtime-only): it leaves the live bus and the runtime file, Ganeti keeps it and its storage and adds it back at the next shutdown/startup.`,
+              },
+            ],
+          };
+        }
+        return {
+          ok: true,
+          intents: [{ action: "ganeti-disk", op: "remove", uuid: uuid as string, master }],
+          recording: {
+            mode: "ganeti",
+            note: `Through Ganeti: its own hotplug (gnt-instance modify --hotplug on ${master}) unplugs the disk, removes it from the runtime file and from its configuration, and DELETES ITS STORAGE (chosen: delete storage).`,
+            runtimeOnlyMeans: RUNTIME_ONLY.removeKnownDisk,
+          },
+        };
       }
       if (!knownNic(uuid)) {
         return runtimePath(r, instance, ids, { mode: "ganeti", note: "Ganeti's configuration does not have this NIC: it leaves the live bus and the runtime file, and nothing changes in Ganeti's configuration." });

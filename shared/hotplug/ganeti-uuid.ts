@@ -1,20 +1,28 @@
 /**
- * A NIC Ganeti records first is planned under a provisional uuid: Ganeti
+ * A NIC or disk Ganeti records first is planned under a provisional uuid: Ganeti
  * names its own only when it records it. Once it has, the rest of the plan
  * takes Ganeti's uuid, and with it the QEMU id Ganeti derives from it
  * (`nic-` + its first three groups; `hotnic-<first group>-pci-N` for
  * generation B) and the tap name (`tap` + its first group). Every string of
  * the later steps, the runtime file's text and model and the diff is
  * rewritten; the provisional uuid is drawn so that its first group appears
- * nowhere else in the instance's runtime file (provisionalUuid).
+ * nowhere else in the instance's runtime file (provisionalUuid). A disk's
+ * storage, which Ganeti names too, is planned at provisionalDiskPath (it
+ * holds the provisional uuid) and rewritten to Ganeti's path first.
  */
 import type { GanetiJobRun } from "../ganeti/config-change";
 import type { PlanOk } from "./planner";
 
-/** What a provisional uuid stands for in a plan, longest first: the uuid, the QEMU id's part, the first group. */
-function pairs(provisional: string, real: string): [string, string][] {
+/** Where a disk Ganeti records first has its storage, in the plan, until Ganeti says (it holds the provisional uuid). */
+export function provisionalDiskPath(provisional: string): string {
+  return `/ganeti-names-this-path/${provisional}`;
+}
+
+/** What a provisional uuid stands for in a plan, longest first: a disk's storage path, the uuid, the QEMU id's part, the first group. */
+function pairs(provisional: string, real: string, realPath?: string): [string, string][] {
   const head3 = (u: string) => u.split("-").slice(0, 3).join("-");
   return [
+    ...(realPath !== undefined ? [[provisionalDiskPath(provisional), realPath] as [string, string]] : []),
     [provisional, real],
     [head3(provisional), head3(real)],
     [provisional.split("-")[0]!, real.split("-")[0]!],
@@ -35,10 +43,10 @@ function mapStrings<T>(value: T, f: (s: string) => string): T {
   return value;
 }
 
-/** The plan with `provisional` replaced by Ganeti's `real` uuid from step `from` on (and in what it writes). */
-export function withGanetiUuid(plan: PlanOk, provisional: string, real: string, from: number): PlanOk {
-  if (provisional === real) return plan;
-  const map = pairs(provisional, real);
+/** The plan with `provisional` replaced by Ganeti's `real` uuid from step `from` on (and in what it writes); for a disk, its storage path too. */
+export function withGanetiUuid(plan: PlanOk, provisional: string, real: string, from: number, realPath?: string): PlanOk {
+  if (provisional === real && realPath === undefined) return plan;
+  const map = pairs(provisional, real, realPath);
   const f = (s: string) => replaceAll(s, map);
   return {
     ...plan,
@@ -53,7 +61,7 @@ export function withGanetiUuid(plan: PlanOk, provisional: string, real: string, 
 /** The plan as it ran: every NIC Ganeti recorded under the uuid it gave. */
 export function resolvedPlan(plan: PlanOk, runs: readonly GanetiJobRun[] | undefined): PlanOk {
   let p = plan;
-  for (const r of runs ?? []) if (!r.undo && r.provisionalUuid && r.uuid) p = withGanetiUuid(p, r.provisionalUuid, r.uuid, r.step + 1);
+  for (const r of runs ?? []) if (!r.undo && r.provisionalUuid && r.uuid) p = withGanetiUuid(p, r.provisionalUuid, r.uuid, r.step + 1, r.path);
   return p;
 }
 

@@ -117,6 +117,12 @@ export const AddDiskIntentSchema = z
     sizeMiB: z.int({ error: "expected the size in MiB (integer)" }).min(0, { error: "expected a size in MiB >= 0" }).optional(),
     /** File or block device; default: block when the path is under /dev/. */
     pathKind: z.enum(["file", "block"]).optional(),
+    /**
+     * A disk Ganeti's configuration has (recorded just before): its template,
+     * its index there and where its storage is, for the runtime file's entry
+     * as Ganeti writes it; `path` is then its instance-disks link.
+     */
+    recordedAs: z.strictObject({ devType: z.enum(["file", "sharedfile"]), index: z.int().min(0), storagePath: z.string().startsWith("/") }).optional(),
   })
   .superRefine((v, ctx) => {
     if (v.bus === "pci" && v.scsiId !== undefined) ctx.addIssue({ code: "custom", path: ["scsiId"], message: "scsiId is for bus scsi; a PCI disk takes a slot" });
@@ -176,8 +182,31 @@ export const GanetiNicIntentSchema = z
   });
 export type GanetiNicIntent = z.infer<typeof GanetiNicIntentSchema>;
 
-export const HotplugIntentSchema = z.discriminatedUnion("action", [AddNicIntentSchema, AddDiskIntentSchema, RemoveIntentSchema, ModifyNicIntentSchema, GanetiNicIntentSchema], {
-  error: 'expected an intent with action "add-nic", "add-disk", "remove", "modify-nic" or "ganeti-nic"',
+/**
+ * A disk change in Ganeti's configuration, made by Ganeti on the master:
+ * add records a new disk of `sizeMiB` (configuration only; Ganeti creates
+ * its storage and names its uuid, `uuid` is provisional as for a NIC) at
+ * `index` (the number of disks it has); remove takes a disk Ganeti knows
+ * out through its own hotplug, which deletes its storage.
+ */
+export const GanetiDiskIntentSchema = z
+  .strictObject({
+    action: z.literal("ganeti-disk"),
+    op: z.enum(["add", "remove"], { error: 'expected op "add" or "remove"' }),
+    uuid: UuidSchema,
+    sizeMiB: z.int({ error: "expected the size in MiB (integer)" }).min(1, { error: "expected a size of at least 1 MiB" }).optional(),
+    index: z.int().min(0).optional(),
+    /** The master's name, for people. */
+    master: z.string().max(253).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.op === "add" && v.sizeMiB === undefined) ctx.addIssue({ code: "custom", path: ["sizeMiB"], message: "a disk Ganeti creates needs its size in MiB" });
+    if (v.op === "add" && v.index === undefined) ctx.addIssue({ code: "custom", path: ["index"], message: "a disk Ganeti records needs the index it gets (the number of disks its configuration has)" });
+  });
+export type GanetiDiskIntent = z.infer<typeof GanetiDiskIntentSchema>;
+
+export const HotplugIntentSchema = z.discriminatedUnion("action", [AddNicIntentSchema, AddDiskIntentSchema, RemoveIntentSchema, ModifyNicIntentSchema, GanetiNicIntentSchema, GanetiDiskIntentSchema], {
+  error: 'expected an intent with action "add-nic", "add-disk", "remove", "modify-nic", "ganeti-nic" or "ganeti-disk"',
 });
 export type HotplugIntent = z.infer<typeof HotplugIntentSchema>;
 /** What callers write before validation (slots may still be hex strings). */

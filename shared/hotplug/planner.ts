@@ -62,12 +62,13 @@ import {
   parseIntent,
   type AddDiskIntent,
   type AddNicIntent,
+  type GanetiDiskIntent,
   type GanetiNicIntent,
   type HotplugIntent,
   type ModifyNicIntent,
   type RemoveIntent,
 } from "./intent";
-import { argvText, nicAddArgv, nicModifyArgv, nicRemoveArgv } from "../ganeti/config-change";
+import { activateDisksArgv, argvText, diskAddArgv, diskRemoveArgv, nicAddArgv, nicModifyArgv, nicRemoveArgv } from "../ganeti/config-change";
 import type { Recording } from "./recording";
 import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
 import type { DiskPathVerdict } from "../on-node/disk-paths";
@@ -614,18 +615,21 @@ function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; plac
   let place: PlannedSlot;
   let device: QmpStep;
   let id: string;
-  const judged = diskPathVerdict(ctx, intent.path);
+  const rec = intent.recordedAs;
+  // A disk Ganeti has just recorded: its link does not exist before its job, and Ganeti's configuration vouches for it.
+  const judged = rec ? undefined : diskPathVerdict(ctx, intent.path);
   // What the node says the path is; without a verdict: /dev/shm is a tmpfs of regular files, not devices.
-  const kind = intent.pathKind ?? judged?.kind ?? (intent.path.startsWith("/dev/") && !intent.path.startsWith("/dev/shm/") ? "block" : "file");
-  const index = ctx.rt.disks.length;
+  const kind = rec ? "file" : (intent.pathKind ?? judged?.kind ?? (intent.path.startsWith("/dev/") && !intent.path.startsWith("/dev/shm/") ? "block" : "file"));
+  const index = rec ? rec.index : ctx.rt.disks.length;
   const common = {
     uuid: intent.uuid,
     size: intent.sizeMiB ?? 0,
     linkName: intent.path,
     uri: null,
     ivName: `disk/${index}`,
-    devType: kind === "block" ? "blockdev" : "file",
-    logicalId: kind === "block" ? ["manual", intent.path] : ["loop", intent.path],
+    // As Ganeti writes the entry of a disk it knows: its template, and its storage with the default file driver.
+    devType: rec ? rec.devType : kind === "block" ? "blockdev" : "file",
+    logicalId: rec ? ["loop", rec.storagePath] : kind === "block" ? ["manual", intent.path] : ["loop", intent.path],
   };
   if (intent.sizeMiB === undefined) ctx.warnings.push(`No size given for ${label}: the runtime file records size 0.`);
   if (intent.bus === "pci") {
@@ -682,7 +686,7 @@ function planAddDisk(ctx: Ctx, intent: AddDiskIntent): { steps: PlanStep[]; plac
       ? { kind: "verify", expect: "present", id, bus: "pci", slot: place.slot as number, describe: `Check query-pci shows ${id} at ${displayPciAddr(place.slot as number)}.` }
       : { kind: "verify", expect: "present", id, bus: "scsi", scsiId: place.scsiId as number, describe: `Check ${id} is attached at SCSI target ${place.scsiId}.` },
   );
-  if (kind === "block" || !intent.path.startsWith("/var/run/ganeti/instance-disks/")) {
+  if (!rec && (kind === "block" || !intent.path.startsWith("/var/run/ganeti/instance-disks/"))) {
     ctx.warnings.push(`${intent.path} is not a disk in Ganeti's config: it must exist at the same path on every node ${ctx.state.name} may migrate to.`);
   }
   return { steps, place };
@@ -949,6 +953,89 @@ function planGanetiNic(ctx: Ctx, intent: GanetiNicIntent): Part {
   };
 }
 
+// ------------------------------------------------------- Ganeti's disks
+
+/** A disk change Ganeti makes on the master: a new disk recorded (and its storage created), or a disk it knows hot-removed (and its storage deleted). */
+function planGanetiDisk(ctx: Ctx, intent: GanetiDiskIntent): Part {
+  const inst = ctx.state.name;
+  const on = intent.master ? `on the master ${intent.master}` : "on the master";
+  const master = intent.master ? { master: intent.master } : {};
+  if (intent.op === "add") {
+    const size = intent.sizeMiB as number;
+    const index = intent.index as number;
+    ctx.warnings.push(
+      `Ganeti records the disk first and gives it its uuid and its storage: the steps after it use the QEMU id derived from that uuid (shown here from a provisional one, ${deviceIdV2("disk", intent.uuid)}) and the file Ganeti creates (shown as a placeholder path).`,
+      `The slot is kept while ${inst} runs, through soft reboots and migrations; at its next shutdown/startup Ganeti starts the disk where it puts disks (the first free slot after its reservations, or its SCSI target), which may differ.`,
+    );
+    return {
+      steps: [
+        {
+          kind: "ganeti-config",
+          op: "add-disk",
+          instance: inst,
+          ...master,
+          hotplug: false,
+          argv: diskAddArgv(inst, size),
+          uuid: intent.uuid,
+          index,
+          undo: `${argvText(diskRemoveArgv(inst, "UUID"))} (UUID is the one Ganeti gave; this deletes the storage it created)`,
+          describe: `Record a new ${size} MiB disk in Ganeti's configuration ${on}, without --hotplug: Ganeti creates its storage and gives it a uuid, as disk/${index}; then ${argvText(activateDisksArgv(inst))} makes its link in instance-disks. Nothing changes live.`,
+        },
+      ],
+      place: { bus: "pci", guestAddress: "none (Ganeti's configuration only)" },
+      runtimeWrite: "unchanged",
+    };
+  }
+  const ref = resolveRef(ctx, "disk", intent.uuid);
+  if (ref.kind !== "disk") throw new Error("unreachable");
+  const live = requireRunning(ctx, `disk ${intent.uuid}`);
+  checkQemu(ctx, false);
+  checkHotpluggable(ctx, "disk");
+  const h = ref.entry.disk.hvinfo;
+  const id = h?.id;
+  const ganetiId = deviceIdV2("disk", intent.uuid);
+  if (id !== ganetiId || !(isPciHvinfo(h) || isScsiHvinfo(h))) {
+    refuse(
+      "not-removable",
+      `Disk ${intent.uuid} of ${inst} runs as ${id ?? "a device without an id"}, but Ganeti's own hotplug acts on ${ganetiId} (the id it derives from the uuid): it would fail. Remove it with the instance stopped (gnt-instance modify --disk ${intent.uuid}:remove ${inst}).`,
+    );
+  }
+  let place: PlannedSlot;
+  let check: PlanStep;
+  if (isPciHvinfo(h)) {
+    const slot = hvinfoSlot(h);
+    if (!live.some((d) => d.qdevId === id)) {
+      refuse("not-on-live-bus", `Drift: the runtime file records disk ${id} at ${displayPciAddr(slot)}, but the live bus has no device with that id: Ganeti's hotplug would fail. Check the instance's drift first.`);
+    }
+    place = pciPlace(slot);
+    check = { kind: "verify", expect: "absent", id, bus: "pci", describe: `Check query-pci no longer shows ${id}.` };
+  } else {
+    place = scsiPlace(h["scsi-id"]);
+    check = { kind: "verify", expect: "absent", id, bus: "scsi", describe: `Check ${id} is no longer attached.` };
+  }
+  ctx.rt.disks.splice(ref.index, 1);
+  const lid = ref.entry.disk.logical_id;
+  const storage = Array.isArray(lid) && typeof lid.at(-1) === "string" ? ` (${String(lid.at(-1))})` : "";
+  ctx.warnings.push(`Ganeti's remove deletes the disk's storage${storage}: its data is gone for good.`);
+  return {
+    steps: [
+      {
+        kind: "ganeti-config",
+        op: "remove-disk",
+        instance: inst,
+        ...master,
+        hotplug: true,
+        argv: diskRemoveArgv(inst, intent.uuid),
+        uuid: intent.uuid,
+        describe: `Remove disk ${intent.uuid} through Ganeti ${on} (its own hotplug: Ganeti unplugs it, saves the runtime file, deletes its storage and drops it from its configuration).`,
+      },
+      check,
+    ],
+    place,
+    runtimeWrite: "ganeti",
+  };
+}
+
 // ----------------------------------------------------------------- main
 
 function refusalsFromWrite(ctx: Ctx, e: RuntimeWriteError): Refusal[] {
@@ -978,7 +1065,9 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
             ? planRemove(ctx, i)
             : i.action === "ganeti-nic"
               ? planGanetiNic(ctx, i)
-              : planModifyNic(ctx, i);
+              : i.action === "ganeti-disk"
+                ? planGanetiDisk(ctx, i)
+                : planModifyNic(ctx, i);
     const runtimeWrite = r.runtimeWrite ?? "app";
     let fileTextAfter: string;
     try {

@@ -149,19 +149,29 @@ export type WriteRuntimeStep = z.infer<typeof WriteRuntimeStepSchema>;
  * - remove-nic and modify-nic act on a NIC Ganeti knows, by its uuid. With
  *   `hotplug` Ganeti changes the running instance and saves its runtime
  *   file itself; that cannot be undone.
+ * - add-disk records a new disk without --hotplug: Ganeti creates its
+ *   storage and gives it a uuid (provisional here, as for a NIC), then its
+ *   disks are assembled (activate-disks) so its instance-disks link exists;
+ *   it must land at `index`. Undone by Ganeti's hot-remove of it, which
+ *   deletes the storage it created (found by uuid, else as the disk that
+ *   was not there before the job).
+ * - remove-disk takes a disk Ganeti knows out through its own hotplug: its
+ *   storage is deleted; that cannot be undone.
  */
 export const GanetiConfigStepSchema = z.object({
   kind: z.literal("ganeti-config"),
-  op: z.enum(["add-nic", "remove-nic", "modify-nic"]),
+  op: z.enum(["add-nic", "remove-nic", "modify-nic", "add-disk", "remove-disk"]),
   instance: z.string(),
   /** The master it runs on, as known when planned (for people). */
   master: z.string().optional(),
   hotplug: z.boolean(),
   argv: z.array(z.string()),
-  /** The NIC's uuid (add-nic: provisional, see above). */
+  /** The device's uuid (add-nic, add-disk: provisional, see above). */
   uuid: z.string(),
   /** add-nic: the MAC that finds the NIC in Ganeti's configuration. */
   mac: z.string().optional(),
+  /** add-disk: the index the disk gets in Ganeti's configuration. */
+  index: z.number().int().optional(),
   /** What undoes it, for people; absent: it cannot be undone. */
   undo: z.string().optional(),
   describe: z.string(),

@@ -9,7 +9,9 @@
 // instance's free capacity; a NIC hot-added from the slot board (runtime
 // file only) is shown as live and in the runtime file, not in Ganeti's
 // configuration, with its consequence, and the fleet's device filter counts
-// it. axe-core audits every new screen (WCAG 2.1 A/AA, no violation).
+// it. A disk of a size added from the board is created and recorded by
+// Ganeti first; unplugging it asks whether its storage goes. axe-core
+// audits every new screen (WCAG 2.1 A/AA, no violation).
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Browser, Locator, Page } from "playwright-core";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -254,5 +256,50 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
       await expect.poll(() => page.getByRole("tree").locator("[data-instance]").count()).toBe(2);
       await page.screenshot({ path: "docs/cluster-fleet.png" });
     }
+  });
+
+  it("a disk of a size added from the slot board is created and recorded by Ganeti first; unplugging it asks whether its storage goes, and through Ganeti it does", async () => {
+    await treeRow("data-instance", ON_1).getByRole("button", { name: ON_1, exact: true }).click();
+    const slot = (addr: string) => page.locator(`[data-slot="${addr}"]`);
+    await slot("0x13").waitFor({ timeout: 30_000 });
+    const disksBefore = (await gntOut("gnt-instance", "list", "--no-headers", "-o", "disk.uuids", ON_1)).trim();
+    await slot("0x13").click();
+    // The instance is in Ganeti's configuration: the palette offers a size, and "Add disk here" says Ganeti creates the disk.
+    expect(await page.getByLabel("Disk size in MiB (Ganeti creates and records the disk)").inputValue()).toBe("1024");
+    await page.getByTestId("details").getByRole("button", { name: "Add disk here (1024 MiB, Ganeti creates it)" }).click();
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 60_000 });
+    const recording = dialog.getByTestId("recording");
+    expect(await recording.getAttribute("data-mode")).toBe("ganeti");
+    expect(await recording.textContent()).toContain("Configuration first: Ganeti creates a 1024 MiB disk (sharedfile storage)");
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    await dialog.getByTestId("outcome").waitFor({ timeout: 60_000 });
+    expect(await dialog.getByTestId("outcome").getAttribute("data-outcome")).toBe("succeeded");
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+    const disksAfter = (await gntOut("gnt-instance", "list", "--no-headers", "-o", "disk.uuids", ON_1)).trim().replace(/[[\]' ]/g, "").split(",");
+    const uuid = disksAfter.find((u) => !disksBefore.includes(u))!;
+    expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+    const session = await openNode(labNodeInfo("node1"));
+    try {
+      expect((await livePci(session, ON_1)).get(0x13)).toBe(deviceIdV2("disk", uuid));
+    } finally {
+      session.close();
+    }
+    await expect.poll(() => slot("0x13").getAttribute("data-state"), { timeout: 30_000 }).toBe("taken-both");
+
+    // Unplugging it: refused until the user says whether its storage goes; through Ganeti, it goes.
+    await slot("0x13").click();
+    await page.getByTestId("details").getByRole("button", { name: "Unplug…" }).click();
+    await dialog.getByRole("alert").waitFor({ timeout: 60_000 });
+    expect(await dialog.getByRole("alert").textContent()).toMatch(/DELETES ITS STORAGE/);
+    await accessible("review-disk-storage-choice");
+    await dialog.getByRole("button", { name: "Remove through Ganeti, deleting its storage…" }).click();
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 60_000 });
+    expect(await dialog.getByTestId("recording").textContent()).toMatch(/Through Ganeti: .*DELETES ITS STORAGE/);
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    await dialog.getByTestId("outcome").waitFor({ timeout: 60_000 });
+    expect(await dialog.getByTestId("outcome").getAttribute("data-outcome")).toBe("succeeded");
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+    expect(await gntOut("gnt-instance", "list", "--no-headers", "-o", "disk.uuids", ON_1)).not.toContain(uuid);
   });
 });

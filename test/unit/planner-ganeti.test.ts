@@ -142,10 +142,11 @@ describe("runtime only", () => {
     expect(recorded({ action: "add-nic", link: "br0" }, { kind: "reachable", master: "node1", config: null }).recording.note).toMatch(/inst1 is not in Ganeti's configuration/);
   });
 
-  it("a disk add stays runtime only (Ganeti would create the disk's storage), and says so", () => {
+  it("a disk from a path of one's own stays runtime only, and says what that means and how to have Ganeti know a disk", () => {
     const c = recorded({ action: "add-disk", path: "/srv/d.img", bus: "pci" });
     expect(c.intents.map((i) => i.action)).toEqual(["add-disk"]);
-    expect(c.recording.note).toMatch(/does not record disks in Ganeti's configuration yet/);
+    expect(c.recording.mode).toBe("runtime-only");
+    expect(c.recording.note).toMatch(/^Runtime only: a disk from a path of your own stays out of Ganeti's configuration: gnt-instance info never lists it.*dropped at the next shutdown\/startup.*give a size instead of a path/);
   });
 });
 

@@ -120,6 +120,18 @@ describe("judgeDrop", () => {
     expect(judgeDrop(view, noPath, { type: "pci", slot: 16 }).ok).toBe(false);
   });
 
+  it("in a Ganeti cluster, a disk without a path is one Ganeti creates: its size (1024 MiB unless typed), at the chosen place; a path stays a path", () => {
+    const sized: DragItem = { type: "new-disk", draft: { path: "", bus: "pci", ganeti: true } };
+    expect(judgeDrop(view, sized, { type: "pci", slot: 16 })).toEqual({ ok: true, intent: { action: "add-disk", sizeMiB: 1024, bus: "pci", slot: 16 } });
+    const typed: DragItem = { type: "new-disk", draft: { path: "", bus: "pci", sizeMiB: " 64 ", ganeti: true } };
+    expect(judgeDrop(view, typed, { type: "pci", slot: 16 })).toEqual({ ok: true, intent: { action: "add-disk", sizeMiB: 64, bus: "pci", slot: 16 } });
+    const zero: DragItem = { type: "new-disk", draft: { path: "", bus: "pci", sizeMiB: "0", ganeti: true } };
+    const z = judgeDrop(view, zero, { type: "pci", slot: 16 });
+    expect(!z.ok && z.reasons[0]?.message).toMatch(/^Disk size: a whole number of MiB, at least 1/);
+    const own: DragItem = { type: "new-disk", draft: { path: "/srv/own.img", bus: "pci", sizeMiB: "64", ganeti: true } };
+    expect(judgeDrop(view, own, { type: "pci", slot: 16 })).toEqual({ ok: true, intent: { action: "add-disk", path: "/srv/own.img", bus: "pci", slot: 16 } });
+  });
+
   it("moves a NIC to a free slot, not onto itself; disks do not move; Remove unplugs", () => {
     const device = view.devices.find((d) => d.kind === "nic")!;
     const item: DragItem = { type: "device", device };

@@ -45,6 +45,8 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
   const [jobLogs, setJobLogs] = useState<Map<number, string[]>>(new Map());
   /** The review's "runtime only" choice (where the plan offers it). */
   const [runtimeOnly, setRuntimeOnly] = useState(props.intent.runtimeOnly === true);
+  /** A disk Ganeti knows: the user said its storage may be deleted (Ganeti's remove deletes it). */
+  const [deleteStorage, setDeleteStorage] = useState(false);
   const planId = useRef<string | null>(null);
   const elapsedStart = useRef(0);
 
@@ -71,7 +73,8 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
   useEffect(() => {
     let live = true;
     setPhase({ kind: "planning" });
-    const intent = runtimeOnly ? { ...props.intent, runtimeOnly: true } : { ...props.intent, runtimeOnly: undefined };
+    const base = props.intent.action === "remove" && deleteStorage ? { ...props.intent, deleteStorage: true } : props.intent;
+    const intent = runtimeOnly ? { ...base, runtimeOnly: true } : { ...base, runtimeOnly: undefined };
     api.call("hotplug.plan", { nodeId: props.nodeId, instance: props.instance, intent }).then(
       (plan) => live && setPhase({ kind: "review", plan }),
       (err: unknown) => live && setPhase({ kind: "plan-error", message: errorMessage(err) }),
@@ -79,7 +82,7 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
     return () => {
       live = false;
     };
-  }, [api, props.nodeId, props.instance, props.intent, runtimeOnly]);
+  }, [api, props.nodeId, props.instance, props.intent, runtimeOnly, deleteStorage]);
 
   const apply = async (plan: Extract<PlanPreview, { ok: true }>) => {
     planId.current = plan.planId;
@@ -127,7 +130,25 @@ export function ReviewDialog(props: { nodeId: string; instance: string; intent: 
         </div>
       </>
     );
-    footer = <button type="button" onClick={close}>Close</button>;
+    // Removing a disk Ganeti knows: the user chooses whether its storage goes (through Ganeti) or stays (runtime only).
+    const storageChoice = props.intent.action === "remove" && phase.plan.refusals.some((r) => r.code === "ganeti-disk");
+    footer = (
+      <>
+        {storageChoice ? (
+          <>
+            <button type="button" className="danger" onClick={() => setDeleteStorage(true)}>
+              Remove through Ganeti, deleting its storage…
+            </button>
+            <button type="button" onClick={() => setRuntimeOnly(true)}>
+              Runtime only (Ganeti keeps it)…
+            </button>
+          </>
+        ) : null}
+        <button type="button" onClick={close}>
+          Close
+        </button>
+      </>
+    );
   } else {
     const plan = phase.plan as Extract<PlanPreview, { ok: true }>;
     const showProgress = phase.kind !== "review";

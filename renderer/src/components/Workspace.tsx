@@ -27,6 +27,8 @@ import { displayPciAddr } from "../../../shared/slots/index";
 import {
   deviceLabel,
   deviceRef,
+  DEFAULT_DISK_MIB,
+  createsGanetiDisk,
   draftReasons,
   hasScsiBus,
   itemLabel,
@@ -92,7 +94,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
   const { view } = props;
   const firstLink = view.devices.find((d) => d.kind === "nic" && d.link)?.link ?? "";
   const [nic, setNic] = useState<NicDraft>({ mac: "", link: firstLink, model: "" });
-  const [disk, setDisk] = useState<DiskDraft>({ path: "", bus: "pci" });
+  const [disk, setDisk] = useState<DiskDraft>({ path: "", bus: "pci", sizeMiB: String(DEFAULT_DISK_MIB) });
   const [active, setActive] = useState<DragItem | null>(null);
   const [activeId, setActiveId] = useState<string | null>(null);
   const [overKey, setOverKey] = useState<string | null>(null);
@@ -178,7 +180,8 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
 
   const onSelect = useCallback((k: TargetKey) => setSelected((old) => (old === k ? old : k)), []);
   const nicItem: DragItem = useMemo(() => ({ type: "new-nic", draft: nic }), [nic]);
-  const diskItem: DragItem = useMemo(() => ({ type: "new-disk", draft: disk }), [disk]);
+  const inGaneti = view.ganeti?.config === "known";
+  const diskItem: DragItem = useMemo(() => ({ type: "new-disk", draft: { ...disk, ganeti: inGaneti } }), [disk, inGaneti]);
   const isSourceOf = (d: DeviceView | undefined) => d !== undefined && activeId === deviceDragId(d);
   // Stable, so the memoized Details skips the re-render of every drag-over change.
   const onDetailsAction = useCallback((item: DragItem, target: DropTarget | "pick") => (target === "pick" ? setPicker(item) : openFor(item, target)), [openFor]);
@@ -393,8 +396,21 @@ const Palette = memo(function Palette(props: {
       <div className="palette-item" data-testid="palette-disk">
         <DragHandle id="palette:disk" item={props.diskItem} label="Disk" sub={disk.bus === "scsi" ? "scsi-hd on scsi.0" : "virtio-blk on pci.0"} />
         <div className="mini-form">
+          {props.diskItem.type === "new-disk" && props.diskItem.draft.ganeti ? (
+            <label>
+              Size (MiB){" "}
+              <input
+                aria-label="Disk size in MiB (Ganeti creates and records the disk)"
+                className="mono"
+                inputMode="numeric"
+                value={disk.sizeMiB ?? ""}
+                onChange={(e) => props.setDisk((d) => ({ ...d, sizeMiB: e.target.value }))}
+                title="Without a path, Ganeti creates a disk of this size and records it in its configuration first"
+              />
+            </label>
+          ) : null}
           <label>
-            Path on the node{" "}
+            {props.diskItem.type === "new-disk" && props.diskItem.draft.ganeti ? "Or a path of your own (runtime only)" : "Path on the node"}{" "}
             <input aria-label="Disk path on the node" className="mono" placeholder="/dev/vg0/data" value={disk.path} onChange={(e) => props.setDisk((d) => ({ ...d, path: e.target.value }))} spellCheck={false} />
           </label>
           <label>
@@ -404,7 +420,7 @@ const Palette = memo(function Palette(props: {
               <option value="scsi">SCSI (scsi-hd){props.scsi ? "" : " — adds a SCSI controller"}</option>
             </select>
           </label>
-          {disk.path && diskProblems.length > 0 ? <div className="field-error">{diskProblems[0]?.message}</div> : null}
+          {(disk.path || (props.diskItem.type === "new-disk" && createsGanetiDisk(props.diskItem.draft))) && diskProblems.length > 0 ? <div className="field-error">{diskProblems[0]?.message}</div> : null}
           <button type="button" onClick={() => props.onPlace(props.diskItem)}>
             Place disk at…
           </button>
@@ -491,7 +507,7 @@ const Details = memo(function Details(props: { view: InstanceView; selected: Tar
               Add NIC here
             </button>
             <button type="button" onClick={() => props.onAction(props.diskItem, t)}>
-              Add disk here
+              {props.diskItem.type === "new-disk" && createsGanetiDisk(props.diskItem.draft) ? `Add disk here (${props.diskItem.draft.sizeMiB?.trim() || DEFAULT_DISK_MIB} MiB, Ganeti creates it)` : "Add disk here"}
             </button>
           </>
         ) : null}

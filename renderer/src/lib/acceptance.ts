@@ -21,8 +21,21 @@ export interface NicDraft {
 }
 
 export interface DiskDraft {
+  /** A disk of one's own on the node: runtime only. */
   path: string;
   bus: "pci" | "scsi";
+  /** Without a path, where the instance is in Ganeti's configuration: the size of the disk Ganeti creates and records first (MiB, as typed). */
+  sizeMiB?: string;
+  /** Whether Ganeti's configuration has the instance (then a disk may be of a size instead of a path). */
+  ganeti?: boolean;
+}
+
+/** The size of a new disk Ganeti creates, unless the user types another. */
+export const DEFAULT_DISK_MIB = 1024;
+
+/** A draft that asks Ganeti to create the disk: no path, in a cluster. */
+export function createsGanetiDisk(d: DiskDraft): boolean {
+  return !d.path.trim() && d.ganeti === true;
 }
 
 /** What is being dragged (or picked with the keyboard). */
@@ -92,8 +105,12 @@ function checkDraft(item: DragItem): Reason[] {
     if (item.draft.mac.trim()) check("MAC", MacSchema, item.draft.mac.trim());
     if (item.draft.link.trim()) check("Link", LinkSchema, item.draft.link.trim());
   } else if (item.type === "new-disk") {
-    if (!item.draft.path.trim()) out.push({ code: "invalid-draft", message: "Disk path: type the path of the disk on the node first (e.g. /dev/vg0/data)." });
-    else check("Disk path", NodePathSchema, item.draft.path.trim());
+    const d = item.draft;
+    if (createsGanetiDisk(d)) {
+      const size = (d.sizeMiB ?? String(DEFAULT_DISK_MIB)).trim();
+      if (!/^\d+$/.test(size) || Number(size) < 1) out.push({ code: "invalid-draft", message: "Disk size: a whole number of MiB, at least 1 (Ganeti creates a disk of that size), or type a path of your own." });
+    } else if (!d.path.trim()) out.push({ code: "invalid-draft", message: "Disk path: type the path of the disk on the node first (e.g. /dev/vg0/data)." });
+    else check("Disk path", NodePathSchema, d.path.trim());
   }
   return out;
 }
@@ -174,7 +191,7 @@ function intentFor(item: DragItem, target: Exclude<DropTarget, { type: "remove" 
         ok: true,
         intent: {
           action: "add-disk",
-          path: item.draft.path.trim(),
+          ...(createsGanetiDisk(item.draft) ? { sizeMiB: Number((item.draft.sizeMiB ?? String(DEFAULT_DISK_MIB)).trim()) } : { path: item.draft.path.trim() }),
           bus: item.draft.bus,
           ...(target?.type === "pci" ? { slot: target.slot } : target?.type === "scsi" ? { scsiId: target.scsiId } : {}),
         },
