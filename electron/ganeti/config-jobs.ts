@@ -6,7 +6,19 @@
 // `gnt-job info ID`.
 import type { NodeSession } from "../ssh/session.js";
 import { ExecTimeoutError, execOnNode } from "../on-node/exec.js";
-import { argvText, ganetiError, isJobLogLine, nicListArgv, parseModifyOutput, parseNicList, type GanetiModifyOutput, type GanetiNic } from "../../shared/ganeti/config-change.js";
+import {
+  argvText,
+  ganetiError,
+  isJobLogLine,
+  nicDetailListArgv,
+  nicListArgv,
+  parseModifyOutput,
+  parseNicDetailList,
+  parseNicList,
+  type GanetiModifyOutput,
+  type GanetiNic,
+  type GanetiNicDetail,
+} from "../../shared/ganeti/config-change.js";
 
 /** How long a Ganeti command may take, its job's wait for Ganeti's locks included. */
 export const GANETI_COMMAND_TIMEOUT_MS = 5 * 60_000;
@@ -73,6 +85,18 @@ export async function ganetiNics(master: NodeSession, instance: string): Promise
   if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
   try {
     return parseNicList(r.stdout);
+  } catch (err) {
+    throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
+  }
+}
+
+/** The instance's NICs in Ganeti's configuration with mode and link, asked of the master. */
+export async function ganetiNicDetails(master: NodeSession, instance: string): Promise<GanetiNicDetail[]> {
+  const argv = nicDetailListArgv(instance);
+  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
+  try {
+    return parseNicDetailList(r.stdout);
   } catch (err) {
     throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
   }
