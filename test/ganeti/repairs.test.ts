@@ -1,0 +1,227 @@
+// Repairs of every drift among Ganeti's configuration, the runtime file and
+// the live bus, against the real two-node cluster, on an instance the test
+// creates (and removes). Each drift is made on purpose:
+// - file and live, not in the configuration: a runtime-only NIC add; adopt
+//   records it in Ganeti's configuration and re-plugs it at the same slot
+//   under Ganeti's id, after which Ganeti's own hot-remove finds it;
+// - live only: device_add over QMP; record it (MAC and link given), or unplug it;
+// - file only: device_del over QMP behind the file's back; replug it at its
+//   recorded slot, or forget it;
+// - configuration only: gnt-instance modify --net add without --hotplug; plug
+//   it (then Ganeti can hot-remove it), or unrecord it;
+// - configuration and live, not in the file: the runtime file edited; record
+//   it from Ganeti's configuration.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KVM_DIR, addInstance, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
+import type { NodeSession } from "../../electron/ssh/session.js";
+import { Journal } from "../../electron/hotplug/journal.js";
+import { HotplugChanges, newMac } from "../../electron/hotplug/index.js";
+import { execOnNode } from "../../electron/on-node/exec.js";
+import { QmpClient } from "../../electron/qmp/client.js";
+import type { ChangeOutcome, ChangeRequestInput } from "../../shared/hotplug/index.js";
+import { deviceIdV2 } from "../../shared/runtime/index.js";
+import { describeGaneti, ganetiNicUuids, gntOut, guestAddress, guestSees, labNodes, livePci, pnodeOf, readNodeFile, recordedPci, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+
+const NAME = "repair1";
+
+describeGaneti("repairs of every drift, through the review and Apply path", (lab) => {
+  let journalDir: string;
+  let changes: HotplugChanges;
+  const nodes = labNodes(lab);
+  const sessionNow = async () => nodes.session(await pnodeOf(NAME));
+  const target = () => nodes.target(NAME);
+  const reviewThenApply = async (request: ChangeRequestInput) => reviewAndApply(changes, await target(), NAME, request);
+  const done = (o: ChangeOutcome) => {
+    if (!o.ok) throw new Error(`the change failed: ${o.error.message}\n${o.undone.join("\n")}`);
+    return o;
+  };
+  /** A runtime-only NIC add (live and in the runtime file, not in Ganeti's configuration); its uuid. */
+  const runtimeOnlyNic = async (slot: string): Promise<string> => {
+    const r = await changes.now(await target(), NAME, { action: "add-nic", link: lab.bridge, slot, runtimeOnly: true });
+    if (r.status !== "done") throw new Error(`runtime-only add: ${JSON.stringify(r)}`);
+    const add = r.intents.find((i) => i.action === "add-nic");
+    return (add as { uuid: string }).uuid;
+  };
+  const qmpCall = async (s: NodeSession, command: string, args: Record<string, unknown>) => {
+    const q = await QmpClient.connect(await s.openUnixSocket(kvmPaths(NAME).qmp), { label: "behind the app's back" });
+    try {
+      return await q.execute(command, args);
+    } finally {
+      q.close();
+    }
+  };
+  const linkExists = async (s: NodeSession, name: string) => (await execOnNode(s, ["ip", "link", "show", "dev", name])).code === 0;
+  /** The MAC Ganeti's configuration has for a NIC uuid. */
+  const ganetiMacs = async () => (await gntOut("gnt-instance", "list", "--no-headers", "-o", "nic.macs", NAME)).trim().split(",");
+
+  beforeAll(async () => {
+    journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-repairs-"));
+    changes = new HotplugChanges({ journal: new Journal(journalDir) });
+    await addInstance({ name: NAME, node: 1, template: "diskless", nics: 1 });
+  });
+
+  afterAll(async () => {
+    nodes.close();
+    await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", NAME).catch(() => undefined);
+    await rm(journalDir, { recursive: true, force: true });
+  });
+
+  it("adopts a NIC that is live and in the runtime file only: Ganeti records it with the same MAC and link, it is re-plugged at the same slot under Ganeti's id, and Ganeti's own hot-remove then finds it", async () => {
+    const old = await runtimeOnlyNic("0x12");
+    const oldId = deviceIdV2("nic", old);
+    const s = await sessionNow();
+    const mac = JSON.parse(await runtimeText(s, NAME))[1].find((n: { uuid: string }) => n.uuid === old).mac as string;
+    const before = await ganetiNicUuids(NAME);
+    const { plan, outcome } = await reviewThenApply({ action: "repair", repair: "adopt", ref: oldId });
+    // The review warned of the link drop and showed Ganeti's command, then the unplug and the plug at the same slot.
+    expect(plan.recording?.note).toMatch(/loses this NIC's link for a moment/);
+    expect(plan.steps.map((x) => x.kind)).toEqual([
+      "ganeti-config",
+      "qmp",
+      "wait-device-deleted",
+      "qmp",
+      "node-tap-remove",
+      "verify",
+      "node-nic-file",
+      "node-tap-create",
+      "node-pass-fd",
+      "node-nic-file",
+      "verify",
+      "write-runtime",
+    ]);
+    const ok = done(outcome);
+    const uuid = ok.ganetiJobs?.find((j) => !j.undo && j.provisionalUuid)?.uuid as string;
+    expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+    const id = deviceIdV2("nic", uuid);
+    expect(await ganetiNicUuids(NAME)).toEqual([...before, uuid]);
+    expect(await ganetiMacs()).toContain(mac);
+    const live = await livePci(s, NAME);
+    expect(live.get(0x12)).toBe(id);
+    expect([...live.values()]).not.toContain(oldId);
+    const text = await runtimeText(s, NAME);
+    expect(runtimeSlots(text).get(uuid)).toBe(0x12);
+    expect(runtimeSlots(text).has(old)).toBe(false);
+    expect(text).toContain(`"mac": "${mac}"`);
+    const index = JSON.parse(text)[1].findIndex((n: { uuid: string }) => n.uuid === uuid) as number;
+    expect((await readNodeFile(s, `${KVM_DIR}/nic/${NAME}/${index}`)).trim()).toBe(`tap${uuid.slice(0, 8)}`);
+    await guestSees(s, NAME, (a) => a.includes(guestAddress(0x12)));
+
+    const out = await gntOut("gnt-instance", "modify", "--hotplug", "--net", `${uuid}:remove`, NAME);
+    expect(out).toMatch(/hotplug:done/);
+    expect((await livePci(s, NAME)).has(0x12)).toBe(false);
+    expect(runtimeSlots(await runtimeText(s, NAME)).has(uuid)).toBe(false);
+    expect(await ganetiNicUuids(NAME)).toEqual(before);
+    expect(await linkExists(s, `tap${uuid.slice(0, 8)}`)).toBe(false);
+  });
+
+  it("refuses a repair that does not fit the drift, naming the device and what applies", async () => {
+    const t = await target();
+    const first = (await ganetiNicUuids(NAME))[0]!;
+    const r = await changes.review(t, NAME, { action: "repair", repair: "adopt", ref: first });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.refusals[0]!.message).toMatch(new RegExp(`^adopt does not apply to nic nic-[0-9a-f-]+ of ${NAME}: it is all three .*Nothing here repairs it\\.$`));
+  });
+
+  it("live only (device_add over QMP): records one in the runtime file with the MAC and link given, unplugs another", async () => {
+    const s = await sessionNow();
+    const a = { id: "nic-0a0a0a0a-0000-4000", mac: newMac() };
+    const b = { id: "nic-0b0b0b0b-0000-4000", mac: newMac() };
+    await qmpCall(s, "device_add", { driver: "virtio-net-pci", id: a.id, bus: "pci.0", addr: "0x13", mac: a.mac });
+    await qmpCall(s, "device_add", { driver: "virtio-net-pci", id: b.id, bus: "pci.0", addr: "0x14", mac: b.mac });
+
+    const rec = await reviewThenApply({ action: "repair", repair: "record", ref: a.id, mac: a.mac, link: lab.bridge });
+    expect(rec.plan.recording).toMatchObject({ mode: "runtime-only" });
+    expect(rec.plan.steps.map((x) => x.kind)).toEqual(["verify", "write-runtime"]);
+    done(rec.outcome);
+    const text = await runtimeText(s, NAME);
+    expect(recordedPci(text).get(a.id)).toBe(0x13);
+    expect(text).toContain(`"mac": "${a.mac}"`);
+
+    const un = await reviewThenApply({ action: "repair", repair: "unplug", ref: b.id });
+    expect(un.plan.steps.map((x) => x.kind)).toEqual(["qmp", "wait-device-deleted", "qmp", "verify"]);
+    const u = done(un.outcome);
+    expect(u.written.state).toBe("unchanged");
+    expect((await livePci(s, NAME)).has(0x14)).toBe(false);
+    expect(await runtimeText(s, NAME)).toBe(text);
+  });
+
+  it("file only (device_del over QMP behind the file's back): plugs it back at its recorded slot, then drops it from the file", async () => {
+    const uuid = await runtimeOnlyNic("0x15");
+    const id = deviceIdV2("nic", uuid);
+    const s = await sessionNow();
+    const unplugBehind = async () => {
+      await qmpCall(s, "device_del", { id });
+      await expect.poll(async () => (await livePci(s, NAME)).has(0x15), { timeout: 30_000 }).toBe(false);
+    };
+    await unplugBehind();
+    const text = await runtimeText(s, NAME);
+
+    const re = await reviewThenApply({ action: "repair", repair: "replug", ref: uuid });
+    expect(re.plan.steps.map((x) => x.kind)).toEqual(["qmp", "node-tap-remove", "node-tap-create", "node-pass-fd", "node-nic-file", "verify"]);
+    expect(done(re.outcome).written.state).toBe("unchanged");
+    expect((await livePci(s, NAME)).get(0x15)).toBe(id);
+    expect(await runtimeText(s, NAME)).toBe(text);
+    await guestSees(s, NAME, (a) => a.includes(guestAddress(0x15)));
+
+    await unplugBehind();
+    const index = JSON.parse(text)[1].findIndex((n: { uuid: string }) => n.uuid === uuid) as number;
+    const fo = await reviewThenApply({ action: "repair", repair: "forget", ref: id });
+    done(fo.outcome);
+    expect(runtimeSlots(await runtimeText(s, NAME)).has(uuid)).toBe(false);
+    expect(await linkExists(s, `tap${uuid.slice(0, 8)}`)).toBe(false);
+    await expect(readNodeFile(s, `${KVM_DIR}/nic/${NAME}/${index}`)).rejects.toThrow();
+  });
+
+  it("only in Ganeti's configuration (added without --hotplug): plugs one at a chosen slot under Ganeti's id (then Ganeti hot-removes it), drops another from the configuration", async () => {
+    const before = await ganetiNicUuids(NAME);
+    const mac1 = newMac();
+    const mac2 = newMac();
+    await gntOut("gnt-instance", "modify", "--net", `add:mac=${mac1},link=${lab.bridge}`, NAME);
+    await gntOut("gnt-instance", "modify", "--net", `add:mac=${mac2},link=${lab.bridge}`, NAME);
+    const [u1, u2] = (await ganetiNicUuids(NAME)).slice(before.length);
+    const s = await sessionNow();
+
+    const pl = await reviewThenApply({ action: "repair", repair: "plug", ref: u1!, slot: "0x16" });
+    expect(pl.plan.steps.some((x) => x.kind === "ganeti-config")).toBe(false);
+    done(pl.outcome);
+    expect((await livePci(s, NAME)).get(0x16)).toBe(deviceIdV2("nic", u1!));
+    expect(runtimeSlots(await runtimeText(s, NAME)).get(u1!)).toBe(0x16);
+
+    const un = await reviewThenApply({ action: "repair", repair: "unrecord", ref: u2! });
+    expect(un.plan.steps.map((x) => x.kind)).toEqual(["ganeti-config"]);
+    done(un.outcome);
+    expect(await ganetiNicUuids(NAME)).toEqual([...before, u1]);
+    expect(await ganetiMacs()).not.toContain(mac2);
+
+    expect(await gntOut("gnt-instance", "modify", "--hotplug", "--net", `${u1}:remove`, NAME)).toMatch(/hotplug:done/);
+    expect((await livePci(s, NAME)).has(0x16)).toBe(false);
+  });
+
+  it("in Ganeti's configuration and live but not in the runtime file (the file edited): records it from the configuration, and all three agree", async () => {
+    const before = await ganetiNicUuids(NAME);
+    const mac = newMac();
+    await gntOut("gnt-instance", "modify", "--net", `add:mac=${mac},link=${lab.bridge}`, NAME);
+    const uuid = (await ganetiNicUuids(NAME)).find((u) => !before.includes(u))!;
+    const pl = await reviewThenApply({ action: "repair", repair: "plug", ref: uuid, slot: "0x17" });
+    done(pl.outcome);
+    const s = await sessionNow();
+    // Edit the runtime file behind the app's back: the NIC leaves it, stays live and in the configuration.
+    const parsed = JSON.parse(await runtimeText(s, NAME));
+    parsed[1] = parsed[1].filter((n: { uuid: string }) => n.uuid !== uuid);
+    const sftp = await s.sftp();
+    await new Promise<void>((resolve, reject) => sftp.writeFile(kvmPaths(NAME).runtime, JSON.stringify(parsed), (err) => (err ? reject(err) : resolve())));
+    sftp.end();
+
+    const rec = await reviewThenApply({ action: "repair", repair: "record", ref: uuid });
+    expect(rec.plan.recording).toMatchObject({ mode: "ganeti", note: expect.stringMatching(/all three sources then agree/) });
+    done(rec.outcome);
+    const text = await runtimeText(s, NAME);
+    expect(runtimeSlots(text).get(uuid)).toBe(0x17);
+    expect(text).toContain(`"mac": "${mac}"`);
+    expect(await gntOut("gnt-instance", "modify", "--hotplug", "--net", `${uuid}:remove`, NAME)).toMatch(/hotplug:done/);
+    expect((await livePci(s, NAME)).has(0x17)).toBe(false);
+  });
+});
