@@ -23,7 +23,23 @@ import { execOnNode } from "../../electron/on-node/exec.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import type { ChangeOutcome, ChangeRequestInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { describeGaneti, ganetiNicUuids, gntOut, guestAddress, guestSees, labNodes, livePci, pnodeOf, readNodeFile, recordedPci, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
+import {
+  describeGaneti,
+  ganetiNicUuids,
+  gntOut,
+  guestAddress,
+  guestSees,
+  labNodeInfo,
+  labNodes,
+  livePci,
+  pnodeOf,
+  readNodeFile,
+  recordedPci,
+  reviewThenApply as reviewAndApply,
+  runtimeSlots,
+  runtimeText,
+} from "./ganeti-fixture.js";
 
 const NAME = "repair1";
 
@@ -33,7 +49,14 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
   const nodes = labNodes(lab);
   const sessionNow = async () => nodes.session(await pnodeOf(NAME));
   const target = () => nodes.target(NAME);
-  const reviewThenApply = async (request: ChangeRequestInput) => reviewAndApply(changes, await target(), NAME, request);
+  const reviewThenApply = async (request: ChangeRequestInput, between?: () => Promise<void>) => reviewAndApply(changes, await target(), NAME, request, between);
+  /** The CLI on node 1 (the master, where the instance runs), reached through its ProxyCommand. */
+  const cli = (args: string[]) => {
+    const n = labNodeInfo("node1");
+    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
+      timeout: 180_000,
+    });
+  };
   const done = (o: ChangeOutcome) => {
     if (!o.ok) throw new Error(`the change failed: ${o.error.message}\n${o.undone.join("\n")}`);
     return o;
@@ -61,6 +84,7 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
     journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-repairs-"));
     changes = new HotplugChanges({ journal: new Journal(journalDir) });
     await addInstance({ name: NAME, node: 1, template: "diskless", nics: 1 });
+    buildCli();
   });
 
   afterAll(async () => {
@@ -117,6 +141,29 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
     expect(await linkExists(s, `tap${uuid.slice(0, 8)}`)).toBe(false);
   });
 
+  it("undoes Ganeti's record when the adopt fails (the NIC unplugged behind its back after the review); replug then plugs it back", async () => {
+    const old = await runtimeOnlyNic("0x18");
+    const oldId = deviceIdV2("nic", old);
+    const s = await sessionNow();
+    const before = await ganetiNicUuids(NAME);
+    const fileBefore = await runtimeText(s, NAME);
+    const { outcome } = await reviewThenApply({ action: "repair", repair: "adopt", ref: old }, async () => {
+      await qmpCall(s, "device_del", { id: oldId });
+      await expect.poll(async () => (await livePci(s, NAME)).has(0x18), { timeout: 30_000 }).toBe(false);
+    });
+    if (outcome.ok) throw new Error("the adopt succeeded on a NIC that was gone");
+    expect(outcome.failedStep.kind).toBe("qmp");
+    expect(outcome.error.message).toMatch(/device_del/);
+    expect(outcome.undone.at(-1)).toMatch(/^remove the NIC with MAC [0-9a-f:]{17} from Ganeti's configuration again \(configuration only\) \(NIC [0-9a-f-]{36}, job \d+\)$/);
+    expect(outcome.notUndone).toEqual([]);
+    expect(await ganetiNicUuids(NAME)).toEqual(before);
+    expect(await runtimeText(s, NAME)).toBe(fileBefore);
+
+    done((await reviewThenApply({ action: "repair", repair: "replug", ref: old })).outcome);
+    expect((await livePci(s, NAME)).get(0x18)).toBe(oldId);
+    done((await reviewThenApply({ action: "remove", kind: "nic", ref: old })).outcome);
+  });
+
   it("refuses a repair that does not fit the drift, naming the device and what applies", async () => {
     const t = await target();
     const first = (await ganetiNicUuids(NAME))[0]!;
@@ -168,8 +215,14 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
 
     await unplugBehind();
     const index = JSON.parse(text)[1].findIndex((n: { uuid: string }) => n.uuid === uuid) as number;
-    const fo = await reviewThenApply({ action: "repair", repair: "forget", ref: id });
-    done(fo.outcome);
+    // From the command line this time: a dry run first, then the repair.
+    const dry = await cli(["repair", NAME, id, "--action", "forget", "--dry-run"]);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ command: "repair forget", status: "dry-run", intent: { action: "forget", kind: "nic", ref: id } });
+    expect(runtimeSlots(await runtimeText(s, NAME)).get(uuid)).toBe(0x15);
+    const fo = await cli(["repair", NAME, id, "--action", "forget"]);
+    expect(fo.code, fo.stdout + fo.stderr).toBe(0);
+    expect(JSON.parse(fo.stdout)).toMatchObject({ status: "done", plan: { recording: { mode: "ganeti", note: expect.stringMatching(/^Dropped from the runtime file/) } } });
     expect(runtimeSlots(await runtimeText(s, NAME)).has(uuid)).toBe(false);
     expect(await linkExists(s, `tap${uuid.slice(0, 8)}`)).toBe(false);
     await expect(readNodeFile(s, `${KVM_DIR}/nic/${NAME}/${index}`)).rejects.toThrow();

@@ -55,7 +55,7 @@ export function RepairButtons({ t, onRepair, compact }: { t: ThreeWayDevice; onR
             <button type="button" disabled={!ready || !req} aria-describedby={describedBy} onClick={() => req && onRepair(req, `${o.label}: ${name}`)}>
               {o.label}
             </button>
-            <span id={describedBy} className={compact ? "sr-only" : "small muted tw-repair-does"}>
+            <span id={describedBy} className={compact ? "sr-only" : "small tw-repair-does"}>
               {" "}
               {o.does}
               {asks && !ready ? " Give its MAC and link first (read them in the guest and on the node)." : ""}
