@@ -133,6 +133,8 @@ export const RemoveIntentSchema = z.strictObject({
   action: z.literal("remove"),
   kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }),
   ref: DeviceRefSchema,
+  /** A NIC: if a later part of the change fails, plug it back at its slot (adopt re-plugs it under another id). */
+  restoreOnUndo: z.boolean().optional(),
 });
 export type RemoveIntent = z.infer<typeof RemoveIntentSchema>;
 

@@ -72,7 +72,7 @@ import { argvText, nicAddArgv, nicModifyArgv, nicRemoveArgv } from "../ganeti/co
 import type { Recording } from "./recording";
 import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
 import type { DiskPathVerdict } from "../on-node/disk-paths";
-import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type QmpStep } from "./steps";
+import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type PlanStepOf, type QmpStep } from "./steps";
 
 export type RefusalCode =
   | "invalid-intent"
@@ -712,7 +712,34 @@ interface Removal {
   steps: PlanStep[];
 }
 
-function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef): Removal {
+/** What plugs a released NIC back where it was (its leftover netdev and tap cleared first), for the undo of its unplug. */
+function restoreSteps(ctx: Ctx, ref: Extract<DeviceRef, { kind: "nic" }>, id: string, slot: number): NonNullable<PlanStepOf<"wait-device-deleted">["restore"]> {
+  const nic = ref.nic;
+  const np = nic.nicparams ?? {};
+  if (!nic.uuid || !nic.mac) return [];
+  const tap = ctx.state.nicTaps?.[ref.index] ?? defaultTap(nic.uuid);
+  const warnings = ctx.warnings.length;
+  const [create, pass] = nicAddSteps(ctx, {
+    uuid: nic.uuid,
+    mac: nic.mac,
+    link: np.link ?? "",
+    mode: MODES.find((m) => m === np.mode) ?? "bridged",
+    vlan: np.vlan ?? "",
+    driver: nic.hvinfo?.driver ?? nicDriver(typeof ctx.hv.nic_type === "string" ? ctx.hv.nic_type : "paravirtual"),
+    tap,
+    slot,
+    id,
+    seq: ref.index,
+  });
+  // Its warnings are the add's own, said once there.
+  ctx.warnings.length = warnings;
+  if (create?.kind !== "node-tap-create" || pass?.kind !== "node-pass-fd") return [];
+  const leftover = qmp("netdev_del", { id }, `Delete netdev ${id} if it is still there.`);
+  leftover.tolerateMissing = true;
+  return [leftover, { kind: "node-tap-remove", tap, seq: ref.index, describe: `On the node: delete tap ${tap} if it is still there.` }, create, pass];
+}
+
+function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef, restore = false): Removal {
   const dev = ref.kind === "nic" ? ref.nic : ref.entry.disk;
   const where = `${ref.kind}s[${ref.index}]${dev.uuid ? ` (${dev.uuid})` : ""}`;
   const blocker = hotRemoveBlocker(ref);
@@ -762,11 +789,13 @@ function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef): Removal 
     );
   }
   steps.push(qmp("device_del", { id }, `Ask the guest to release ${ref.kind} ${id} (${place.bus === "pci" ? displayPciAddr(place.slot as number) : `SCSI target ${place.scsiId}`}).`));
+  const back = restore && ref.kind === "nic" && place.slot !== undefined ? restoreSteps(ctx, ref, id, place.slot) : [];
   steps.push({
     kind: "wait-device-deleted",
     id,
     timeoutMs: DEVICE_DELETED_TIMEOUT_MS,
-    describe: `Wait up to ${DEVICE_DELETED_TIMEOUT_MS / 1000} s for DEVICE_DELETED for ${id} (or for it to leave query-pci); nothing is recorded before that.`,
+    ...(back.length ? { restore: back } : {}),
+    describe: `Wait up to ${DEVICE_DELETED_TIMEOUT_MS / 1000} s for DEVICE_DELETED for ${id} (or for it to leave query-pci); nothing is recorded before that.${back.length ? ` If a later step fails, ${id} is plugged back at ${displayPciAddr(place.slot as number)}.` : ""}`,
   });
   if (ref.kind === "nic") {
     steps.push(qmp("netdev_del", { id }, `Delete netdev ${id}.`));
@@ -796,7 +825,7 @@ function planRemove(ctx: Ctx, intent: RemoveIntent): { steps: PlanStep[]; place:
   checkQemu(ctx, false);
   checkHotpluggable(ctx, intent.kind);
   checkCommands(ctx, ["device_del", intent.kind === "nic" ? "netdev_del" : "blockdev-del"], `to hot-remove ${intent.kind} ${intent.ref}`);
-  const r = removalSteps(ctx, live, ref);
+  const r = removalSteps(ctx, live, ref, intent.restoreOnUndo === true);
   if (ref.kind === "nic") {
     ctx.rt.nics.splice(ref.index, 1);
     r.steps.push({

@@ -198,7 +198,7 @@ export function completeRepair(r: RepairRequest, instance: InstanceSnapshot, ids
       const model = modelOf(h.driver);
       const intents: HotplugIntentInput[] = [
         { action: "ganeti-nic", op: "add", uuid, mac: nic.mac, ...(np.link ? { link: np.link } : {}), mode, ...(np.vlan ? { vlan: np.vlan } : {}), master },
-        { action: "remove", kind: "nic", ref: h.id },
+        { action: "remove", kind: "nic", ref: h.id, restoreOnUndo: true },
         { action: "add-nic", uuid, mac: nic.mac, ...(np.link ? { link: np.link } : {}), mode, ...(np.vlan ? { vlan: np.vlan } : {}), ...(model ? { model } : {}), slot },
       ];
       return {

@@ -122,7 +122,7 @@ describe("adopt: Ganeti records the NIC, then it is re-plugged at the same slot 
     const c = recorded({ action: "repair", repair: "adopt", ref: deviceIdV2("nic", OURS) });
     expect(c.intents).toEqual([
       { action: "ganeti-nic", op: "add", uuid: NEW, mac: "aa:00:00:0a:0b:0c", link: "br0", mode: "bridged", master: "node1.example" },
-      { action: "remove", kind: "nic", ref: deviceIdV2("nic", OURS) },
+      { action: "remove", kind: "nic", ref: deviceIdV2("nic", OURS), restoreOnUndo: true },
       { action: "add-nic", uuid: NEW, mac: "aa:00:00:0a:0b:0c", link: "br0", mode: "bridged", model: "paravirtual", slot: 0x1a },
     ]);
     expect(c.recording).toMatchObject({ mode: "ganeti", note: expect.stringMatching(/^Adopt: Ganeti records the NIC \(MAC aa:00:00:0a:0b:0c, link br0\) in its configuration on node1\.example, without --hotplug.*loses this NIC's link for a moment/) });
@@ -138,6 +138,25 @@ describe("adopt: Ganeti records the NIC, then it is re-plugged at the same slot 
     expect(verify).toMatchObject({ kind: "verify", expect: "present", id: deviceIdV2("nic", REAL), slot: 0x1a });
     expect(real.runtimeAfter.nics.at(-1)).toMatchObject({ uuid: REAL, mac: "aa:00:00:0a:0b:0c", hvinfo: { id: deviceIdV2("nic", REAL), addr: "0x1a" } });
     expect(real.steps.find((s) => s.kind === "node-nic-file" && s.action === "write")).toMatchObject({ seq: 3, tap: `tap${REAL.slice(0, 8)}` });
+  });
+
+  it("keeps a way back for the unplugged NIC: if a later step fails, its undo plugs it back at its slot under its old id, tap and MAC", () => {
+    const p = planned({ action: "repair", repair: "adopt", ref: OURS });
+    const wait = p.steps[2];
+    if (wait?.kind !== "wait-device-deleted") throw new Error("no wait step");
+    expect(wait.describe).toMatch(/If a later step fails, nic-5f0c6b1e-2d3a-4b5c is plugged back at 0x1a\.$/);
+    expect(wait.restore?.map((s) => s.kind)).toEqual(["qmp", "node-tap-remove", "node-tap-create", "node-pass-fd"]);
+    expect(wait.restore?.[2]).toMatchObject({ tap: "tap1", link: "br0", mode: "bridged" });
+    const pass = wait.restore?.[3];
+    if (pass?.kind !== "node-pass-fd") throw new Error("no fd pass");
+    expect(pass.commands.map((c) => [c.command, c.arguments.id])).toEqual([
+      ["netdev_add", deviceIdV2("nic", OURS)],
+      ["device_add", deviceIdV2("nic", OURS)],
+    ]);
+    expect(pass.commands[1]?.arguments).toMatchObject({ addr: "0x1a", mac: "aa:00:00:0a:0b:0c" });
+    // A plain remove keeps none (the guest's release stands).
+    const plain = ok(planComposed(snapshot(), [{ action: "remove", kind: "nic", ref: OURS }]));
+    expect(plain.steps.find((s) => s.kind === "wait-device-deleted")).not.toHaveProperty("restore");
   });
 
   it("is refused where Ganeti's configuration cannot be changed, and for a NIC Ganeti already has, naming the device and what applies", () => {
