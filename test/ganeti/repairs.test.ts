@@ -164,6 +164,44 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
     done((await reviewThenApply({ action: "remove", kind: "nic", ref: old })).outcome);
   });
 
+  it("undoes everything when the adopt fails after the guest released the NIC (its new tap's name taken on the node): the NIC is plugged back at its slot under its old id, and Ganeti's record removed", async () => {
+    const old = await runtimeOnlyNic("0x19");
+    const oldId = deviceIdV2("nic", old);
+    const s = await sessionNow();
+    const before = await ganetiNicUuids(NAME);
+    const fileBefore = await runtimeText(s, NAME);
+    const t = await target();
+    const reviewed = await changes.review(t, NAME, { action: "repair", repair: "adopt", ref: old });
+    if (!reviewed.ok) throw new Error(reviewed.refusals.map((r) => r.message).join("; "));
+    let squatter: string | undefined;
+    // Once Ganeti has named the NIC (and before the next step runs: progress is awaited), a tap of the name the new NIC's would have is made on the node.
+    const outcome = await changes.apply(changes.kept.take(reviewed.kept.planId)!, async () => t, {
+      progress: async (p) => {
+        const uuid = p.kind === "ganeti-config" && p.state === "done" ? /recorded the NIC as ([0-9a-f-]{36})/.exec(p.detail ?? "")?.[1] : undefined;
+        if (!uuid) return;
+        squatter = `tap${uuid.slice(0, 8)}`;
+        const r = await execOnNode(s, ["ip", "tuntap", "add", "dev", squatter, "mode", "tap"]);
+        if (r.code !== 0) throw new Error(`could not make ${squatter}: ${r.stderr}`);
+      },
+    });
+    try {
+      expect(squatter).toBeDefined();
+      if (outcome.ok) throw new Error("the adopt succeeded though its tap's name was taken");
+      expect(outcome.failedStep.kind).toBe("node-tap-create");
+      expect(outcome.error.message).toMatch(new RegExp(`${squatter} already exists`));
+      expect(outcome.undone).toEqual(expect.arrayContaining([`plug ${oldId} back where it was (undo of its unplug) (${oldId} is back at 0x19)`]));
+      expect(outcome.undone.at(-1)).toMatch(/^remove the NIC with MAC [0-9a-f:]{17} from Ganeti's configuration again \(configuration only\)/);
+      expect(outcome.notUndone).toEqual([]);
+      expect((await livePci(s, NAME)).get(0x19)).toBe(oldId);
+      expect(await ganetiNicUuids(NAME)).toEqual(before);
+      expect(await runtimeText(s, NAME)).toBe(fileBefore);
+      await guestSees(s, NAME, (a) => a.includes(guestAddress(0x19)));
+    } finally {
+      if (squatter) await execOnNode(s, ["ip", "link", "del", "dev", squatter]);
+    }
+    done((await reviewThenApply({ action: "remove", kind: "nic", ref: old })).outcome);
+  });
+
   it("refuses a repair that does not fit the drift, naming the device and what applies", async () => {
     const t = await target();
     const first = (await ganetiNicUuids(NAME))[0]!;
