@@ -1006,12 +1006,7 @@ const MODES = ["bridged", "openvswitch", "routed"] as const;
 function planReplug(ctx: Ctx, intent: ReplugIntent): Part {
   const ref = resolveRef(ctx, intent.kind, intent.ref);
   const live = requireRunning(ctx, `${intent.kind} ${intent.ref}`);
-  if (ref.kind !== "nic") {
-    refuse(
-      "not-removable",
-      `Disk ${intent.ref} of ${ctx.state.name}: plugging a recorded disk back live is not offered; drop it from the runtime file (repair forget), then add it again at the slot you want (disk add), or restart the instance.`,
-    );
-  }
+  if (ref.kind !== "nic") return planReplugDisk(ctx, ref, live);
   checkQemu(ctx, false);
   checkHotpluggable(ctx, "nic");
   const nic = ref.nic;
@@ -1052,6 +1047,71 @@ function planReplug(ctx: Ctx, intent: ReplugIntent): Part {
   ];
   ctx.warnings.push(`The guest gets NIC ${id} back at ${displayPciAddr(slot)} with MAC ${nic.mac}, as the runtime file records it; the runtime file is not changed.`);
   return { steps, place: pciPlace(slot), runtimeWrite: "unchanged" };
+}
+
+/** A disk the runtime file records and the live bus lacks, opened again from its recorded path and plugged back where the file has it. */
+function planReplugDisk(ctx: Ctx, ref: Extract<DeviceRef, { kind: "disk" }>, live: LivePciDevice[]): Part {
+  const d = ref.entry.disk;
+  const h = d.hvinfo;
+  const path = ref.entry.linkName;
+  const id = h?.id;
+  if (typeof id !== "string" || !path.startsWith("/")) {
+    refuse("not-removable", `Disk ${d.uuid} of ${ctx.state.name} has no id or no path in its runtime file, so it cannot be plugged back where it was: drop it from the runtime file (repair forget) and add the disk anew.`);
+  }
+  checkQemu(ctx, true);
+  checkHotpluggable(ctx, "disk");
+  if (live.some((x) => x.qdevId === id) || ctx.state.liveScsi?.some((t) => t.qdevId === id)) {
+    refuse("id-in-use", `Disk ${id} of ${ctx.state.name} is already on the live bus: there is nothing to plug back.`);
+  }
+  const fd = needsFdPassing(ctx);
+  checkCommands(ctx, fd.pass ? ["add-fd", "remove-fd", "blockdev-add", "blockdev-del", "device_add"] : ["blockdev-add", "blockdev-del", "device_add"], `to plug disk ${id} back`);
+  const kind = d.dev_type === "blockdev" || (d.dev_type === undefined && path.startsWith("/dev/") && !path.startsWith("/dev/shm/")) ? "block" : "file";
+  let device: QmpStep;
+  let place: PlannedSlot;
+  let check: PlanStep;
+  if (isPciHvinfo(h)) {
+    const slot = hvinfoSlot(h);
+    choosePciSlot(ctx, live, `disk ${id}`, slot, id, true);
+    device = qmp("device_add", { driver: h.driver ?? "virtio-blk-pci", id, bus: "pci.0", addr: formatPciAddr(slot), drive: id }, `Add ${h.driver ?? "virtio-blk-pci"} ${id} at ${displayPciAddr(slot)}.`, { command: "device_del", arguments: { id } });
+    place = pciPlace(slot);
+    check = { kind: "verify", expect: "present", id, bus: "pci", slot, describe: `Check query-pci shows ${id} at ${displayPciAddr(slot)}.` };
+  } else if (isScsiHvinfo(h)) {
+    const scsiId = h["scsi-id"];
+    if (!live.some((x) => x.qdevId === SCSI_CONTROLLER_ID)) refuse("scsi-controller", `${ctx.state.name} has no SCSI controller on its live bus, so disk ${id} cannot be plugged back on scsi.0: restart the instance (gnt-instance reboot).`);
+    const other = ctx.state.liveScsi?.find((t) => t.scsiId === scsiId);
+    if (other) refuse("slot-unavailable", `SCSI target ${scsiId} of ${ctx.state.name} now holds '${other.qdevId}': disk ${id} cannot go back there. Drop it from the runtime file (repair forget) and add it anew at a free target.`);
+    device = qmp("device_add", { driver: h.driver ?? "scsi-hd", id, bus: "scsi.0", channel: 0, "scsi-id": scsiId, lun: 0, drive: id }, `Add ${h.driver ?? "scsi-hd"} ${id} at SCSI target ${scsiId} (channel 0, lun 0).`, {
+      command: "device_del",
+      arguments: { id },
+    });
+    place = scsiPlace(scsiId);
+    check = { kind: "verify", expect: "present", id, bus: "scsi", scsiId, describe: `Check ${id} is attached at SCSI target ${scsiId}.` };
+  } else {
+    refuse("not-removable", `Disk ${id} of ${ctx.state.name} is recorded on bus ${String(h?.bus)}, where this app cannot plug it: restart the instance.`);
+  }
+  const fileDriver = kind === "block" ? "host_device" : "file";
+  const blockdev = (filename: string): QmpStep =>
+    qmp("blockdev-add", { driver: "raw", "node-name": id, file: { driver: fileDriver, filename } }, `Open ${path} as block node ${id} (raw over ${fileDriver}).`, { command: "blockdev-del", arguments: { "node-name": id } });
+  // A disk unplugged behind the file's back (device_del alone) may leave its block node: it goes first, so the name is free.
+  const leftover = qmp("blockdev-del", { "node-name": id }, `Close block node ${id} if an unplug left it behind.`);
+  leftover.tolerateMissing = true;
+  const steps: PlanStep[] = [leftover];
+  if (fd.pass) {
+    steps.push({
+      kind: "node-pass-fd",
+      mechanism: "add-fd",
+      socket: "qmp",
+      source: { type: "path", path },
+      fdnames: [],
+      commands: [blockdev(`/dev/fdset/${FDSET_PLACEHOLDER}`), device, qmp("remove-fd", { "fdset-id": FDSET_PLACEHOLDER }, "Drop the fd set; the block node keeps its own reference.")],
+      describe: `On the node (${fd.why}): open ${path} read-write as root, pass it to QEMU with add-fd, then in the same QMP session add the block node and the disk.`,
+    });
+  } else {
+    steps.push(blockdev(path), device);
+  }
+  steps.push(check);
+  ctx.warnings.push(`Disk ${id} is opened again from ${path}, the path the runtime file records, and plugged back as it records it; the runtime file is not changed.`);
+  return { steps, place, runtimeWrite: "unchanged" };
 }
 
 /** A device the runtime file records and the live bus lacks, dropped from the file (and a NIC's nic file). */

@@ -53,10 +53,10 @@ const OFFERS: Record<RepairKind, Omit<RepairOffer, "repair">> = {
 const BY_COMBINATION: Record<Combination, { nic: RepairKind[]; disk: RepairKind[] }> = {
   "all-three": { nic: [], disk: [] },
   "file-and-live": { nic: ["adopt"], disk: [] },
-  "config-and-file": { nic: ["replug", "forget"], disk: ["forget"] },
+  "config-and-file": { nic: ["replug", "forget"], disk: ["replug", "forget"] },
   "config-and-live": { nic: ["record", "unplug"], disk: ["unplug"] },
   "config-only": { nic: ["plug", "unrecord"], disk: [] },
-  "file-only": { nic: ["replug", "forget"], disk: ["forget"] },
+  "file-only": { nic: ["replug", "forget"], disk: ["replug", "forget"] },
   "live-only": { nic: ["record", "unplug"], disk: ["unplug"] },
 };
 

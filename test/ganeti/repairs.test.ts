@@ -12,10 +12,11 @@
 // - configuration and live, not in the file: the runtime file edited; record
 //   it from Ganeti's configuration.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KVM_DIR, addInstance, kvmPaths } from "../../electron/lab/ganeti/cluster.js";
+import { paths } from "../../electron/lab/ganeti/layout.js";
 import type { NodeSession } from "../../electron/ssh/session.js";
 import { Journal } from "../../electron/hotplug/journal.js";
 import { HotplugChanges, newMac } from "../../electron/hotplug/index.js";
@@ -42,6 +43,8 @@ import {
 } from "./ganeti-fixture.js";
 
 const NAME = "repair1";
+/** A disk of ours: a file in Ganeti's shared file storage. */
+const DISK_FILE = `${NAME}-extra.img`;
 
 describeGaneti("repairs of every drift, through the review and Apply path", (lab) => {
   let journalDir: string;
@@ -84,12 +87,16 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
     journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-repairs-"));
     changes = new HotplugChanges({ journal: new Journal(journalDir) });
     await addInstance({ name: NAME, node: 1, template: "diskless", nics: 1 });
+    const file = join(paths.sharedFileStorage, DISK_FILE);
+    await writeFile(file, "");
+    await truncate(file, 16 << 20);
     buildCli();
   });
 
   afterAll(async () => {
     nodes.close();
     await gntOut("gnt-instance", "remove", "-f", "--shutdown-timeout=0", NAME).catch(() => undefined);
+    await rm(join(paths.sharedFileStorage, DISK_FILE), { force: true });
     await rm(journalDir, { recursive: true, force: true });
   });
 
@@ -264,6 +271,24 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
     expect(runtimeSlots(await runtimeText(s, NAME)).has(uuid)).toBe(false);
     expect(await linkExists(s, `tap${uuid.slice(0, 8)}`)).toBe(false);
     await expect(readNodeFile(s, `${KVM_DIR}/nic/${NAME}/${index}`)).rejects.toThrow();
+  });
+
+  it("a disk in the runtime file only (device_del over QMP): opened again from its recorded path and plugged back at its slot", async () => {
+    const r = await changes.now(await target(), NAME, { action: "add-disk", path: `${lab.sharedFileStorageDir}/${DISK_FILE}`, bus: "pci", slot: "0x1a", runtimeOnly: true });
+    if (r.status !== "done") throw new Error(`runtime-only disk add: ${JSON.stringify(r)}`);
+    const uuid = (r.intents[0] as { uuid: string }).uuid;
+    const id = deviceIdV2("disk", uuid);
+    const s = await sessionNow();
+    await qmpCall(s, "device_del", { id });
+    await expect.poll(async () => (await livePci(s, NAME)).has(0x1a), { timeout: 30_000 }).toBe(false);
+    const text = await runtimeText(s, NAME);
+    const re = await reviewThenApply({ action: "repair", repair: "replug", ref: uuid });
+    expect(re.plan.steps.map((x) => (x.kind === "qmp" ? x.command : x.kind))).toEqual(["blockdev-del", "blockdev-add", "device_add", "verify"]);
+    expect(done(re.outcome).written.state).toBe("unchanged");
+    expect((await livePci(s, NAME)).get(0x1a)).toBe(id);
+    expect(await runtimeText(s, NAME)).toBe(text);
+    await guestSees(s, NAME, (a) => a.includes(guestAddress(0x1a)));
+    done((await reviewThenApply({ action: "remove", kind: "disk", ref: uuid })).outcome);
   });
 
   it("only in Ganeti's configuration (added without --hotplug): plugs one at a chosen slot under Ganeti's id (then Ganeti hot-removes it), drops another from the configuration", async () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { ChangeRequestSchema, planComposed, recordChange, repairsFor, withGanetiUuid, type ChangeRequestInput, type GanetiFacts, type InstanceSnapshot, type Plan, type PlanOk } from "../../shared/hotplug";
 import { COMBINATIONS, combinationOf, type Presence } from "../../shared/inventory/three-way";
-import { deviceIdV2, emptyRuntime, newNic, readRuntime, writeRuntime } from "../../shared/runtime";
+import { deviceIdV2, emptyRuntime, newDisk, newNic, readRuntime, writeRuntime } from "../../shared/runtime";
 import { HV, KVM, NEW, NIC0, live } from "./planner-instance";
 
 /** Live and in the file, not in Ganeti's configuration (a runtime-only add). */
@@ -97,8 +97,8 @@ describe("which repairs apply where", () => {
     });
   });
 
-  it("offers disks only what needs no storage of Ganeti's: forget a recorded disk that is gone, unplug a live one the file lacks", () => {
-    expect(repairsFor({ kind: "disk", ...at({ config: false, file: true, live: false }) }).map((o) => o.repair)).toEqual(["forget"]);
+  it("offers disks only what needs no storage of Ganeti's: replug or forget a recorded disk that is gone, unplug a live one the file lacks", () => {
+    expect(repairsFor({ kind: "disk", ...at({ config: false, file: true, live: false }) }).map((o) => o.repair)).toEqual(["replug", "forget"]);
     expect(repairsFor({ kind: "disk", ...at({ config: false, file: false, live: true }) }).map((o) => o.repair)).toEqual(["unplug"]);
     expect(repairsFor({ kind: "disk", ...at({ config: false, file: true, live: true }) })).toEqual([]);
   });
@@ -181,6 +181,22 @@ describe("the other drifts", () => {
     expect(p.fileDiff).toEqual(["= the runtime file is not changed (the live bus only)"]);
     // With Ganeti's configuration it is all three again.
     expect(recorded({ action: "repair", repair: "replug", ref: CFGFILE }).recording.note).toMatch(/all three sources then agree/);
+  });
+
+  it("replug: a disk in the file and not live is opened again from its recorded path and plugged back at its slot, a leftover block node closed first", () => {
+    const DGONE = "a5e6f708-5555-4666-8777-d888999aaabb";
+    const s = snapshot();
+    const rt = s.runtime.runtime;
+    rt.disks.push(newDisk({ uuid: DGONE, size: 64, linkName: "/srv/disks/extra.img", slot: 0x1f, ivName: "disk/0" }));
+    const withDisk: InstanceSnapshot = { ...s, runtime: readRuntime(writeRuntime(rt, "C")) };
+    const c = recordChange(ChangeRequestSchema.parse({ action: "repair", repair: "replug", ref: DGONE }), withDisk, ids(), REACHABLE);
+    if (!c.ok) throw new Error(c.refusals[0]!.message);
+    expect(c.intents).toEqual([{ action: "replug", kind: "disk", ref: deviceIdV2("disk", DGONE) }]);
+    const p = ok(planComposed(withDisk, c.intents));
+    expect(p.steps.map((x) => (x.kind === "qmp" ? x.command : x.kind))).toEqual(["blockdev-del", "blockdev-add", "device_add", "verify"]);
+    expect(p.steps[1]).toMatchObject({ arguments: { "node-name": deviceIdV2("disk", DGONE), file: { driver: "file", filename: "/srv/disks/extra.img" } } });
+    expect(p.steps[2]).toMatchObject({ arguments: { driver: "virtio-blk-pci", id: deviceIdV2("disk", DGONE), addr: "0x1f", drive: deviceIdV2("disk", DGONE) } });
+    expect(p.runtimeWrite).toBe("unchanged");
   });
 
   it("forget: a NIC in the file and not live leaves the file and its nic file; Ganeti's configuration keeping it is said", () => {
