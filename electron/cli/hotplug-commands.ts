@@ -1,4 +1,4 @@
-// `hotplug-desk nic|disk|migrate-check …`: hotplug against a node over SSH.
+// `hotplug-desk nic|disk|repair|migrate-check …`: hotplug against a node over SSH.
 // The command line becomes a change request, and the change goes the one
 // way the app's changes go (electron/hotplug/change.ts), locked from the
 // read to the write. Prints one JSON object on stdout; exit 0 = done (or
@@ -14,7 +14,7 @@ import { HotplugChanges } from "../hotplug/change";
 import { checkInstanceMigration } from "../hotplug/migration";
 import { GenerationSchema } from "../../shared/runtime";
 import { DiskPathAllowSchema } from "../../shared/node-registry/schema";
-import type { ChangeRequestInput, PlanOk, Readers } from "../../shared/hotplug";
+import { REPAIR_KINDS, type ChangeRequestInput, type PlanOk, type Readers } from "../../shared/hotplug";
 import { UsageError, processIo, type CliIo } from "./io";
 import { readGanetiNodeFiles } from "../cluster/ganeti-files";
 import { readersFromFiles } from "../cluster/cluster-of";
@@ -31,6 +31,19 @@ Commands:
   disk add INSTANCE --path P [--bus pci|scsi] [--slot 0xNN | --scsi-id N] [--size-mib N] [--uuid U]
                             a disk of your own: runtime only, Ganeti never knows it
   disk remove INSTANCE ID|UUID [--delete-storage | --runtime-only]
+  repair INSTANCE ID|UUID --action A [--mac M] [--link BR] [--slot 0xNN]
+                            repair a drift among Ganeti's configuration, the runtime file and the
+                            live bus (the inventory's three-way table names them); A is one of:
+                            adopt     live and in the file, not in Ganeti's configuration (a NIC):
+                                      Ganeti records it (same MAC, link), then it is re-plugged at the
+                                      same slot under the id Ganeti derives (its link drops a moment)
+                            record    live, not in the file: written into it at its live slot (from
+                                      Ganeti's configuration, else with --mac and --link)
+                            unplug    live, not in the file: unplugged
+                            replug    in the file, not live: plugged back at its recorded slot
+                            forget    in the file, not live: dropped from the file
+                            plug      only in Ganeti's configuration (a NIC): hot-added (at --slot)
+                            unrecord  only in Ganeti's configuration (a NIC): dropped from it
   migrate-check INSTANCE   compare a target built from the runtime file with the live bus
 
 ${NODE_OPTIONS_HELP}Change options:
@@ -77,6 +90,7 @@ const OPTIONS = {
   path: { type: "string" },
   bus: { type: "string" },
   "size-mib": { type: "string" },
+  action: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -130,6 +144,19 @@ function command(positionals: string[], v: Values): Command {
     if (!verb) throw new UsageError("migrate-check: missing INSTANCE", HOTPLUG_USAGE);
     if (instance !== undefined) throw new UsageError(`migrate-check: unexpected ${instance}`, HOTPLUG_USAGE);
     return { kind: "migrate-check", instance: verb };
+  }
+  if (area === "repair") {
+    // `repair INSTANCE REF`: the words shift one to the left.
+    const [inst, device, ...more] = [verb, instance, ref, ...extra].filter((x): x is string => x !== undefined);
+    if (!inst) throw new UsageError("repair: missing INSTANCE", HOTPLUG_USAGE);
+    if (!device) throw new UsageError("repair: missing ID|UUID of the device (its uuid, or the QEMU id it runs with)", HOTPLUG_USAGE);
+    if (more.length) throw new UsageError(`repair: unexpected ${more.join(" ")}`, HOTPLUG_USAGE);
+    if (!v.action) throw new UsageError(`repair: missing --action (one of ${REPAIR_KINDS.join(", ")})`, HOTPLUG_USAGE);
+    const repair = REPAIR_KINDS.find((k) => k === v.action);
+    if (!repair) throw new UsageError(`--action ${v.action}: expected one of ${REPAIR_KINDS.join(", ")}`, HOTPLUG_USAGE);
+    const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
+    const request: ChangeRequestInput = { action: "repair", repair, ref: device, ...given({ mac: v.mac, link: v.link, slot: v.slot }) };
+    return { kind: "change", name: `repair ${repair}`, instance: inst, request: v["runtime-only"] ? { ...request, runtimeOnly: true } : request };
   }
   if (area !== "nic" && area !== "disk") throw new UsageError(area ? `unknown command "${area}"` : "missing command", HOTPLUG_USAGE);
   const verbs = area === "nic" ? NIC_VERBS : DISK_VERBS;

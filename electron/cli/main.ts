@@ -11,6 +11,7 @@ Areas:
   inventory   list a node's instances with their PCI/SCSI maps (file and live) and drift
   nic         add, remove or modify a NIC of a running instance (hotplug)
   disk        add or remove a disk of a running instance (hotplug)
+  repair      repair a device's drift among Ganeti's configuration, the runtime file and the live bus
   migrate-check  compare what a migration target would run with the live bus
   cluster     show the Ganeti cluster a node belongs to: nodes, versions, instances, devices three ways
 
@@ -28,7 +29,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (area === "runtime") return (await import("./runtime-commands")).runtimeCommand(rest, io);
     if (area === "inventory") return await (await import("./inventory-command")).inventoryCommand(rest, io);
     if (area === "cluster") return await (await import("./cluster-command")).clusterCommand(rest, io);
-    if (area === "nic" || area === "disk" || area === "migrate-check") return await (await import("./hotplug-commands")).runHotplugCommand(argv, io);
+    if (area === "nic" || area === "disk" || area === "repair" || area === "migrate-check") return await (await import("./hotplug-commands")).runHotplugCommand(argv, io);
     throw new UsageError(area.startsWith("-") ? `unknown option ${area}` : `unknown area "${area}"`, MAIN_USAGE);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -48,7 +49,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   process.once("beforeExit", () => {
     if (finished) return;
     const message = "the command stopped before finishing: something it waited for never answered. Nothing can be assumed done; check the node.";
-    if (argv[0] === "nic" || argv[0] === "disk" || argv[0] === "migrate-check") {
+    if (argv[0] === "nic" || argv[0] === "disk" || argv[0] === "repair" || argv[0] === "migrate-check") {
       process.stdout.write(`${JSON.stringify({ status: "error", error: { name: "Unfinished", message } }, null, 2)}\n`);
     } else {
       process.stderr.write(`hotplug-desk: ${message}\n`);

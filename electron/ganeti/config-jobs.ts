@@ -12,15 +12,18 @@ import {
   diskListArgv,
   ganetiError,
   isJobLogLine,
+  nicDetailListArgv,
   nicListArgv,
   parseActivateDisks,
   parseDiskList,
   parseModifyOutput,
+  parseNicDetailList,
   parseNicList,
   type ActivatedDisk,
   type GanetiDiskList,
   type GanetiModifyOutput,
   type GanetiNic,
+  type GanetiNicDetail,
 } from "../../shared/ganeti/config-change.js";
 
 /** How long a Ganeti command may take, its job's wait for Ganeti's locks included. */
@@ -88,6 +91,18 @@ export async function ganetiNics(master: NodeSession, instance: string): Promise
   if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
   try {
     return parseNicList(r.stdout);
+  } catch (err) {
+    throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
+  }
+}
+
+/** The instance's NICs in Ganeti's configuration with mode and link, asked of the master. */
+export async function ganetiNicDetails(master: NodeSession, instance: string): Promise<GanetiNicDetail[]> {
+  const argv = nicDetailListArgv(instance);
+  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
+  try {
+    return parseNicDetailList(r.stdout);
   } catch (err) {
     throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
   }

@@ -7,7 +7,7 @@
 // the instance.
 import type { ChangeRequest, GanetiFacts } from "../../shared/hotplug/index.js";
 import type { NodeGanetiContext } from "../inventory/node-inventory.js";
-import { ganetiDisks, ganetiNics } from "./config-jobs.js";
+import { ganetiDisks, ganetiNicDetails, ganetiNics } from "./config-jobs.js";
 import type { GanetiGuard } from "./guard.js";
 
 /** The Ganeti stage of a change as opened: the guard (absent off a cluster), or why it could not be opened. */
@@ -21,6 +21,19 @@ export async function ganetiFactsFor(stage: OpenedStage, cluster: NodeGanetiCont
   const master = guard.masterAccess;
   if (!master) return { kind: "unreachable", why: guard.report.reason ?? "its master cannot be reached." };
   const facts = cluster?.instance?.(instance);
+  // A repair: what Ganeti's configuration has now decides which repair applies, so ask the master (with each NIC's MAC, mode and link).
+  if (request.action === "repair") {
+    if (request.runtimeOnly === true) return { kind: "none", why: "the repair was asked runtime only: Ganeti's configuration is not consulted." };
+    const disks = facts?.config.state === "known" ? facts.config.instance.disks : null;
+    try {
+      const nics = await ganetiNicDetails(master.session, instance);
+      return { kind: "reachable", master: master.name, config: { nics: nics.map((n) => ({ ...n, ...(n.link === "" ? { link: undefined } : {}) })), disks } };
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/unknown_entity|not found|does not exist/i.test(msg)) return { kind: "reachable", master: master.name, config: null };
+      return { kind: "unreachable", why: `Ganeti's configuration of ${instance} could not be read on ${master.name}: ${msg}` };
+    }
+  }
   const known = facts?.config.state === "known" ? facts.config.instance : undefined;
   // A disk Ganeti would create, or a disk removal: its template and disks as they are now decide the way (and the new disk's index).
   const actsOnDisk = (request.action === "add-disk" && request.path === undefined && request.runtimeOnly !== true) || (request.action === "remove" && request.kind === "disk");

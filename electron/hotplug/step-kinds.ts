@@ -200,10 +200,42 @@ const waitDeviceDeleted: StepKind<PlanStepOf<"wait-device-deleted">> = {
     await run.emit({ index, kind: step.kind, describe: step.describe, state: "waiting-guest" });
     const how = await run.waitGone(step.id, run.opts.deviceDeletedTimeoutMs ?? step.timeoutMs);
     run.unplugDone(step.id);
-    run.irreversible.push(`${step.id} was removed from the running instance (the guest released it); undo cannot put it back, so the live bus no longer has what the runtime file lists`);
-    return { detail: how === "event" ? `DEVICE_DELETED for ${step.id}` : `${step.id} left the bus` };
+    const detail = how === "event" ? `DEVICE_DELETED for ${step.id}` : `${step.id} left the bus`;
+    const restore = step.restore ?? [];
+    if (restore.length === 0) {
+      run.irreversible.push(`${step.id} was removed from the running instance (the guest released it); undo cannot put it back, so the live bus no longer has what the runtime file lists`);
+      return { detail };
+    }
+    return { detail, undo: [{ kind: step.kind, describe: `plug ${step.id} back where it was (undo of its unplug)`, run: () => replugged(run, index, step.id, restore) }] };
   },
 };
+
+/** The undo of an unplug that has a way back: its steps run one by one (the QMP session closed before the node-side ones, which connect themselves). */
+async function replugged(run: PlanRun, index: number, id: string, restore: NonNullable<PlanStepOf<"wait-device-deleted">["restore"]>): Promise<string> {
+  for (const r of restore) {
+    if (r.kind === "qmp") {
+      const q = await run.ensureQmp();
+      try {
+        await q.execute(r.command, r.arguments);
+      } catch (err) {
+        if (!(r.tolerateMissing && isMissingError(err))) throw err;
+      }
+      continue;
+    }
+    run.closeQmp();
+    if (r.kind === "node-tap-remove") await runNodeHelper(run.session, "tap-remove", tapRemove.request!(run, index, r).args, TapRemoveOut);
+    else if (r.kind === "node-tap-create") await runNodeHelper(run.session, "tap-create", tapCreate.request!(run, index, r).args, TapCreateOut);
+    else {
+      const out = await runNodeHelper(run.session, "pass-fd", { ...passFd.request!(run, index, r).args, readAfter: [] }, PassFdOut);
+      const bad = out.results.find((x) => !x.ok && x.command !== "remove-fd");
+      if (bad) throw new Error(`QEMU refused ${bad.command} while plugging ${id} back: ${bad.error?.desc ?? "?"}`);
+    }
+  }
+  const live = await livePci(await run.ensureQmp());
+  const here = live.find((d) => d.qdevId === id && d.function === 0);
+  if (!here) throw new Error(`${id} was plugged back but query-pci does not show it`);
+  return `${id} is back at ${displayPciAddr(here.slot)}`;
+}
 
 const verify: StepKind<PlanStepOf<"verify">> = {
   device: (step) => step.id,

@@ -106,6 +106,11 @@ export function nicListArgv(instance: string): string[] {
   return ["gnt-instance", "list", "--no-headers", `--separator=${LIST_SEPARATOR}`, "-o", "nic.uuids,nic.macs", instance];
 }
 
+/** The instance's NICs in Ganeti's configuration with their mode and link (what a repair plugs or records from it). */
+export function nicDetailListArgv(instance: string): string[] {
+  return ["gnt-instance", "list", "--no-headers", `--separator=${LIST_SEPARATOR}`, "-o", "nic.uuids,nic.macs,nic.modes,nic.links", instance];
+}
+
 /** A command as people read it (quoted only where a shell would need it); never run. */
 export function argvText(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.split("'").join(`'\\''`)}'`)).join(" ");
@@ -250,3 +255,28 @@ export const GanetiJobRunSchema = z.object({
   provisionalPath: z.string().optional(),
 });
 export type GanetiJobRun = z.infer<typeof GanetiJobRunSchema>;
+
+export const GanetiNicDetailSchema = GanetiNicSchema.extend({ mode: z.string().max(32), link: z.string().max(64) });
+export type GanetiNicDetail = z.infer<typeof GanetiNicDetailSchema>;
+
+/**
+ * `gnt-instance list --no-headers --separator=| -o nic.uuids,nic.macs,nic.modes,nic.links INST`:
+ * "['u1', 'u2']|m1,m2|bridged,bridged|br0,br0" (gnt-instance joins MACs,
+ * modes and links with commas; a routed NIC's link may be empty). Throws
+ * naming the output when it is not that.
+ */
+export function parseNicDetailList(stdout: string): GanetiNicDetail[] {
+  const line = stdout.trim();
+  const bad = (why: string) => new Error(`gnt-instance list printed ${JSON.stringify(line.slice(0, 300))}, not "[uuids]|macs|modes|links" (${why}): is this Ganeti 2.8 or later?`);
+  const parts = line.split(LIST_SEPARATOR);
+  if (line.includes("\n") || parts.length !== 4) throw bad("one line of four fields expected");
+  const [uuidsAndMacs, modesText, linksText] = [`${parts[0]}${LIST_SEPARATOR}${parts[1]}`, parts[2]!, parts[3]!];
+  const nics = parseNicList(uuidsAndMacs);
+  const split = (t: string) => (nics.length === 0 && t.trim() === "" ? [] : t.split(",").map((x) => x.trim()));
+  const modes = split(modesText);
+  const links = split(linksText);
+  if (modes.length !== nics.length || links.length !== nics.length) throw bad(`${nics.length} NICs but ${modes.length} modes and ${links.length} links`);
+  const parsed = z.array(GanetiNicDetailSchema).safeParse(nics.map((n, i) => ({ ...n, mode: modes[i], link: links[i] })));
+  if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  return parsed.data;
+}

@@ -7,7 +7,21 @@
  */
 import { z } from "zod";
 import type { Nic } from "../runtime";
-import { DeviceRefSchema, LinkSchema, type AddNicIntentSchema, MacSchema, NicModeSchema, NicModelSchema, NodePathSchema, ScsiIdSchema, SlotSchema, UuidSchema, VlanSchema, type HotplugIntentInput } from "./intent";
+import {
+  DeviceRefSchema,
+  LinkSchema,
+  type AddNicIntentSchema,
+  MacSchema,
+  NicModeSchema,
+  NicModelSchema,
+  NodePathSchema,
+  RepairKindSchema,
+  ScsiIdSchema,
+  SlotSchema,
+  UuidSchema,
+  VlanSchema,
+  type HotplugIntentInput,
+} from "./intent";
 import type { InstanceSnapshot } from "./instance-snapshot";
 import type { Refusal, RefusalCode } from "./planner";
 
@@ -54,6 +68,13 @@ export const ChangeRequestSchema = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("modify-nic"), ref: DeviceRefSchema, mac: MacSchema.optional(), link: LinkSchema.optional(), runtimeOnly }),
   /** Move a NIC to another slot: Ganeti's remove + add, keeping its uuid, MAC, link, mode and vlan. */
   z.strictObject({ action: z.literal("move-nic"), ref: DeviceRefSchema, slot: SlotSchema, runtimeOnly }),
+  /**
+   * Repair a drift of one device among Ganeti's configuration, the runtime
+   * file and the live bus (shared/hotplug/repair.ts). `ref`: its uuid, or the
+   * QEMU id it runs with. record of a NIC only on the live bus takes its MAC
+   * and link (the live bus does not tell them); plug may take a slot.
+   */
+  z.strictObject({ action: z.literal("repair"), repair: RepairKindSchema, ref: DeviceRefSchema, mac: MacSchema.optional(), link: LinkSchema.optional(), slot: SlotSchema.optional(), runtimeOnly }),
 ]);
 export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 /** What callers write before validation (slots may still be hex strings). */
@@ -80,12 +101,14 @@ export function describeChange(r: ChangeRequest, instance: string): string {
       return `Change NIC ${r.ref} of ${instance}`;
     case "move-nic":
       return `Move NIC ${r.ref} of ${instance} to slot ${hex(r.slot)}`;
+    case "repair":
+      return `Repair ${r.ref} of ${instance}: ${r.repair}`;
   }
 }
 
 /** Whether planning needs the tap names Ganeti recorded (only when a NIC may leave the bus). */
 export function needsNicTaps(r: ChangeRequest): boolean {
-  return (r.action === "remove" && r.kind === "nic") || r.action === "modify-nic" || r.action === "move-nic";
+  return (r.action === "remove" && r.kind === "nic") || r.action === "modify-nic" || r.action === "move-nic" || r.action === "repair";
 }
 
 /** The disk paths a change adds: each is judged on the node before planning. */
@@ -142,6 +165,9 @@ export function completeChange(r: ChangeRequest, instance: InstanceSnapshot, ids
       const { runtimeOnly: _r, ...intent } = r;
       return { ok: true, intents: [intent] };
     }
+    case "repair":
+      // Repairs are completed with what Ganeti's configuration has (recordChange, shared/hotplug/repair.ts).
+      return refuse("invalid-intent", `A repair of ${r.ref} is completed with Ganeti's configuration in view: this is a bug in the caller.`);
     case "move-nic": {
       // Ganeti has no "move": unplug, then plug the same NIC (uuid, MAC, link, mode, vlan) at the new slot.
       const nic = nics.find((n) => n.uuid === r.ref || n.hvinfo?.id === r.ref);

@@ -25,6 +25,7 @@ import { provisionalDiskPath, provisionalUuid } from "./ganeti-uuid";
 import type { HotplugIntentInput } from "./intent";
 import type { InstanceSnapshot } from "./instance-snapshot";
 import type { Recording } from "./recording";
+import { completeRepair, type ConfigNic, type RepairGaneti } from "./repair";
 
 /** What the change path knows of Ganeti for this instance. */
 export type GanetiFacts =
@@ -37,7 +38,7 @@ export type GanetiFacts =
       master: string;
       /** The instance's devices in Ganeti's configuration; null: the instance is not in it. */
       config: {
-        nics: readonly { uuid?: string | null | undefined }[];
+        nics: readonly ConfigNic[];
         disks: readonly { uuid?: string | null | undefined }[] | null;
         /** The instance's disk template (decides whether Ganeti can create a disk). */
         diskTemplate?: string;
@@ -68,7 +69,19 @@ function runtimeOnlyWords(r: ChangeRequest): string {
       return "Runtime only: the NIC is changed live and in the runtime file; if Ganeti's configuration has it, Ganeti uses its old settings at the next shutdown/startup.";
     case "move-nic":
       return "Runtime only: the NIC moves on the live bus and in the runtime file; at the next shutdown/startup Ganeti starts the NICs its configuration has at slots it picks.";
+    case "repair":
+      return "Runtime only: Ganeti's configuration is not changed.";
   }
+}
+
+/** What a repair knows of Ganeti, from the change path's facts. */
+function repairGaneti(g: GanetiFacts): RepairGaneti {
+  if (g.kind === "reachable") {
+    return g.config === null
+      ? { master: g.master, why: `the instance is not in Ganeti's configuration (as its master ${g.master} has it)`, config: { nics: [], disks: [] } }
+      : { master: g.master, why: "", config: g.config };
+  }
+  return { master: null, why: g.why, config: null };
 }
 
 const hex = (slot: number) => `0x${slot.toString(16).padStart(2, "0")}`;
@@ -104,6 +117,7 @@ function uuidInFile(instance: InstanceSnapshot, ref: string): string | undefined
 /** The request completed into the planner's intents, routed through Ganeti where it keeps the change, with what that means. */
 export function recordChange(r: ChangeRequest, instance: InstanceSnapshot, ids: NewIds, ganeti: GanetiFacts): RecordedChange {
   const name = instance.name;
+  if (r.action === "repair") return completeRepair(r, instance, ids, repairGaneti(ganeti));
   if (ganeti.kind === "none") return runtimePath(r, instance, ids, { mode: "runtime-only", note: `Runtime only: ${ganeti.why}` });
   if (ganeti.kind === "unreachable") {
     return runtimePath(r, instance, ids, { mode: "runtime-only", note: `${runtimeOnlyWords(r)} Ganeti's configuration cannot be changed from here: ${ganeti.why}` });

@@ -11,3 +11,4 @@ export * from "./compose";
 export * from "./recording";
 export * from "./ganeti-change";
 export * from "./ganeti-uuid";
+export * from "./repair";

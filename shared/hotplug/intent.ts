@@ -139,6 +139,8 @@ export const RemoveIntentSchema = z.strictObject({
   action: z.literal("remove"),
   kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }),
   ref: DeviceRefSchema,
+  /** A NIC: if a later part of the change fails, plug it back at its slot (adopt re-plugs it under another id). */
+  restoreOnUndo: z.boolean().optional(),
 });
 export type RemoveIntent = z.infer<typeof RemoveIntentSchema>;
 
@@ -205,9 +207,68 @@ export const GanetiDiskIntentSchema = z
   });
 export type GanetiDiskIntent = z.infer<typeof GanetiDiskIntentSchema>;
 
-export const HotplugIntentSchema = z.discriminatedUnion("action", [AddNicIntentSchema, AddDiskIntentSchema, RemoveIntentSchema, ModifyNicIntentSchema, GanetiNicIntentSchema, GanetiDiskIntentSchema], {
-  error: 'expected an intent with action "add-nic", "add-disk", "remove", "modify-nic", "ganeti-nic" or "ganeti-disk"',
-});
+/**
+ * The repairs of a drift among the three sources (shared/hotplug/repair.ts
+ * says which apply where): adopt (live and in the file, into Ganeti's
+ * configuration), record (live, into the file), unplug (live, off the bus),
+ * replug (in the file, back on the bus), forget (out of the file), plug (only
+ * in Ganeti's configuration, onto the bus), unrecord (out of Ganeti's
+ * configuration).
+ */
+export const REPAIR_KINDS = ["adopt", "record", "unplug", "replug", "forget", "plug", "unrecord"] as const;
+export const RepairKindSchema = z.enum(REPAIR_KINDS, { error: `expected a repair: ${REPAIR_KINDS.join(", ")}` });
+export type RepairKind = z.infer<typeof RepairKindSchema>;
+
+/**
+ * Repairs of a drift between the runtime file and the live bus (see
+ * shared/hotplug/repair.ts), each acting on one source only:
+ * - replug: a device the runtime file records but the live bus lacks is
+ *   plugged again live, at its recorded slot, under its recorded id;
+ * - forget: such a device is dropped from the runtime file (and its nic file);
+ * - record-nic: a NIC on the live bus that the runtime file lacks is written
+ *   into the file at its live slot under its live id;
+ * - unplug: a device on the live bus that the runtime file lacks is unplugged.
+ */
+export const ReplugIntentSchema = z.strictObject({ action: z.literal("replug"), kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }), ref: DeviceRefSchema });
+export type ReplugIntent = z.infer<typeof ReplugIntentSchema>;
+export const ForgetIntentSchema = z.strictObject({ action: z.literal("forget"), kind: z.enum(["nic", "disk"], { error: 'expected kind "nic" or "disk"' }), ref: DeviceRefSchema });
+export type ForgetIntent = z.infer<typeof ForgetIntentSchema>;
+export const RecordNicIntentSchema = z
+  .strictObject({
+    action: z.literal("record-nic"),
+    /** The QEMU id it runs with on the live bus. */
+    id: DeviceRefSchema,
+    uuid: UuidSchema,
+    mac: MacSchema,
+    link: LinkSchema.optional(),
+    mode: NicModeSchema.optional(),
+    vlan: VlanSchema.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.mode ?? "bridged") !== "routed" && v.link === undefined) ctx.addIssue({ code: "custom", path: ["link"], message: "a bridged or openvswitch NIC needs its link (the bridge its tap is on)" });
+  });
+export type RecordNicIntent = z.infer<typeof RecordNicIntentSchema>;
+export const UnplugIntentSchema = z.strictObject({ action: z.literal("unplug"), id: DeviceRefSchema });
+export type UnplugIntent = z.infer<typeof UnplugIntentSchema>;
+
+export const HotplugIntentSchema = z.discriminatedUnion(
+  "action",
+  [
+    AddNicIntentSchema,
+    AddDiskIntentSchema,
+    RemoveIntentSchema,
+    ModifyNicIntentSchema,
+    GanetiNicIntentSchema,
+    GanetiDiskIntentSchema,
+    ReplugIntentSchema,
+    ForgetIntentSchema,
+    RecordNicIntentSchema,
+    UnplugIntentSchema,
+  ],
+  {
+    error: 'expected an intent with action "add-nic", "add-disk", "remove", "modify-nic", "ganeti-nic", "ganeti-disk", "replug", "forget", "record-nic" or "unplug"',
+  },
+);
 export type HotplugIntent = z.infer<typeof HotplugIntentSchema>;
 /** What callers write before validation (slots may still be hex strings). */
 export type HotplugIntentInput = z.input<typeof HotplugIntentSchema>;

@@ -151,7 +151,9 @@ export function describeOutcome(outcome: ChangeOutcome, slot: PlannedSlot): { me
       w.state === "by-ganeti"
         ? `Done by Ganeti's own hotplug (job ${w.ganetiJob ?? "?"}): it changed the instance, its runtime file and its configuration; verified on the live bus.`
         : w.state === "unchanged"
-          ? `Done in Ganeti's configuration (job ${jobs.join(", ") || "?"}); the instance and its runtime file are unchanged.`
+          ? jobs.length || outcome.verified.length === 0
+            ? `Done in Ganeti's configuration (job ${jobs.join(", ") || "?"}); the instance and its runtime file are unchanged.`
+            : `Done on the live bus (verified: ${outcome.verified.map((v) => `${v.id} ${v.expect}`).join(", ")}); the runtime file is unchanged.`
           : `Done: verified on the live bus (${slot.guestAddress}) and recorded in the runtime file (generation ${w.generation}).${jobs.length ? ` Ganeti's configuration records it (job ${jobs.join(", ")}).` : ""}`;
     return { message: [head, ...outcome.notes].join(" "), undone: [] };
   }

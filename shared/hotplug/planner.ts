@@ -69,10 +69,11 @@ import {
   type RemoveIntent,
 } from "./intent";
 import { activateDisksArgv, argvText, diskAddArgv, diskRemoveArgv, nicAddArgv, nicModifyArgv, nicRemoveArgv } from "../ganeti/config-change";
+import type { ForgetIntent, RecordNicIntent, ReplugIntent, UnplugIntent } from "./intent";
 import type { Recording } from "./recording";
 import type { InstanceSnapshot, QemuVersion } from "./instance-snapshot";
 import type { DiskPathVerdict } from "../on-node/disk-paths";
-import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type QmpStep } from "./steps";
+import { FDSET_PLACEHOLDER, type PlannedSlot, type PlanStep, type PlanStepOf, type QmpStep } from "./steps";
 
 export type RefusalCode =
   | "invalid-intent"
@@ -715,7 +716,34 @@ interface Removal {
   steps: PlanStep[];
 }
 
-function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef): Removal {
+/** What plugs a released NIC back where it was (its leftover netdev and tap cleared first), for the undo of its unplug. */
+function restoreSteps(ctx: Ctx, ref: Extract<DeviceRef, { kind: "nic" }>, id: string, slot: number): NonNullable<PlanStepOf<"wait-device-deleted">["restore"]> {
+  const nic = ref.nic;
+  const np = nic.nicparams ?? {};
+  if (!nic.uuid || !nic.mac) return [];
+  const tap = ctx.state.nicTaps?.[ref.index] ?? defaultTap(nic.uuid);
+  const warnings = ctx.warnings.length;
+  const [create, pass] = nicAddSteps(ctx, {
+    uuid: nic.uuid,
+    mac: nic.mac,
+    link: np.link ?? "",
+    mode: MODES.find((m) => m === np.mode) ?? "bridged",
+    vlan: np.vlan ?? "",
+    driver: nic.hvinfo?.driver ?? nicDriver(typeof ctx.hv.nic_type === "string" ? ctx.hv.nic_type : "paravirtual"),
+    tap,
+    slot,
+    id,
+    seq: ref.index,
+  });
+  // Its warnings are the add's own, said once there.
+  ctx.warnings.length = warnings;
+  if (create?.kind !== "node-tap-create" || pass?.kind !== "node-pass-fd") return [];
+  const leftover = qmp("netdev_del", { id }, `Delete netdev ${id} if it is still there.`);
+  leftover.tolerateMissing = true;
+  return [leftover, { kind: "node-tap-remove", tap, seq: ref.index, describe: `On the node: delete tap ${tap} if it is still there.` }, create, pass];
+}
+
+function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef, restore = false): Removal {
   const dev = ref.kind === "nic" ? ref.nic : ref.entry.disk;
   const where = `${ref.kind}s[${ref.index}]${dev.uuid ? ` (${dev.uuid})` : ""}`;
   const blocker = hotRemoveBlocker(ref);
@@ -765,11 +793,13 @@ function removalSteps(ctx: Ctx, live: LivePciDevice[], ref: DeviceRef): Removal 
     );
   }
   steps.push(qmp("device_del", { id }, `Ask the guest to release ${ref.kind} ${id} (${place.bus === "pci" ? displayPciAddr(place.slot as number) : `SCSI target ${place.scsiId}`}).`));
+  const back = restore && ref.kind === "nic" && place.slot !== undefined ? restoreSteps(ctx, ref, id, place.slot) : [];
   steps.push({
     kind: "wait-device-deleted",
     id,
     timeoutMs: DEVICE_DELETED_TIMEOUT_MS,
-    describe: `Wait up to ${DEVICE_DELETED_TIMEOUT_MS / 1000} s for DEVICE_DELETED for ${id} (or for it to leave query-pci); nothing is recorded before that.`,
+    ...(back.length ? { restore: back } : {}),
+    describe: `Wait up to ${DEVICE_DELETED_TIMEOUT_MS / 1000} s for DEVICE_DELETED for ${id} (or for it to leave query-pci); nothing is recorded before that.${back.length ? ` If a later step fails, ${id} is plugged back at ${displayPciAddr(place.slot as number)}.` : ""}`,
   });
   if (ref.kind === "nic") {
     steps.push(qmp("netdev_del", { id }, `Delete netdev ${id}.`));
@@ -799,7 +829,7 @@ function planRemove(ctx: Ctx, intent: RemoveIntent): { steps: PlanStep[]; place:
   checkQemu(ctx, false);
   checkHotpluggable(ctx, intent.kind);
   checkCommands(ctx, ["device_del", intent.kind === "nic" ? "netdev_del" : "blockdev-del"], `to hot-remove ${intent.kind} ${intent.ref}`);
-  const r = removalSteps(ctx, live, ref);
+  const r = removalSteps(ctx, live, ref, intent.restoreOnUndo === true);
   if (ref.kind === "nic") {
     ctx.rt.nics.splice(ref.index, 1);
     r.steps.push({
@@ -901,9 +931,28 @@ function planGanetiNic(ctx: Ctx, intent: GanetiNicIntent): Part {
       runtimeWrite: "unchanged",
     };
   }
+  const hotplug = intent.hotplug === true;
+  // Removed from the configuration only: the runtime file need not have it (a NIC only Ganeti's configuration has).
+  if (intent.op === "remove" && !hotplug && !findDeviceByUuid(ctx.state.runtime.runtime, intent.uuid)) {
+    return {
+      steps: [
+        {
+          kind: "ganeti-config",
+          op: "remove-nic",
+          instance: inst,
+          ...master,
+          hotplug: false,
+          argv: nicRemoveArgv(inst, intent.uuid, false),
+          uuid: intent.uuid,
+          describe: `Remove NIC ${intent.uuid} from Ganeti's configuration ${on} only (it is not live and not in the runtime file; nothing changes live).`,
+        },
+      ],
+      place: { bus: "pci", guestAddress: "none (Ganeti's configuration only)" },
+      runtimeWrite: "unchanged",
+    };
+  }
   const ref = resolveRef(ctx, "nic", intent.uuid);
   if (ref.kind !== "nic") throw new Error("unreachable");
-  const hotplug = intent.hotplug === true;
   const argv = intent.op === "remove" ? nicRemoveArgv(inst, intent.uuid, hotplug) : nicModifyArgv(inst, intent.uuid, { mac: intent.mac, link: intent.link }, hotplug);
   const what = intent.op === "remove" ? "Remove" : `Change (${[intent.mac ? `MAC ${intent.mac}` : "", intent.link ? `link ${intent.link}` : ""].filter(Boolean).join(", ")})`;
   const step: PlanStep = {
@@ -1036,6 +1085,202 @@ function planGanetiDisk(ctx: Ctx, intent: GanetiDiskIntent): Part {
   };
 }
 
+// -------------------------------------------------------------- repairs
+
+const MODES = ["bridged", "openvswitch", "routed"] as const;
+
+/** A device the runtime file records and the live bus lacks, plugged again at its recorded slot under its recorded id. */
+function planReplug(ctx: Ctx, intent: ReplugIntent): Part {
+  const ref = resolveRef(ctx, intent.kind, intent.ref);
+  const live = requireRunning(ctx, `${intent.kind} ${intent.ref}`);
+  if (ref.kind !== "nic") return planReplugDisk(ctx, ref, live);
+  checkQemu(ctx, false);
+  checkHotpluggable(ctx, "nic");
+  const nic = ref.nic;
+  const h = nic.hvinfo;
+  if (!isPciHvinfo(h) || typeof h.id !== "string" || !nic.uuid || !nic.mac) {
+    refuse("not-removable", `NIC ${intent.ref} of ${ctx.state.name} has no slot, id, uuid or MAC in its runtime file, so it cannot be plugged back where it was: drop it from the runtime file (repair forget) and add a NIC anew.`);
+  }
+  const id = h.id;
+  const slot = hvinfoSlot(h);
+  const here = live.find((d) => d.qdevId === id);
+  if (here) refuse("id-in-use", `NIC ${id} of ${ctx.state.name} is already on the live bus (at ${displayPciAddr(here.slot)}): there is nothing to plug back.`);
+  // Its own record does not hold the slot against it.
+  choosePciSlot(ctx, live, `NIC ${id}`, slot, id, true);
+  const np = nic.nicparams ?? {};
+  const mode = MODES.find((m) => m === np.mode) ?? "bridged";
+  if (mode !== np.mode) ctx.warnings.push(`NIC ${id} has nicparams mode ${JSON.stringify(np.mode)}; it is plugged back as bridged.`);
+  const tap = ctx.state.nicTaps?.[ref.index] ?? defaultTap(nic.uuid);
+  const spec: NicSpec = {
+    uuid: nic.uuid,
+    mac: nic.mac,
+    link: np.link ?? "",
+    mode,
+    vlan: np.vlan ?? "",
+    driver: h.driver ?? nicDriver(typeof ctx.hv.nic_type === "string" ? ctx.hv.nic_type : "paravirtual"),
+    tap,
+    slot,
+    id,
+    seq: ref.index,
+  };
+  checkCommands(ctx, ["netdev_del"], `to clear what is left of NIC ${id}`);
+  // A NIC unplugged behind the file's back (device_del alone) leaves its netdev and tap: both go first, so the id and the tap name are free.
+  const leftover = qmp("netdev_del", { id }, `Delete netdev ${id} if an unplug left it behind.`);
+  leftover.tolerateMissing = true;
+  const steps: PlanStep[] = [
+    leftover,
+    { kind: "node-tap-remove", tap, seq: ref.index, describe: `On the node: delete tap ${tap} if it is still there (it is made again next).` },
+    ...nicAddSteps(ctx, spec),
+  ];
+  ctx.warnings.push(`The guest gets NIC ${id} back at ${displayPciAddr(slot)} with MAC ${nic.mac}, as the runtime file records it; the runtime file is not changed.`);
+  return { steps, place: pciPlace(slot), runtimeWrite: "unchanged" };
+}
+
+/** A disk the runtime file records and the live bus lacks, opened again from its recorded path and plugged back where the file has it. */
+function planReplugDisk(ctx: Ctx, ref: Extract<DeviceRef, { kind: "disk" }>, live: LivePciDevice[]): Part {
+  const d = ref.entry.disk;
+  const h = d.hvinfo;
+  const path = ref.entry.linkName;
+  const id = h?.id;
+  if (typeof id !== "string" || !path.startsWith("/")) {
+    refuse("not-removable", `Disk ${d.uuid} of ${ctx.state.name} has no id or no path in its runtime file, so it cannot be plugged back where it was: drop it from the runtime file (repair forget) and add the disk anew.`);
+  }
+  checkQemu(ctx, true);
+  checkHotpluggable(ctx, "disk");
+  if (live.some((x) => x.qdevId === id) || ctx.state.liveScsi?.some((t) => t.qdevId === id)) {
+    refuse("id-in-use", `Disk ${id} of ${ctx.state.name} is already on the live bus: there is nothing to plug back.`);
+  }
+  const fd = needsFdPassing(ctx);
+  checkCommands(ctx, fd.pass ? ["add-fd", "remove-fd", "blockdev-add", "blockdev-del", "device_add"] : ["blockdev-add", "blockdev-del", "device_add"], `to plug disk ${id} back`);
+  const kind = d.dev_type === "blockdev" || (d.dev_type === undefined && path.startsWith("/dev/") && !path.startsWith("/dev/shm/")) ? "block" : "file";
+  let device: QmpStep;
+  let place: PlannedSlot;
+  let check: PlanStep;
+  if (isPciHvinfo(h)) {
+    const slot = hvinfoSlot(h);
+    choosePciSlot(ctx, live, `disk ${id}`, slot, id, true);
+    device = qmp("device_add", { driver: h.driver ?? "virtio-blk-pci", id, bus: "pci.0", addr: formatPciAddr(slot), drive: id }, `Add ${h.driver ?? "virtio-blk-pci"} ${id} at ${displayPciAddr(slot)}.`, { command: "device_del", arguments: { id } });
+    place = pciPlace(slot);
+    check = { kind: "verify", expect: "present", id, bus: "pci", slot, describe: `Check query-pci shows ${id} at ${displayPciAddr(slot)}.` };
+  } else if (isScsiHvinfo(h)) {
+    const scsiId = h["scsi-id"];
+    if (!live.some((x) => x.qdevId === SCSI_CONTROLLER_ID)) refuse("scsi-controller", `${ctx.state.name} has no SCSI controller on its live bus, so disk ${id} cannot be plugged back on scsi.0: restart the instance (gnt-instance reboot).`);
+    const other = ctx.state.liveScsi?.find((t) => t.scsiId === scsiId);
+    if (other) refuse("slot-unavailable", `SCSI target ${scsiId} of ${ctx.state.name} now holds '${other.qdevId}': disk ${id} cannot go back there. Drop it from the runtime file (repair forget) and add it anew at a free target.`);
+    device = qmp("device_add", { driver: h.driver ?? "scsi-hd", id, bus: "scsi.0", channel: 0, "scsi-id": scsiId, lun: 0, drive: id }, `Add ${h.driver ?? "scsi-hd"} ${id} at SCSI target ${scsiId} (channel 0, lun 0).`, {
+      command: "device_del",
+      arguments: { id },
+    });
+    place = scsiPlace(scsiId);
+    check = { kind: "verify", expect: "present", id, bus: "scsi", scsiId, describe: `Check ${id} is attached at SCSI target ${scsiId}.` };
+  } else {
+    refuse("not-removable", `Disk ${id} of ${ctx.state.name} is recorded on bus ${String(h?.bus)}, where this app cannot plug it: restart the instance.`);
+  }
+  const fileDriver = kind === "block" ? "host_device" : "file";
+  const blockdev = (filename: string): QmpStep =>
+    qmp("blockdev-add", { driver: "raw", "node-name": id, file: { driver: fileDriver, filename } }, `Open ${path} as block node ${id} (raw over ${fileDriver}).`, { command: "blockdev-del", arguments: { "node-name": id } });
+  // A disk unplugged behind the file's back (device_del alone) may leave its block node: it goes first, so the name is free.
+  const leftover = qmp("blockdev-del", { "node-name": id }, `Close block node ${id} if an unplug left it behind.`);
+  leftover.tolerateMissing = true;
+  const steps: PlanStep[] = [leftover];
+  if (fd.pass) {
+    steps.push({
+      kind: "node-pass-fd",
+      mechanism: "add-fd",
+      socket: "qmp",
+      source: { type: "path", path },
+      fdnames: [],
+      commands: [blockdev(`/dev/fdset/${FDSET_PLACEHOLDER}`), device, qmp("remove-fd", { "fdset-id": FDSET_PLACEHOLDER }, "Drop the fd set; the block node keeps its own reference.")],
+      describe: `On the node (${fd.why}): open ${path} read-write as root, pass it to QEMU with add-fd, then in the same QMP session add the block node and the disk.`,
+    });
+  } else {
+    steps.push(blockdev(path), device);
+  }
+  steps.push(check);
+  ctx.warnings.push(`Disk ${id} is opened again from ${path}, the path the runtime file records, and plugged back as it records it; the runtime file is not changed.`);
+  return { steps, place, runtimeWrite: "unchanged" };
+}
+
+/** A device the runtime file records and the live bus lacks, dropped from the file (and a NIC's nic file). */
+function planForget(ctx: Ctx, intent: ForgetIntent): Part {
+  const ref = resolveRef(ctx, intent.kind, intent.ref);
+  const dev = ref.kind === "nic" ? ref.nic : ref.entry.disk;
+  const id = dev.hvinfo?.id;
+  const live = ctx.state.livePci;
+  const liveScsi = ctx.state.liveScsi;
+  if (id !== undefined && (live?.some((d) => d.qdevId === id) || liveScsi?.some((t) => t.qdevId === id))) {
+    refuse("id-in-use", `${intent.kind} ${id} of ${ctx.state.name} is on the live bus: dropping it from the runtime file would hide it from migrations and Ganeti. Unplug it instead (remove).`);
+  }
+  if (live === null) ctx.warnings.push(`The live bus of ${ctx.state.name} could not be read: it is not known whether ${intent.kind} ${intent.ref} is really gone from the guest.`);
+  const steps: PlanStep[] = [];
+  const what = `${ref.kind}s[${ref.index}]${dev.uuid ? ` (${dev.uuid})` : ""}`;
+  if (ref.kind === "nic") {
+    if (live !== null && id !== undefined) {
+      const leftover = qmp("netdev_del", { id }, `Delete netdev ${id} if an unplug left it behind.`);
+      leftover.tolerateMissing = true;
+      steps.push(leftover);
+    }
+    const tap = ctx.state.nicTaps?.[ref.index] ?? null;
+    steps.push(
+      { kind: "node-tap-remove", tap, seq: ref.index, describe: `On the node: delete tap ${tap ?? `named in nic/${ctx.state.name}/${ref.index}`} if it still exists.` },
+      { kind: "node-nic-file", action: "remove", instance: ctx.state.name, seq: ref.index, describe: `On the node: remove nic/${ctx.state.name}/${ref.index} (Ganeti's bookkeeping).` },
+    );
+    ctx.rt.nics.splice(ref.index, 1);
+  } else {
+    ctx.rt.disks.splice(ref.index, 1);
+  }
+  ctx.warnings.push(`${what} leaves ${ctx.state.name}'s runtime file only: a soft reboot or a migration no longer brings it back.`);
+  const h = dev.hvinfo;
+  return { steps, place: isPciHvinfo(h) ? pciPlace(hvinfoSlot(h)) : isScsiHvinfo(h) ? scsiPlace(h["scsi-id"]) : { bus: "pci", guestAddress: "none (not live)" } };
+}
+
+/** A NIC on the live bus that the runtime file lacks, written into the file at its live slot under its live id. */
+function planRecordNic(ctx: Ctx, intent: RecordNicIntent): Part {
+  const live = requireRunning(ctx, `NIC ${intent.id}`);
+  const here = live.find((d) => d.qdevId === intent.id && d.function === 0);
+  if (!here) refuse("not-on-live-bus", `The live bus of ${ctx.state.name} has no device ${intent.id}: there is nothing to record.`);
+  const rt = ctx.state.runtime.runtime;
+  if (findDeviceById(rt, intent.id)) refuse("id-in-use", `${intent.id} is already in ${ctx.state.name}'s runtime file: there is nothing to record.`);
+  const other = findDeviceByUuid(rt, intent.uuid);
+  if (other) refuse("duplicate-uuid", `uuid ${intent.uuid} already belongs to ${other.kind}s[${other.index}] in ${ctx.state.name}'s runtime file.`);
+  const parsed = parseDeviceId(intent.id);
+  if (parsed && parsed.kind !== "nic") refuse("wrong-kind", `${intent.id} is a ${parsed.kind} by its id, not a NIC: record only NICs this way.`);
+  const model = typeof ctx.hv.nic_type === "string" ? ctx.hv.nic_type : "paravirtual";
+  const nic = newNic({ uuid: intent.uuid, mac: intent.mac, link: intent.link ?? "", mode: intent.mode ?? "bridged", vlan: intent.vlan ?? "", slot: here.slot, driver: nicDriver(model), idStyle: ctx.gen === "B" ? "v1" : "v2" });
+  // Recorded under the id it runs with: that is the id a migration target starts it with and an unplug asks for.
+  if (nic.hvinfo) nic.hvinfo.id = intent.id;
+  ctx.rt.nics.push(nic);
+  ctx.warnings.push(
+    `${intent.id} is recorded at ${displayPciAddr(here.slot)} as ${nicDriver(model)} (the instance's nic_type) with MAC ${intent.mac}${intent.link ? ` on ${intent.link}` : ""}: the live bus does not tell a NIC's MAC or link, so these are as given; a migration target starts it with them.`,
+    `Its tap is not recorded in Ganeti's nic file (its name is not known here): Ganeti's hot-remove of it still works; the tap is left for QEMU to close.`,
+  );
+  return { steps: [{ kind: "verify", expect: "present", id: intent.id, bus: "pci", slot: here.slot, describe: `Check query-pci still shows ${intent.id} at ${displayPciAddr(here.slot)}.` }], place: pciPlace(here.slot) };
+}
+
+/** A device on the live bus that the runtime file lacks, unplugged (the file is left as it is). */
+function planUnplug(ctx: Ctx, intent: UnplugIntent): Part {
+  const live = requireRunning(ctx, intent.id);
+  checkQemu(ctx, false);
+  const rt = ctx.state.runtime.runtime;
+  if (findDeviceById(rt, intent.id)) refuse("id-in-use", `${intent.id} is in ${ctx.state.name}'s runtime file: remove it (remove), so the file is updated too.`);
+  const pci = live.find((d) => d.qdevId === intent.id && d.function === 0);
+  const scsi = ctx.state.liveScsi?.find((t) => t.qdevId === intent.id);
+  if (!pci && !scsi) refuse("not-on-live-bus", `The live bus of ${ctx.state.name} has no device ${intent.id}: there is nothing to unplug.`);
+  const kind = parseDeviceId(intent.id)?.kind;
+  if (!kind) refuse("not-removable", `${intent.id} is not a NIC or disk by its id (Ganeti's nic-…/disk-… or hotnic-…/hotdisk-…): it may be QEMU's own or pinned in kvm_cmd; it is not unplugged from here.`);
+  checkCommands(ctx, ["device_del"], `to unplug ${intent.id}`);
+  const place = pci ? pciPlace(pci.slot) : scsiPlace((scsi as NonNullable<typeof scsi>).scsiId);
+  const steps: PlanStep[] = [
+    qmp("device_del", { id: intent.id }, `Ask the guest to release ${kind} ${intent.id} (${pci ? displayPciAddr(pci.slot) : `SCSI target ${place.scsiId}`}).`),
+    { kind: "wait-device-deleted", id: intent.id, timeoutMs: DEVICE_DELETED_TIMEOUT_MS, describe: `Wait up to ${DEVICE_DELETED_TIMEOUT_MS / 1000} s for DEVICE_DELETED for ${intent.id}.` },
+  ];
+  const backend = qmp(kind === "nic" ? "netdev_del" : "blockdev-del", kind === "nic" ? { id: intent.id } : { "node-name": intent.id }, `Delete its ${kind === "nic" ? "netdev" : "block node"} ${intent.id} if it has one by that name.`);
+  backend.tolerateMissing = true;
+  steps.push(backend, pci ? { kind: "verify", expect: "absent", id: intent.id, bus: "pci", describe: `Check query-pci no longer shows ${intent.id}.` } : { kind: "verify", expect: "absent", id: intent.id, bus: "scsi", describe: `Check ${intent.id} is no longer attached.` });
+  if (kind === "nic") ctx.warnings.push(`The tap of ${intent.id} is not known here (the runtime file does not record the NIC): if it outlives the netdev, delete it on the node.`);
+  return { steps, place, runtimeWrite: "unchanged" };
+}
+
 // ----------------------------------------------------------------- main
 
 function refusalsFromWrite(ctx: Ctx, e: RuntimeWriteError): Refusal[] {
@@ -1067,7 +1312,15 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
               ? planGanetiNic(ctx, i)
               : i.action === "ganeti-disk"
                 ? planGanetiDisk(ctx, i)
-                : planModifyNic(ctx, i);
+                : i.action === "replug"
+                  ? planReplug(ctx, i)
+                  : i.action === "forget"
+                    ? planForget(ctx, i)
+                    : i.action === "record-nic"
+                      ? planRecordNic(ctx, i)
+                      : i.action === "unplug"
+                        ? planUnplug(ctx, i)
+                        : planModifyNic(ctx, i);
     const runtimeWrite = r.runtimeWrite ?? "app";
     let fileTextAfter: string;
     try {
@@ -1100,7 +1353,7 @@ export function planHotplug(state: InstanceSnapshot, intent: HotplugIntent | unk
       fileTextAfter,
       fileDiff:
         runtimeWrite === "unchanged"
-          ? ["= the runtime file is not changed (Ganeti's configuration only)"]
+          ? [r.steps.some((x) => x.kind === "ganeti-config") ? "= the runtime file is not changed (Ganeti's configuration only)" : "= the runtime file is not changed (the live bus only)"]
           : describeRuntimeChange(state.runtime.runtime, state.runtime.generation, ctx.rt, ctx.gen, ctx.rawKvmCmd),
       slot: r.place,
       warnings: ctx.warnings,

@@ -97,6 +97,12 @@ export const WaitDeviceDeletedStepSchema = z.object({
   id: z.string(),
   /** Give up after this long; the removal is then NOT recorded. */
   timeoutMs: z.number().int(),
+  /**
+   * What plugs the released device back where it was if a later step fails
+   * (a NIC re-plugged under another id, as adopt does): without it, a
+   * released device stays released.
+   */
+  restore: z.array(z.discriminatedUnion("kind", [QmpStepSchema, NodeTapRemoveStepSchema, NodeTapCreateStepSchema, NodePassFdStepSchema])).optional(),
   describe: z.string(),
 });
 export type WaitDeviceDeletedStep = z.infer<typeof WaitDeviceDeletedStepSchema>;

@@ -258,7 +258,50 @@ describeGaneti("the cluster in the UI: added from one node, the fleet as a tree,
     }
   });
 
+  it("adopts that NIC from the three-way details block, by keyboard: the review warns of the link drop, and afterwards all three sources have it at the same slot", async () => {
+    await page.getByRole("combobox", { name: "Filter by devices three ways" }).selectOption("any");
+    await treeRow("data-instance", ON_1).getByRole("button", { name: ON_1, exact: true }).click();
+    const slot = (addr: string) => page.locator(`[data-slot="${addr}"]`);
+    await slot("0x12").waitFor({ timeout: 30_000 });
+    await slot("0x12").click();
+    const block = page.getByTestId("details").getByTestId("three-way");
+    expect(await block.getAttribute("data-combination")).toBe("file-and-live");
+    // The repairs that fit: adopt only, saying what it does.
+    const repairs = block.getByTestId("repairs");
+    expect(await repairs.locator("[data-repair]").evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.repair))).toEqual(["adopt"]);
+    const adopt = repairs.getByRole("button", { name: "Adopt into Ganeti" });
+    expect(await adopt.getAttribute("aria-describedby")).toBeTruthy();
+    await accessible("repairs");
+    await adopt.focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByTestId("review-dialog");
+    await dialog.getByRole("button", { name: "Apply" }).waitFor({ timeout: 60_000 });
+    const recording = dialog.getByTestId("recording");
+    expect(await recording.getAttribute("data-mode")).toBe("ganeti");
+    expect(await recording.textContent()).toMatch(/Adopt: Ganeti records the NIC .* loses this NIC's link for a moment/);
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    await dialog.getByTestId("outcome").waitFor({ timeout: 90_000 });
+    expect(await dialog.getByTestId("outcome").getAttribute("data-outcome")).toBe("succeeded");
+    await dialog.getByRole("button", { name: "Close", exact: true }).click();
+    await expect.poll(() => slot("0x12").locator('.tw-m[data-source="config"]').getAttribute("data-state"), { timeout: 30_000 }).toBe("yes");
+    const row = page.locator('.tw-table tr[data-combination="all-three"]');
+    expect(await row.count()).toBe(3);
+    // Ganeti's configuration has it now, and the live bus runs it at 0x12 under the id Ganeti derives from its uuid.
+    const uuids = (await gntOut("gnt-instance", "list", "--no-headers", "-o", "nic.uuids", ON_1)).trim().replace(/[[\]' ]/g, "").split(",");
+    const session = await openNode(labNodeInfo("node1"));
+    try {
+      const at12 = (await livePci(session, ON_1)).get(0x12);
+      expect(uuids.map((u) => deviceIdV2("nic", u))).toContain(at12);
+    } finally {
+      session.close();
+    }
+  });
+
+
   it("a disk of a size added from the slot board is created and recorded by Ganeti first; unplugging it asks whether its storage goes, and through Ganeti it does", async () => {
+    // From the slot board the test before left open, back to the fleet.
+    const back = page.getByRole("button", { name: "← Instances" });
+    if (await back.isVisible()) await back.click();
     await treeRow("data-instance", ON_1).getByRole("button", { name: ON_1, exact: true }).click();
     const slot = (addr: string) => page.locator(`[data-slot="${addr}"]`);
     await slot("0x13").waitFor({ timeout: 30_000 });

@@ -184,6 +184,10 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
   const diskItem: DragItem = useMemo(() => ({ type: "new-disk", draft: { ...disk, ganeti: inGaneti } }), [disk, inGaneti]);
   const isSourceOf = (d: DeviceView | undefined) => d !== undefined && activeId === deviceDragId(d);
   // Stable, so the memoized Details skips the re-render of every drag-over change.
+  const onRepair = useCallback((intent: ChangeRequestInput, title: string) => {
+    setRefusal(null);
+    setReview({ intent, title });
+  }, []);
   const onDetailsAction = useCallback((item: DragItem, target: DropTarget | "pick") => (target === "pick" ? setPicker(item) : openFor(item, target)), [openFor]);
   const overTarget = overKey ? targetOf(overKey) : null;
   const overVerdict = overKey ? verdicts.get(overKey) : undefined;
@@ -288,6 +292,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
             <ThreeWayTable
               devices={view.threeWay}
               cluster={view.ganeti.cluster}
+              onRepair={onRepair}
               onPick={(t) => setSelected(t.slot !== undefined ? `pci:${t.slot}` : `scsi:${t.scsiId ?? 0}`)}
             />
           ) : null}
@@ -299,6 +304,7 @@ export function Workspace(props: { view: InstanceView; nodeId: string; onChanged
             view={view}
             selected={selected}
             onAction={onDetailsAction}
+            onRepair={onRepair}
             nicItem={nicItem}
             diskItem={diskItem}
           />
@@ -449,7 +455,14 @@ function RemoveZone(props: { dragging: DragItem | null; verdict: Verdict | null;
   );
 }
 
-const Details = memo(function Details(props: { view: InstanceView; selected: TargetKey | null; onAction: (item: DragItem, target: DropTarget | "pick") => void; nicItem: DragItem; diskItem: DragItem }) {
+const Details = memo(function Details(props: {
+  view: InstanceView;
+  selected: TargetKey | null;
+  onAction: (item: DragItem, target: DropTarget | "pick") => void;
+  onRepair: (intent: ChangeRequestInput, title: string) => void;
+  nicItem: DragItem;
+  diskItem: DragItem;
+}) {
   const { view, selected } = props;
   if (!selected) {
     return (
@@ -470,7 +483,7 @@ const Details = memo(function Details(props: { view: InstanceView; selected: Tar
     <section className="details" aria-label="Slot details" data-testid="details">
       <h3>{t.type === "pci" ? `Slot ${displayPciAddr(t.slot)}` : `SCSI target ${t.scsiId}`}</h3>
       {device ? <DeviceDetails d={device} /> : null}
-      {threeWay ? <ThreeWayBlock t={threeWay} /> : null}
+      {threeWay ? <ThreeWayBlock t={threeWay} onRepair={props.onRepair} /> : null}
       {"liveDevices" in entry && entry.liveDevices.length > 0 && !device ? (
         <dl className="kv">
           {entry.liveDevices.map((l) => (
