@@ -29,6 +29,6 @@ describe("hotplug-desk repair", () => {
   it("lists every repair in its help", () => {
     const help = runCli(["repair", "--help"]);
     expect(help.code).toBe(0);
-    for (const k of REPAIR_KINDS) expect(help.stdout).toMatch(new RegExp(`^ {27}${k} +\\S`, "m"));
+    for (const k of REPAIR_KINDS) expect(help.stdout).toMatch(new RegExp(`^ {28}${k} +\\S`, "m"));
   });
 });
