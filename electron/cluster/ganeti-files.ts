@@ -179,6 +179,12 @@ async function readConfig(session: NodeSession, sftp: NodeSftp, path: string, en
   }
 }
 
+/** config.data as it is now on a master candidate, read and parsed afresh (no cache): for a change that must see what a job just recorded. */
+export async function readConfigDataNow(session: NodeSession, root = "/"): Promise<ConfigData> {
+  const sftp = await NodeSftp.for(session);
+  return parseConfigData((await readBounded(sftp, joinUnder(normalizeRoot(root), "/var/lib/ganeti/config.data"), MAX_CONFIG_DATA_BYTES, "config.data")).toString("utf8"));
+}
+
 /** The ssconf keys that name the cluster's master and every node's addresses. */
 export const MASTER_SSCONF_KEYS: readonly SsconfKey[] = ["cluster_name", "master_node", "master_ip", "node_list", "node_primary_ips", "node_secondary_ips"];
 

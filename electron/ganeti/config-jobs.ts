@@ -6,6 +6,7 @@
 // `gnt-job info ID`.
 import type { NodeSession } from "../ssh/session.js";
 import { ExecTimeoutError, execOnNode } from "../on-node/exec.js";
+import { readConfigDataNow } from "../cluster/ganeti-files.js";
 import {
   activateDisksArgv,
   argvText,
@@ -108,8 +109,31 @@ export async function ganetiNicDetails(master: NodeSession, instance: string): P
   }
 }
 
-/** The uuid Ganeti's configuration has for the instance's NIC with this MAC. */
+/** How long config.data may lag the job that recorded a NIC (Ganeti's configuration daemon saves it on its own schedule). */
+const CONFIG_DATA_LAG_MS = 400;
+
+/**
+ * The uuid of the instance's NIC with this MAC as the master's config.data
+ * holds it: a file read instead of a Ganeti command (a command's start-up
+ * alone costs a few hundred milliseconds). Undefined when the file does not
+ * show exactly one such NIC in time; the caller then asks Ganeti.
+ */
+async function nicUuidInConfigData(master: NodeSession, instance: string, mac: string): Promise<string | undefined> {
+  const until = Date.now() + CONFIG_DATA_LAG_MS;
+  for (;;) {
+    const config = await readConfigDataNow(master);
+    const inst = Object.values(config.instances).find((i) => i.name === instance);
+    const found = inst?.nics.filter((n) => n.mac?.toLowerCase() === mac.toLowerCase()) ?? [];
+    if (found.length === 1 && found[0]!.uuid) return found[0]!.uuid;
+    if (found.length > 1 || Date.now() >= until) return undefined;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The uuid Ganeti's configuration has for the instance's NIC with this MAC (config.data first, else Ganeti's own answer). */
 export async function ganetiNicUuid(master: NodeSession, instance: string, mac: string): Promise<string> {
+  const fromFile = await nicUuidInConfigData(master, instance, mac).catch(() => undefined);
+  if (fromFile) return fromFile;
   const nics = await ganetiNics(master, instance);
   const found = nics.filter((n) => n.mac === mac.toLowerCase());
   if (found.length !== 1 || !found[0]!.uuid) {
