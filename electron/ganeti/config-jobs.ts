@@ -85,28 +85,25 @@ export async function runGanetiModify(
   return { ok: false, command, output, error: said };
 }
 
-/** The instance's NICs in Ganeti's configuration (uuid and MAC, in order), asked of the master. */
-export async function ganetiNics(master: NodeSession, instance: string): Promise<GanetiNic[]> {
-  const argv = nicListArgv(instance);
-  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
+/** A read-only Ganeti command on the master, its output parsed by `parse`; failures (Ganeti's, or output not as expected) as GanetiCommandError. */
+async function askMaster<T>(master: NodeSession, argv: readonly string[], parse: (stdout: string) => T, timeoutMs = 60_000): Promise<T> {
+  const r = await execOnNode(master, argv, { timeoutMs });
   if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
   try {
-    return parseNicList(r.stdout);
+    return parse(r.stdout);
   } catch (err) {
     throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
   }
 }
 
+/** The instance's NICs in Ganeti's configuration (uuid and MAC, in order), asked of the master. */
+export async function ganetiNics(master: NodeSession, instance: string): Promise<GanetiNic[]> {
+  return askMaster(master, nicListArgv(instance), parseNicList);
+}
+
 /** The instance's NICs in Ganeti's configuration with mode and link, asked of the master. */
 export async function ganetiNicDetails(master: NodeSession, instance: string): Promise<GanetiNicDetail[]> {
-  const argv = nicDetailListArgv(instance);
-  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
-  try {
-    return parseNicDetailList(r.stdout);
-  } catch (err) {
-    throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
-  }
+  return askMaster(master, nicDetailListArgv(instance), parseNicDetailList);
 }
 
 /** How long config.data may lag the job that recorded a NIC (Ganeti's configuration daemon saves it on its own schedule). */
@@ -148,14 +145,7 @@ export async function ganetiNicUuid(master: NodeSession, instance: string, mac: 
 
 /** The instance's disk template and disks (uuids, in order) in Ganeti's configuration, asked of the master. */
 export async function ganetiDisks(master: NodeSession, instance: string): Promise<GanetiDiskList> {
-  const argv = diskListArgv(instance);
-  const r = await execOnNode(master, argv, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new GanetiCommandError(`${argvText(argv)} on ${master.label} failed: ${ganetiError(r.stderr) || `exit ${r.code ?? "?"}`}`);
-  try {
-    return parseDiskList(r.stdout);
-  } catch (err) {
-    throw new GanetiCommandError(`${(err as Error).message} (on ${master.label})`);
-  }
+  return askMaster(master, diskListArgv(instance), parseDiskList);
 }
 
 /** Ganeti assembles the instance's disks (activate-disks): each disk's storage path on the primary node; its instance-disks link exists after it. */

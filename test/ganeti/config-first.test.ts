@@ -28,7 +28,7 @@ import { inventoryContextOf } from "../../electron/cluster/cluster-of.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import type { ChangeOutcome, ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
+import { buildCli } from "../unit/cli-bundle.js";
 import {
   describeGaneti,
   ganetiNicUuids,
@@ -38,6 +38,7 @@ import {
   labNodeInfo,
   labNodes,
   livePci,
+  masterCli,
   pnodeOf,
   readNodeFile,
   recordedPci,
@@ -75,12 +76,7 @@ describeGaneti("changes Ganeti knows about: configuration first, through Ganeti,
   /** Whether the node has a network interface of that name. */
   const linkExists = async (s: NodeSession, name: string) => (await execOnNode(s, ["ip", "link", "show", "dev", name])).code === 0;
   /** The CLI on node 1 (the master), reached through its ProxyCommand. */
-  const cli = (args: string[]) => {
-    const n = labNodeInfo("node1");
-    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
-      timeout: 180_000,
-    });
-  };
+  const cli = masterCli(() => journalDir);
 
   beforeAll(async () => {
     journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-cfgfirst-"));

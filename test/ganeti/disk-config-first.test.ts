@@ -31,8 +31,8 @@ import { readGanetiNodeFiles } from "../../electron/cluster/ganeti-files.js";
 import { inventoryContextOf } from "../../electron/cluster/cluster-of.js";
 import { loadInstanceView } from "../../electron/inventory/node-inventory.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
-import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, labNodes, livePci, pnodeOf, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
+import { buildCli } from "../unit/cli-bundle.js";
+import { describeGaneti, gntOut, guestAddress, guestSees, labNodeInfo, labNodes, livePci, masterCli, pnodeOf, reviewThenApply as reviewAndApply, runtimeSlots, runtimeText } from "./ganeti-fixture.js";
 
 const NAME = "dskfirst1";
 const DISKLESS = "dskless1";
@@ -79,13 +79,8 @@ describeGaneti("disks Ganeti knows about: configuration first, undone with their
       q.close();
     }
   };
-  /** The CLI against node 1 (the master), reached through its ProxyCommand. */
-  const cli = (args: string[]) => {
-    const n = labNodeInfo("node1");
-    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
-      timeout: 180_000,
-    });
-  };
+  /** The CLI on node 1 (the master), reached through its ProxyCommand. */
+  const cli = masterCli(() => journalDir);
 
   beforeAll(async () => {
     journalDir = await mkdtemp(join(tmpdir(), "hd-ganeti-dskfirst-"));

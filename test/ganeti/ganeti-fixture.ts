@@ -12,6 +12,7 @@ import { GuestConsole, type GuestDevice } from "../lab/guest-console.js";
 import { composeApp, type ComposedApp } from "../../electron/app/compose.js";
 import { typedCodeGesture } from "../../electron/web-host/typed-code-gesture.js";
 import { join } from "node:path";
+import { runCliAsync, type CliRun } from "../unit/cli-bundle.js";
 import type { RegistryNode } from "../../electron/ganeti/master.js";
 import type { ChangeTarget, HotplugChanges } from "../../electron/hotplug/change.js";
 import type { ChangeRequestInput, StepProgress } from "../../shared/hotplug/index.js";
@@ -192,4 +193,14 @@ export function recordedPci(text: string): Map<string, number> {
 /** Ganeti's NIC uuids of an instance in its configuration, in order. */
 export async function ganetiNicUuids(instance: string): Promise<string[]> {
   return (await gntOut("gnt-instance", "list", "--no-headers", "-o", "nic.uuids", instance)).trim().replace(/[[\]' ]/g, "").split(",").filter(Boolean);
+}
+
+/** The built CLI against node 1 (the master), reached through its ProxyCommand, with the journal in `journalDir()` (set once the suite has made it). */
+export function masterCli(journalDir: () => string): (args: string[]) => Promise<CliRun> {
+  return (args) => {
+    const n = labNodeInfo("node1");
+    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir()], {
+      timeout: 180_000,
+    });
+  };
 }

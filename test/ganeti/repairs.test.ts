@@ -24,16 +24,16 @@ import { execOnNode } from "../../electron/on-node/exec.js";
 import { QmpClient } from "../../electron/qmp/client.js";
 import type { ChangeOutcome, ChangeRequestInput } from "../../shared/hotplug/index.js";
 import { deviceIdV2 } from "../../shared/runtime/index.js";
-import { buildCli, runCliAsync } from "../unit/cli-bundle.js";
+import { buildCli } from "../unit/cli-bundle.js";
 import {
   describeGaneti,
   ganetiNicUuids,
   gntOut,
   guestAddress,
   guestSees,
-  labNodeInfo,
   labNodes,
   livePci,
+  masterCli,
   pnodeOf,
   readNodeFile,
   recordedPci,
@@ -53,13 +53,8 @@ describeGaneti("repairs of every drift, through the review and Apply path", (lab
   const sessionNow = async () => nodes.session(await pnodeOf(NAME));
   const target = () => nodes.target(NAME);
   const reviewThenApply = async (request: ChangeRequestInput, between?: () => Promise<void>) => reviewAndApply(changes, await target(), NAME, request, between);
-  /** The CLI on node 1 (the master, where the instance runs), reached through its ProxyCommand. */
-  const cli = (args: string[]) => {
-    const n = labNodeInfo("node1");
-    return runCliAsync([...args, "--node", `root@${n.ssh.host}`, "--proxy-command", n.ssh.proxyCommand, "-i", n.ssh.privateKeyPath, "--known-hosts", n.ssh.knownHostsPath, "--journal", journalDir], {
-      timeout: 180_000,
-    });
-  };
+  /** The CLI on node 1 (the master), reached through its ProxyCommand. */
+  const cli = masterCli(() => journalDir);
   const done = (o: ChangeOutcome) => {
     if (!o.ok) throw new Error(`the change failed: ${o.error.message}\n${o.undone.join("\n")}`);
     return o;
