@@ -1,6 +1,7 @@
 // A real OpenSSH sshd on 127.0.0.1, run as a plain process with its own
 // host key and one authorized client key. Nothing outside its directory is
 // written, except the privilege-separation dir that sshd insists on as root.
+import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile, chmod } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { createServer, connect } from "node:net";
@@ -78,7 +79,9 @@ async function keygen(path: string, comment: string, type: "ed25519" | "rsa" | "
 
 async function hostKeyInfo(path: string): Promise<HostKeyInfo> {
   const publicKey = (await readFile(`${path}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
-  const fingerprint = (await runCommand("ssh-keygen", ["-l", "-E", "sha256", "-f", `${path}.pub`])).trim().split(/\s+/)[1] ?? "";
+  // OpenSSH's SHA256 fingerprint, computed here: a child's output read at its exit could come back empty.
+  const blob = Buffer.from(publicKey.split(" ")[1] ?? "", "base64");
+  const fingerprint = `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
   return { type: publicKey.split(" ")[0] ?? "", publicKey, fingerprint };
 }
 
